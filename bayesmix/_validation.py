@@ -1,0 +1,258 @@
+"""Coercion and checking of every user input; every error message lives here.
+
+Nothing in this module touches numba: all checks run before any kernel does.
+"""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+
+import numpy as np
+
+from .exceptions import NotFittedError
+
+__all__ = [
+    "as_feature_major",
+    "check_X",
+    "check_bool",
+    "check_choice",
+    "check_fitted",
+    "check_int",
+    "check_real",
+    "check_random_state",
+    "check_sample_weight",
+    "count_distinct_rows",
+]
+
+
+def _feature_names(X):
+    columns = getattr(X, "columns", None)
+    if columns is None:
+        return None
+    names = [str(c) for c in columns]
+    if not all(isinstance(c, str) for c in columns):
+        if any(isinstance(c, str) for c in columns):
+            raise TypeError(
+                "X: feature names (DataFrame columns) mix strings and other types; "
+                "convert all column names to strings, e.g. X.columns = X.columns.astype(str)."
+            )
+        return None
+    return np.asarray(names, dtype=object)
+
+
+def check_X(X, *, name: str = "X", min_samples: int = 1, allow_nan: bool = False):
+    """Return ``(X as a C-contiguous float64 (n_samples, n_features) array,
+    feature names or None)``.
+
+    Raises TypeError for non-numeric, complex or sparse input and ValueError
+    for wrong dimensions, empty data and non-finite values.
+    """
+    if X is None:
+        raise TypeError(f"{name} is None; pass a 2-D array-like of shape (n_samples, n_features).")
+    if hasattr(X, "toarray") or type(X).__module__.startswith("scipy.sparse"):
+        raise TypeError(
+            f"{name} is a sparse matrix, which bayesmix does not support; "
+            f"pass a dense array, e.g. {name}.toarray()."
+        )
+    names = _feature_names(X)
+    if hasattr(X, "to_numpy"):
+        X = X.to_numpy()
+    try:
+        arr = np.asarray(X)
+    except Exception as exc:  # ragged lists and the like
+        raise ValueError(
+            f"{name} could not be read as a 2-D numeric array ({exc}); "
+            "pass a rectangular array-like of numbers."
+        ) from None
+    if arr.dtype.kind == "c":
+        raise TypeError(f"{name} has complex values; pass real numbers (e.g. {name}.real).")
+    if arr.dtype.kind not in "biuf":
+        try:
+            arr = arr.astype(np.float64)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(
+                f"{name} must contain numbers, but it has dtype {arr.dtype} that cannot be "
+                f"converted to float ({exc}); encode non-numeric columns as numbers first."
+            ) from None
+    if arr.ndim != 2:
+        hint = (
+            f" If it has a single feature use {name}.reshape(-1, 1); if it is a "
+            f"single sample use {name}.reshape(1, -1)."
+            if arr.ndim == 1
+            else ""
+        )
+        raise ValueError(
+            f"{name} must be 2-D (n_samples, n_features), got an array of shape "
+            f"{arr.shape}.{hint} Expected 2D array."
+        )
+    n_samples, n_features = arr.shape
+    if n_samples < min_samples:
+        raise ValueError(
+            f"Found array with {n_samples} sample(s) (shape={arr.shape}) while a minimum "
+            f"of {min_samples} is required: {name} needs at least {min_samples} rows."
+        )
+    if n_features < 1:
+        raise ValueError(
+            f"Found array with 0 feature(s) (shape={arr.shape}) while a minimum of 1 is "
+            f"required: {name} needs at least one column."
+        )
+    arr = np.ascontiguousarray(arr, dtype=np.float64)
+    if not allow_nan:
+        finite = np.isfinite(arr)
+        if not finite.all():
+            row, col = map(int, np.argwhere(~finite)[0])
+            kind = "NaN" if np.isnan(arr[row, col]) else "infinity"
+            raise ValueError(
+                f"{name} contains NaN or infinity ({kind} at row {row}, column {col}). "
+                "bayesmix does not yet model missing values: drop or impute those rows "
+                "before fitting."
+            )
+    return arr, names
+
+
+def as_feature_major(X: np.ndarray, center=None, scale=None) -> np.ndarray:
+    """``((X - center) / scale).T`` as a C-contiguous (n_features, n_samples) array:
+    the layout every kernel reads."""
+    Xt = np.array(X.T, dtype=np.float64, order="C")
+    if center is not None:
+        Xt -= np.asarray(center)[:, None]
+    if scale is not None:
+        Xt /= scale
+    return Xt
+
+
+def check_sample_weight(sample_weight, n_samples: int) -> np.ndarray:
+    """Frequency weights as a float64 (n_samples,) array (ones when None)."""
+    if sample_weight is None:
+        return np.ones(n_samples)
+    if isinstance(sample_weight, numbers.Number) and not isinstance(sample_weight, bool):
+        sample_weight = np.full(n_samples, float(sample_weight))
+    try:
+        w = np.asarray(sample_weight, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(
+            "sample_weight must be numbers, one per row of X (or None for equal weights)."
+        ) from None
+    if w.ndim != 1 or w.shape[0] != n_samples:
+        raise ValueError(
+            f"sample_weight must have shape ({n_samples},) to match the rows of X, "
+            f"got shape {w.shape}; pass one non-negative weight per row."
+        )
+    if not np.isfinite(w).all():
+        raise ValueError("sample_weight contains NaN or infinity; use finite, non-negative weights.")
+    if (w < 0).any():
+        raise ValueError(
+            f"sample_weight has negative values (row {int(np.argmax(w < 0))}); frequency "
+            "weights must be non-negative."
+        )
+    if not (w > 0).any():
+        raise ValueError("sample_weight is zero everywhere; at least one row needs positive weight.")
+    return np.ascontiguousarray(w)
+
+
+def count_distinct_rows(X: np.ndarray, w: np.ndarray, at_least: int) -> int:
+    """Number of distinct rows of ``X`` with positive weight, counted exactly up to
+    ``at_least`` (it returns early once that many are found)."""
+    X = X[w > 0]
+    rows = np.ascontiguousarray(X).view(np.dtype((np.void, X.dtype.itemsize * X.shape[1])))
+    rows = rows.ravel()
+    head = np.unique(rows[: max(4 * at_least, 1024)])
+    if head.size >= at_least or rows.size <= 4 * at_least:
+        return int(head.size)
+    return int(np.unique(rows).size)
+
+
+def check_int(value, name: str, *, low: int | None = None, allow_none: bool = False):
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {value!r} of type {type(value).__name__}.")
+    if low is not None and value < low:
+        raise ValueError(f"{name} must be an integer >= {low}, got {value}.")
+    return int(value)
+
+
+def check_real(value, name: str, *, low: float | None = None, strict: bool = False):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {value!r} of type {type(value).__name__}.")
+    value = float(value)
+    if not np.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value}.")
+    if low is not None and (value <= low if strict else value < low):
+        raise ValueError(f"{name} must be {'>' if strict else '>='} {low}, got {value}.")
+    return value
+
+
+def check_choice(value, name: str, choices) -> str:
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{name}={value!r} is not supported; use one of {sorted(choices)}.")
+    return value
+
+
+def check_bool(value, name: str) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}.")
+    return bool(value)
+
+
+def check_random_state(random_state) -> np.random.Generator:
+    """A numpy Generator from None, an int, a Generator or a legacy RandomState."""
+    if random_state is None or isinstance(random_state, (numbers.Integral, np.integer)):
+        if isinstance(random_state, bool):
+            raise TypeError("random_state must be None, an int or a numpy Generator, got a bool.")
+        if random_state is not None and random_state < 0:
+            raise ValueError(f"random_state must be a non-negative int, got {random_state}.")
+        return np.random.default_rng(random_state)
+    if isinstance(random_state, np.random.Generator):
+        return random_state
+    if isinstance(random_state, np.random.RandomState):
+        return np.random.default_rng(random_state.randint(np.iinfo(np.int32).max))
+    raise TypeError(
+        f"random_state must be None, an int, a numpy Generator or RandomState, got "
+        f"{type(random_state).__name__}."
+    )
+
+
+def check_fitted(estimator, attribute: str = "weights_") -> None:
+    if not hasattr(estimator, attribute):
+        raise NotFittedError(
+            f"This {type(estimator).__name__} instance is not fitted yet; call fit(X) "
+            "before using this method."
+        )
+
+
+def check_predict_X(estimator, X):
+    """Validate X at predict time against what ``fit`` saw (feature count and names)."""
+    check_fitted(estimator)
+    X, names = check_X(X)
+    fitted_names = getattr(estimator, "feature_names_in_", None)
+    if fitted_names is not None and names is None:
+        warnings.warn(
+            f"X does not have valid feature names, but {type(estimator).__name__} was fitted "
+            "with feature names",
+            UserWarning,
+            stacklevel=3,
+        )
+    elif fitted_names is None and names is not None:
+        warnings.warn(
+            f"X has feature names, but {type(estimator).__name__} was fitted without feature "
+            "names",
+            UserWarning,
+            stacklevel=3,
+        )
+    elif names is not None and (
+        len(names) != len(fitted_names) or not np.array_equal(names, fitted_names)
+    ):
+        raise ValueError(
+            "The feature names should match those that were passed during fit; "
+            f"fitted with {list(fitted_names)}, got {list(names)}. Reorder or rename "
+            "the columns of X."
+        )
+    if X.shape[1] != estimator.n_features_in_:
+        raise ValueError(
+            f"X has {X.shape[1]} features, but {type(estimator).__name__} is expecting "
+            f"{estimator.n_features_in_} features as input; pass data with the columns "
+            "used in fit."
+        )
+    return X
