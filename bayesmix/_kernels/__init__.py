@@ -21,6 +21,7 @@ __all__ = [
     "TASK",
     "MixtureStats",
     "exp_nonpositive",
+    "log_prob_pass",
     "mixture_pass",
     "nearest_centre",
     "n_tasks",
@@ -98,7 +99,8 @@ class MixtureStats:
         self.log_likelihood = float(self._ll[:, 0].sum())
         self.icl_term = float(self._ll[:, 1].sum())
 
-    def e_step(self, Xt, w, means, prec, log_const, row_lse=None, resp=None):
+    def e_step(self, Xt, w, means, prec, log_const, row_lse=None, resp=None, dof=None):
+        """One pass: responsibilities, log-likelihood and statistics around ``means``."""
         n_components = means.shape[0]
         empty = np.empty(0)
         args = (
@@ -107,6 +109,7 @@ class MixtureStats:
             means,
             prec,
             log_const,
+            _gaussian_dof(n_components) if dof is None else np.asarray(dof, dtype=np.float64),
             empty if row_lse is None else row_lse,
             np.empty((0, n_components)) if resp is None else resp,
             self._s0,
@@ -119,15 +122,21 @@ class MixtureStats:
         return self
 
     def from_resp(self, Xt, w, resp, shift):
+        """Statistics of given responsibilities (n_samples, K) around ``shift`` (K, D)."""
         run_tasks(resp_stats, (Xt, w, resp, shift, self._s0, self._s1, self._s2), self.n_task)
         self._ll[:] = np.nan
         self._reduce()
         return self
 
 
-def log_prob_pass(Xt, means, prec, log_const, row_lse=None, resp=None):
+def _gaussian_dof(n_components: int) -> np.ndarray:
+    return np.full(n_components, np.inf)
+
+
+def log_prob_pass(Xt, means, prec, log_const, row_lse=None, resp=None, dof=None):
     """E-step only (no statistics): fill ``row_lse`` (n,) and/or ``resp`` (n, K);
-    return ``(sum lse, sum log max r)`` with unit weights."""
+    return ``(sum lse, sum log max r)`` with unit weights.  ``dof`` (K,) makes
+    components Student-t (``None``: all Gaussian)."""
     n_samples = Xt.shape[1]
     n_components = means.shape[0]
     n_task = n_tasks(n_samples)
@@ -138,6 +147,7 @@ def log_prob_pass(Xt, means, prec, log_const, row_lse=None, resp=None):
         means,
         prec,
         log_const,
+        _gaussian_dof(n_components) if dof is None else np.asarray(dof, dtype=np.float64),
         np.empty(0) if row_lse is None else row_lse,
         np.empty((0, n_components)) if resp is None else resp,
         np.empty((0, n_components)),

@@ -24,6 +24,10 @@ Components are described by three arrays shared by every engine:
     expected versions for variational Bayes.
 
 so that ``log p_k(x) = log_const[k] - 0.5 * ||(x - means[k])^T U_k||^2``.
+A fourth array, ``dof`` (n_components,), switches a component to a
+multivariate Student-t (the posterior predictive of the Bayesian engines):
+``log p_k(x) = log_const[k] - (dof_k + D)/2 * log(1 + q / dof_k)``; ``inf``
+keeps it Gaussian.
 
 Statistics are accumulated around the current ``means`` (a per-component
 shift): ``s1 = sum r (x - mu_k)`` and ``s2 = sum r (x - mu_k)(x - mu_k)^T``.
@@ -85,8 +89,10 @@ def exp_nonpositive(a, m):
 
 
 @njit(cache=True, fastmath=FASTMATH, nogil=True)
-def _block_log_prob(Xt, b0, m, means, prec, log_const, diff, acc, y, logp):
-    """Fill ``logp[k, :m]`` with ``log_const[k] - 0.5 * Mahalanobis`` for rows b0..b0+m."""
+def _block_log_prob(Xt, b0, m, means, prec, log_const, dof, diff, acc, y, logp):
+    """Fill ``logp[k, :m]`` for rows b0..b0+m: ``log_const[k] - 0.5 * q`` (Gaussian,
+    ``dof[k]`` infinite) or ``log_const[k] - (dof[k] + D)/2 * log1p(q / dof[k])``
+    (Student-t), with ``q`` the squared Mahalanobis distance."""
     n_features = Xt.shape[0]
     n_components = means.shape[0]
     diagonal = prec.shape[1] == 1
@@ -117,8 +123,14 @@ def _block_log_prob(Xt, b0, m, means, prec, log_const, diff, acc, y, logp):
                 for i in range(m):
                     acc[i] += y[i] * y[i]
         c = log_const[k]
-        for i in range(m):
-            logp[k, i] = c - 0.5 * acc[i]
+        nu = dof[k]
+        if nu == np.inf:
+            for i in range(m):
+                logp[k, i] = c - 0.5 * acc[i]
+        else:
+            h = 0.5 * (nu + n_features)
+            for i in range(m):
+                logp[k, i] = c - h * np.log1p(acc[i] / nu)
 
 
 @njit(cache=True, fastmath=FASTMATH, nogil=True)
@@ -145,7 +157,7 @@ def _block_normalise(logp, m, mx, tot):
 
 @njit(cache=True, fastmath=FASTMATH, nogil=True)
 def mixture_pass(
-    Xt, w, means, prec, log_const, row_lse, resp, s0, s1, s2, task_ll, task_lo, task_hi
+    Xt, w, means, prec, log_const, dof, row_lse, resp, s0, s1, s2, task_ll, task_lo, task_hi
 ):
     """E-step (and optionally the statistics of the M-step) over tasks [task_lo, task_hi).
 
@@ -154,6 +166,7 @@ def mixture_pass(
     Xt : (n_features, n_samples) float64, C-contiguous
     w : (n_samples,) float64 frequency weights
     means, prec, log_const : component description (module docstring)
+    dof : (n_components,) Student-t degrees of freedom; ``inf`` for a Gaussian
     row_lse : (n_samples,) or (0,) output: ``log sum_k exp(log p_k(x_i))``
     resp : (n_samples, n_components) or (0, n_components) output: responsibilities
     s0 : (n_tasks, n_components) or (0, n_components) output: ``sum w r``
@@ -188,7 +201,7 @@ def mixture_pass(
         r_end = min(n_samples, (t + 1) * TASK)
         for b0 in range(t * TASK, r_end, BLOCK):
             m = min(BLOCK, r_end - b0)
-            _block_log_prob(Xt, b0, m, means, prec, log_const, diff, acc, y, logp)
+            _block_log_prob(Xt, b0, m, means, prec, log_const, dof, diff, acc, y, logp)
             _block_normalise(logp, m, mx, tot)
             for i in range(m):
                 lt = np.log(tot[i])
