@@ -5,13 +5,43 @@ from __future__ import annotations
 
 from .em import GaussianMixture
 from .exceptions import ConvergenceWarning, DegenerateDataWarning, NotFittedError
+from .io import load
+from .posterior import MixturePosterior, bootstrap_em
+from .priors import Dirichlet, DirichletProcess, Gamma, NormalInverseWishart
+from .selection import ModelSelection, select_model
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    # The variational engine imports scipy.special (~0.1 s): a process that only
+    # fits by EM should not pay for it (PEP 562 lazy attribute).
+    if name == "VariationalGaussianMixture":
+        from .vb import VariationalGaussianMixture
+
+        return VariationalGaussianMixture
+    if name == "DirichletProcessMixture":  # the Gibbs engine imports scipy.special too
+        from .gibbs import DirichletProcessMixture
+
+        return DirichletProcessMixture
+    raise AttributeError(f"module 'bayesmix' has no attribute {name!r}")
+
 
 __all__ = [
     "ConvergenceWarning",
     "DegenerateDataWarning",
+    "Dirichlet",
+    "DirichletProcess",
+    "DirichletProcessMixture",
+    "Gamma",
     "GaussianMixture",
+    "MixturePosterior",
+    "ModelSelection",
+    "NormalInverseWishart",
     "NotFittedError",
+    "VariationalGaussianMixture",
     "__version__",
+    "bootstrap_em",
+    "load",
+    "select_model",
 ]

@@ -1,63 +1,552 @@
-"""Command line: ``python -m bayesmix demo``."""
+"""Command line: ``bayesmix demo`` and ``bayesmix fit data.csv``.
+
+``python -m bayesmix demo`` fits the bundled data with every engine, prints
+the model-selection table and a posterior summary, and writes its figures as
+PNG files.  ``bayesmix fit data.csv --out DIR`` fits a CSV file and writes a
+JSON summary, the labels with their assignment uncertainty, the saved model
+and PNG figures.
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import csv
+import json
+import math
 import sys
+import time
 import warnings
 from pathlib import Path
 
+import numpy as np
 
-def _demo(out: Path) -> int:
+COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
+_MISSING = {"", "na", "nan", "n/a", "null", "none", "?"}
+
+
+class CLIError(Exception):
+    """A user-facing error: printed as one line, exit status 1."""
+
+
+def _engine_class(method: str):
+    """The engine class for ``--method`` (imported on demand: the CLI starts fast)."""
+    from . import DirichletProcessMixture, GaussianMixture, VariationalGaussianMixture
+
+    return {
+        "em": GaussianMixture,
+        "vb": VariationalGaussianMixture,
+        "gibbs": DirichletProcessMixture,
+    }[method]
+
+
+def _progress(quiet: bool):
+    """A printer for progress lines on stderr (stdout stays machine-readable)."""
+
+    def say(message: str) -> None:
+        if not quiet:
+            print(message, file=sys.stderr, flush=True)
+
+    return say
+
+
+@contextlib.contextmanager
+def _warnings_as_lines():
+    """Show the fit's warnings (non-convergence, regularised components) as one
+    line each on stderr, instead of Python's two-line format with source code."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    for message in dict.fromkeys(f"{w.category.__name__}: {w.message}" for w in caught):
+        print(f"bayesmix: warning: {message}", file=sys.stderr)
+
+
+# ---------------------------------------------------------------------- reading
+def read_csv(path: Path, columns=None, header: bool | None = None):
+    """Read a numeric CSV file; returns ``(X, feature names)``.
+
+    The first line is a header when any of its cells is not a number (or when
+    ``header=True``).  Every problem raises :class:`CLIError` with a message
+    naming the file, the line and the column.
+    """
+    if not path.exists():
+        raise CLIError(f"{path}: no such file")
+    if path.is_dir():
+        raise CLIError(f"{path}: is a directory, not a CSV file")
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            rows = [(n, row) for n, row in enumerate(csv.reader(fh), start=1)]
+    except UnicodeDecodeError as exc:
+        raise CLIError(f"{path}: not a UTF-8 text file ({exc.reason})") from None
+    except csv.Error as exc:
+        raise CLIError(f"{path}: not a readable CSV file ({exc})") from None
+    rows = [(n, row) for n, row in rows if any(cell.strip() for cell in row)]
+    if not rows:
+        raise CLIError(f"{path}: the file is empty")
+
+    def is_number(cell: str) -> bool:
+        try:
+            float(cell)
+        except ValueError:
+            return False
+        return True
+
+    first = rows[0][1]
+    if header is None:
+        header = not all(is_number(c.strip()) for c in first)
+    if header:
+        names = [c.strip() for c in first]
+        rows = rows[1:]
+    else:
+        names = [f"x{j}" for j in range(len(first))]
+    if not rows:
+        raise CLIError(f"{path}: no data rows after the header")
+    n_columns = len(names)
+    if columns:
+        missing = [c for c in columns if c not in names]
+        if missing:
+            raise CLIError(f"{path}: no column named {missing[0]!r}; the columns are {names}")
+        keep = [names.index(c) for c in columns]
+    else:
+        keep = list(range(n_columns))
+    X = np.empty((len(rows), len(keep)))
+    for i, (line, row) in enumerate(rows):
+        if len(row) != n_columns:
+            raise CLIError(
+                f"{path}: line {line} has {len(row)} columns but the "
+                f"{'header' if header else 'first line'} has {n_columns}"
+            )
+        for out_j, j in enumerate(keep):
+            cell = row[j].strip()
+            where = f"{path}: line {line}, column {j + 1} ({names[j]!r})"
+            if cell.lower() in _MISSING:
+                raise CLIError(f"{where}: missing value {cell!r}; remove or fill this row")
+            try:
+                value = float(cell)
+            except ValueError:
+                raise CLIError(f"{where}: {cell!r} is not a number") from None
+            if not math.isfinite(value):
+                raise CLIError(f"{where}: {cell!r} is not a finite number")
+            X[i, out_j] = value
+    return X, [names[j] for j in keep]
+
+
+# ---------------------------------------------------------------------- fitting
+def _select_em(X, ks, covariance_types, n_init, seed, say, names=None):
+    """``select_model`` over the grid; returns ``(best model, table_ DataFrame)``.
+
+    A fit that fails stays in the table with NaN criteria (mclust's "no
+    value"), so one bad cell of the grid does not stop the selection.
+    """
+    from .exceptions import ConvergenceWarning
+    from .selection import select_model
+
+    ks = list(ks)
+    n_fits = len(ks) * len(covariance_types)
+    say(
+        f"fitting {n_fits} EM models ({', '.join(covariance_types)}; K = {ks[0]}..{ks[-1]}; "
+        f"{n_init} restarts each) ..."
+    )
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        # the table's "converged" column reports it; the summary says so too
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        selection = select_model(X, ks, tuple(covariance_types), random_state=seed, n_init=n_init)
+    say(f"... {n_fits} fits in {time.perf_counter() - start:.1f} s")
+    best = selection.best_
+    if best is not None and names is not None:
+        # select_model fits arrays; keep the column names as fitting a DataFrame would
+        best.feature_names_in_ = np.asarray(names, dtype=object)
+    return best, selection.table_
+
+
+def _format_table(table) -> str:
+    header = f"{'covariance':>10} {'K':>3} {'log-lik':>11} {'params':>6} {'BIC':>10} {'ICL':>10}"
+    lines = [header]
+    for r in table.to_dict("records"):
+        line = (
+            f"{r['covariance_type']:>10} {r['n_components']:>3} {r['log_likelihood']:>11.2f} "
+            f"{r['n_parameters']:>6.0f} {r['bic']:>10.2f} {r['icl']:>10.2f}"
+        )
+        if r.get("error"):
+            line += f"  failed: {r['error']}"
+        elif not r.get("converged", True):
+            line += "  (not converged)"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def _fit_model(X, args, say):
+    """The fitted model and, for ``--components auto`` with EM, the grid rows."""
+    auto = args.components == "auto"
+    k = None if auto else _positive_int(args.components, "--components")
+    cov = args.covariance
+    if args.method == "em":
+        types = COVARIANCE_TYPES if cov == "auto" else (cov,)
+        distinct = len(np.unique(np.asarray(X), axis=0))
+        ks = list(range(1, min(9, distinct) + 1)) if auto else [k]
+        if len(ks) * len(types) > 1:
+            model, table = _select_em(
+                np.asarray(X), ks, types, args.n_init, args.seed, say, names=list(X.columns)
+            )
+            if model is None:
+                reasons = "; ".join(dict.fromkeys(e for e in table["error"] if e))
+                raise CLIError(f"every EM fit of the grid failed ({reasons})")
+            return model, table
+        cls = _engine_class("em")
+        say(f"EM {types[0]} K={k} ...")
+        return cls(k, covariance_type=types[0], n_init=args.n_init, random_state=args.seed).fit(
+            X
+        ), None
+    if args.method == "vb":
+        cls = _engine_class("vb")
+        k = min(10, len(X)) if auto else k
+        ct = "full" if cov == "auto" else cov
+        say(f"variational Bayes, {ct} covariances, truncation K={k} ...")
+        return cls(
+            n_components=k, covariance_type=ct, n_init=args.n_init, random_state=args.seed
+        ).fit(X), None
+    cls = _engine_class("gibbs")
+    if not auto:
+        raise CLIError(
+            "--method gibbs infers the number of components itself (Dirichlet process); "
+            "use --components auto"
+        )
+    if cov not in ("auto", "full"):
+        raise CLIError("--method gibbs fits full covariances; use --covariance full or auto")
+    model = cls(random_state=args.seed)
+    settings = {"progress": not args.quiet}
+    if args.n_iter is not None:
+        settings["n_iter"] = args.n_iter
+    model.set_params(**{k: v for k, v in settings.items() if k in model.get_params()})
+    say("collapsed Gibbs sampler (Dirichlet process) ...")
+    return model.fit(X), None
+
+
+def _positive_int(text: str, option: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise CLIError(f"{option} must be 'auto' or a positive integer, got {text!r}") from None
+    if value < 1:
+        raise CLIError(f"{option} must be 'auto' or a positive integer, got {value}")
+    return value
+
+
+# ---------------------------------------------------------------------- writing
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _jsonable(value.tolist())
+    if isinstance(value, (np.bool_, bool)):
+        return bool(value)
+    if isinstance(value, (np.integer, int)):
+        return int(value)
+    if isinstance(value, (np.floating, float)):
+        return float(value) if math.isfinite(value) else None
+    return value
+
+
+def _full_covariances(model) -> np.ndarray:
+    from .covariance import get_structure
+
+    k, d = model.means_.shape
+    return get_structure(getattr(model, "covariance_type", "full")).to_full(
+        np.asarray(model.covariances_), k, d
+    )
+
+
+def _model_summary(model, X) -> dict:
+    out = {
+        "model": type(model).__name__,
+        "n_components": int(model.means_.shape[0]),
+        "covariance_type": getattr(model, "covariance_type", "full"),
+        "weights": model.weights_,
+        "means": model.means_,
+        "covariances": _full_covariances(model),
+        "converged": getattr(model, "converged_", None),
+        "n_iter": getattr(model, "n_iter_", None),
+        "mean_log_density": model.score(X),
+    }
+    for attr in ("log_likelihood_", "elbo_", "n_effective_components_"):
+        if hasattr(model, attr):
+            out[attr.rstrip("_")] = getattr(model, attr)
+    for criterion in ("bic", "aic", "icl"):
+        if hasattr(model, criterion):
+            out[criterion] = getattr(model, criterion)(X)
+    if hasattr(model, "n_clusters_samples_"):
+        draws = np.asarray(model.n_clusters_samples_).ravel()
+        ks, counts = np.unique(draws, return_counts=True)
+        out["posterior_n_components"] = {
+            int(k): c / draws.size for k, c in zip(ks, counts, strict=True)
+        }
+    return out
+
+
+def _save_figures(model, X, rows, out: Path, prefix: str = "") -> list[Path]:
+    import matplotlib.pyplot as plt
+
+    from . import plotting
+
+    written = []
+
+    def save(ax, name, title=None):
+        if title:
+            ax.set_title(title)
+        path = out / f"{prefix}{name}.png"
+        ax.figure.savefig(path, dpi=110, bbox_inches="tight")
+        plt.close(ax.figure)
+        written.append(path)
+
+    label = f"{type(model).__name__}, K={model.means_.shape[0]}"
+    save(plotting.plot_components(model, X), "components", label)
+    save(plotting.plot_density(model, X), "density", "fitted density")
+    save(plotting.plot_uncertainty(model, X), "uncertainty", "assignment uncertainty")
+    if getattr(model, "lower_bounds_", None):
+        save(plotting.plot_convergence(model), "convergence", "convergence")
+    if rows is not None:
+        save(plotting.plot_criterion(rows), "criterion", "model selection")
+    draws = getattr(model, "n_clusters_samples_", None)
+    if draws is not None:
+        save(plotting.plot_n_components(np.asarray(draws)), "n_components", "posterior of K")
+        save(
+            plotting.plot_trace(np.asarray(draws), name="occupied components"),
+            "trace_n_components",
+        )
+    return written
+
+
+def _fit_command(args) -> int:
+    import matplotlib
+
+    matplotlib.use("Agg")
+
+    say = _progress(args.quiet)
+    columns = [c.strip() for c in args.columns.split(",")] if args.columns else None
+    X, names = read_csv(Path(args.data), columns=columns, header=False if args.no_header else None)
+    if X.shape[0] < 2:
+        raise CLIError(f"{args.data}: a mixture needs at least 2 data rows, got {X.shape[0]}")
+    if len(set(names)) != len(names):
+        raise CLIError(f"{args.data}: the header repeats a column name: {names}")
+    say(f"read {X.shape[0]} rows x {X.shape[1]} columns {names} from {args.data}")
+    import pandas as pd  # a dependency of xarray, hence of arviz-base
+
+    # a DataFrame, so the model keeps the column names (feature_names_in_)
+    data = pd.DataFrame(X, columns=names)
+    try:
+        with _warnings_as_lines():
+            model, rows = _fit_model(data, args, say)
+    except ValueError as exc:  # the estimators' own messages name the cure
+        raise CLIError(str(exc)) from None
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+
+    resp = model.predict_proba(data)
+    labels = resp.argmax(axis=1)
+    uncertainty = 1.0 - resp.max(axis=1)
+    labels_path = out / "labels.csv"
+    with open(labels_path, "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["row", "label", "uncertainty"])
+        for i, (lab, u) in enumerate(zip(labels, uncertainty, strict=True), start=1):
+            writer.writerow([i, int(lab), f"{u:.6g}"])
+    model_path = out / "model.npz"
+    model.save(model_path)
+    figures = _save_figures(model, data, rows, out)
+
+    summary = {
+        "data": str(args.data),
+        "n_samples": X.shape[0],
+        "n_features": X.shape[1],
+        "features": names,
+        "method": args.method,
+        **_model_summary(model, data),
+        "label_counts": np.bincount(labels, minlength=model.means_.shape[0]),
+        "mean_uncertainty": float(uncertainty.mean()),
+        "selection": None if rows is None else rows.to_dict("records"),
+        "files": [str(p) for p in (labels_path, model_path, *figures)],
+    }
+    summary_path = out / "summary.json"
+    summary_path.write_text(json.dumps(_jsonable(summary), indent=2, allow_nan=False) + "\n")
+    if rows is not None:
+        print(_format_table(rows))
+        print()
+    occupied = np.flatnonzero(np.bincount(labels, minlength=model.means_.shape[0]))
+    print(
+        f"{type(model).__name__}: {occupied.size} occupied component(s) of "
+        f"{model.means_.shape[0]}, mean assignment uncertainty {uncertainty.mean():.3f}"
+    )
+    print(f"wrote {summary_path}, {labels_path}, {model_path} and {len(figures)} figures to {out}")
+    return 0
+
+
+# ------------------------------------------------------------------------- demo
+def _demo(out: Path, quick: bool, quiet: bool) -> int:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    import numpy as np
 
-    from . import GaussianMixture
-    from .datasets import load_faithful
-    from .exceptions import ConvergenceWarning
-    from .plotting import plot_components
+    from . import plotting
+    from .datasets import load_faithful, load_galaxies
 
-    X = load_faithful(as_frame=False)
+    say = _progress(quiet)
     out.mkdir(parents=True, exist_ok=True)
-    print("Old Faithful (272 eruptions: duration, waiting time), EM with 5 restarts\n")
-    print(f"{'covariance':>10} {'K':>2} {'log-lik':>10} {'BIC':>10} {'ICL':>10}")
-    best = None
-    for ct in ("spherical", "diag", "tied", "full"):
-        for k in range(1, 7):
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", ConvergenceWarning)
-                gm = GaussianMixture(k, covariance_type=ct, n_init=5, random_state=0).fit(X)
-            bic, icl = gm.bic(X), gm.icl(X)
-            print(f"{ct:>10} {k:>2} {gm.log_likelihood_:>10.2f} {bic:>10.2f} {icl:>10.2f}")
-            if best is None or bic < best[0]:
-                best = (bic, gm)
-    gm = best[1]
-    print(f"\nbest by BIC: {gm.covariance_type}, K={gm.n_components}")
+    written = []
+
+    def save(ax, name, title):
+        ax.set_title(title)
+        path = out / f"{name}.png"
+        ax.figure.savefig(path, dpi=110, bbox_inches="tight")
+        plt.close(ax.figure)
+        written.append(path)
+
     np.set_printoptions(precision=3, suppress=True)
+    X = load_faithful(as_frame=True)
+    print("Old Faithful: 272 eruptions (duration, waiting time to the next)\n")
+    print(
+        f"1. EM, every covariance type and K = 1..{3 if quick else 6}, 5 restarts each; "
+        "lower BIC is better\n"
+    )
+    gm, rows = _select_em(
+        X.to_numpy(), range(1, 4 if quick else 7), COVARIANCE_TYPES, 5, 0, say, list(X.columns)
+    )
+    print(_format_table(rows))
+    print(f"\nbest by BIC: {gm.covariance_type} covariances, K={gm.n_components}")
     print("weights", gm.weights_)
     print("means\n", gm.means_)
-    ax = plot_components(gm, X)
-    ax.set_xlabel("eruption duration (min)")
-    ax.set_ylabel("waiting time (min)")
-    ax.set_title(f"Old Faithful: EM, {gm.covariance_type}, K={gm.n_components}")
-    path = out / "faithful_em.png"
-    plt.savefig(path, dpi=120, bbox_inches="tight")
-    print(f"\nwrote {path}")
+    save(plotting.plot_criterion(rows), "faithful_bic", "Old Faithful: BIC by model")
+    save(
+        plotting.plot_components(gm, X),
+        "faithful_em",
+        f"EM, {gm.covariance_type}, K={gm.n_components}",
+    )
+    save(plotting.plot_uncertainty(gm, X), "faithful_uncertainty", "EM: assignment uncertainty")
+    save(plotting.plot_density(gm, X), "faithful_density", "EM: fitted density")
+
+    vb_cls = _engine_class("vb")
+    print("\n2. Variational Bayes, Dirichlet-process weights truncated at K=10\n")
+    say("fitting variational Bayes ...")
+    with _warnings_as_lines():
+        vb = vb_cls(n_components=10, n_init=3, random_state=0).fit(X)
+    print(
+        f"effective components: {vb.n_effective_components_} of 10; "
+        f"ELBO {vb.elbo_:.2f} after {vb.n_iter_} iterations"
+    )
+    keep = np.flatnonzero(vb.effective_components_)
+    print("weights", vb.weights_[keep])
+    print("means\n", vb.means_[keep])
+    save(plotting.plot_components(vb, X), "faithful_vb", "variational Bayes (DP, K <= 10)")
+    save(plotting.plot_convergence(vb), "faithful_vb_elbo", "variational Bayes: ELBO")
+
+    G = load_galaxies(unit=1000.0)
+    dp_cls = _engine_class("gibbs")
+    print("\n3. Collapsed Gibbs sampler, Dirichlet-process mixture, galaxy velocities")
+    print("   (82 galaxies, 1000 km/s)\n")
+    model = dp_cls(random_state=0)
+    settings = {"n_chains": 2, "progress": not quiet}
+    if quick:
+        settings.update(n_iter=300, burn_in=100)
+    model.set_params(**{k: v for k, v in settings.items() if k in model.get_params()})
+    say("running the Gibbs sampler ...")
+    with _warnings_as_lines():
+        model.fit(G)
+    draws = np.asarray(model.n_clusters_samples_)
+    ks, counts = np.unique(draws, return_counts=True)
+    print("posterior of the number of occupied components:")
+    for k, c in zip(ks, counts, strict=True):
+        print(f"   K={k:>2}: {c / draws.size:.3f}")
+    save(plotting.plot_n_components(draws), "galaxies_n_components", "galaxies: posterior of K")
+    save(
+        plotting.plot_rank(draws, name="occupied components"),
+        "galaxies_rank",
+        "galaxies: rank plot of K",
+    )
+    posterior = _posterior(model)
+    grid = np.linspace(5.0, 40.0, 300)
+    band = posterior.density(grid[:, None], ci=0.9)
+    ax = plotting.plot_density_band(grid, band.mean, band.lower, band.upper, data=G)
+    ax.set_xlabel("velocity (1000 km/s)")
+    save(ax, "galaxies_density", "galaxies: posterior density, 90% band")
+    save(
+        plotting.plot_coclustering(posterior),
+        "galaxies_coclustering",
+        "galaxies: co-clustering",
+    )
+    print("\nposterior summary (weights of the occupied components):")
+    table = posterior.summary(ci=0.9, var_names=["weights", "n_occupied"])
+    print(table.loc[table["mean"] > 0.01].round(3).to_string())
+
+    print("\nwrote " + ", ".join(str(p) for p in written))
     return 0
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="bayesmix", description=__doc__)
+def _posterior(model):
+    """The model's :class:`MixturePosterior`; convergence warnings are printed
+    as notes: the demo reports, it does not fail."""
+    from .exceptions import ConvergenceWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        post = model.posterior()
+    for w in caught:
+        if issubclass(w.category, ConvergenceWarning):
+            print(f"note: {w.message}")
+    return post
+
+
+# ------------------------------------------------------------------------- main
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="bayesmix",
+        description="Gaussian mixtures by EM, variational Bayes and collapsed Gibbs sampling.",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="fit the bundled Old Faithful data and write plots")
-    demo.add_argument("--out", type=Path, default=Path("bayesmix-demo"))
-    args = parser.parse_args(argv)
-    if args.command == "demo":
-        return _demo(args.out)
-    return 2  # pragma: no cover
+    demo = sub.add_parser("demo", help="fit the bundled data with every engine and write plots")
+    demo.add_argument("--out", type=Path, default=Path("bayesmix-demo"), help="output directory")
+    demo.add_argument("--quick", action="store_true", help="a smaller grid and shorter chains")
+    demo.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+
+    fit = sub.add_parser("fit", help="fit a numeric CSV file and write a summary, labels, plots")
+    fit.add_argument("data", help="CSV file: one row per observation, numeric columns")
+    fit.add_argument("--method", choices=("em", "vb", "gibbs"), default="em")
+    fit.add_argument(
+        "--components",
+        default="auto",
+        help="'auto' (EM: choose K by BIC; VB: truncation 10; Gibbs: DP) or an integer",
+    )
+    fit.add_argument(
+        "--covariance",
+        choices=(*COVARIANCE_TYPES, "auto"),
+        default="auto",
+        help="covariance type ('auto': EM compares all four by BIC, VB and Gibbs use full)",
+    )
+    fit.add_argument("--out", type=Path, default=Path("bayesmix-out"), help="output directory")
+    fit.add_argument("--columns", help="comma-separated column names to use (default: all)")
+    fit.add_argument("--no-header", action="store_true", help="the first line is data")
+    fit.add_argument("--n-init", type=int, default=5, help="restarts for EM and VB (default 5)")
+    fit.add_argument("--n-iter", type=int, default=None, help="Gibbs sweeps per chain")
+    fit.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    fit.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    return parser
+
+
+def main(argv=None) -> int:
+    """Entry point of the ``bayesmix`` command; returns the exit status."""
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "demo":
+            return _demo(args.out, args.quick, args.quiet)
+        return _fit_command(args)
+    except CLIError as exc:
+        print(f"bayesmix: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("bayesmix: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

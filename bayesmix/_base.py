@@ -9,6 +9,7 @@ import inspect
 
 import numpy as np
 
+from ._display import short_repr
 from ._kernels import log_prob_pass
 from ._validation import as_feature_major, check_fitted, check_predict_X, check_random_state
 
@@ -26,14 +27,17 @@ class Standardiser:
 
     def __init__(self, X: np.ndarray, w: np.ndarray):
         total = w.sum()
-        center = (w @ X) / total
-        spread = np.abs(X - center).max()
+        weighted = X[w > 0]  # rows of zero weight do not set the units
+        # Mean about a weighted row: exact when every row is the same point, and
+        # no digits lost to a large common offset.
+        center = weighted[0] + (w @ (X - weighted[0])) / total
+        spread = np.abs(weighted - center).max()
         if not np.isfinite(spread) or spread == 0.0:
             self.center, self.scale, self.mean_variance = center, 1.0, 0.0
             return
         coarse = 2.0 ** np.floor(np.log2(spread))
-        Y = (X - center) / coarse
-        var_unit = float((w @ (Y * Y)).sum() / (total * X.shape[1]))
+        Y = (weighted - center) / coarse
+        var_unit = float((w[w > 0] @ (Y * Y)).sum() / (total * X.shape[1]))
         self.center = center
         self.scale = float(coarse * 2.0 ** np.round(0.5 * np.log2(var_unit)))
         self.mean_variance = var_unit * coarse * coarse  # data units
@@ -55,7 +59,9 @@ class BaseMixture:
     @classmethod
     def _param_names(cls) -> list[str]:
         sig = inspect.signature(cls.__init__)
-        return [p.name for p in sig.parameters.values() if p.name != "self" and p.kind != p.VAR_KEYWORD]
+        return [
+            p.name for p in sig.parameters.values() if p.name != "self" and p.kind != p.VAR_KEYWORD
+        ]
 
     def get_params(self, deep: bool = True) -> dict:
         """Parameters of this estimator (scikit-learn API)."""
@@ -85,8 +91,20 @@ class BaseMixture:
             except Exception:
                 same = False
             if not same:
-                changed.append(f"{name}={value!r}")
+                changed.append(f"{name}={short_repr(value)}")
         return f"{type(self).__name__}({', '.join(changed)})"
+
+    def _repr_html_(self) -> str:
+        from ._display import model_html
+
+        return model_html(self)
+
+    def save(self, path) -> None:
+        """Write this model to ``path`` (npz + JSON metadata, no pickle); read it
+        back with :func:`bayesmix.load`.  See :func:`bayesmix.io.save`."""
+        from .io import save
+
+        save(self, path)
 
     def __sklearn_is_fitted__(self) -> bool:
         return hasattr(self, "weights_")
@@ -123,13 +141,22 @@ class BaseMixture:
 
     def score(self, X, y=None, sample_weight=None) -> float:
         """Mean log density per row of ``X`` (weighted mean with ``sample_weight``)."""
+        w = self._check_score_weight(X, sample_weight)
         lse = self.score_samples(X)
-        if sample_weight is None:
+        if w is None:
             return float(lse.mean())
-        from ._validation import check_sample_weight
-
-        w = check_sample_weight(sample_weight, lse.shape[0])
         return float(w @ lse / w.sum())
+
+    def _check_score_weight(self, X, sample_weight):
+        """``sample_weight`` for scoring ``X`` (None stays None), checked before
+        any kernel runs; ``X`` itself is validated again by the caller."""
+        if sample_weight is None:
+            return None
+        from ._validation import check_sample_weight, check_X
+
+        check_fitted(self)
+        n_samples = check_X(X)[0].shape[0]
+        return check_sample_weight(sample_weight, n_samples)
 
     def predict_proba(self, X) -> np.ndarray:
         """Posterior probability of each component for each row, shape (n_samples, n_components)."""

@@ -1,5 +1,6 @@
-"""Initial responsibilities for EM and VB: weighted k-means++, Lloyd's k-means,
-random responsibilities and random data points.
+"""Initial responsibilities for EM and VB: model-based hierarchical clustering
+(mclust's start), weighted k-means++, Lloyd's k-means, random responsibilities
+and random data points, and the "auto" strategy that combines them.
 
 Randomness comes from a numpy Generator passed in; the kernels receive only
 its draws.
@@ -9,9 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._hierarchical import hierarchical_resp, max_hierarchical_samples
 from ._kernels import n_tasks, nearest_centre, run_tasks, sq_dist_to_point
 
-__all__ = ["initial_resp", "kmeans", "kmeans_plusplus"]
+__all__ = ["hierarchical_suits", "initial_resp", "kmeans", "kmeans_plusplus", "random_rows"]
 
 
 def kmeans_plusplus(Xt, w, n_components, rng) -> np.ndarray:
@@ -44,6 +46,25 @@ def kmeans_plusplus(Xt, w, n_components, rng) -> np.ndarray:
                 best_pot, best_row, best_dist = pot, row, cand
         centres[c] = Xt[:, best_row]
         closest = best_dist
+    return centres
+
+
+def random_rows(Xt, w, n_components, rng) -> np.ndarray:
+    """``n_components`` distinct points of the data drawn without replacement with
+    probability proportional to their total weight, shape (K, D).
+
+    Each draw inverts the cumulative weights (like the first k-means++ seed) and
+    then removes every row equal to the drawn point, so a row of integer weight
+    m meets the same draws as m repeated rows.
+    """
+    d, n = Xt.shape
+    left = w.astype(np.float64, copy=True)
+    centres = np.empty((n_components, d))
+    for c in range(n_components):
+        cum = np.cumsum(left)
+        row = min(int(np.searchsorted(cum, rng.random() * cum[-1], side="right")), n - 1)
+        centres[c] = Xt[:, row]
+        left[(Xt == centres[c][:, None]).all(axis=0)] = 0.0
     return centres
 
 
@@ -96,16 +117,86 @@ def _one_hot(labels, n_components):
     return resp
 
 
-def initial_resp(method: str, Xt, w, n_components: int, rng) -> np.ndarray:
-    """Initial responsibilities (n_samples, n_components) by ``method``."""
+#: Seeding schemes the restarts of "auto" draw from, one per restart.  They fail on
+#: different data (k-means++ favours outlying rows, random rows favour dense
+#: regions), so a mixture of the two needs fewer restarts to reach the best optima
+#: than either alone; both give repeated rows and integer weights the same draws.
+_AUTO_RESTART = ("k-means++", "random_from_data")
+
+
+def _fresh(rng: np.random.Generator) -> bool:
+    """True when nothing has been drawn from ``rng`` since it was seeded."""
+    bit_gen = rng.bit_generator
+    seed_seq = getattr(bit_gen, "seed_seq", None)
+    if seed_seq is None:  # pragma: no cover - a bit generator without a seed sequence
+        return False
+    return type(bit_gen)(seed_seq).state == bit_gen.state
+
+
+def hierarchical_suits(n_samples: int, n_features: int, n_components: int) -> bool:
+    """Whether "auto" starts from the hierarchical partition.
+
+    The unconstrained-covariance merge criterion sees a group's shape only once
+    it holds more rows than features; the partition is worth having when the
+    clustered rows (all of them, or the subsample) average at least
+    ``2 * n_features`` per group.  Otherwise (many features, few rows per group)
+    "auto" starts from k-means.
+    """
+    clustered = min(n_samples, max_hierarchical_samples(n_features))
+    return n_features == 1 or clustered >= 2 * n_features * n_components
+
+
+def initial_resp(
+    method: str, Xt, w, n_components: int, rng, init_index: int | None = None
+) -> np.ndarray:
+    """Initial responsibilities (n_samples, n_components) by ``method``.
+
+    Parameters
+    ----------
+    method : str
+        "auto", "hierarchical", "kmeans", "k-means++", "random" or
+        "random_from_data" (see ``GaussianMixture``).
+    Xt : (n_features, n_samples)
+        Standardised data, feature-major.
+    w : (n_samples,)
+        Frequency weights.
+    n_components : int
+    rng : numpy Generator
+        The fit's only source of randomness.
+    init_index : int, optional
+        Which of the fit's ``n_init`` initialisations this is; only "auto"
+        reads it.  ``None`` infers it from ``rng``: the first initialisation is
+        the one that finds the generator fresh (nothing drawn since seeding, as
+        at the start of every fit whose ``random_state`` is an int or None).
+
+    Notes
+    -----
+    "auto" makes the first initialisation deterministic and mclust-like: the
+    hierarchical partition (:func:`bayesmix._hierarchical.hierarchical_resp`),
+    or k-means when :func:`hierarchical_suits` says the data have too many
+    features for it.  It then draws one number from ``rng``, so later
+    initialisations see a used generator; each of those uses a seeding scheme
+    drawn from ``_AUTO_RESTART``.
+    """
     n = Xt.shape[1]
+    if method == "auto":
+        first = _fresh(rng) if init_index is None else init_index == 0
+        if first:
+            if hierarchical_suits(n, Xt.shape[0], n_components):
+                resp = hierarchical_resp(Xt, w, n_components, rng)
+            else:
+                resp = _one_hot(kmeans(Xt, w, n_components, rng)[1], n_components)
+            rng.random()
+            return resp
+        method = _AUTO_RESTART[int(rng.integers(len(_AUTO_RESTART)))]
+    if method == "hierarchical":
+        return hierarchical_resp(Xt, w, n_components, rng)
     if method == "kmeans":
         labels = kmeans(Xt, w, n_components, rng)[1]
     elif method == "k-means++":
         labels = _assign(Xt, w, kmeans_plusplus(Xt, w, n_components, rng))[0]
     elif method == "random_from_data":
-        rows = rng.choice(n, size=n_components, replace=False, p=w / w.sum())
-        labels = _assign(Xt, w, np.ascontiguousarray(Xt[:, rows].T))[0]
+        labels = _assign(Xt, w, random_rows(Xt, w, n_components, rng))[0]
     elif method == "random":
         resp = rng.uniform(size=(n, n_components))
         return resp / resp.sum(axis=1, keepdims=True)

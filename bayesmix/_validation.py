@@ -10,7 +10,7 @@ import warnings
 
 import numpy as np
 
-from .exceptions import NotFittedError
+from .exceptions import not_fitted_error
 
 __all__ = [
     "as_feature_major",
@@ -19,8 +19,8 @@ __all__ = [
     "check_choice",
     "check_fitted",
     "check_int",
-    "check_real",
     "check_random_state",
+    "check_real",
     "check_sample_weight",
     "count_distinct_rows",
 ]
@@ -57,7 +57,13 @@ def check_X(X, *, name: str = "X", min_samples: int = 1, allow_nan: bool = False
         )
     names = _feature_names(X)
     if hasattr(X, "to_numpy"):
-        X = X.to_numpy()
+        frame = X
+        X = frame.to_numpy()
+        if getattr(X, "dtype", None) is np.dtype(object):
+            try:  # nullable columns: pandas' missing values become NaN, reported below
+                X = frame.to_numpy(dtype=np.float64, na_value=np.nan)
+            except (TypeError, ValueError):
+                pass
     try:
         arr = np.asarray(X)
     except Exception as exc:  # ragged lists and the like
@@ -66,7 +72,16 @@ def check_X(X, *, name: str = "X", min_samples: int = 1, allow_nan: bool = False
             "pass a rectangular array-like of numbers."
         ) from None
     if arr.dtype.kind == "c":
-        raise TypeError(f"{name} has complex values; pass real numbers (e.g. {name}.real).")
+        raise ValueError(
+            f"Complex data not supported: {name} has complex values; pass real numbers "
+            f"(e.g. {name}.real)."
+        )
+    if arr.dtype.kind in "USO" and _has_text(arr):
+        raise TypeError(
+            f"{name} must contain numbers, but it contains strings (dtype {arr.dtype}); "
+            "encode non-numeric columns as numbers, or convert numeric strings explicitly "
+            f"with {name}.astype(float)."
+        )
     if arr.dtype.kind not in "biuf":
         try:
             arr = arr.astype(np.float64)
@@ -84,7 +99,7 @@ def check_X(X, *, name: str = "X", min_samples: int = 1, allow_nan: bool = False
         )
         raise ValueError(
             f"{name} must be 2-D (n_samples, n_features), got an array of shape "
-            f"{arr.shape}.{hint} Expected 2D array."
+            f"{arr.shape}. Reshape your data: a 2-D array is expected.{hint}"
         )
     n_samples, n_features = arr.shape
     if n_samples < min_samples:
@@ -109,6 +124,12 @@ def check_X(X, *, name: str = "X", min_samples: int = 1, allow_nan: bool = False
                 "before fitting."
             )
     return arr, names
+
+
+def _has_text(arr: np.ndarray) -> bool:
+    if arr.dtype.kind in "US":
+        return True
+    return any(isinstance(value, (str, bytes)) for value in arr.flat)
 
 
 def as_feature_major(X: np.ndarray, center=None, scale=None) -> np.ndarray:
@@ -140,21 +161,27 @@ def check_sample_weight(sample_weight, n_samples: int) -> np.ndarray:
             f"got shape {w.shape}; pass one non-negative weight per row."
         )
     if not np.isfinite(w).all():
-        raise ValueError("sample_weight contains NaN or infinity; use finite, non-negative weights.")
+        raise ValueError(
+            "sample_weight contains NaN or infinity; use finite, non-negative weights."
+        )
     if (w < 0).any():
         raise ValueError(
             f"sample_weight has negative values (row {int(np.argmax(w < 0))}); frequency "
             "weights must be non-negative."
         )
     if not (w > 0).any():
-        raise ValueError("sample_weight is zero everywhere; at least one row needs positive weight.")
-    return np.ascontiguousarray(w)
+        raise ValueError(
+            "sample_weight is zero everywhere; at least one row needs positive weight."
+        )
+    # A private writable copy: read-only input (a memory map) would make numba
+    # compile another specialisation of every kernel.
+    return np.array(w, dtype=np.float64, order="C", copy=True)
 
 
 def count_distinct_rows(X: np.ndarray, w: np.ndarray, at_least: int) -> int:
     """Number of distinct rows of ``X`` with positive weight, counted exactly up to
     ``at_least`` (it returns early once that many are found)."""
-    X = X[w > 0]
+    X = X[w > 0] + 0.0  # -0.0 and 0.0 are the same point
     rows = np.ascontiguousarray(X).view(np.dtype((np.void, X.dtype.itemsize * X.shape[1])))
     rows = rows.ravel()
     head = np.unique(rows[: max(4 * at_least, 1024)])
@@ -175,7 +202,9 @@ def check_int(value, name: str, *, low: int | None = None, allow_none: bool = Fa
 
 def check_real(value, name: str, *, low: float | None = None, strict: bool = False):
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {value!r} of type {type(value).__name__}.")
+        raise TypeError(
+            f"{name} must be a real number, got {value!r} of type {type(value).__name__}."
+        )
     value = float(value)
     if not np.isfinite(value):
         raise ValueError(f"{name} must be finite, got {value}.")
@@ -216,7 +245,7 @@ def check_random_state(random_state) -> np.random.Generator:
 
 def check_fitted(estimator, attribute: str = "weights_") -> None:
     if not hasattr(estimator, attribute):
-        raise NotFittedError(
+        raise not_fitted_error(
             f"This {type(estimator).__name__} instance is not fitted yet; call fit(X) "
             "before using this method."
         )
@@ -236,8 +265,7 @@ def check_predict_X(estimator, X):
         )
     elif fitted_names is None and names is not None:
         warnings.warn(
-            f"X has feature names, but {type(estimator).__name__} was fitted without feature "
-            "names",
+            f"X has feature names, but {type(estimator).__name__} was fitted without feature names",
             UserWarning,
             stacklevel=3,
         )

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-__all__ = ["ConvergenceWarning", "DegenerateDataWarning", "NotFittedError"]
+import functools
+import sys
+
+__all__ = ["ConvergenceWarning", "DegenerateDataWarning", "NotFittedError", "not_fitted_error"]
 
 
 class ConvergenceWarning(UserWarning):
@@ -17,3 +20,35 @@ class DegenerateDataWarning(UserWarning):
 
 class NotFittedError(ValueError, AttributeError):
     """A method that needs a fitted model was called before ``fit``."""
+
+
+@functools.cache
+def _sklearn_not_fitted_error(sklearn_error: type) -> type:
+    # A subclass of both errors, so that scikit-learn's tools (check_is_fitted,
+    # meta-estimators, its estimator checks) recognise ours; it is built only
+    # when scikit-learn is already imported, so bayesmix never imports it.
+    cls = type(
+        "_SklearnNotFittedError",
+        (NotFittedError, sklearn_error),
+        {"__module__": __name__, "__doc__": NotFittedError.__doc__},
+    )
+    globals()["_SklearnNotFittedError"] = cls  # so that instances pickle
+    return cls
+
+
+def not_fitted_error(message: str) -> NotFittedError:
+    """A :class:`NotFittedError` carrying ``message``; when scikit-learn is
+    already imported it is also a ``sklearn.exceptions.NotFittedError``."""
+    sklearn_exceptions = sys.modules.get("sklearn.exceptions")
+    if sklearn_exceptions is None:
+        return NotFittedError(message)
+    return _sklearn_not_fitted_error(sklearn_exceptions.NotFittedError)(message)
+
+
+def __getattr__(name: str):
+    # Unpickling a scikit-learn-compatible error in a fresh process.
+    if name == "_SklearnNotFittedError":
+        from sklearn.exceptions import NotFittedError as sklearn_error
+
+        return _sklearn_not_fitted_error(sklearn_error)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

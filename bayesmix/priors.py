@@ -143,9 +143,7 @@ class NormalInverseWishart:
             if not (np.linalg.eigvalsh(scale) > 0).all():
                 raise ValueError("scale must be positive definite (all eigenvalues > 0).")
             object.__setattr__(self, "scale", scale)
-        dims = {
-            v.shape[0] for v in (self.mean, self.scale) if v is not None
-        }
+        dims = {v.shape[0] for v in (self.mean, self.scale) if v is not None}
         if len(dims) > 1:
             raise ValueError(
                 f"mean has length {self.mean.shape[0]} but scale is "

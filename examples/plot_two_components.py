@@ -13,7 +13,6 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 
 from bayesmix import GaussianMixture
@@ -29,12 +28,16 @@ np.set_printoptions(precision=3, suppress=True)
 print("weights     ", gm.weights_[order])
 print("means       ", gm.means_[order].tolist())
 print("covariances ", gm.covariances_[order].round(3).tolist())
-print(f"log-likelihood {gm.log_likelihood_:.3f} after {gm.n_iter_} iterations (converged={gm.converged_})")
+print(f"log-likelihood {gm.log_likelihood_:.3f} after {gm.n_iter_} iterations")
+print(f"converged: {gm.converged_}")
 print(f"BIC {gm.bic(X):.2f}")
 
-out = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("examples/output")
-out.mkdir(parents=True, exist_ok=True)
 ax = plot_components(gm, X)
 ax.set_title("EM fit: 500 samples, two components")
-plt.savefig(out / "two_components.png", dpi=120, bbox_inches="tight")
-print(f"wrote {out / 'two_components.png'}")
+# With a directory argument the figure is also kept as a PNG file
+# (python examples/plot_two_components.py out/).
+if len(sys.argv) > 1:
+    out = Path(sys.argv[1])
+    out.mkdir(parents=True, exist_ok=True)
+    ax.figure.savefig(out / "two_components.png", dpi=120, bbox_inches="tight")
+    print(f"wrote {out / 'two_components.png'}")

@@ -1,3 +1,5 @@
+import sys
+
 import numpy as np
 import pytest
 
@@ -19,13 +21,14 @@ class RandomData:
         }
         self.labels = rng.choice(n_components, size=n_samples, p=self.weights)
         self.X = {}
-        for ct, cov in self.covariances.items():
-            full = {
-                "full": cov,
-                "tied": np.broadcast_to(cov, (n_components, n_features, n_features)),
-                "diag": cov[:, :, None] * np.eye(n_features),
-                "spherical": cov[:, None, None] * np.eye(n_features),
-            }[ct]
+        cov = self.covariances
+        self.full_covariances = {
+            "full": cov["full"],
+            "tied": np.broadcast_to(cov["tied"], (n_components, n_features, n_features)),
+            "diag": cov["diag"][:, :, None] * np.eye(n_features),
+            "spherical": cov["spherical"][:, None, None] * np.eye(n_features),
+        }
+        for ct, full in self.full_covariances.items():
             L = np.linalg.cholesky(full)
             Z = rng.normal(size=(n_samples, n_features))
             self.X[ct] = self.means[self.labels] + np.einsum("nij,nj->ni", L[self.labels], Z)
@@ -39,3 +42,42 @@ def rng():
 @pytest.fixture
 def random_data(rng):
     return RandomData(rng)
+
+
+@pytest.fixture(scope="session")
+def make_random_data():
+    """``make_random_data(seed, **kwargs)``: a :class:`RandomData` from an integer seed."""
+
+    def make(seed, **kwargs):
+        return RandomData(np.random.default_rng(seed), **kwargs)
+
+    return make
+
+
+@pytest.fixture
+def no_kernels(monkeypatch):
+    """Make every compiled kernel (and the task runner that calls them) fail.
+
+    A test that uses this fixture asserts that its input is rejected before
+    any numba code runs: every numba dispatcher reachable from a bayesmix
+    module, and ``run_tasks``, is replaced by a function that raises.
+    """
+    from numba.core.dispatcher import Dispatcher
+
+    calls = []
+
+    def forbidden(name):
+        def fail(*args, **kwargs):
+            calls.append(name)
+            raise AssertionError(f"compiled kernel {name!r} ran before validation finished")
+
+        return fail
+
+    for module_name, module in list(sys.modules.items()):
+        if module is None or not (module_name == "bayesmix" or module_name.startswith("bayesmix.")):
+            continue
+        for attr, value in list(vars(module).items()):
+            if isinstance(value, Dispatcher) or attr == "run_tasks":
+                monkeypatch.setattr(module, attr, forbidden(attr))
+    yield calls
+    assert not calls, f"kernels ran: {calls}"

@@ -9,25 +9,54 @@ the outputs, so results do not depend on the number of threads.
 from __future__ import annotations
 
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from ._cholesky import (
+    chol_downdate,
+    chol_factor,
+    chol_update,
+    log_det_chol,
+    mahalanobis_sq,
+    student_t_log_norm,
+    student_t_logpdf,
+    upper_inverse,
+)
 from ._kmeans import nearest_centre, sq_dist_to_point
-from ._mixture import BLOCK, TASK, exp_nonpositive, mixture_pass, resp_stats
+from ._mixture import (
+    BLOCK,
+    TASK,
+    exp_nonpositive,
+    log_positive,
+    mixture_pass,
+    precision_cholesky,
+    resp_stats,
+)
 
 __all__ = [
     "BLOCK",
     "TASK",
     "MixtureStats",
+    "chol_downdate",
+    "chol_factor",
+    "chol_update",
     "exp_nonpositive",
+    "log_det_chol",
+    "log_positive",
     "log_prob_pass",
+    "mahalanobis_sq",
     "mixture_pass",
-    "nearest_centre",
     "n_tasks",
+    "nearest_centre",
+    "precision_cholesky",
     "resp_stats",
     "run_tasks",
     "sq_dist_to_point",
+    "student_t_log_norm",
+    "student_t_logpdf",
+    "upper_inverse",
 ]
 
 _POOL: ThreadPoolExecutor | None = None
@@ -45,13 +74,77 @@ def _n_threads() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def _f64(a) -> np.ndarray:
+    """``a`` as a C-contiguous, aligned, writeable float64 array (copied if needed).
+
+    A read-only or strided array is another numba type: another compilation
+    (~8 s) of the kernel, whose code may round differently in the last bit.
+    """
+    a = np.asarray(a, dtype=np.float64)
+    if a.flags.c_contiguous and a.flags.aligned and a.flags.writeable:
+        return a
+    return np.array(a, dtype=np.float64, order="C")
+
+
 def n_tasks(n_samples: int) -> int:
     return max(1, -(-n_samples // TASK))
 
 
+class _Job:
+    """Tasks ``[0, n_task)`` of one kernel call, handed out in shrinking chunks
+    ("guided" self-scheduling) to whichever thread asks next.
+
+    A thread that the operating system does not get round to scheduling simply
+    takes no chunk, so a busy machine degrades to a single-threaded pass rather
+    than waiting for it.  Which thread computes a task never changes what the
+    task writes, so results stay bit-for-bit identical.
+    """
+
+    def __init__(self, kernel, args: tuple, n_task: int, n_threads: int):
+        self.kernel = kernel
+        self.args = args
+        self.n_task = n_task
+        self.split = 2 * n_threads
+        self.next = 0
+        self.busy = 0
+        self.error: BaseException | None = None
+        self.lock = threading.Lock()
+        self.idle = threading.Condition(self.lock)
+
+    def work(self) -> None:
+        kernel, args = self.kernel, self.args
+        while True:
+            with self.lock:
+                lo = self.next
+                if lo >= self.n_task or self.error is not None:
+                    return
+                hi = min(self.n_task, lo + max(1, -(-(self.n_task - lo) // self.split)))
+                self.next = hi
+                self.busy += 1
+            try:
+                kernel(*args, lo, hi)
+            except BaseException as exc:
+                with self.lock:
+                    self.error = exc
+            finally:
+                with self.lock:
+                    self.busy -= 1
+                    if self.busy == 0:
+                        self.idle.notify_all()
+
+    def wait(self) -> None:
+        with self.lock:
+            while self.busy > 0:
+                self.idle.wait()
+        if self.error is not None:
+            raise self.error
+
+
 def run_tasks(kernel, args: tuple, n_task: int) -> None:
-    """Call ``kernel(*args, lo, hi)`` over the task range ``[0, n_task)``,
-    split in contiguous pieces over the available cores."""
+    """Call ``kernel(*args, lo, hi)`` over consecutive pieces of the task range
+    ``[0, n_task)``, on the calling thread and up to ``BAYESMIX_NUM_THREADS - 1``
+    (default: the usable cores) pool threads.  ``kernel`` must release the GIL
+    and write task ``t``'s outputs only from task ``t``."""
     global _POOL, _POOL_SIZE
     n_threads = min(_n_threads(), n_task // _MIN_TASKS_PER_THREAD)
     if n_threads <= 1:
@@ -60,14 +153,11 @@ def run_tasks(kernel, args: tuple, n_task: int) -> None:
     if _POOL is None or _POOL_SIZE < n_threads - 1:
         _POOL_SIZE = n_threads - 1
         _POOL = ThreadPoolExecutor(max_workers=_POOL_SIZE, thread_name_prefix="bayesmix")
-    bounds = np.linspace(0, n_task, n_threads + 1).astype(int)
-    futures = [
-        _POOL.submit(kernel, *args, int(bounds[j]), int(bounds[j + 1]))
-        for j in range(1, n_threads)
-    ]
-    kernel(*args, int(bounds[0]), int(bounds[1]))
-    for fut in futures:
-        fut.result()
+    job = _Job(kernel, args, n_task, n_threads)
+    for _ in range(n_threads - 1):
+        _POOL.submit(job.work)
+    job.work()
+    job.wait()
 
 
 class MixtureStats:
@@ -93,8 +183,11 @@ class MixtureStats:
         self.s1 = self._s1.sum(axis=0)
         s2 = self._s2.sum(axis=0)
         if not self.diagonal:
-            upper = np.triu(s2)
-            s2 = upper + np.transpose(np.triu(s2, 1), (0, 2, 1))
+            # the kernels leave zeros below the diagonal: mirror the upper triangle
+            idx = np.arange(s2.shape[2])
+            diag = s2[:, idx, idx]
+            s2 = s2 + np.swapaxes(s2, 1, 2)
+            s2[:, idx, idx] = diag
         self.s2 = s2
         self.log_likelihood = float(self._ll[:, 0].sum())
         self.icl_term = float(self._ll[:, 1].sum())
@@ -104,12 +197,12 @@ class MixtureStats:
         n_components = means.shape[0]
         empty = np.empty(0)
         args = (
-            Xt,
-            w,
-            means,
-            prec,
-            log_const,
-            _gaussian_dof(n_components) if dof is None else np.asarray(dof, dtype=np.float64),
+            _f64(Xt),
+            _f64(w),
+            _f64(means),
+            _f64(prec),
+            _f64(log_const),
+            _gaussian_dof(n_components) if dof is None else _f64(dof),
             empty if row_lse is None else row_lse,
             np.empty((0, n_components)) if resp is None else resp,
             self._s0,
@@ -123,7 +216,8 @@ class MixtureStats:
 
     def from_resp(self, Xt, w, resp, shift):
         """Statistics of given responsibilities (n_samples, K) around ``shift`` (K, D)."""
-        run_tasks(resp_stats, (Xt, w, resp, shift, self._s0, self._s1, self._s2), self.n_task)
+        args = (_f64(Xt), _f64(w), _f64(resp), _f64(shift), self._s0, self._s1, self._s2)
+        run_tasks(resp_stats, args, self.n_task)
         self._ll[:] = np.nan
         self._reduce()
         return self
@@ -142,12 +236,12 @@ def log_prob_pass(Xt, means, prec, log_const, row_lse=None, resp=None, dof=None)
     n_task = n_tasks(n_samples)
     ll = np.zeros((n_task, 2))
     args = (
-        Xt,
+        _f64(Xt),
         np.ones(n_samples),
-        means,
-        prec,
-        log_const,
-        _gaussian_dof(n_components) if dof is None else np.asarray(dof, dtype=np.float64),
+        _f64(means),
+        _f64(prec),
+        _f64(log_const),
+        _gaussian_dof(n_components) if dof is None else _f64(dof),
         np.empty(0) if row_lse is None else row_lse,
         np.empty((0, n_components)) if resp is None else resp,
         np.empty((0, n_components)),

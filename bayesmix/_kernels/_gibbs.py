@@ -1,0 +1,756 @@
+# ruff: noqa: NPY002 - numba's own generator, seeded per call (see "Randomness" below)
+"""Collapsed Gibbs sampling of a Dirichlet-process mixture of Gaussians with
+conjugate Normal-Inverse-Wishart (NIW) components: one full sweep (Neal 2000,
+algorithm 3) and Jain & Neal (2004) split-merge proposals, each one jitted call.
+
+State and statistics
+--------------------
+Between calls the state of a chain is its ``labels`` (n_samples,) alone,
+compact in ``0 .. n_clusters - 1``.  Each call rebuilds the NIW posterior of
+every cluster it needs from the rows (two passes, so the statistics carry no
+drift from earlier calls), then keeps them current point by point:
+
+``counts[k]``
+    rows in cluster ``k``;
+``means[k]`` (D,)
+    posterior location ``m_n = (kappa0 m0 + n xbar) / (kappa0 + n)``;
+``R[k]`` (D, D), ``inv_diag[k]`` (D,), ``logdet[k]``
+    upper Cholesky factor of the posterior scale matrix
+    ``Psi_n = Psi0 + S + kappa0 n / (kappa0 + n) (xbar - m0)(xbar - m0)^T``
+    (``S`` the scatter about ``xbar``), ``1 / diag(R)`` and ``log|Psi_n|``.
+
+A row joining a cluster adds ``kappa_n / (kappa_n + 1) (x - m_n)(x - m_n)^T``
+to ``Psi_n`` and leaving removes ``kappa_n / (kappa_n - 1) (x - m_n)(x - m_n)^T``:
+rank-one updates of ``R`` (``_cholesky.py``), ``O(D^2)`` per move.
+
+Predictive densities
+--------------------
+With ``kappa_n = kappa0 + n`` and ``nu_n = nu0 + n``, the posterior predictive
+of a row ``x`` under a cluster of ``n`` other rows is (ratio of marginal
+likelihoods, matrix determinant lemma)
+
+``log p(x | cluster) = T(n) - 1/2 log|Psi_n| - (nu_n + 1)/2 log(1 + c_n q)``,
+
+``q = (x - m_n)^T Psi_n^-1 (x - m_n)``, ``c_n = kappa_n / (kappa_n + 1)``,
+``T(n) = lgamma((nu_n + 1)/2) - lgamma((nu_n + 1 - D)/2) - D/2 log(pi)
++ D/2 log(c_n)``: the multivariate Student-t with ``nu_n - D + 1`` degrees of
+freedom of :func:`~bayesmix._kernels._cholesky.student_t_logpdf`, written so
+that no factor needs rescaling.  For the cluster that holds ``x`` itself the
+leave-one-out predictive follows from the same factor without removing ``x``:
+with ``s = kappa_n / (kappa_n - 1) q`` (statistics including ``x``),
+
+``log p(x | cluster without x) = T(n - 1) - 1/2 log|Psi_n| + (nu_n - 1)/2 log(1 - s)``,
+
+so a row that stays where it is costs one triangular solve and no update.
+The log marginal likelihood of a cluster of ``n`` rows is
+``G(n) - nu_n / 2 log|Psi_n|`` with
+``G(n) = -n D/2 log(pi) + log Gamma_D(nu_n / 2) - log Gamma_D(nu0 / 2)
++ nu0/2 log|Psi0| + D/2 log(kappa0 / kappa_n)``.
+
+``T`` and ``G`` are tabulated over ``n = 0 .. n_samples`` by the caller in
+``tables`` (4, n_samples + 1): ``[log n + T(n), G(n), c_n, kappa_n / (kappa_n - 1)]``
+(``tables[0, 0] = T(0)``).
+
+The kernels receive the prior as one tuple
+``prior = (mean0, psi0, R0, inv0, consts, tables)``: the prior mean (D,),
+scale ``Psi0`` (D, D), its upper Cholesky factor and ``1 / diag`` of that
+factor, ``consts = [kappa0, nu0, log|Psi0|]`` and ``tables``.
+
+Randomness: each call seeds numba's (thread-local) generator from ``seed``,
+drawn by the caller from the chain's numpy Generator, so a chain is
+reproducible bit for bit whatever thread runs it.
+
+References
+----------
+Neal (2000), *Markov chain sampling methods for Dirichlet process mixture
+models*, JCGS 9, algorithm 3; Jain & Neal (2004), *A split-merge Markov chain
+Monte Carlo procedure for the Dirichlet process mixture model*, JCGS 13;
+Murphy (2007), *Conjugate Bayesian analysis of the Gaussian distribution*;
+Dahl (2006), *Model-based clustering for expression data via a Dirichlet
+process mixture model* (least-squares point partition).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from ._cholesky import chol_downdate, chol_factor, chol_update, log_det_chol, mahalanobis_sq
+
+__all__ = [
+    "canonical_labels",
+    "cluster_posteriors",
+    "gibbs_sweep",
+    "partition_overlap",
+    "prior_log_predictive",
+    "split_merge",
+]
+
+_TINY = 1e-300
+
+
+# ----------------------------------------------------------------------- statistics
+@njit(cache=True, nogil=True)
+def _finish_niw(n, xbar, mean0, psi0, kappa0, mean_out, R_out, inv_out):
+    """``R_out`` holds the scatter ``S`` (upper triangle) on entry; turn it into the
+    factor of ``Psi_n`` and ``xbar`` into ``m_n``; return ``log|Psi_n|``
+    (NaN if the factorisation failed)."""
+    n_features = xbar.shape[0]
+    kn = kappa0 + n
+    w = kappa0 * n / kn
+    for f in range(n_features):
+        df = xbar[f] - mean0[f]
+        for g in range(f, n_features):
+            R_out[f, g] += psi0[f, g] + w * df * (xbar[g] - mean0[g])
+        mean_out[f] = (kappa0 * mean0[f] + n * xbar[f]) / kn
+    if not chol_factor(R_out, R_out, inv_out):
+        return np.nan
+    return log_det_chol(R_out)
+
+
+@njit(cache=True, nogil=True)
+def _scatter_add(R_k, x, centre, work):
+    n_features = x.shape[0]
+    for f in range(n_features):
+        work[f] = x[f] - centre[f]
+    for f in range(n_features):
+        df = work[f]
+        row = R_k[f]
+        for g in range(f, n_features):
+            row[g] += df * work[g]
+
+
+@njit(cache=True, nogil=True)
+def _build_from_rows(X, rows, m, mean0, psi0, kappa0, mean_out, R_out, inv_out, xbar, work):
+    """NIW posterior of the ``m`` rows ``X[rows[:m]]`` (two passes); returns ``log|Psi_n|``."""
+    n_features = X.shape[1]
+    xbar[:] = 0.0
+    for t in range(m):
+        x = X[rows[t]]
+        for f in range(n_features):
+            xbar[f] += x[f]
+    for f in range(n_features):
+        xbar[f] /= m
+    for f in range(n_features):
+        for g in range(n_features):
+            R_out[f, g] = 0.0
+    for t in range(m):
+        _scatter_add(R_out, X[rows[t]], xbar, work)
+    return _finish_niw(m, xbar, mean0, psi0, kappa0, mean_out, R_out, inv_out)
+
+
+@njit(cache=True, nogil=True)
+def _build_all(X, labels, n_clusters, mean0, psi0, kappa0, counts, means, R, inv_diag, logdet):
+    """NIW posterior of every cluster of a compact labelling (two passes over X)."""
+    n_samples, n_features = X.shape
+    xbar = np.zeros((n_clusters, n_features))
+    work = np.empty(n_features)
+    for k in range(n_clusters):
+        counts[k] = 0
+        for f in range(n_features):
+            for g in range(n_features):
+                R[k, f, g] = 0.0
+    for i in range(n_samples):
+        k = labels[i]
+        counts[k] += 1
+        x = X[i]
+        for f in range(n_features):
+            xbar[k, f] += x[f]
+    for k in range(n_clusters):
+        for f in range(n_features):
+            xbar[k, f] /= counts[k]
+    for i in range(n_samples):
+        k = labels[i]
+        _scatter_add(R[k], X[i], xbar[k], work)
+    for k in range(n_clusters):
+        logdet[k] = _finish_niw(
+            counts[k], xbar[k], mean0, psi0, kappa0, means[k], R[k], inv_diag[k]
+        )
+
+
+@njit(cache=True, nogil=True)
+def cluster_posteriors(X, labels, n_clusters, mean0, psi0, kappa0):
+    """NIW posterior of each cluster of a compact labelling.
+
+    Parameters
+    ----------
+    X : (n_samples, n_features) float64, row-major
+    labels : (n_samples,) integer, values in ``0 .. n_clusters - 1``, each used
+    n_clusters : int
+    mean0 : (n_features,) prior mean; psi0 : (n_features, n_features) prior scale
+    kappa0 : float, prior mean precision factor
+
+    Returns
+    -------
+    counts : (n_clusters,) int64
+    means : (n_clusters, n_features) posterior locations ``m_n``
+    R : (n_clusters, n_features, n_features) upper Cholesky factors of ``Psi_n``
+    logdet : (n_clusters,) ``log|Psi_n|``
+    """
+    n_features = X.shape[1]
+    counts = np.zeros(n_clusters, np.int64)
+    means = np.empty((n_clusters, n_features))
+    R = np.empty((n_clusters, n_features, n_features))
+    inv_diag = np.empty((n_clusters, n_features))
+    logdet = np.empty(n_clusters)
+    _build_all(X, labels, n_clusters, mean0, psi0, kappa0, counts, means, R, inv_diag, logdet)
+    return counts, means, R, logdet
+
+
+@njit(cache=True, nogil=True)
+def prior_log_predictive(X, prior, out):
+    """``out[i] = log p(x_i)`` under the prior predictive (a cluster of no rows).
+
+    Parameters
+    ----------
+    X : (n_samples, n_features)
+    prior : tuple ``(mean0, psi0, R0, inv0, consts, tables)`` (module docstring)
+    out : (n_samples,) output
+    """
+    mean0, _, R0, inv0, consts, tables = prior
+    n_samples, n_features = X.shape
+    work = np.empty(n_features)
+    nu0 = consts[1]
+    base = tables[0, 0] - 0.5 * consts[2]
+    c0 = tables[2, 0]
+    for i in range(n_samples):
+        x = X[i]
+        for f in range(n_features):
+            work[f] = x[f] - mean0[f]
+        q = mahalanobis_sq(R0, inv0, work)
+        out[i] = base - 0.5 * (nu0 + 1.0) * math.log1p(c0 * q)
+
+
+# ------------------------------------------------------------------ single moves
+@njit(cache=True, nogil=True, inline="always")
+def _quad(x, k, means, R, inv_diag, work):
+    """``(x - m_k)^T Psi_k^-1 (x - m_k)`` for slot ``k`` of the stacked arrays
+    (indexing the stacks, not slicing them: a slice costs reference counting
+    in the innermost loop)."""
+    n_features = x.shape[0]
+    for f in range(n_features):
+        work[f] = x[f] - means[k, f]
+    q = 0.0
+    for j in range(n_features):
+        z = work[j] * inv_diag[k, j]
+        q += z * z
+        for i in range(j + 1, n_features):
+            work[i] -= R[k, j, i] * z
+    return q
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _log_pred(x, k, means, R, inv_diag, logdet, n_k, nu0, tables, work):
+    """``log n_k + log p(x | cluster k of n_k rows, not holding x)``."""
+    q = _quad(x, k, means, R, inv_diag, work)
+    return (
+        tables[0, n_k] - 0.5 * logdet[k] - 0.5 * (nu0 + n_k + 1.0) * math.log1p(tables[2, n_k] * q)
+    )
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _log_loo(x, k, means, R, inv_diag, logdet, n_k, nu0, tables, work):
+    """``log(n_k - 1) + log p(x | the other n_k - 1 rows)`` for a cluster ``k`` of
+    ``n_k >= 2`` rows that holds ``x``."""
+    q = _quad(x, k, means, R, inv_diag, work)
+    om = 1.0 - tables[3, n_k] * q
+    if om < _TINY:  # rounding only: 1 - s = |Psi without x| / |Psi_n| > 0
+        om = _TINY
+    return tables[0, n_k - 1] - 0.5 * logdet[k] + 0.5 * (nu0 + n_k - 1.0) * math.log(om)
+
+
+@njit(cache=True, nogil=True)
+def _remove_row(x, k, counts, means, R, inv_diag, logdet, kappa0, work):
+    """Take ``x`` out of cluster ``k`` (which keeps at least one row); False
+    when the downdate failed and the cluster must be rebuilt from its rows."""
+    n_features = x.shape[0]
+    kap = kappa0 + counts[k]
+    sc = math.sqrt(kap / (kap - 1.0))
+    inv = 1.0 / (kap - 1.0)
+    mk = means[k]
+    for f in range(n_features):
+        u = x[f] - mk[f]
+        work[f] = u * sc
+        mk[f] -= u * inv
+    counts[k] -= 1
+    ok = chol_downdate(R[k], inv_diag[k], work)
+    if ok:
+        logdet[k] = log_det_chol(R[k])
+    return ok
+
+
+@njit(cache=True, nogil=True)
+def _add_row(x, k, counts, means, R, inv_diag, logdet, kappa0, work):
+    """Put ``x`` into cluster ``k``."""
+    n_features = x.shape[0]
+    kap = kappa0 + counts[k]
+    sc = math.sqrt(kap / (kap + 1.0))
+    inv = 1.0 / (kap + 1.0)
+    mk = means[k]
+    for f in range(n_features):
+        v = x[f] - mk[f]
+        work[f] = v * sc
+        mk[f] += v * inv
+    counts[k] += 1
+    chol_update(R[k], inv_diag[k], work)
+    logdet[k] = log_det_chol(R[k])
+
+
+@njit(cache=True, nogil=True)
+def _rebuild_slot(X, labels, slot, mean0, psi0, kappa0, counts, means, R, inv_diag, logdet):
+    """Recompute cluster ``slot`` from the rows labelled ``slot``."""
+    n_samples, n_features = X.shape
+    rows = np.empty(counts[slot], np.int64)
+    m = np.int64(0)  # not a literal: a literal argument compiles a callee twice
+    for i in range(n_samples):
+        if labels[i] == slot:
+            rows[m] = i
+            m += 1
+    xbar = np.empty(n_features)
+    work = np.empty(n_features)
+    logdet[slot] = _build_from_rows(
+        X, rows, m, mean0, psi0, kappa0, means[slot], R[slot], inv_diag[slot], xbar, work
+    )
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _sample_index(w, m, mx):
+    """Draw ``t`` in ``[0, m)`` with probability ``exp(w[t] - mx)``; ``w`` is overwritten."""
+    tot = 0.0
+    for t in range(m):
+        e = math.exp(w[t] - mx)
+        w[t] = e
+        tot += e
+    u = np.random.random() * tot
+    t = 0
+    acc = w[0]
+    while acc <= u and t < m - 1:
+        t += 1
+        acc += w[t]
+    while w[t] == 0.0:  # u rounded onto the total: step back to a possible choice
+        t -= 1
+    return t
+
+
+@njit(cache=True, nogil=True)
+def _log_ml_sum(counts, logdet, n_clusters, nu0, tables):
+    """``sum_k [log ML_k + lgamma(n_k)]``: the log joint without the terms in alpha.
+
+    The terms are summed in sorted order, so the same partition gives the same
+    bits whatever the numbering of its clusters (rank-based R-hat sees ties).
+    """
+    terms = np.empty(n_clusters)
+    for k in range(n_clusters):
+        n_k = counts[k]
+        terms[k] = tables[1, n_k] - 0.5 * (nu0 + n_k) * logdet[k] + math.lgamma(n_k)
+    terms.sort()
+    s = 0.0
+    for k in range(n_clusters):
+        s += terms[k]
+    return s
+
+
+# ------------------------------------------------------------------------ sweeps
+@njit(cache=True, nogil=True)
+def gibbs_sweep(X, labels, n_clusters, log_prior_pred, prior, log_alpha, seed, want_log_joint):
+    """One collapsed Gibbs sweep over every row (Neal 2000, algorithm 3).
+
+    Parameters
+    ----------
+    X : (n_samples, n_features) float64, row-major (standardised units)
+    labels : (n_samples,) int64, compact labels; updated in place and left compact
+    n_clusters : int, number of clusters in ``labels``
+    log_prior_pred : (n_samples,) ``log p(x_i)`` under the prior predictive
+        (:func:`prior_log_predictive`)
+    prior : tuple ``(mean0, psi0, R0, inv0, consts, tables)`` (module docstring)
+    log_alpha : float, log of the DP concentration
+    seed : int, seeds numba's generator for this call
+    want_log_joint : bool, rebuild the statistics after the sweep and return
+        the alpha-free part of the log joint
+
+    Returns
+    -------
+    n_clusters : int
+    log_joint_part : float
+        ``sum_k [log ML_k + lgamma(n_k)]`` (NaN unless ``want_log_joint``); the
+        caller adds ``K log alpha + lgamma(alpha) - lgamma(alpha + n)``.
+
+    Each row ``i`` in turn leaves its cluster and joins cluster ``k`` with
+    probability proportional to ``n_k^{-i} p(x_i | rows of k)``, or a new
+    cluster with probability proportional to ``alpha p(x_i)``.
+    """
+    np.random.seed(seed)
+    mean0, psi0, R0, inv0, consts, tables = prior
+    n_samples, n_features = X.shape
+    kappa0 = consts[0]
+    nu0 = consts[1]
+    cap = n_clusters + 16
+    counts = np.zeros(cap, np.int64)
+    means = np.empty((cap, n_features))
+    R = np.empty((cap, n_features, n_features))
+    inv_diag = np.empty((cap, n_features))
+    logdet = np.empty(cap)
+    _build_all(X, labels, n_clusters, mean0, psi0, kappa0, counts, means, R, inv_diag, logdet)
+    # active[:K] are the occupied slots, active[K:] the free ones; pos inverts it
+    active = np.arange(cap)
+    pos = np.arange(cap)
+    n_active = n_clusters
+    lw = np.empty(cap + 1)
+    work = np.empty(n_features)
+    for i in range(n_samples):
+        x = X[i]
+        a = labels[i]
+        n_a = counts[a]
+        mx = -np.inf
+        for t in range(n_active):
+            k = active[t]
+            if k == a:
+                if n_a == 1:
+                    v = -np.inf  # a singleton's own cluster vanishes: "new" covers it
+                else:
+                    v = _log_loo(x, k, means, R, inv_diag, logdet, n_a, nu0, tables, work)
+            else:
+                v = _log_pred(x, k, means, R, inv_diag, logdet, counts[k], nu0, tables, work)
+            lw[t] = v
+            if v > mx:
+                mx = v
+        v = log_alpha + log_prior_pred[i]
+        lw[n_active] = v
+        if v > mx:
+            mx = v
+        t = _sample_index(lw, n_active + 1, mx)
+        new = t == n_active
+        if new and n_a == 1:
+            continue  # stays a singleton: the same state
+        if not new and active[t] == a:
+            continue
+        target = -1 if new else active[t]
+        # leave a
+        if n_a == 1:
+            counts[a] = 0
+            last = active[n_active - 1]
+            pa = pos[a]
+            active[pa] = last
+            pos[last] = pa
+            active[n_active - 1] = a
+            pos[a] = n_active - 1
+            n_active -= 1
+        else:
+            labels[i] = -1
+            if not _remove_row(x, a, counts, means, R, inv_diag, logdet, kappa0, work):
+                _rebuild_slot(X, labels, a, mean0, psi0, kappa0, counts, means, R, inv_diag, logdet)
+        # join target
+        if new:
+            if n_active == cap:
+                new_cap = 2 * cap
+                counts = _grow_int(counts, new_cap)
+                means = _grow(means, new_cap)
+                R = _grow(R.reshape(cap, n_features * n_features), new_cap).reshape(
+                    new_cap, n_features, n_features
+                )
+                inv_diag = _grow(inv_diag, new_cap)
+                logdet = _grow(logdet.reshape(cap, 1), new_cap).reshape(new_cap)
+                active = _grow_int(active, new_cap)
+                pos = _grow_int(pos, new_cap)
+                for s in range(cap, new_cap):
+                    active[s] = s
+                    pos[s] = s
+                lw = np.empty(new_cap + 1)
+                cap = new_cap
+            target = active[n_active]
+            n_active += 1
+            counts[target] = 0
+            for f in range(n_features):
+                means[target, f] = mean0[f]
+                inv_diag[target, f] = inv0[f]
+                for g in range(n_features):
+                    R[target, f, g] = R0[f, g]
+        _add_row(x, target, counts, means, R, inv_diag, logdet, kappa0, work)
+        labels[i] = target
+    # compact labels in the order of the active list
+    for t in range(n_active):
+        pos[active[t]] = t
+    for i in range(n_samples):
+        labels[i] = pos[labels[i]]
+    if not want_log_joint:
+        return n_active, np.nan
+    _build_all(X, labels, n_active, mean0, psi0, kappa0, counts, means, R, inv_diag, logdet)
+    return n_active, _log_ml_sum(counts, logdet, n_active, nu0, tables)
+
+
+@njit(cache=True, nogil=True)
+def _grow(arr, new_cap):
+    """A copy of ``arr`` (cap, m) with ``new_cap`` rows (explicit loops: generic
+    slicing of n-d arrays costs seconds of compilation)."""
+    out = np.empty((new_cap, arr.shape[1]))
+    for k in range(arr.shape[0]):
+        for f in range(arr.shape[1]):
+            out[k, f] = arr[k, f]
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _grow_int(arr, new_cap):
+    out = np.zeros(new_cap, np.int64)
+    for k in range(arr.shape[0]):
+        out[k] = arr[k]
+    return out
+
+
+# ------------------------------------------------------------------- split-merge
+# The two launch clusters of a proposal are held like the clusters of a sweep,
+# in a tuple ``launch = (counts, means, R, inv_diag, logdet)`` of length-2 stacks.
+
+
+@njit(cache=True, nogil=True)
+def _rebuild_launch(X, S, z, m, anchor, side, prior, launch):
+    """Recompute launch cluster ``side`` from its anchor and the rows of ``S`` on it."""
+    mean0, psi0, _, _, consts, _ = prior
+    counts, means, R, inv_diag, logdet = launch
+    rows = np.empty(m + 1, np.int64)
+    rows[0] = anchor
+    c = np.int64(1)  # not a literal (see _rebuild_slot)
+    for t in range(m):
+        if z[t] == side:
+            rows[c] = S[t]
+            c += 1
+    xbar = np.empty(X.shape[1])
+    work = np.empty(X.shape[1])
+    counts[side] = c
+    logdet[side] = _build_from_rows(
+        X, rows, c, mean0, psi0, consts[0], means[side], R[side], inv_diag[side], xbar, work
+    )
+
+
+@njit(cache=True, nogil=True)
+def _restricted_scan(X, S, z, m, mode, original, anchors, prior, launch, work):
+    """One restricted Gibbs scan of the rows ``S[:m]`` between the two launch
+    clusters (side 0 holds ``anchors[0]``, side 1 ``anchors[1]``).
+
+    ``mode`` 0: sample; 1: sample and return the log probability of the
+    choices; 2: move every row to its side in ``original`` (m,) and return the
+    log probability of those choices.
+    """
+    consts = prior[4]
+    tables = prior[5]
+    counts, means, R, inv_diag, logdet = launch
+    kappa0 = consts[0]
+    nu0 = consts[1]
+    log_q = 0.0
+    for t in range(m):
+        x = X[S[t]]
+        own = z[t]
+        oth = 1 - own
+        lw_own = _log_loo(x, own, means, R, inv_diag, logdet, counts[own], nu0, tables, work)
+        lw_oth = _log_pred(x, oth, means, R, inv_diag, logdet, counts[oth], nu0, tables, work)
+        d = lw_oth - lw_own  # log odds of moving
+        if mode == 0:  # sampling only: one exp, no logs
+            e = math.exp(min(d, 700.0))
+            target = own if np.random.random() * (1.0 + e) < 1.0 else oth
+        else:
+            if d > 0.0:
+                lp_oth = -math.log1p(math.exp(-d))
+                lp_own = lp_oth - d
+            else:
+                lp_own = -math.log1p(math.exp(d))
+                lp_oth = lp_own + d
+            if mode == 2:
+                target = original[t]
+            else:
+                target = own if np.random.random() < math.exp(lp_own) else oth
+            log_q += lp_own if target == own else lp_oth
+        if target != own:
+            z[t] = target
+            if not _remove_row(x, own, counts, means, R, inv_diag, logdet, kappa0, work):
+                _rebuild_launch(X, S, z, m, anchors[own], own, prior, launch)
+            _add_row(x, oth, counts, means, R, inv_diag, logdet, kappa0, work)
+    return log_q
+
+
+@njit(cache=True, nogil=True)
+def split_merge(X, labels, n_clusters, prior, log_alpha, n_proposals, n_scans, seed, stats):
+    """Split-merge Metropolis-Hastings proposals with restricted Gibbs launch
+    states (Jain & Neal 2004, conjugate case).
+
+    Parameters
+    ----------
+    X : (n_samples, n_features) float64, row-major
+    labels : (n_samples,) int64, compact; updated in place and left compact
+    n_clusters : int
+    prior : tuple ``(mean0, psi0, R0, inv0, consts, tables)`` (module docstring)
+    log_alpha : float
+    n_proposals : int, proposals in this call
+    n_scans : int, intermediate restricted Gibbs scans that build each launch state
+    seed : int
+    stats : (4,) int64, incremented in place: splits proposed, splits
+        accepted, merges proposed, merges accepted
+
+    Returns
+    -------
+    n_clusters : int
+
+    Each proposal picks two distinct rows ``i``, ``j``.  The other rows of their
+    cluster(s), ``S``, are spread at random over two launch clusters anchored
+    at ``i`` and ``j`` and reshuffled by ``n_scans`` restricted Gibbs scans.  If
+    ``i`` and ``j`` share a cluster, one more restricted scan proposes the split
+    and its probability ``q`` enters the acceptance ratio
+    ``alpha Gamma(n_i) Gamma(n_j) / Gamma(n_i + n_j) L_i L_j / L_ij / q``;
+    otherwise the merge is proposed, with the inverse ratio and ``q`` the
+    probability that a final restricted scan recreates the current split.
+    """
+    np.random.seed(seed)
+    mean0, psi0, _, _, consts, tables = prior
+    n_samples, n_features = X.shape
+    nu0 = consts[1]
+    launch = (
+        np.zeros(2, np.int64),
+        np.empty((2, n_features)),
+        np.empty((2, n_features, n_features)),
+        np.empty((2, n_features)),
+        np.empty(2),
+    )
+    counts = launch[0]
+    logdet = launch[4]
+    S = np.empty(n_samples, np.int64)
+    z = np.empty(n_samples, np.int64)
+    original = np.empty(n_samples, np.int64)
+    rows = np.empty(n_samples, np.int64)
+    merged_mean = np.empty(n_features)
+    merged_R = np.empty((n_features, n_features))
+    merged_inv = np.empty(n_features)
+    anchors = np.empty(2, np.int64)
+    xbar = np.empty(n_features)
+    work = np.empty(n_features)
+    K = n_clusters
+    if n_samples < 2:
+        return K
+    for _ in range(n_proposals):
+        i = np.random.randint(0, n_samples)
+        j = np.random.randint(0, n_samples - 1)
+        if j >= i:
+            j += 1
+        a = labels[i]
+        b = labels[j]
+        anchors[0] = i
+        anchors[1] = j
+        rows[0] = i
+        rows[1] = j
+        m = np.int64(0)  # not a literal (see _rebuild_slot)
+        for k in range(n_samples):
+            if k != i and k != j:
+                lk = labels[k]
+                if lk == a or lk == b:
+                    S[m] = k
+                    original[m] = 0 if lk == a else 1
+                    rows[m + 2] = k
+                    m += 1
+        # launch state: uniform random sides, then restricted Gibbs scans
+        for t in range(m):
+            z[t] = 0 if np.random.random() < 0.5 else 1
+        for side in range(2):
+            _rebuild_launch(X, S, z, m, anchors[side], side, prior, launch)
+        mode = np.int64(0)  # not a literal: one compiled scan serves every mode
+        for _scan in range(n_scans):
+            _restricted_scan(X, S, z, m, mode, original, anchors, prior, launch, work)
+        split = a == b
+        mode = np.int64(1 if split else 2)
+        log_q = _restricted_scan(X, S, z, m, mode, original, anchors, prior, launch, work)
+        for side in range(2):  # exact statistics for the acceptance ratio
+            _rebuild_launch(X, S, z, m, anchors[side], side, prior, launch)
+        ld = _build_from_rows(
+            X, rows, m + 2, mean0, psi0, consts[0], merged_mean, merged_R, merged_inv, xbar, work
+        )
+        n0 = counts[0]
+        n1 = counts[1]
+        # log of [posterior of the split] / [posterior of the merged cluster]
+        log_split = (
+            log_alpha
+            + math.lgamma(n0)
+            + math.lgamma(n1)
+            - math.lgamma(n0 + n1)
+            + tables[1, n0]
+            - 0.5 * (nu0 + n0) * logdet[0]
+            + tables[1, n1]
+            - 0.5 * (nu0 + n1) * logdet[1]
+            - tables[1, n0 + n1]
+            + 0.5 * (nu0 + n0 + n1) * ld
+        )
+        log_r = log_split - log_q if split else log_q - log_split
+        stats[0 if split else 2] += 1
+        if not (log_r >= 0.0 or np.random.random() < math.exp(log_r)):
+            continue
+        stats[1 if split else 3] += 1
+        if split:
+            labels[j] = K
+            for t in range(m):
+                if z[t] == 1:
+                    labels[S[t]] = K
+            K += 1
+        else:  # b joins a; the last label takes b's place so labels stay compact
+            K -= 1
+            if a == K:
+                a = b
+            for k in range(n_samples):
+                lk = labels[k]
+                if lk == b or lk == K:
+                    labels[k] = a if lk == b else b
+    return K
+
+
+# ----------------------------------------------------------------------- outputs
+@njit(cache=True, nogil=True)
+def canonical_labels(labels, out, map_work):
+    """Relabel by order of first appearance into ``out`` (any integer dtype);
+    returns the number of clusters.  ``map_work`` (>= n_clusters,) int64 workspace."""
+    map_work[:] = -1
+    K = 0
+    for i in range(labels.shape[0]):
+        k = labels[i]
+        c = map_work[k]
+        if c < 0:
+            c = K
+            map_work[k] = c
+            K += 1
+        out[i] = c
+    return K
+
+
+@njit(cache=True, nogil=True)
+def partition_overlap(cands, refs, n_labels):
+    """``out[c] = sum_r sum_{k,l} m_kl^2`` with ``m`` the contingency table of
+    candidate partition ``cands[c]`` against reference ``refs[r]``.
+
+    Parameters
+    ----------
+    cands : (n_cands, n_samples) integer labels in ``[0, n_labels)``
+    refs : (n_refs, n_samples) integer labels in ``[0, n_labels)``
+    n_labels : int
+
+    Returns
+    -------
+    (n_cands,) float64
+
+    ``sum_{k,l} m_kl^2 = sum_{i,j} [c_i = c_j][r_i = r_j]``, so Dahl's (2006)
+    least-squares loss ``sum_{i,j} ([c_i = c_j] - pi_ij)^2`` of a candidate
+    against the co-clustering matrix ``pi`` estimated from the references is
+    ``sum_k n_k^2 - 2 out[c] / n_refs`` up to a constant, without ever forming
+    the ``n x n`` matrix.
+    """
+    n_cands, n_samples = cands.shape
+    table = np.zeros((n_labels, n_labels), np.int64)
+    out = np.zeros(n_cands)
+    for c in range(n_cands):
+        cand = cands[c]
+        tot = 0
+        for r in range(refs.shape[0]):
+            ref = refs[r]
+            for i in range(n_samples):
+                v = table[cand[i], ref[i]]
+                tot += 2 * v + 1
+                table[cand[i], ref[i]] = v + 1
+            for i in range(n_samples):
+                table[cand[i], ref[i]] = 0
+        out[c] = tot
+    return out

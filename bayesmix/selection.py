@@ -1,0 +1,441 @@
+"""Model selection over the number of components and the covariance structure.
+
+:func:`select_model` fits :class:`~bayesmix.GaussianMixture` on every cell of
+a ``covariance_types x n_components`` grid, in parallel threads (the kernels
+release the GIL), and ranks the fits by BIC, AIC, ICL or the k-fold
+cross-validated held-out log-likelihood.  As in R's mclust, a fit that fails
+becomes a table row with NaN criteria and the reason; it never raises.
+
+Criteria follow scikit-learn's sign (lower is better):
+``bic = -2 log L + p log n``, ``aic = -2 log L + 2 p``,
+``icl = bic - 2 sum_i w_i log max_k p(k | x_i)`` (Biernacki, Celeux & Govaert
+2000), with ``n`` the total sample weight.  mclust reports ``-bic``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import time
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ._validation import (
+    check_choice,
+    check_int,
+    check_random_state,
+    check_sample_weight,
+    check_X,
+)
+from .covariance import COVARIANCE_TYPES
+from .exceptions import ConvergenceWarning
+
+__all__ = ["ModelSelection", "select_model"]
+
+CRITERIA = ("bic", "aic", "icl", "cv")
+TABLE_COLUMNS = (
+    "covariance_type",
+    "n_components",
+    "log_likelihood",
+    "n_parameters",
+    "bic",
+    "aic",
+    "icl",
+    "cv_log_likelihood",
+    "converged",
+    "n_iter",
+    "fit_time",
+    "warnings",
+    "error",
+)
+
+_local = threading.local()
+
+
+@dataclass
+class ModelSelection:
+    """Result of :func:`select_model`.
+
+    Attributes
+    ----------
+    best_ : GaussianMixture or None
+        The fitted model with the best criterion (None only if every fit failed).
+    best_params_ : dict
+        ``{"covariance_type": ..., "n_components": ...}`` of ``best_``.
+    table_ : pandas.DataFrame
+        One row per grid cell, in grid order: covariance_type, n_components,
+        log_likelihood, n_parameters, bic, aic, icl, cv_log_likelihood (NaN
+        unless ``criterion="cv"``), converged, n_iter, fit_time (seconds),
+        warnings (messages the fit raised, joined) and error (why a fit failed,
+        empty otherwise).
+    models_ : dict
+        ``(covariance_type, n_components) -> fitted GaussianMixture`` for every
+        fit that succeeded.
+    criterion : str
+    """
+
+    best_: object
+    best_params_: dict
+    table_: object
+    models_: dict = field(repr=False)
+    criterion: str = "bic"
+
+    def __repr__(self) -> str:
+        return f"ModelSelection(criterion={self.criterion!r}, best={self.best_params_})"
+
+
+def _record_warning(message, category, filename, lineno, file=None, line=None):
+    """``warnings.showwarning`` while the grid runs: file each warning under the
+    grid cell of the thread that raised it."""
+    sink = getattr(_local, "sink", None)
+    if sink is None:  # a warning from a thread that is not fitting a cell
+        _previous_showwarning[-1](message, category, filename, lineno, file, line)
+        return
+    sink.append(f"{category.__name__}: {message}")
+
+
+_previous_showwarning = [warnings.showwarning]
+
+
+def _folds(n_samples: int, n_folds: int, rng) -> list[np.ndarray]:
+    order = rng.permutation(n_samples)
+    return np.array_split(order, n_folds)
+
+
+def _shared_start(X, w, k, seed, params):
+    """One initialisation for every covariance type with ``k`` components.
+
+    A ``max_iter=0`` full-covariance fit returns the M-step of the
+    ``init_params`` partition: its weights and means are those of every
+    type, and the other types' initial covariances follow exactly from the
+    full ones (diag: their diagonals; spherical: the mean of those; tied:
+    the weight-averaged matrix), ``reg_covar`` included.  Returns
+    ``({covariance_type: init arrays}, warnings)``, or ``(error message,
+    warnings)`` if the initialisation failed.
+    """
+    from .em import GaussianMixture
+
+    sink: list[str] = []
+    _local.sink = sink
+    try:
+        base = GaussianMixture(
+            n_components=k,
+            covariance_type="full",
+            random_state=seed,
+            **{**params, "max_iter": 0},
+        ).fit(X, sample_weight=w)
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}", sink
+    finally:
+        _local.sink = None
+    weights, means, full = base.weights_, base.means_, base.covariances_
+    diag = np.diagonal(full, axis1=1, axis2=2)
+    tied = np.einsum("k,kij->ij", weights, full)
+    precisions = {
+        "full": np.linalg.inv(full),
+        "tied": np.linalg.inv(tied),
+        "diag": 1.0 / diag,
+        "spherical": 1.0 / diag.mean(axis=1),
+    }
+    for key in ("full", "tied"):
+        p = precisions[key]
+        precisions[key] = 0.5 * (p + np.swapaxes(p, -1, -2))
+    starts = {
+        ct: {"weights_init": weights, "means_init": means, "precisions_init": prec}
+        for ct, prec in precisions.items()
+    }
+    return starts, sink
+
+
+def _fit_cell(X, w, ct, k, seed, params, criterion, folds, start=None):
+    """Fit one grid cell; returns ``(row dict, model or None)``.  Never raises.
+
+    ``start`` is this cell's shared initialisation: a dict of init arrays, a
+    ``(error, warnings)`` pair when that initialisation failed, or None for
+    the estimator's own ``init_params``.
+    """
+    from .em import GaussianMixture
+
+    row = {name: np.nan for name in TABLE_COLUMNS}
+    row.update(covariance_type=ct, n_components=k, converged=False, warnings="", error="")
+    sink: list[str] = []
+    _local.sink = sink
+    begin = time.perf_counter()
+    model = None
+    try:
+        if isinstance(start, tuple):  # the shared initialisation failed
+            sink.extend(start[1])
+            raise _InitFailed(start[0])
+        init = start or {}
+        model = GaussianMixture(
+            n_components=k, covariance_type=ct, random_state=seed, **params, **init
+        )
+        model.fit(X, sample_weight=w)
+        ll, log_max, total = _criterion_parts(model, X, w)
+        p = model._n_parameters()
+        row.update(
+            log_likelihood=ll,
+            n_parameters=p,
+            bic=-2.0 * ll + p * np.log(total),
+            aic=-2.0 * ll + 2.0 * p,
+            icl=-2.0 * ll + p * np.log(total) - 2.0 * log_max,
+            converged=bool(model.converged_),
+            n_iter=model.n_iter_,
+        )
+        if criterion == "cv":
+            held_out = 0.0
+            for test in folds:
+                train = np.ones(X.shape[0], dtype=bool)
+                train[test] = False
+                fold_model = GaussianMixture(
+                    n_components=k, covariance_type=ct, random_state=seed, **params
+                ).fit(X[train], sample_weight=w[train])
+                held_out += float(w[test] @ fold_model.score_samples(X[test]))
+            row["cv_log_likelihood"] = held_out
+    except _InitFailed as exc:
+        row["error"] = str(exc)
+        model = None
+    except Exception as exc:  # a failed fit is a row, never an exception
+        row["error"] = f"{type(exc).__name__}: {exc}"
+        for key in ("log_likelihood", "bic", "aic", "icl", "cv_log_likelihood"):
+            row[key] = np.nan
+        model = None
+    finally:
+        _local.sink = None
+    row["fit_time"] = time.perf_counter() - begin
+    row["warnings"] = " | ".join(dict.fromkeys(sink))
+    return row, model
+
+
+class _InitFailed(Exception):
+    """The shared initialisation of a cell's number of components failed."""
+
+
+def _single_threaded_blas():
+    """Keep BLAS to one thread while the grid runs: the grid already has a
+    thread per core, and BLAS threads spinning between the tiny LAPACK calls
+    of each M-step starve them (about ten times slower on a busy machine).
+    threadpoolctl is optional; without it nothing changes."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - installed alongside scikit-learn
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
+
+
+def _criterion_parts(model, X, w):
+    """Total log-likelihood, ``sum_i w_i log max_k p(k | x_i)`` and total weight,
+    from one pass over the data."""
+    log_dens = model.score_samples(X)
+    resp = model.predict_proba(X)
+    with np.errstate(divide="ignore"):
+        log_max = np.log(resp.max(axis=1))
+    return float(w @ log_dens), float(w @ log_max), float(w.sum())
+
+
+def _n_jobs(n_jobs) -> int:
+    if n_jobs is None or n_jobs == -1:
+        try:
+            return max(1, len(os.sched_getaffinity(0)))
+        except AttributeError:  # pragma: no cover - not Linux
+            return max(1, os.cpu_count() or 1)
+    return check_int(n_jobs, "n_jobs", low=1)
+
+
+def select_model(
+    X,
+    n_components=range(1, 10),
+    covariance_types=("spherical", "diag", "tied", "full"),
+    criterion: str = "bic",
+    *,
+    sample_weight=None,
+    n_folds: int = 5,
+    n_jobs: int | None = None,
+    random_state=None,
+    **params,
+) -> ModelSelection:
+    """Fit a Gaussian mixture for every number of components and covariance
+    type, and pick the best by ``criterion``.
+
+    Parameters
+    ----------
+    X : array-like or DataFrame, (n_samples, n_features)
+    n_components : iterable of int, default=range(1, 10)
+    covariance_types : iterable of {"spherical", "diag", "tied", "full"}
+        mclust's VII, VVI, EEE and VVV.
+    criterion : {"bic", "aic", "icl", "cv"}, default="bic"
+        Information criteria are minimised; "cv" maximises the
+        ``n_folds``-fold cross-validated held-out log-likelihood (each cell
+        is fitted ``n_folds`` more times; the reported model is the full-data
+        fit).
+    sample_weight : (n_samples,), optional
+        Frequency weights; ``n`` in BIC is their total.
+    n_folds : int, default=5
+    n_jobs : int, optional
+        Threads fitting grid cells at once (default: the available cores).
+    random_state : None, int or Generator
+        One seed per number of components is drawn from it and shared by all
+        covariance types, so every type starts from the same initialisation
+        (mclust does the same); the result does not depend on ``n_jobs``.
+    **params
+        Further :class:`~bayesmix.GaussianMixture` parameters (``tol``,
+        ``max_iter``, ``n_init``, ``init_params``, ``reg_covar``...).
+
+    Returns
+    -------
+    ModelSelection
+        ``best_``, ``best_params_``, ``table_`` (pandas DataFrame) and ``models_``.
+
+    Notes
+    -----
+    Warnings raised by individual fits (non-convergence, regularised
+    components) are recorded in the ``warnings`` column rather than shown;
+    a :class:`~bayesmix.exceptions.ConvergenceWarning` is issued only when the
+    selected model itself did not converge.
+
+    Examples
+    --------
+    >>> from bayesmix import select_model
+    >>> from bayesmix.datasets import load_faithful
+    >>> sel = select_model(load_faithful(), n_components=range(1, 5), n_init=5, random_state=0)
+    >>> sel.best_params_
+    {'covariance_type': 'tied', 'n_components': 3}
+    """
+    import pandas as pd  # a dependency of xarray, hence of arviz-base
+
+    X_arr, names = check_X(X, min_samples=2)
+    w = check_sample_weight(sample_weight, X_arr.shape[0])
+    ks = _check_components(n_components)
+    cts = _check_covariance_types(covariance_types)
+    check_choice(criterion, "criterion", CRITERIA)
+    n_folds = check_int(n_folds, "n_folds", low=2)
+    if criterion == "cv" and n_folds > X_arr.shape[0]:
+        raise ValueError(
+            f"n_folds={n_folds} is larger than the number of rows ({X_arr.shape[0]}); "
+            "lower n_folds."
+        )
+    n_jobs = _n_jobs(n_jobs)
+    for bad in ("n_components", "covariance_type", "random_state"):
+        if bad in params:
+            raise TypeError(f"{bad} is set by select_model itself; do not pass it in **params.")
+    from .em import GaussianMixture
+
+    GaussianMixture(**params)  # unknown parameter names fail here, before any fit
+    rng = check_random_state(random_state)
+    seeds = {k: int(s) for k, s in zip(ks, rng.integers(0, 2**63 - 1, size=len(ks)), strict=True)}
+    folds = _folds(X_arr.shape[0], n_folds, rng) if criterion == "cv" else None
+
+    cells = [(ct, k) for ct in cts for k in ks]
+    # Largest models first, so the slowest fits do not end up alone at the end.
+    order = sorted(
+        range(len(cells)),
+        key=lambda i: -COVARIANCE_TYPES[cells[i][0]].n_parameters(cells[i][1], X_arr.shape[1]),
+    )
+    results: list = [None] * len(cells)
+    # One initialisation per number of components, shared by the covariance
+    # types (what each would compute from the same seed anyway), unless the
+    # user asked for several random starts or gave initial parameters.
+    share = params.get("n_init", 1) == 1 and not (
+        {"weights_init", "means_init", "precisions_init", "warm_start"} & params.keys()
+    )
+    starts: dict = {}
+
+    def start_k(k):
+        starts[k] = _shared_start(X_arr, w, k, seeds[k], params)
+
+    def run(i):
+        ct, k = cells[i]
+        start = None
+        if share:
+            shared = starts[k]
+            start = shared if isinstance(shared[0], str) else shared[0][ct]
+        results[i] = _fit_cell(X_arr, w, ct, k, seeds[k], params, criterion, folds, start)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        _previous_showwarning.append(warnings.showwarning)
+        warnings.showwarning = _record_warning
+        try:
+            with _single_threaded_blas():
+                if n_jobs == 1 or len(cells) == 1:
+                    if share:
+                        for k in sorted(ks, reverse=True):
+                            start_k(k)
+                    for i in order:
+                        run(i)
+                else:
+                    with ThreadPoolExecutor(max_workers=min(n_jobs, len(cells))) as pool:
+                        if share:
+                            list(pool.map(start_k, sorted(ks, reverse=True)))
+                        list(pool.map(run, order))
+        finally:
+            _previous_showwarning.pop()
+
+    rows = [r[0] for r in results]
+    models = {(r[0]["covariance_type"], r[0]["n_components"]): r[1] for r in results if r[1]}
+    if names is not None:  # the fits saw an array; the user's models know the columns
+        for model in models.values():
+            model.feature_names_in_ = names
+    table = pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
+    table["n_components"] = table["n_components"].astype(int)
+    table["converged"] = table["converged"].astype(bool)
+
+    if criterion == "cv":
+        scores = -table["cv_log_likelihood"].to_numpy(dtype=float)
+    else:
+        scores = table[criterion].to_numpy(dtype=float)
+    if np.isnan(scores).all():
+        reasons = "; ".join(dict.fromkeys(e for e in table["error"] if e))
+        warnings.warn(
+            f"every fit of the grid failed ({reasons}); best_ is None.",
+            ConvergenceWarning,
+            stacklevel=2,
+        )
+        return ModelSelection(None, {}, table, models, criterion)
+    best_row = table.iloc[int(np.nanargmin(scores))]
+    best_key = (best_row["covariance_type"], int(best_row["n_components"]))
+    best = models[best_key]
+    if not best.converged_:
+        warnings.warn(
+            f"the selected model ({best_key[0]}, {best_key[1]} components) did not converge "
+            f"within max_iter; increase max_iter (see table_['warnings']).",
+            ConvergenceWarning,
+            stacklevel=2,
+        )
+    return ModelSelection(
+        best,
+        {"covariance_type": best_key[0], "n_components": best_key[1]},
+        table,
+        models,
+        criterion,
+    )
+
+
+def _check_components(n_components) -> list[int]:
+    if isinstance(n_components, (int, np.integer)) and not isinstance(n_components, bool):
+        n_components = [n_components]
+    try:
+        ks = list(n_components)
+    except TypeError:
+        raise TypeError(
+            "n_components must be an iterable of positive integers, e.g. range(1, 10)."
+        ) from None
+    if not ks:
+        raise ValueError("n_components is empty; pass at least one number of components.")
+    ks = [check_int(k, "each n_components", low=1) for k in ks]
+    return list(dict.fromkeys(ks))
+
+
+def _check_covariance_types(covariance_types) -> list[str]:
+    if isinstance(covariance_types, str):
+        covariance_types = [covariance_types]
+    cts = list(covariance_types)
+    if not cts:
+        raise ValueError("covariance_types is empty; pass at least one covariance type.")
+    for ct in cts:
+        check_choice(ct, "covariance_types entry", tuple(COVARIANCE_TYPES))
+    return list(dict.fromkeys(cts))

@@ -1,0 +1,179 @@
+"""Time per collapsed Gibbs sweep of DirichletProcessMixture, against the
+targets of issue 4.
+
+A sweep is one pass of Neal's algorithm 3 over every row of one chain (one
+jitted call, ``bayesmix._kernels._gibbs.gibbs_sweep``), timed at the true
+number of clusters: the data are four well-separated Gaussian clusters with
+identity covariances, the chain starts from the true partition, and a few
+warm-up sweeps run before timing (numba loads its cache).  The prior is
+informative, ``E[Sigma] = I`` with ``dof = max(D + 2, 2 D)``, so that the true
+partition is where the chain stays: in 128 dimensions the cost of learning a
+full covariance from 250 rows is so large that under a vague prior the
+posterior prefers other partitions (tiny clusters), and the time per sweep
+would then measure a different number of clusters.  Each figure is the median of several blocks
+of sweeps; the machine may be shared, so the thread CPU time is printed beside
+the wall time.  The cost of one split-merge proposal (the default adds one
+per iteration, with 5 restricted Gibbs scans for its launch state) is printed
+too, and so is the wall time of a whole 4-chain fit with the chains run one
+after the other against the chains run on a thread pool.
+
+For reference, issue 4 quotes R's bayesm ``rDPGibbs`` at about 4.4 ms per
+iteration on 2 000 two-dimensional points and dpgmm (PyTorch, CPU) at 2.9 s
+per iteration on 1 000 points in 128 dimensions.
+
+Usage::
+
+    python benchmarks/bench_gibbs.py            # the three workloads of issue 4
+    python benchmarks/bench_gibbs.py --quick    # fewer repeats
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+import numpy as np
+
+from bayesmix import gibbs
+from bayesmix._kernels._gibbs import gibbs_sweep, split_merge
+from bayesmix.priors import NormalInverseWishart
+
+# (n_samples, n_features, target ms per sweep, reference ms per iteration or None)
+WORKLOADS = [
+    (2_000, 2, 0.5, 4.4),
+    (10_000, 2, 3.0, None),
+    (1_000, 128, 100.0, 2900.0),
+]
+N_CLUSTERS = 4
+
+
+def make_data(n_samples, n_features, seed=0):
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(N_CLUSTERS, n_features))
+    centres *= 8.0 / np.linalg.norm(centres, axis=1, keepdims=True).min()
+    labels = rng.integers(0, N_CLUSTERS, size=n_samples)
+    return centres[labels] + rng.normal(size=(n_samples, n_features)), labels
+
+
+def time_block(fn, n_reps):
+    w0, c0 = time.perf_counter(), time.thread_time()
+    for r in range(n_reps):
+        fn(r)
+    return (time.perf_counter() - w0) / n_reps, (time.thread_time() - c0) / n_reps
+
+
+def bench_kernels(n_samples, n_features, n_blocks):
+    X, truth = make_data(n_samples, n_features)
+    dof = max(n_features + 2.0, 2.0 * n_features)
+    prior = NormalInverseWishart(
+        mean=X.mean(axis=0), kappa=0.01, dof=dof, scale=(dof - n_features - 1) * np.eye(n_features)
+    )
+    m = gibbs._prepare(X, prior)
+    true_labels = truth.astype(np.int64)
+    labels = true_labels.copy()
+    state = {"K": N_CLUSTERS}
+    log_alpha = 0.0
+
+    def sweep(r):
+        state["K"], _ = gibbs_sweep(
+            m.X, labels, state["K"], m.log_prior_pred, m.kernel_prior, log_alpha, 1000 + r, False
+        )
+
+    stats = np.zeros(4, dtype=np.int64)
+    sm_labels = true_labels.copy()
+
+    def proposal(r):  # from the true partition every time
+        sm_labels[:] = true_labels
+        split_merge(
+            m.X,
+            sm_labels,
+            N_CLUSTERS,
+            m.kernel_prior,
+            log_alpha,
+            1,
+            gibbs.LAUNCH_SCANS,
+            5000 + r,
+            stats,
+        )
+
+    per_block = max(3, int(0.3 / (n_samples * n_features**2 * 2e-8 + 1e-4)))
+    for r in range(3):  # warm-up
+        sweep(r)
+        proposal(r)
+    sweeps = [time_block(sweep, per_block) for _ in range(n_blocks)]
+    K_after_sweeps = state["K"]
+    props = [time_block(proposal, per_block) for _ in range(n_blocks)]
+    wall = float(np.median([s[0] for s in sweeps]))
+    cpu = float(np.median([s[1] for s in sweeps]))
+    sm_wall = float(np.median([s[0] for s in props]))
+    return wall, cpu, sm_wall, K_after_sweeps
+
+
+def bench_chains(n_samples, n_features, n_iter):
+    """Wall time of a 4-chain fit, chains sequential vs on the thread pool."""
+    X, _ = make_data(n_samples, n_features)
+    out = {}
+    for label, threads in (("sequential", "1"), ("threads", "")):
+        old = os.environ.get("BAYESMIX_NUM_THREADS")
+        if threads:
+            os.environ["BAYESMIX_NUM_THREADS"] = threads
+        else:
+            os.environ.pop("BAYESMIX_NUM_THREADS", None)
+        try:
+            model = gibbs.DirichletProcessMixture(
+                n_iter=n_iter, n_chains=4, random_state=0, progress=False
+            )
+            model.fit(X[:50])  # warm-up
+            t0 = time.perf_counter()
+            model.fit(X)
+            out[label] = time.perf_counter() - t0
+        finally:
+            if old is None:
+                os.environ.pop("BAYESMIX_NUM_THREADS", None)
+            else:
+                os.environ["BAYESMIX_NUM_THREADS"] = old
+    return out
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repeats")
+    args = parser.parse_args()
+    n_blocks = 3 if args.quick else 7
+    print(
+        f"cores available: {len(os.sched_getaffinity(0))}, load average "
+        f"{os.getloadavg()[0]:.1f}; {N_CLUSTERS} clusters (the true K)"
+    )
+    head = (
+        f"{'n':>6} {'d':>4} | {'target':>7} | {'sweep wall':>10} {'ratio':>6} | "
+        f"{'sweep cpu':>9} {'ratio':>6} | {'+1 split-merge':>14} | {'reference':>9} {'speed-up':>8}"
+    )
+    print(head)
+    print("-" * len(head))
+    for n, d, target, ref in WORKLOADS:
+        wall, cpu, sm, K = bench_kernels(n, d, n_blocks)
+        ref_txt = f"{ref:9.1f} {ref / (1e3 * wall):7.0f}x" if ref else f"{'-':>9} {'-':>8}"
+        print(
+            f"{n:>6} {d:>4} | {target:7.1f} | {1e3 * wall:10.3f} {1e3 * wall / target:6.2f} | "
+            f"{1e3 * cpu:9.3f} {1e3 * cpu / target:6.2f} | {1e3 * (wall + sm):14.3f} | {ref_txt}"
+            + ("" if K == N_CLUSTERS else f"  (K drifted to {K})")
+        )
+    print(
+        "times in ms per sweep of one chain; ratio = measured / target (< 1 meets it); cpu is\n"
+        "the thread CPU time (what wall time would be on an idle core); '+1 split-merge' is a\n"
+        "sweep plus one split-merge proposal (the default iteration), wall time; reference:\n"
+        "bayesm rDPGibbs (n=2000, d=2) and dpgmm on CPU (n=1000, d=128) per iteration, as\n"
+        "quoted in issue 4, and the speed-up of our sweep (wall) over it."
+    )
+    n_iter = 100 if args.quick else 200
+    chains = bench_chains(2_000, 2, n_iter)
+    print(
+        f"\n4 chains x {n_iter} iterations, n=2000, d=2 (split-merge on): chains one after "
+        f"the other {chains['sequential']:.2f} s, on the thread pool {chains['threads']:.2f} s "
+        f"({chains['sequential'] / chains['threads']:.2f}x)"
+    )
+
+
+if __name__ == "__main__":
+    main()

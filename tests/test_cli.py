@@ -1,0 +1,215 @@
+import json
+import subprocess
+import sys
+
+import matplotlib
+import numpy as np
+import pytest
+
+matplotlib.use("Agg")
+
+from bayesmix import load
+from bayesmix.__main__ import main, read_csv
+from bayesmix.datasets import load_faithful
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture
+def faithful_csv(tmp_path):
+    X = load_faithful()
+    path = tmp_path / "faithful.csv"
+    lines = ["eruptions,waiting"] + [f"{float(a)!r},{float(b)!r}" for a, b in X]
+    path.write_text("\n".join(lines) + "\n")
+    return path, X
+
+
+def test_read_csv_with_and_without_header(tmp_path, faithful_csv):
+    path, X = faithful_csv
+    got, names = read_csv(path)
+    assert names == ["eruptions", "waiting"]
+    np.testing.assert_array_equal(got, X)
+    got, names = read_csv(path, columns=["waiting"])
+    np.testing.assert_array_equal(got, X[:, [1]])
+    plain = tmp_path / "plain.csv"
+    plain.write_text("1,2\n3,4.5\n\n5,6e1\n")  # a blank line is skipped
+    got, names = read_csv(plain)
+    assert names == ["x0", "x1"]
+    np.testing.assert_array_equal(got, [[1, 2], [3, 4.5], [5, 60]])
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("a,b\n1,2\n3,x\n", "line 3, column 2 ('b'): 'x' is not a number"),
+        ("a,b\n1,2\n,4\n", "line 3, column 1 ('a'): missing value ''"),
+        ("a,b\n1,2\n3,NA\n5,6\n", "line 3, column 2 ('b'): missing value 'NA'"),
+        ("a,b\n1,2\nnan,nan\n", "line 3, column 1 ('a'): missing value 'nan'"),
+        ("a,b\n1,2\n3,inf\n", "line 3, column 2 ('b'): 'inf' is not a finite number"),
+        ("a,b\n1,2\n3,4,5\n", "line 3 has 3 columns but the header has 2"),
+        ("", "the file is empty"),
+        ("a,b\n", "no data rows after the header"),
+        ("a,a\n1,2\n3,4\n", "repeats a column name"),
+    ],
+    ids=["text", "empty-cell", "NA", "nan-row", "inf", "ragged", "empty", "header-only", "dup"],
+)
+def test_bad_csv_exits_with_one_line(content, expected, tmp_path, capsys):
+    path = tmp_path / "bad.csv"
+    path.write_text(content)
+    status = main(["fit", str(path), "--out", str(tmp_path / "out"), "--quiet"])
+    err = capsys.readouterr().err
+    assert status == 1
+    assert err.count("\n") == 1, err
+    assert err.startswith("bayesmix: error: ") and str(path) in err
+    assert expected in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_missing_file_and_bad_options(tmp_path, capsys, faithful_csv):
+    assert main(["fit", str(tmp_path / "nope.csv")]) == 1
+    err = capsys.readouterr().err
+    assert err.strip() == f"bayesmix: error: {tmp_path / 'nope.csv'}: no such file"
+    path, _ = faithful_csv
+    assert main(["fit", str(path), "--components", "two", "--quiet"]) == 1
+    assert "--components must be 'auto' or a positive integer" in capsys.readouterr().err
+    assert main(["fit", str(path), "--columns", "speed", "--quiet"]) == 1
+    assert "no column named 'speed'" in capsys.readouterr().err
+
+
+def test_bad_csv_in_a_real_process_has_no_traceback(tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_text("x,y\n1,2\n3,oops\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "bayesmix", "fit", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines() == [
+        f"bayesmix: error: {path}: line 3, column 2 ('y'): 'oops' is not a number"
+    ]
+
+
+def test_fit_em_fixed_k_writes_summary_labels_model_and_plots(faithful_csv, tmp_path, capsys):
+    path, X = faithful_csv
+    out = tmp_path / "out"
+    status = main(
+        ["fit", str(path), "--components", "2", "--covariance", "full", "--out", str(out)]
+    )
+    assert status == 0
+    captured = capsys.readouterr()
+    assert "EM full K=2" in captured.err  # progress goes to stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["n_samples"] == 272 and summary["features"] == ["eruptions", "waiting"]
+    assert summary["model"] == "GaussianMixture" and summary["n_components"] == 2
+    assert sum(summary["weights"]) == pytest.approx(1.0)
+    assert np.shape(summary["covariances"]) == (2, 2, 2)
+    assert summary["selection"] is None
+    model = load(out / "model.npz")
+    pd = pytest.importorskip("pandas")
+    assert summary["bic"] == pytest.approx(
+        model.bic(pd.DataFrame(X, columns=["eruptions", "waiting"]))
+    )
+    assert summary["weights"] == pytest.approx(model.weights_.tolist())
+
+    rows = np.genfromtxt(out / "labels.csv", delimiter=",", names=True)
+    assert rows.dtype.names == ("row", "label", "uncertainty")
+    assert rows.shape == (272,)
+    np.testing.assert_array_equal(rows["row"], np.arange(1, 273))
+    with pytest.warns(UserWarning, match="feature names"):
+        resp = model.predict_proba(X)  # fitted on named columns, called on an array
+    np.testing.assert_array_equal(rows["label"], resp.argmax(axis=1))
+    np.testing.assert_allclose(rows["uncertainty"], 1 - resp.max(axis=1), rtol=1e-5, atol=1e-12)
+    assert summary["label_counts"] == np.bincount(resp.argmax(axis=1)).tolist()
+
+    for name in ("components", "density", "uncertainty", "convergence"):
+        png = out / f"{name}.png"
+        assert png.read_bytes()[:8] == PNG_MAGIC
+        assert str(png) in summary["files"]
+    assert not (out / "criterion.png").exists()
+
+
+def test_fit_em_auto_chooses_k_by_bic(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    X = np.vstack([rng.normal(0, 1, (60, 2)), rng.normal(8, 1, (60, 2))])
+    path = tmp_path / "two.csv"
+    np.savetxt(path, X, delimiter=",")
+    out = tmp_path / "out"
+    status = main(
+        ["fit", str(path), "--covariance", "spherical", "--n-init", "2", "--out", str(out)]
+    )
+    assert status == 0
+    captured = capsys.readouterr()
+    assert "fitting 9 EM models (spherical; K = 1..9" in captured.err
+    assert "... 9 fits in" in captured.err
+    summary = json.loads((out / "summary.json").read_text())
+    table = summary["selection"]
+    assert [r["n_components"] for r in table] == list(range(1, 10))
+    bics = [r["bic"] for r in table]
+    assert summary["n_components"] == table[int(np.argmin(bics))]["n_components"] == 2
+    assert summary["bic"] == pytest.approx(min(bics))
+    assert (out / "criterion.png").read_bytes()[:8] == PNG_MAGIC
+    assert "spherical   2" in captured.out  # the table is printed
+
+    assert main(["fit", str(path), "--quiet", "--components", "2", "--out", str(out)]) == 0
+    assert capsys.readouterr().err == ""  # --quiet: no progress lines
+
+
+def test_fit_with_vb(tmp_path, faithful_csv, capsys):
+    pytest.importorskip("bayesmix.vb")
+    path, _ = faithful_csv
+    out = tmp_path / "vb"
+    assert (
+        main(["fit", str(path), "--method", "vb", "--n-init", "1", "--quiet", "--out", str(out)])
+        == 0
+    )
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["model"] == "VariationalGaussianMixture"
+    assert summary["n_components"] == 10 and "elbo" in summary
+    assert 1 <= summary["n_effective_components"] <= 10
+
+
+def test_gibbs_needs_auto_components(tmp_path, faithful_csv, capsys):
+    path, _ = faithful_csv
+    status = main(["fit", str(path), "--method", "gibbs", "--components", "3", "--quiet"])
+    assert status == 1
+    err = capsys.readouterr().err
+    assert "use --components auto" in err or "not in this version" in err
+
+
+@pytest.mark.slow
+def test_demo_quick_writes_its_figures(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert main(["demo", "--quick", "--quiet", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "best by BIC" in text and "spherical" in text
+    for name in ("faithful_bic", "faithful_em", "faithful_uncertainty", "faithful_density"):
+        assert (out / f"{name}.png").read_bytes()[:8] == PNG_MAGIC
+    pngs = sorted(p.name for p in out.glob("*.png"))
+    assert all(p in text for p in pngs)  # every figure written is reported
+
+
+def test_fit_with_gibbs_reports_the_posterior_of_k(tmp_path, capsys):
+    pytest.importorskip("bayesmix.gibbs")
+    rng = np.random.default_rng(0)
+    X = np.vstack([rng.normal(0, 1, (40, 2)), rng.normal(10, 1, (40, 2))])
+    path = tmp_path / "two.csv"
+    np.savetxt(path, X, delimiter=",", header="a,b", comments="")
+    out = tmp_path / "gibbs"
+    args = ["fit", str(path), "--method", "gibbs", "--n-iter", "200", "--out", str(out)]
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    assert all(
+        line.startswith("bayesmix: warning: ") for line in err.splitlines() if "Warn" in line
+    )
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["model"] == "DirichletProcessMixture"
+    probs = summary["posterior_n_components"]
+    assert sum(probs.values()) == pytest.approx(1.0)
+    assert max(probs, key=probs.get) == "2"  # two well-separated clusters
+    for name in ("components", "n_components", "trace_n_components"):
+        assert (out / f"{name}.png").read_bytes()[:8] == PNG_MAGIC
+    labels = np.genfromtxt(out / "labels.csv", delimiter=",", names=True)
+    assert len(np.unique(labels["label"])) == 2

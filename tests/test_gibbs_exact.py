@@ -1,0 +1,353 @@
+"""The collapsed Gibbs sampler against the exact posterior.
+
+On tiny data sets every set partition can be enumerated, so the posterior
+over partitions is known exactly: the Chinese-restaurant-process prior times
+the Normal-Inverse-Wishart marginal likelihood of each cluster.  The
+marginal likelihood is written here from its closed form with
+``scipy.special.multigammaln`` (and itself checked against the chain rule of
+``scipy.stats.multivariate_t`` predictives), independently of the kernels.
+
+The sampler's partition frequencies must match the exact posterior to within
+the total-variation distance that independent draws of the same size would
+show (times a small factor for autocorrelation), with and without split-merge
+moves, at several concentrations; split-merge moves alone must leave the
+posterior invariant; a learned concentration must have the marginal
+posterior given by numerical integration; and on well-separated data the
+posterior of the number of clusters must concentrate on the truth.
+"""
+
+import math
+
+import numpy as np
+import pytest
+from scipy import integrate, stats
+from scipy.special import gammaln, multigammaln
+
+from bayesmix import gibbs
+from bayesmix._kernels._gibbs import canonical_labels, split_merge
+from bayesmix.gibbs import DirichletProcessMixture
+from bayesmix.priors import Gamma, NormalInverseWishart
+
+X_1D = np.array([[-2.1], [-1.7], [-0.9], [0.6], [1.2], [2.6]])
+PRIOR_1D = NormalInverseWishart(mean=[0.0], kappa=0.5, dof=3.0, scale=[[1.0]])
+X_2D = np.array([[-1.0, 0.2], [-1.4, -0.3], [0.1, 0.1], [1.3, 0.8], [1.1, 1.5]])
+PRIOR_2D = NormalInverseWishart(mean=[0.0, 0.3], kappa=0.3, dof=4.0, scale=[[0.8, 0.2], [0.2, 0.6]])
+X_7 = np.array([[-3.0], [-2.2], [-1.9], [0.0], [0.4], [2.1], [2.5]])
+
+
+# ------------------------------------------------------------------ ground truth
+def set_partitions(n):
+    """Every partition of ``range(n)`` as a restricted growth string (labels by
+    order of first appearance, the sampler's canonical form)."""
+    out = []
+
+    def grow(prefix, n_blocks):
+        if len(prefix) == n:
+            out.append(tuple(prefix))
+            return
+        for label in range(n_blocks + 1):
+            grow([*prefix, label], max(n_blocks, label + 1))
+
+    grow([0], 1)
+    return out
+
+
+def niw_log_marginal(X, prior):
+    """log p(X) of rows all in one cluster (Murphy 2007, eq. 266)."""
+    n, d = X.shape
+    m0, k0, nu0, psi0 = prior.mean, prior.kappa, prior.dof, prior.scale
+    xbar = X.mean(axis=0)
+    S = (X - xbar).T @ (X - xbar)
+    kn, nun = k0 + n, nu0 + n
+    psin = psi0 + S + k0 * n / kn * np.outer(xbar - m0, xbar - m0)
+    return (
+        -0.5 * n * d * np.log(np.pi)
+        + multigammaln(0.5 * nun, d)
+        - multigammaln(0.5 * nu0, d)
+        + 0.5 * nu0 * np.linalg.slogdet(psi0)[1]
+        - 0.5 * nun * np.linalg.slogdet(psin)[1]
+        + 0.5 * d * np.log(k0 / kn)
+    )
+
+
+def log_crp(labels, alpha):
+    sizes = np.bincount(labels)
+    n = labels.size
+    return sizes.size * np.log(alpha) + gammaln(sizes).sum() + gammaln(alpha) - gammaln(alpha + n)
+
+
+def partition_table(X, prior):
+    """Partitions, their number of blocks, ``sum_k lgamma(n_k)`` and log marginal
+    likelihood."""
+    parts = set_partitions(X.shape[0])
+    K = np.empty(len(parts), dtype=int)
+    lg = np.empty(len(parts))
+    ml = np.empty(len(parts))
+    for t, c in enumerate(parts):
+        c = np.array(c)
+        sizes = np.bincount(c)
+        K[t] = sizes.size
+        lg[t] = gammaln(sizes).sum()
+        ml[t] = sum(niw_log_marginal(X[c == k], prior) for k in range(sizes.size))
+    return parts, K, lg, ml
+
+
+def exact_posterior(X, prior, alpha):
+    parts, K, lg, ml = partition_table(X, prior)
+    logp = K * np.log(alpha) + lg + ml
+    p = np.exp(logp - logp.max())
+    return parts, p / p.sum()
+
+
+def frequencies(labels, parts):
+    """Share of draws (n_chains, n_kept, n_samples) in each partition of ``parts``."""
+    flat = np.asarray(labels).reshape(-1, labels.shape[-1]).astype(np.int64)
+    keys, counts = np.unique(flat, axis=0, return_counts=True)
+    index = {p: t for t, p in enumerate(parts)}
+    freq = np.zeros(len(parts))
+    for key, count in zip(keys, counts, strict=True):
+        freq[index[tuple(key)]] += count
+    return freq / flat.shape[0]
+
+
+def tv(p, q):
+    return 0.5 * np.abs(p - q).sum()
+
+
+def iid_tv(p, n_draws, rng, reps=40):
+    """Mean total-variation distance of ``n_draws`` independent draws from ``p``."""
+    return np.mean([tv(rng.multinomial(n_draws, p) / n_draws, p) for _ in range(reps)])
+
+
+def fit(X, prior, concentration, split_merge=True, n_iter=5100, seed=0, burn_in=100):
+    return DirichletProcessMixture(
+        concentration,
+        prior,
+        n_iter=n_iter,
+        burn_in=burn_in,
+        split_merge=split_merge,
+        random_state=seed,
+        progress=False,
+    ).fit(X)
+
+
+# ------------------------------------------------------------------------ tests
+def test_marginal_likelihood_matches_chain_rule_of_student_t():
+    """The test's closed form is itself right: p(x_1..x_n) = prod_i p(x_i | x_<i)
+    with scipy's multivariate t (Murphy 2007, eq. 258)."""
+    for X, prior in ((X_1D, PRIOR_1D), (X_2D, PRIOR_2D)):
+        d = X.shape[1]
+        total = 0.0
+        for i in range(X.shape[0]):
+            prev = X[:i]
+            n = i
+            kn, nun = prior.kappa + n, prior.dof + n
+            if n:
+                xbar = prev.mean(axis=0)
+                S = (prev - xbar).T @ (prev - xbar)
+                mn = (prior.kappa * prior.mean + n * xbar) / kn
+                psin = (
+                    S
+                    + prior.scale
+                    + prior.kappa * n / kn * np.outer(xbar - prior.mean, xbar - prior.mean)
+                )
+            else:
+                mn, psin = prior.mean, prior.scale
+            dof = nun - d + 1
+            total += stats.multivariate_t(mn, psin * (kn + 1) / (kn * dof), df=dof).logpdf(X[i])
+        assert total == pytest.approx(niw_log_marginal(X, prior), rel=1e-10)
+
+
+def test_set_partitions_are_the_bell_numbers():
+    assert [len(set_partitions(n)) for n in range(1, 8)] == [1, 2, 5, 15, 52, 203, 877]
+
+
+@pytest.mark.parametrize(
+    ("X", "prior", "alpha", "use_split_merge"),
+    [
+        (X_1D, PRIOR_1D, 0.5, False),
+        (X_1D, PRIOR_1D, 0.5, True),
+        (X_1D, PRIOR_1D, 3.0, False),
+        (X_1D, PRIOR_1D, 3.0, True),
+        (X_2D, PRIOR_2D, 1.0, False),
+        (X_2D, PRIOR_2D, 1.0, True),
+        (X_2D, PRIOR_2D, 0.2, True),
+    ],
+    ids=["1d-a0.5", "1d-a0.5-sm", "1d-a3", "1d-a3-sm", "2d-a1", "2d-a1-sm", "2d-a0.2-sm"],
+)
+def test_partition_frequencies_match_enumeration(X, prior, alpha, use_split_merge):
+    parts, p = exact_posterior(X, prior, alpha)
+    model = fit(X, prior, alpha, split_merge=use_split_merge)
+    freq = frequencies(model.labels_samples_, parts)
+    n_draws = model.labels_samples_.shape[0] * model.labels_samples_.shape[1]
+    reference = iid_tv(p, n_draws, np.random.default_rng(1))
+    distance = tv(freq, p)
+    print(f"TV {distance:.4f} (independent draws: {reference:.4f})")
+    assert distance < 2.0 * reference + 0.005
+    # the test has power: the exact posterior at another concentration is far away
+    _, p_wrong = exact_posterior(X, prior, alpha * 2.5)
+    assert tv(freq, p_wrong) > 4.0 * reference
+
+
+def test_log_joint_of_every_kept_draw_is_exact():
+    alpha = 1.3
+    model = fit(X_2D, PRIOR_2D, alpha, n_iter=60, seed=3, burn_in=10)
+    labels = model.labels_samples_.reshape(-1, X_2D.shape[0]).astype(int)
+    expected = [
+        log_crp(c, alpha)
+        + sum(niw_log_marginal(X_2D[c == k], PRIOR_2D) for k in range(c.max() + 1))
+        for c in labels
+    ]
+    np.testing.assert_allclose(model.log_joint_samples_.ravel(), expected, rtol=1e-10)
+    np.testing.assert_array_equal(model.n_clusters_samples_.ravel(), labels.max(axis=1) + 1)
+
+
+def test_split_merge_moves_alone_leave_the_posterior_invariant():
+    """Only split-merge proposals, no Gibbs sweep: any error in the acceptance
+    ratio or the launch-state bookkeeping shows here."""
+    alpha = 1.5
+    X, prior = X_1D, PRIOR_1D
+    parts, p = exact_posterior(X, prior, alpha)
+    m = gibbs._prepare(X, prior)
+    rng = np.random.default_rng(7)
+    labels = np.zeros(X.shape[0], dtype=np.int64)
+    K = 1
+    stats_ = np.zeros(4, dtype=np.int64)
+    canon = np.empty(X.shape[0], dtype=np.int64)
+    work = np.empty(X.shape[0], dtype=np.int64)
+    n_iter, draws = 30000, []
+    for it in range(n_iter):
+        K = split_merge(
+            m.X, labels, K, m.kernel_prior, math.log(alpha), 2, 3, int(rng.integers(2**63)), stats_
+        )
+        if it >= 200:
+            canonical_labels(labels, canon, work)
+            draws.append(canon.copy())
+        assert labels.max() + 1 == K and np.unique(labels).size == K  # stays compact
+    draws = np.array(draws)
+    freq = frequencies(draws, parts)
+    reference = iid_tv(p, draws.shape[0], np.random.default_rng(1))
+    distance = tv(freq, p)
+    print(f"split-merge only: TV {distance:.4f} (independent draws: {reference:.4f})")
+    assert stats_[1] > 0 and stats_[3] > 0  # splits and merges both accepted
+    assert distance < 3.0 * reference + 0.005
+
+
+@pytest.mark.slow
+def test_seven_rows_877_partitions():
+    parts, p = exact_posterior(X_7, PRIOR_1D, 1.0)
+    model = fit(X_7, PRIOR_1D, 1.0, n_iter=10100)
+    freq = frequencies(model.labels_samples_, parts)
+    n_draws = model.labels_samples_.shape[0] * model.labels_samples_.shape[1]
+    reference = iid_tv(p, n_draws, np.random.default_rng(1))
+    distance = tv(freq, p)
+    print(f"n=7: TV {distance:.4f} (independent draws: {reference:.4f})")
+    assert distance < 2.0 * reference + 0.005
+
+
+def test_learned_concentration_matches_numerical_integration():
+    """alpha ~ Gamma(2, 1): p(alpha | X) is proportional to
+    Gamma(alpha; 2, 1) Gamma(alpha) / Gamma(alpha + n) sum_c alpha^K(c) prod Gamma(n_k) L(c)."""
+    hyper = Gamma(2.0, 1.0)
+    X, prior = X_1D, PRIOR_1D
+    n = X.shape[0]
+    parts, K, lg, ml = partition_table(X, prior)
+    base = lg + ml
+    shift = base.max()
+
+    def unnormalised(alpha):
+        return (
+            stats.gamma.pdf(alpha, hyper.shape, scale=1 / hyper.rate)
+            * np.exp(gammaln(alpha) - gammaln(alpha + n))
+            * np.sum(np.exp(K * np.log(alpha) + base - shift))
+        )
+
+    Z = integrate.quad(unnormalised, 0, np.inf, limit=200)[0]
+    mean_alpha = integrate.quad(lambda a: a * unnormalised(a), 0, np.inf, limit=200)[0] / Z
+
+    model = fit(X, prior, hyper, n_iter=8100, seed=5)
+    draws = model.concentration_samples_.ravel()
+    grid = np.quantile(draws, np.linspace(0.02, 0.98, 25))
+    cdf = np.array([integrate.quad(unnormalised, 0, g, limit=200)[0] / Z for g in grid])
+    ecdf = np.searchsorted(np.sort(draws), grid, side="right") / draws.size
+    ks = np.abs(ecdf - cdf).max()
+    print(f"learned alpha: KS {ks:.4f}, mean {draws.mean():.4f} vs {mean_alpha:.4f}")
+    assert ks < 0.03
+    assert draws.mean() == pytest.approx(mean_alpha, rel=0.04)
+
+    # partitions with alpha integrated out: weight prod Gamma(n_k) L(c) E-like integral per K
+    I_K = {
+        k: integrate.quad(
+            lambda a, k=k: (
+                stats.gamma.pdf(a, hyper.shape, scale=1 / hyper.rate)
+                * np.exp(k * np.log(a) + gammaln(a) - gammaln(a + n))
+            ),
+            0,
+            np.inf,
+            limit=200,
+        )[0]
+        for k in np.unique(K)
+    }
+    p = np.exp(base - shift) * np.array([I_K[k] for k in K])
+    p /= p.sum()
+    freq = frequencies(model.labels_samples_, parts)
+    reference = iid_tv(p, draws.size, np.random.default_rng(1))
+    distance = tv(freq, p)
+    print(f"learned alpha: partition TV {distance:.4f} (independent draws: {reference:.4f})")
+    assert distance < 2.0 * reference + 0.005
+
+
+def test_score_samples_is_the_exact_posterior_predictive():
+    """p(x | X) = sum_c p(c | X) [sum_k n_k/(n+alpha) t_k(x) + alpha/(n+alpha) t_0(x)]."""
+    alpha = 0.8
+    X, prior = X_2D, PRIOR_2D
+    n, d = X.shape
+    parts, p = exact_posterior(X, prior, alpha)
+    grid = np.array([[-1.2, 0.0], [0.0, 0.0], [1.2, 1.1], [3.0, -2.0]])
+
+    def t_pred(rows):
+        m = rows.shape[0]
+        kn, nun = prior.kappa + m, prior.dof + m
+        if m:
+            xbar = rows.mean(axis=0)
+            S = (rows - xbar).T @ (rows - xbar)
+            mn = (prior.kappa * prior.mean + m * xbar) / kn
+            psin = (
+                prior.scale
+                + S
+                + prior.kappa * m / kn * np.outer(xbar - prior.mean, xbar - prior.mean)
+            )
+        else:
+            mn, psin = prior.mean, prior.scale
+        dof = nun - d + 1
+        return stats.multivariate_t(mn, psin * (kn + 1) / (kn * dof), df=dof).pdf(grid)
+
+    expected = np.zeros(grid.shape[0])
+    for c, pc in zip(parts, p, strict=True):
+        c = np.array(c)
+        dens = alpha / (n + alpha) * t_pred(X[:0])
+        for k in range(c.max() + 1):
+            dens += (c == k).sum() / (n + alpha) * t_pred(X[c == k])
+        expected += pc * dens
+    model = fit(X, prior, alpha, n_iter=3100, seed=11)
+    got = np.exp(model.score_samples(grid))
+    np.testing.assert_allclose(got, expected, rtol=0.03)
+
+
+@pytest.mark.slow
+def test_number_of_clusters_concentrates_on_the_truth():
+    rng = np.random.default_rng(2)
+    centres = np.array([[0.0, 0.0], [8.0, 0.0], [0.0, 8.0]])
+    labels = np.repeat(np.arange(3), [70, 50, 40])
+    X = centres[labels] + rng.normal(size=(labels.size, 2))
+    model = DirichletProcessMixture(
+        Gamma(1.0, 1.0), n_iter=600, random_state=0, progress=False
+    ).fit(X)
+    share = np.mean(model.n_clusters_samples_ == 3)
+    print(f"P(K = 3 | X) = {share:.3f}")
+    assert share > 0.9
+    # and the point partition is the true one
+    from itertools import permutations
+
+    agree = max(np.mean(np.array(perm)[model.labels_] == labels) for perm in permutations(range(3)))
+    assert agree > 0.98

@@ -1,0 +1,382 @@
+"""MixturePosterior: construction, relabelling, label-invariant summaries,
+ArviZ output and the EM bootstrap, against exact answers and independent
+implementations (scipy's multivariate normal)."""
+
+import warnings
+
+import numpy as np
+import pytest
+from scipy.stats import multivariate_normal
+
+from bayesmix import ConvergenceWarning, GaussianMixture, MixturePosterior, bootstrap_em
+from bayesmix.datasets import load_faithful
+
+CENTRES = np.array([[0.0, 0.0], [8.0, 0.0], [0.0, 8.0]])
+WEIGHTS = np.array([0.5, 0.3, 0.2])
+
+
+def make_data(rng, n=150):
+    truth = rng.choice(3, size=n, p=WEIGHTS)
+    X = CENTRES[truth] + rng.normal(size=(n, 2))
+    return X, truth
+
+
+def gibbs_like_draws(rng, truth, n_chains=2, n_draws=30, n_slots=5, noise=0.1):
+    """Draws near the true mixture, each with its used components scattered
+    over random slots (NaN parameters and weight 0 elsewhere) and partitions
+    given in slot numbers: label switching as a sampler produces it."""
+    shape = (n_chains, n_draws)
+    weights = np.zeros((*shape, n_slots))
+    means = np.full((*shape, n_slots, 2), np.nan)
+    covs = np.full((*shape, n_slots, 2, 2), np.nan)
+    labels = np.empty((*shape, truth.size), dtype=np.int64)
+    slots = np.empty((*shape, 3), dtype=np.int64)
+    for c in range(n_chains):
+        for s in range(n_draws):
+            slot = rng.permutation(n_slots)[:3]  # true component t sits in slot[t]
+            slots[c, s] = slot
+            w = WEIGHTS + noise * 0.1 * rng.random(3)
+            weights[c, s, slot] = w / w.sum()
+            means[c, s, slot] = CENTRES + noise * rng.normal(size=(3, 2))
+            covs[c, s, slot] = np.eye(2) * (1 + noise * rng.random((3, 1, 1)))
+            labels[c, s] = slot[truth]
+    return weights, means, covs, labels, slots
+
+
+def mixture_logpdf(X, weights, means, covs):
+    dens = sum(
+        w * multivariate_normal(m, c).pdf(X)
+        for w, m, c in zip(weights, means, covs, strict=True)
+        if w > 0
+    )
+    return np.log(dens)
+
+
+# ------------------------------------------------------------------ building
+def test_from_draws_validates_shapes_and_values(rng):
+    w = np.full((1, 4, 2), 0.5)
+    m = np.zeros((1, 4, 2, 3))
+    c = np.tile(np.eye(3), (1, 4, 2, 1, 1))
+    with pytest.raises(ValueError, match="chain axis"):
+        MixturePosterior.from_draws(w[0], m, c, kind="bootstrap")
+    with pytest.raises(ValueError, match="first three axes"):
+        MixturePosterior.from_draws(w, m[:, :3], c, kind="bootstrap")
+    with pytest.raises(ValueError, match="full matrices"):
+        MixturePosterior.from_draws(w, m, c[..., 0], kind="bootstrap")
+    bad = c.copy()
+    bad[0, 2, 1] = -np.eye(3)
+    with pytest.raises(ValueError, match="chain 0, draw 2"):
+        MixturePosterior.from_draws(w, m, bad, kind="bootstrap")
+    with pytest.raises(ValueError, match="kind"):
+        MixturePosterior.from_draws(w, m, c, kind="mcmc")
+    with pytest.raises(ValueError, match="pass X"):
+        MixturePosterior.from_draws(w, m, c, labels=np.zeros((1, 4, 5), int), kind="gibbs")
+    with pytest.raises(ValueError, match="features"):
+        MixturePosterior.from_draws(w, m, c, X=np.zeros((5, 2)), kind="bootstrap")
+    zero = w.copy()
+    zero[0, 1] = 0.0
+    with pytest.raises(ValueError, match="no used component"):
+        MixturePosterior.from_draws(zero, m, c, kind="bootstrap")
+    with pytest.raises(TypeError, match="from_draws"):
+        MixturePosterior(w, m, c)
+
+
+def test_weights_are_normalised_and_unused_slots_masked(rng):
+    X, truth = make_data(rng, 60)
+    weights, means, covs, labels, _ = gibbs_like_draws(rng, truth, n_chains=1, n_draws=4)
+    weights *= 0.9  # the mass of unrepresented components is dropped
+    post = MixturePosterior.from_draws(weights, means, covs, labels=labels, X=X)
+    np.testing.assert_allclose(post.weights.sum(axis=2), 1.0)
+    unused = post.weights == 0
+    assert np.isnan(post.means[unused]).all() and np.isnan(post.covariances[unused]).all()
+    with pytest.raises(ValueError, match="used component"):
+        bad = labels.copy()
+        bad[0, 0, 0] = np.flatnonzero(weights[0, 0] == 0)[0]
+        MixturePosterior.from_draws(weights, means, covs, labels=bad, X=X)
+
+
+# ---------------------------------------------------------------- relabelling
+def test_relabelling_undoes_switching_with_partitions(rng):
+    X, truth = make_data(rng)
+    weights, means, covs, labels, _ = gibbs_like_draws(rng, truth)
+    post = MixturePosterior.from_draws(weights, means, covs, labels=labels, X=X)
+    # One numbering for every draw: component j has the same centre throughout.
+    order = np.argsort(np.nan_to_num(post.means[0, 0, :, 0] + 10 * post.means[0, 0, :, 1], nan=1e9))
+    used = order[:3]
+    for c in range(2):
+        for s in range(30):
+            np.testing.assert_allclose(post.means[c, s, used], CENTRES, atol=0.6)
+            # and the partitions were renumbered the same way
+            np.testing.assert_allclose(
+                post.means[c, s, post.labels[c, s]], CENTRES[truth], atol=0.6
+            )
+    assert post.relabel_converged
+    # permutation maps new labels back to the engine's slots
+    p = post.permutation[1, 7]
+    np.testing.assert_array_equal(post.weights[1, 7], (weights[1, 7] / weights[1, 7].sum())[p])
+
+
+@pytest.mark.parametrize("with_data", [True, False])
+def test_relabelling_without_partitions(rng, with_data):
+    X, truth = make_data(rng)
+    weights, means, covs, _, _ = gibbs_like_draws(rng, truth, n_slots=3)
+    post = MixturePosterior.from_draws(
+        weights, means, covs, X=X if with_data else None, kind="variational"
+    )
+    ref = post.means[0, 0]
+    assert np.abs(post.means - ref).max() < 0.6
+    assert np.isfinite(post.means).all()
+
+
+def test_relabel_false_keeps_engine_numbering(rng):
+    X, truth = make_data(rng)
+    weights, means, covs, labels, _ = gibbs_like_draws(rng, truth, n_draws=5)
+    post = MixturePosterior.from_draws(
+        weights, means, covs, labels=labels, X=X, relabel=False, check_convergence=False
+    )
+    np.testing.assert_array_equal(post.labels, labels)
+    np.testing.assert_array_equal(np.isnan(post.means), np.isnan(means))
+
+
+# ------------------------------------------------------- label-invariant output
+def test_log_likelihood_and_density_match_scipy(rng):
+    X, truth = make_data(rng, 40)
+    weights, means, covs, labels, _ = gibbs_like_draws(rng, truth, n_draws=3, noise=0.5)
+    post = MixturePosterior.from_draws(
+        weights, means, covs, labels=labels, X=X, check_convergence=False
+    )
+    ref = np.array(
+        [
+            [mixture_logpdf(X, weights[c, s], means[c, s], covs[c, s]) for s in range(3)]
+            for c in range(2)
+        ]
+    )
+    np.testing.assert_allclose(post.log_likelihood, ref, rtol=1e-10)
+    np.testing.assert_allclose(post.total_log_likelihood, ref.sum(axis=2), rtol=1e-10)
+    grid = rng.normal(size=(7, 2)) * 4
+    dens = np.exp(
+        [
+            mixture_logpdf(grid, weights[c, s], means[c, s], covs[c, s])
+            for c in range(2)
+            for s in range(3)
+        ]
+    )
+    band = post.density(grid, ci=0.5)
+    np.testing.assert_allclose(band.mean, dens.mean(axis=0), rtol=1e-10)
+    np.testing.assert_allclose(band.lower, np.quantile(dens, 0.25, axis=0), rtol=1e-10)
+    np.testing.assert_allclose(band.upper, np.quantile(dens, 0.75, axis=0), rtol=1e-10)
+    with pytest.raises(ValueError, match="ci"):
+        post.density(grid, ci=1.0)
+
+
+def test_n_components_is_the_distribution_of_occupied_clusters(rng):
+    X, truth = make_data(rng, 80)
+    weights, means, covs, labels, slots = gibbs_like_draws(rng, truth, n_draws=20)
+    # In some draws one true cluster is split over a fourth slot.
+    split = rng.random((2, 20)) < 0.3
+    for c, s in zip(*np.nonzero(split), strict=True):
+        spare = np.setdiff1d(np.arange(5), slots[c, s])[0]
+        weights[c, s, spare] = 0.05
+        means[c, s, spare] = CENTRES[0]
+        covs[c, s, spare] = np.eye(2)
+        rows = np.flatnonzero(truth == 0)[:3]
+        labels[c, s, rows] = spare
+    post = MixturePosterior.from_draws(
+        weights, means, covs, labels=labels, X=X, check_convergence=False
+    )
+    probs = post.n_components()
+    assert probs.shape == (5,)  # the fifth slot is never used: dropped
+    assert probs.sum() == pytest.approx(1.0)
+    assert probs[4] == pytest.approx(split.mean())
+    assert probs[3] == pytest.approx(1 - split.mean())
+
+
+def test_coclustering_and_point_partition(rng):
+    X, truth = make_data(rng, 60)
+    weights, means, covs, labels, _ = gibbs_like_draws(rng, truth, n_draws=20)
+    # flip a few rows at random in each draw
+    flips = rng.random(labels.shape) < 0.05
+    labels = np.where(flips, labels[..., :1], labels)  # to row 0's cluster
+    post = MixturePosterior.from_draws(
+        weights, means, covs, labels=labels, X=X, check_convergence=False
+    )
+    P = post.coclustering()
+    flat = labels.reshape(-1, X.shape[0])
+    np.testing.assert_allclose(P, np.mean([d[:, None] == d[None, :] for d in flat], axis=0))
+    np.testing.assert_allclose(np.diag(P), 1.0)
+    for loss in ("binder", "vi"):
+        point, value = post.point_partition(loss, return_loss=True)
+        assert value >= 0
+        # the point estimate is the true partition (up to label names)
+        assert np.all((point[:, None] == point[None, :]) == (truth[:, None] == truth[None, :]))
+    with pytest.raises(ValueError, match="loss"):
+        post.point_partition("squared")
+
+
+def test_label_invariant_summaries_need_data(rng):
+    _, truth = make_data(rng, 30)
+    weights, means, covs, _, _ = gibbs_like_draws(rng, truth, n_draws=5, n_slots=4)
+    post = MixturePosterior.from_draws(weights, means, covs, kind="variational")
+    np.testing.assert_allclose(post.n_components(), [0, 0, 0, 1])  # positive weights
+    assert post.weights.shape == (2, 5, 3)  # the slot no draw uses is dropped
+    with pytest.raises(ValueError, match="needs the data"):
+        post.coclustering()
+    assert set(post.summary().index) >= {"weights[0]", "n_occupied"}
+
+
+# ------------------------------------------------------------------ reporting
+def test_summary_table(rng):
+    X, truth = make_data(rng)
+    weights, means, covs, labels, _ = gibbs_like_draws(rng, truth, n_chains=2, n_draws=40)
+    post = MixturePosterior.from_draws(
+        weights,
+        means,
+        covs,
+        labels=labels,
+        X=X,
+        feature_names=["a", "b"],
+        check_convergence=False,  # 2 x 40 independent draws: R-hat noise reaches 1.01
+    )
+    table = post.summary(ci=0.9)
+    assert list(table.columns) == [
+        "mean",
+        "sd",
+        "eti90_lb",
+        "eti90_ub",
+        "ess_bulk",
+        "ess_tail",
+        "r_hat",
+    ]
+    assert "means[0, a]" in table.index and "covariances[1, a, b]" in table.index
+    assert "covariances[1, b, a]" not in table.index  # upper triangle only
+    j = int(np.nanargmax(post.weights[0, 0]))
+    w = post.weights[:, :, j].ravel()
+    row = table.loc[f"weights[{j}]"]
+    assert row["mean"] == pytest.approx(w.mean())
+    assert row["sd"] == pytest.approx(w.std(ddof=1))
+    assert row["eti90_lb"] == pytest.approx(np.quantile(w, 0.05))
+    assert 0.99 < row["r_hat"] < 1.05
+    # iid draws: the effective sample size is of the order of the draws
+    assert 20 < row["ess_bulk"] < 200
+    sub = post.summary(var_names=["weights", "n_occupied"])
+    assert all(i.startswith(("weights", "n_occupied")) for i in sub.index)
+    diag = post.diagnostics()
+    assert list(diag.index) == ["total_log_likelihood", "n_occupied"]
+
+
+def test_convergence_warning_for_chains_that_disagree(rng):
+    X, truth = make_data(rng)
+    weights, means, covs, labels, _ = gibbs_like_draws(rng, truth, n_draws=40)
+    means[1] += 0.4 * np.array([1.0, -1.0])  # chain 1 sits elsewhere
+    with pytest.warns(ConvergenceWarning, match="R-hat"):
+        MixturePosterior.from_draws(weights, means, covs, labels=labels, X=X)
+    # the same draws as independent bootstrap replicates are not checked
+    MixturePosterior.from_draws(weights, means, covs, X=X, kind="bootstrap")
+    MixturePosterior.from_draws(weights, means, covs, labels=labels, X=X, check_convergence=False)
+
+
+def test_to_arviz_datatree(rng):
+    pytest.importorskip("xarray_einstats", reason="arviz-stats' xarray functions need it")
+    import arviz_stats
+
+    X, truth = make_data(rng)
+    weights, means, covs, labels, _ = gibbs_like_draws(rng, truth, n_chains=2, n_draws=40)
+    conc = rng.gamma(2.0, size=(2, 40))
+    post = MixturePosterior.from_draws(
+        weights,
+        means,
+        covs,
+        labels=labels,
+        concentration=conc,
+        X=X,
+        sample_weight=np.full(X.shape[0], 2.0),
+        feature_names=["x", "y"],
+        check_convergence=False,
+        sample_stats={"log_joint": rng.normal(size=(2, 40))},
+    )
+    dt = post.to_arviz()
+    assert {"posterior", "sample_stats", "log_likelihood", "observed_data", "constant_data"} <= set(
+        dt.children
+    )
+    posterior = dt["posterior"]
+    assert posterior["covariances"].dims == (
+        "chain",
+        "draw",
+        "component",
+        "feature",
+        "feature_bis",
+    )
+    assert posterior["means"].dims == ("chain", "draw", "component", "feature")
+    assert list(posterior["feature"].values) == ["x", "y"]
+    assert dt["log_likelihood"]["X"].dims == ("chain", "draw", "obs_id")
+    assert dt["observed_data"]["X"].dims == ("obs_id", "feature")
+    assert dt["sample_stats"]["labels"].dims == ("chain", "draw", "obs_id")
+    assert dt["sample_stats"]["log_joint"].dims == ("chain", "draw")
+    np.testing.assert_allclose(dt["log_likelihood"]["X"].values, post.log_likelihood)
+    assert dt.attrs["bayesmix_kind"] == "gibbs"
+
+    table = arviz_stats.summary(dt, var_names=["weights", "concentration"])
+    assert "concentration" in table.index and np.isfinite(table.loc["concentration", "r_hat"])
+    rhat = arviz_stats.rhat(dt, group="sample_stats", var_names=["total_log_likelihood"])
+    assert float(rhat["total_log_likelihood"]) < 1.05
+    ess = arviz_stats.ess(dt, var_names=["concentration"])
+    assert float(ess["concentration"]) > 10
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Pareto-k advice for these synthetic draws
+        elpd = arviz_stats.loo(dt)
+    assert np.isfinite(elpd.elpd)
+
+
+def test_to_arviz_without_data(rng):
+    _, truth = make_data(rng, 30)
+    weights, means, covs, _, _ = gibbs_like_draws(rng, truth, n_draws=5, n_slots=3)
+    dt = MixturePosterior.from_draws(weights, means, covs, kind="variational").to_arviz()
+    assert set(dt.children) == {"posterior", "sample_stats"}
+
+
+# -------------------------------------------------------------- EM bootstrap
+@pytest.mark.parametrize("method", ["nonparametric", "weighted"])
+def test_bootstrap_standard_error_of_a_mean(rng, method):
+    """One component: the fitted mean is the sample mean, whose bootstrap
+    standard deviation is sigma / sqrt(n)."""
+    n, sigma = 400, np.array([1.0, 3.0])
+    X = rng.normal(size=(n, 2)) * sigma
+    gm = GaussianMixture(1, random_state=0).fit(X)
+    post = bootstrap_em(gm, X, n_boot=300, method=method, random_state=1)
+    assert post.kind == "bootstrap" and post.means.shape == (1, 300, 1, 2)
+    sd = post.means[0, :, 0].std(axis=0, ddof=1)
+    np.testing.assert_allclose(sd, X.std(axis=0) / np.sqrt(n), rtol=0.15)
+    np.testing.assert_allclose(post.weights, 1.0)
+
+
+def test_bootstrap_keeps_labels_and_is_reproducible():
+    X = load_faithful()
+    gm = GaussianMixture(2, random_state=0).fit(X)
+    post = bootstrap_em(gm, X, n_boot=40, random_state=3)
+    # every replicate keeps the full-data numbering
+    assert np.abs(post.means[0] - gm.means_).max() < 0.2 * np.abs(gm.means_).max()
+    np.testing.assert_array_equal(post.permutation[0], np.tile([0, 1], (40, 1)))
+    again = bootstrap_em(gm, X, n_boot=40, random_state=3)
+    # Same seeds, same replicates.  (Bit-identity is the EM fit's own contract and
+    # is tested with it; here a last-digit difference would not be this layer's.)
+    np.testing.assert_allclose(post.means, again.means, rtol=1e-13, atol=0)
+    table = post.summary()
+    lo, hi = table.loc["means[0, 0]", ["eti95_lb", "eti95_ub"]]
+    assert lo < gm.means_[0, 0] < hi
+    # classification uncertainty: partitions sampled per replicate
+    assert post.n_components()[2] == pytest.approx(1.0)
+    point = post.point_partition()
+    assert (point == gm.predict(X)).mean() > 0.95 or (point != gm.predict(X)).mean() > 0.95
+
+
+def test_bootstrap_with_integer_sample_weight_keeps_total_weight(rng):
+    X = rng.normal(size=(50, 2))
+    w = rng.integers(1, 4, size=50).astype(float)
+    gm = GaussianMixture(1).fit(X, sample_weight=w)
+    post = bootstrap_em(gm, X, n_boot=20, sample_weight=w, random_state=0)
+    assert post.sample_weight is not None
+    np.testing.assert_allclose(post.total_log_likelihood, post.log_likelihood @ w)
+    with pytest.raises(ValueError, match="method"):
+        bootstrap_em(gm, X, method="parametric")
+    with pytest.raises(ValueError, match="features"):
+        bootstrap_em(gm, X[:, :1])
