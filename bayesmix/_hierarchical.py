@@ -1,20 +1,31 @@
 """Model-based agglomerative hierarchical clustering for initialising EM.
 
-This is the initialisation R's mclust uses by default (Fraley 1998; Scrucca,
-Fop, Murphy & Raftery 2016): the rows are first mapped to a scaled principal
-component space, then merged bottom-up by the unconstrained-covariance
-Gaussian classification likelihood, and the partition with ``n_components``
-groups becomes the starting responsibilities.  Unlike k-means it follows
-elongated and unequal-sized groups, which is what lets EM reach the better
-optima that mclust reports on real data.
+This is the initialisation R's mclust uses by default (Banfield & Raftery
+1993; Fraley 1998; Scrucca & Raftery 2015): the rows are mapped to mclust's
+scaled principal-component coordinates (:func:`svd_scaled`), then merged
+bottom-up by the unconstrained-covariance ("VVV") Gaussian classification
+criterion (:mod:`bayesmix._kernels._hierarchical`), and the partition into
+``n_components`` groups becomes the starting responsibilities.  Unlike k-means
+it follows elongated and unequal groups, which is what lets EM reach the
+optima mclust reports on real data.  For one feature mclust starts from
+equal-weight quantile classes instead (:func:`quantile_labels`), and so does
+this module.
 
-Frequency weights are native: equal rows are merged into one starting
-cluster carrying their total weight, so integer weights give exactly the
-partition of the data with repeated rows.  The pairwise merge costs take
-O(n^2) memory, so when the data have more than ``max_samples`` distinct
-weighted rows the clustering runs on a weighted random subsample (as mclust
-does with its ``subset`` option, 2000 rows by default) and every row is then
-given the responsibilities of the Gaussian clusters fitted to that sample.
+Frequency weights are native: equal rows start as one cluster carrying their
+total weight, so integer weights give exactly the partition of the repeated
+rows; weights are taken in units of their median over the distinct rows, so
+multiplying all of them by a constant changes nothing (and unit weights are
+mclust's).  Rows are sorted before merging, so their order does not matter;
+ties go to the lowest sorted rows (mclust breaks them by row position, which
+is why its partition of data with duplicated rows, such as Old Faithful, can
+differ from this one).
+
+The pairwise merge costs take O(n^2) memory and about O(n^2 p^2) time, so when
+the rows hold more than :func:`max_hierarchical_samples` distinct points (2000,
+mclust's default ``subset``, up to 16 features) a weighted random subsample of
+that size is clustered, and every row then takes the responsibilities of the
+Gaussian groups fitted to the subsample (mclust does an M-step on its subset
+and an E-step on all rows).
 
 References
 ----------
@@ -22,18 +33,28 @@ Banfield, J. D. & Raftery, A. E. (1993). Model-based Gaussian and non-Gaussian
 clustering. Biometrics 49, 803-821.
 Fraley, C. (1998). Algorithms for model-based Gaussian hierarchical
 clustering. SIAM J. Sci. Comput. 20, 270-281.
-Scrucca, L., Fop, M., Murphy, T. B. & Raftery, A. E. (2016). mclust 5.
-The R Journal 8, 289-317.
+Scrucca, L. & Raftery, A. E. (2015). Improved initialisation of model-based
+clustering using Gaussian hierarchical partitions. Adv. Data Anal. Classif.
+9, 447-460.
 """
 
 from __future__ import annotations
+
+import hashlib
+import threading
 
 import numpy as np
 
 from ._kernels import log_prob_pass
 from ._kernels._hierarchical import agglomerate
 
-__all__ = ["hierarchical_labels", "hierarchical_resp", "max_hierarchical_samples", "svd_scaled"]
+__all__ = [
+    "hierarchical_labels",
+    "hierarchical_resp",
+    "max_hierarchical_samples",
+    "quantile_labels",
+    "svd_scaled",
+]
 
 #: Rows clustered without subsampling (mclust's default ``subset`` size).
 MAX_SAMPLES = 2000
@@ -75,8 +96,12 @@ def svd_scaled(Y: np.ndarray, w: np.ndarray) -> np.ndarray:
 def hierarchical_labels(
     Y: np.ndarray, w: np.ndarray, n_components: int, *, beta: float = 1.0
 ) -> np.ndarray:
-    """Cluster the rows of ``Y`` (n, p) with positive weights ``w`` into
+    """Cluster the rows of ``Y`` (n, p) with positive weights ``w`` (n,) into
     ``n_components`` groups by model-based agglomeration.
+
+    Equal rows are merged first; the distinct rows are transformed by
+    :func:`svd_scaled` and agglomerated with mclust's ``alpha`` (the average
+    per-axis variance of the transformed rows) and ``beta`` (1 by default).
 
     Returns labels (n,) in ``0 .. n_components - 1``, numbered by the smallest
     (lexicographically sorted) row of each group, so the result does not depend
@@ -89,7 +114,8 @@ def hierarchical_labels(
     mass /= np.median(mass)  # weights in units of a typical row: scale-free
     if distinct.shape[0] < n_components:
         raise ValueError(
-            f"only {distinct.shape[0]} distinct rows for n_components={n_components}."
+            f"Y has only {distinct.shape[0]} distinct rows for n_components={n_components}; "
+            "lower n_components."
         )
     if distinct.shape[0] == n_components:
         return inverse.astype(np.int64)
@@ -100,10 +126,11 @@ def hierarchical_labels(
     centred = Z - (mass @ Z) / mass.sum()
     alpha = float((mass @ (centred * centred)).sum() / (mass.sum() * Z.shape[1]))
     alpha = max(alpha, np.finfo(float).eps)
-    parent = np.empty(distinct.shape[0], dtype=np.int64)
-    merges = np.empty((distinct.shape[0] - n_components, 3))
-    agglomerate(Z, mass, alpha, float(beta), int(n_components), parent, merges)
-    root = parent.copy()
+    merges = _merge_sequence(Z, mass, alpha, float(beta))
+    # replay the first n - K merges of the full agglomeration
+    root = np.arange(distinct.shape[0])
+    for i, j in merges[: distinct.shape[0] - n_components, :2].astype(np.int64):
+        root[j] = i
     while True:
         nxt = root[root]
         if np.array_equal(nxt, root):
@@ -111,6 +138,39 @@ def hierarchical_labels(
         root = nxt
     _, group = np.unique(root, return_inverse=True)
     return group.reshape(-1)[inverse].astype(np.int64)
+
+
+_CACHE: dict[bytes, np.ndarray] = {}
+_CACHE_LOCK = threading.Lock()
+_CACHE_SIZE = 8
+
+
+def _merge_sequence(Z, mass, alpha: float, beta: float) -> np.ndarray:
+    """The whole agglomeration of ``Z`` down to one cluster, (n - 1, 3) merges.
+
+    The greedy merge order does not depend on where one stops, so the first
+    ``n - K`` merges give the partition into ``K`` groups for every ``K``; the
+    sequence is cached (keyed by a digest of the inputs) so that a model grid
+    over K clusters once, as mclust's ``hc`` does.
+    """
+    h = hashlib.blake2b(digest_size=20)
+    for arr in (Z, mass, np.array([alpha, beta])):
+        h.update(np.ascontiguousarray(arr, dtype=np.float64).tobytes())
+    h.update(np.asarray(Z.shape, dtype=np.int64).tobytes())
+    key = h.digest()
+    with _CACHE_LOCK:
+        hit = _CACHE.get(key)
+    if hit is not None:
+        return hit
+    n = Z.shape[0]
+    parent = np.empty(n, dtype=np.int64)
+    merges = np.empty((n - 1, 3))
+    agglomerate(Z, mass, alpha, beta, 1, parent, merges)
+    with _CACHE_LOCK:
+        if len(_CACHE) >= _CACHE_SIZE:
+            _CACHE.pop(next(iter(_CACHE)))
+        _CACHE[key] = merges
+    return merges
 
 
 def hierarchical_resp(Xt, w, n_components: int, rng, max_samples: int | None = None):
@@ -149,6 +209,14 @@ def hierarchical_resp(Xt, w, n_components: int, rng, max_samples: int | None = N
         draws = np.searchsorted(cum, rng.random(max_samples) * cum[-1], side="right")
         rows, counts = np.unique(np.minimum(draws, n_samples - 1), return_counts=True)
         mass = counts.astype(np.float64)
+        if np.unique(Xt[:, rows].T, axis=0).shape[0] < n_components:
+            # a few points hold nearly all the weight: cluster the heaviest points
+            points, first, inverse = np.unique(
+                Xt[:, positive].T, axis=0, return_index=True, return_inverse=True
+            )
+            total = np.bincount(inverse.reshape(-1), weights=w[positive], minlength=len(points))
+            keep = np.sort(np.argsort(-total, kind="stable")[:max_samples])
+            rows, mass = positive[first[keep]], total[keep]
     labels = hierarchical_labels(np.ascontiguousarray(Xt[:, rows].T), mass, n_components)
     return _responsibilities(Xt, rows, mass, labels, n_components)
 
@@ -225,7 +293,7 @@ def quantile_labels(x: np.ndarray, w: np.ndarray, n_components: int) -> np.ndarr
 
     n_grid = n_components + 1
     breaks = np.unique(quantiles(np.linspace(0.0, 1.0, n_grid)))
-    while breaks.size < n_components + 1:
+    while breaks.size < n_components + 1 and n_grid < 20 * (n_components + 1):
         n_grid += 1
         breaks = np.unique(quantiles(np.linspace(0.0, 1.0, n_grid)))
     while breaks.size > n_components + 1:
@@ -233,7 +301,8 @@ def quantile_labels(x: np.ndarray, w: np.ndarray, n_components: int) -> np.ndarr
         g = int(np.argmin(gaps))
         breaks = np.delete(breaks, g + 1 if g + 1 < breaks.size - 1 else g)
     labels = np.searchsorted(breaks[1:-1], values, side="right")
-    if np.unique(labels).size < n_components:  # a class fell between two values
+    if breaks.size < n_components + 1 or np.unique(labels).size < n_components:
+        # a few values hold nearly all the weight: equal numbers of distinct values
         labels = np.minimum(
             (np.arange(values.size) * n_components) // values.size, n_components - 1
         )

@@ -170,17 +170,22 @@ class GaussianMixture(BaseMixture):
         How initial responsibilities are made.  "hierarchical" is mclust's
         start: model-based agglomerative clustering (Fraley 1998) of the rows in
         mclust's scaled SVD coordinates, or equal-weight quantile classes for a
-        single feature; deterministic, and exact for up to 2000 distinct rows
-        (fewer beyond 8 features), above which it clusters a weighted random
-        subsample.  "auto" uses it for the first initialisation (k-means
-        instead when there are fewer than ``2 * n_features`` clustered rows per
-        component) and, for each further one of ``n_init``, a seeding drawn
-        from k-means++, "random_from_data" and "random".  With ``n_init=10``
+        single feature; deterministic, exact up to 2000 distinct rows (fewer
+        beyond 16 features), above which it clusters a weighted random
+        subsample of that size (about 0.5 s for 1e6 rows of 8 features).
+        "auto" uses it for the first initialisation (k-means instead when there
+        would be fewer than ``2 * n_features`` clustered rows per component;
+        "first" means the generator of ``random_state`` is still unused, as
+        with an int or None) and, for each further one of ``n_init``,
+        k-means++ or "random_from_data", drawn at random.  With ``n_init=20``
         it reaches at least R mclust's log-likelihood on the bundled data sets
-        for every model and K tested.  The others: weighted k-means (k-means++
-        seeding then Lloyd iterations), k-means++ seeds with each row given to
-        its nearest seed, random responsibilities, or randomly chosen rows as
-        seeds with nearest-seed assignment.
+        for every shared model and K (one start reaches all but two of them).
+        The others: weighted k-means (k-means++ seeding then Lloyd iterations),
+        k-means++ seeds with each row given to its nearest seed, random
+        responsibilities, or distinct data points drawn with probability
+        proportional to their weight as seeds with nearest-seed assignment.
+        All but "random" give a row of integer weight m the same start as m
+        repeated rows.
     weights_init, means_init, precisions_init : array-like, optional
         User-given initial parameters (scikit-learn shapes); they replace the
         corresponding part of the ``init_params`` initialisation.
@@ -415,7 +420,7 @@ class GaussianMixture(BaseMixture):
             else:
                 if rows is None and not {"weights", "means", "precisions"} <= init_arrays.keys():
                     rows = _SortedRows.of(Xt, w)
-                start, jitter = self._initial_params(Xt, w, rows, rng, init_arrays, std, ctx)
+                start, jitter = self._initial_params(Xt, w, rows, rng, init_arrays, std, ctx, init)
             run = self._em(Xt, w, start, ctx, jitter)
             if self.verbose:
                 ll = run.log_likelihood - float(w.sum()) * n_features * std.log_scale
@@ -493,14 +498,14 @@ class GaussianMixture(BaseMixture):
             f"the components; {effect}. Drop them to silence this warning."
         ]
 
-    def _initial_params(self, Xt, w, rows, rng, given, std, ctx):
+    def _initial_params(self, Xt, w, rows, rng, given, std, ctx, init_index=0):
         """Initial parameters (standardised units) and the jitter their
         factorisation needed (None if none)."""
         k, d = self.n_components, Xt.shape[0]
         structure = self._structure
         jitter = None
         if not {"weights", "means", "precisions"} <= given.keys():
-            resp = self._initial_resp(rows, rng)
+            resp = self._initial_resp(rows, rng, init_index)
             stats = MixtureStats(Xt.shape[1], k, d, structure.diagonal)
             # Two passes: the second accumulates around the partition's own means,
             # so the covariances do not lose digits to cancellation.
@@ -521,12 +526,12 @@ class GaussianMixture(BaseMixture):
             params.covariances, params.prec_chol, jitter = self._factorise(covs)
         return params, jitter
 
-    def _initial_resp(self, rows: _SortedRows, rng) -> np.ndarray:
+    def _initial_resp(self, rows: _SortedRows, rng, init_index: int = 0) -> np.ndarray:
         """``init_params`` responsibilities (n_samples, n_components), computed on
         the rows in canonical order and returned in the caller's order."""
         resp = np.empty((rows.order.size, self.n_components))
         resp[rows.order] = _init.initial_resp(
-            self.init_params, rows.Xt, rows.w, self.n_components, rng
+            self.init_params, rows.Xt, rows.w, self.n_components, rng, init_index=init_index
         )
         return resp
 

@@ -278,12 +278,15 @@ def select_model(
     n_jobs : int, optional
         Threads fitting grid cells at once (default: the available cores).
     random_state : None, int or Generator
-        One seed per number of components is drawn from it and shared by all
-        covariance types, so every type starts from the same initialisation
-        (mclust does the same); the result does not depend on ``n_jobs``.
+        One seed is drawn from it and shared by every cell, so every type
+        starts from the same initialisation and the hierarchical start is
+        computed once for all K (mclust does the same); the result does not depend on ``n_jobs``.
     **params
         Further :class:`~bayesmix.GaussianMixture` parameters (``tol``,
-        ``max_iter``, ``n_init``, ``init_params``, ``reg_covar``...).
+        ``max_iter``, ``n_init``, ``init_params``, ``reg_covar``...).  ``tol``
+        defaults to 1e-5 here, tighter than a single fit's 1e-3 (mclust's EM
+        uses 1e-5 too): a criterion compares optima, so every cell must reach
+        one rather than stall on a plateau.
 
     Returns
     -------
@@ -324,9 +327,13 @@ def select_model(
             raise TypeError(f"{bad} is set by select_model itself; do not pass it in **params.")
     from .em import GaussianMixture
 
+    params.setdefault("tol", 1e-4)
     GaussianMixture(**params)  # unknown parameter names fail here, before any fit
     rng = check_random_state(random_state)
-    seeds = {k: int(s) for k, s in zip(ks, rng.integers(0, 2**63 - 1, size=len(ks)), strict=True)}
+    # One seed for the whole grid, as mclust clusters once for every G: the
+    # hierarchical start (and its subsample) is then computed once and cut at each K.
+    seed = int(rng.integers(0, 2**63 - 1))
+    seeds = dict.fromkeys(ks, seed)
     folds = _folds(X_arr.shape[0], n_folds, rng) if criterion == "cv" else None
 
     cells = [(ct, k) for ct in cts for k in ks]

@@ -373,7 +373,7 @@ class VariationalGaussianMixture(BaseMixture):
         Maximum iterations per initialisation.
     n_init : int, default=1
         Initialisations to run; the one with the highest ELBO is kept.
-    init_params : {"kmeans", "k-means++", "random", "random_from_data", "hierarchical"}, \
+    init_params : {"kmeans", "auto", "hierarchical", "k-means++", "random", "random_from_data"}, \
 default="kmeans"
         Initial responsibilities, as for :class:`~bayesmix.GaussianMixture`
         (``"hierarchical"`` is mclust's model-based agglomeration).

@@ -97,7 +97,7 @@ def test_not_fitted_error_is_sklearns_too():
 
 
 def test_get_set_params_and_clone():
-    gm = GaussianMixture(3, covariance_type="diag", tol=1e-4, random_state=7)
+    gm = GaussianMixture(3, covariance_type="diag", tol=1e-4, random_state=7, init_params="kmeans")
     params = gm.get_params()
     assert params["n_components"] == 3
     assert params["covariance_type"] == "diag"

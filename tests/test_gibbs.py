@@ -295,7 +295,6 @@ def test_posterior_is_a_mixture_posterior_over_the_rows(fitted):
 
     post = fitted.posterior()
     assert isinstance(post, MixturePosterior)
-    n_chains, n_kept = fitted.n_clusters_samples_.shape
     probs = post.n_components()
     assert probs.sum() == pytest.approx(1.0)
     # the number of occupied components is that of the sampled partitions

@@ -27,7 +27,10 @@ from bayesmix.em import INIT_METHODS
 def blobs(rng, sizes, centres, scales):
     """Gaussian groups with the given sizes, centres and (D, D) scale matrices."""
     X = np.vstack(
-        [c + rng.normal(size=(m, len(c))) @ A for m, c, A in zip(sizes, centres, scales)]
+        [
+            c + rng.normal(size=(m, len(c))) @ A
+            for m, c, A in zip(sizes, centres, scales, strict=True)
+        ]
     )
     truth = np.repeat(np.arange(len(sizes)), sizes)
     return X, truth
@@ -35,7 +38,7 @@ def blobs(rng, sizes, centres, scales):
 
 def same_partition(a, b) -> bool:
     """True when the labellings ``a`` and ``b`` define the same groups."""
-    pairs = set(zip(a.tolist(), b.tolist()))
+    pairs = set(zip(a.tolist(), b.tolist(), strict=True))
     return len(pairs) == len(set(a.tolist())) == len(set(b.tolist()))
 
 
@@ -313,3 +316,17 @@ def test_fit_weights_equal_repeated_rows(init_params):
         b = GaussianMixture(**kw).fit(np.repeat(X, w, axis=0))
     np.testing.assert_allclose(a.log_likelihood_, b.log_likelihood_, rtol=1e-10)
     np.testing.assert_allclose(a.means_, b.means_, rtol=1e-8, atol=1e-10)
+
+
+def test_hierarchical_resp_on_degenerate_data():
+    rng = np.random.default_rng(10)
+    # a subsample of nearly all-equal rows still yields as many groups as asked
+    X = np.zeros((20_000, 2))
+    X[:4] = rng.normal(size=(4, 2)) + 10.0
+    resp = hierarchical_resp(np.ascontiguousarray(X.T), np.ones(len(X)), 3, rng, max_samples=200)
+    valid(resp, len(X), 3)
+    assert np.unique(resp.argmax(axis=1)).size == 3
+    # a constant column carries no direction and is left out of the clustering
+    Y, truth = blobs(rng, [50, 50], [[0, 0], [8, 8]], [np.eye(2)] * 2)
+    Y = np.column_stack([Y, np.full(100, 3.0)])
+    assert same_partition(hierarchical_labels(Y, np.ones(100), 2), truth)

@@ -14,7 +14,6 @@ import json
 import warnings
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from bayesmix import GaussianMixture
@@ -24,9 +23,9 @@ from bayesmix.exceptions import DegenerateDataWarning
 # mclust model -> covariance_type; EII and EEI have no bayesmix counterpart yet
 MODELS = {"VII": "spherical", "VVI": "diag", "EEE": "tied", "VVV": "full"}
 MODELS_1D = {"E": "tied", "V": "full"}
-# Restarts after the hierarchical start: with 20 every row is reached for each of
-# the random_state values 0-11 tried (with 10, 21 of 24); the first
-# initialisation alone reaches all but faithful VVV with 4 and 6 components.
+# Starts: with 20 every row is reached for each random_state in 0-23 (with 10,
+# for 21 of those 24); the first, hierarchical, start alone reaches all rows but
+# faithful VVV with 4 and 6 components (benchmarks/bench_optima.py prints them).
 N_INIT = 20
 # EM's stopping rule leaves the last digits to chance: mclust stops on a relative
 # change of 1e-5, bayesmix here on a mean change of 1e-9 per row.
@@ -77,9 +76,10 @@ def test_reaches_mclust_log_likelihood(row, covariance_type):
     ("row", "covariance_type"),
     [p for p in reference_rows() if p.values[0]["data"] == "galaxies"],
 )
-def test_one_start_reproduces_mclust_in_one_dimension(row, covariance_type):
+def test_one_start_reaches_mclust_in_one_dimension(row, covariance_type):
     # In one dimension the first initialisation is mclust's own (equal-weight
-    # quantile classes), so a single start lands on mclust's optimum.
+    # quantile classes), so a single start gets at least as far as mclust -- further
+    # where mclust's looser stopping rule halted on a plateau (E with 2, 4, 5).
     gm = fit(row, covariance_type, 1)
+    assert gm.converged_
     assert gm.log_likelihood_ >= row["loglik"] - TOL
-    assert np.isfinite(gm.log_likelihood_)

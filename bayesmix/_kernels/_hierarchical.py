@@ -1,23 +1,24 @@
-"""Model-based agglomerative hierarchical clustering (Fraley 1998), the
-unconstrained-covariance ("VVV") criterion with frequency weights.
+"""Model-based agglomerative hierarchical clustering (Banfield & Raftery 1993;
+Fraley 1998): the unconstrained-covariance ("VVV") criterion, frequency weights.
 
 A cluster with total weight ``m``, ``q`` distinct rows and scatter matrix
-``W = sum_i w_i (x_i - mean)(x_i - mean)^T`` (p x p) has the cost
+``W = sum_i w_i (x_i - mean)(x_i - mean)^T`` (p x p) costs
 
     term(m, W) = m * log( det(W / m) + beta * (tr W + alpha) / m )
 
-where ``det(W / m)`` is taken as 0 when ``q <= p`` (W is singular then).  For
-large clusters this is ``m log det(W / m)``, minus twice the maximised
-classification log-likelihood of a Gaussian cluster up to constants; the
-``beta * (tr W + alpha)`` part keeps singletons and flat clusters finite
-(``alpha`` sets the scale below which clusters count as "small").  Each step
-merges the pair whose merge raises the total cost least.
+with ``det(W / m)`` taken as 0 when ``q <= p`` (W is singular then).  For a
+large cluster this is ``m log det(W / m)``, which is -2 times its maximised
+Gaussian classification log-likelihood up to a constant; the
+``beta * (tr W + alpha)`` part keeps singletons and flat clusters finite, with
+``alpha`` the scale below which a cluster counts as small (Fraley 1998, sec. 4,
+as in mclust's ``hcVVV``).  Each step merges the pair whose union raises the
+total cost least.
 
-The merge costs of every pair of current clusters are kept in an
-(n_clusters, n_clusters) matrix, with each row's minimum and its position, so
-a step costs one new row of merge costs plus rescans of the rows whose
-minimum pointed at a merged cluster.  Ties go to the lowest indices, so the
-result is deterministic.
+The merge costs of all pairs of current clusters live in an (n, n) matrix.
+Every row also keeps a lower bound of its smallest cost and where it is;
+after a merge only the merged cluster's row is recomputed, and a row whose
+minimum pointed at a merged cluster is rescanned lazily, when its bound comes
+to the top.  Ties go to the lowest indices, so the result is deterministic.
 """
 
 from __future__ import annotations

@@ -239,6 +239,19 @@ def _copy_block(Xt, b0, m, xb):
 
 
 # ----------------------------------------------------------------------------- E-step
+# Floating-point sums live in loops that store nothing.  A loop that both stores
+# and sums is compiled twice by LLVM (vector and scalar, chosen at run time by
+# checking whether the arrays overlap, i.e. by their addresses), and the two add
+# in different orders: results would change in the last bit from call to call.
+@njit(**_KERNEL)
+def _sum(a, m):
+    """``sum(a[:m])`` in a store-free loop (one code path, one summation order)."""
+    t = 0.0
+    for i in range(m):
+        t += a[i]
+    return t
+
+
 @njit(**_KERNEL)
 def _expsum(m, lp, e, tot):
     """``e = exp(lp)`` and ``tot += e`` over one component's row of the block."""
@@ -490,11 +503,11 @@ def _block_e(xb, m, mu, up, cshift, dof, n_features, diff, y, lp, e, mx, tot, sh
         for i in range(m):
             if mx[i] < RESCUE:
                 s = mx[i]
+                for k in range(n_components):
+                    e[k, i] = _exp(lp[k, i] - s)
                 t = 0.0
                 for k in range(n_components):
-                    ev = _exp(lp[k, i] - s)
-                    e[k, i] = ev
-                    t += ev
+                    t += e[k, i]
                 tot[i] = t
                 sh[i] = s
 
@@ -648,14 +661,11 @@ def _stats_full(xb, m, r, mu, diff, rdiff, a1, a2):
     n_pad = xb.shape[0]
     for f in range(n_pad):
         c = mu[f]
-        a = 0.0
         for i in range(m):
             dv = xb[f, i] - c
             diff[f, i] = dv
-            rd = r[i] * dv
-            rdiff[f, i] = rd
-            a += rd
-        a1[f] += a
+            rdiff[f, i] = r[i] * dv
+        a1[f] += _sum(rdiff[f], m)
     for f0 in range(0, n_pad, TILE):
         c00 = 0.0
         c01 = 0.0
@@ -771,11 +781,9 @@ def _block_stats(xb, m, e, scale, mu, r, diff, rdiff, a0, a1, a2):
             a0[k] += _stats4(xb, m, e[k], scale, mu[k], a1[k], a2[k])
             continue
         ek = e[k]
-        tot = 0.0
         for i in range(m):
-            rv = ek[i] * scale[i]
-            r[i] = rv
-            tot += rv
+            r[i] = ek[i] * scale[i]
+        tot = _sum(r, m)
         if tot == 0.0:  # nothing of this component in the block
             continue
         a0[k] += tot
@@ -861,6 +869,8 @@ def mixture_pass(
     tot = np.empty(BLOCK)
     sh = np.empty(BLOCK)
     lse = np.empty(BLOCK)
+    wll = np.empty(BLOCK)
+    wicl = np.empty(BLOCK)
     inv = np.empty(BLOCK)
     winv = np.empty(BLOCK)
     r = np.empty(BLOCK)
@@ -882,12 +892,14 @@ def mixture_pass(
                 v = big_m + sh[i] + lt
                 lse[i] = v
                 wi = w[b0 + i]
-                if wi != 0.0:
-                    ll += wi * v
-                    icl += wi * (mx[i] - sh[i] - lt)
+                # a row without weight adds nothing, even if its terms are not finite
+                wll[i] = wi * v if wi != 0.0 else 0.0
+                wicl[i] = wi * (mx[i] - sh[i] - lt) if wi != 0.0 else 0.0
                 iv = 1.0 / tot[i]
                 inv[i] = iv
                 winv[i] = wi * iv
+            ll += _sum(wll, m)
+            icl += _sum(wicl, m)
             if want_lse:
                 for i in range(m):
                     row_lse[b0 + i] = lse[i]
