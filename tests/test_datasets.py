@@ -1,5 +1,4 @@
 import numpy as np
-import pytest
 
 from bayesmix.datasets import IRIS_SPECIES, load_faithful, load_galaxies, load_iris
 
@@ -34,7 +33,8 @@ def test_iris_follows_fishers_table():
 
 
 def test_frames():
-    pd = pytest.importorskip("pandas")
+    import pandas as pd
+
     frame = load_faithful(as_frame=True)
     assert isinstance(frame, pd.DataFrame) and list(frame.columns) == ["eruptions", "waiting"]
     assert list(load_galaxies(as_frame=True).columns) == ["v"]

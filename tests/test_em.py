@@ -263,7 +263,8 @@ def test_recovers_known_parameters(make_random_data, covariance_type, seed):
 
 # ---------------------------------------------------------------- estimator behaviour
 def test_dataframe_keeps_feature_names(make_random_data):
-    pd = pytest.importorskip("pandas")
+    import pandas as pd
+
     X = make_random_data(9).X["full"]
     df = pd.DataFrame(X, columns=["height", "weight"])
     gm = GaussianMixture(2, random_state=0).fit(df)

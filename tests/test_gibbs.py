@@ -411,7 +411,6 @@ def test_convergence_warning(blobs, monkeypatch):
 
 
 def test_sklearn_estimator_checks():
-    pytest.importorskip("sklearn")
     import warnings
 
     from sklearn.utils.estimator_checks import check_estimator

@@ -181,7 +181,8 @@ def test_density_band_draws_mean_and_band():
 
 # ------------------------------------------------------------------- selection
 def test_criterion_one_line_per_covariance_type():
-    pd = pytest.importorskip("pandas")
+    import pandas as pd
+
     table = pd.DataFrame(
         {
             "covariance_type": ["full", "full", "full", "diag", "diag", "diag"],
@@ -309,7 +310,8 @@ def test_trace_and_rank_one_line_per_chain():
 # ------------------------------------------------------------ MixturePosterior
 @pytest.fixture(scope="module")
 def posterior(galaxies):
-    posterior_module = pytest.importorskip("bayesmix.posterior")
+    import bayesmix.posterior as posterior_module
+
     G, g1 = galaxies
     rng = np.random.default_rng(0)
     n_draws = 100

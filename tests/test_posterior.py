@@ -276,7 +276,6 @@ def test_convergence_warning_for_chains_that_disagree(rng):
 
 
 def test_to_arviz_datatree(rng):
-    pytest.importorskip("xarray_einstats", reason="arviz-stats' xarray functions need it")
     import arviz_stats
 
     X, truth = make_data(rng)

@@ -5,12 +5,11 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from bayesmix import ConvergenceWarning, GaussianMixture, select_model
 from bayesmix.datasets import load_faithful, load_galaxies
-
-pd = pytest.importorskip("pandas")
 
 # mclust's names for the four covariance types bayesmix shares with it
 MCLUST = {"VII": "spherical", "VVI": "diag", "EEE": "tied", "VVV": "full"}

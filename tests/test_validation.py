@@ -77,14 +77,16 @@ def test_bad_X_at_predict(fitted, X, case, no_kernels):
 
 
 def test_sparse_X(X, no_kernels):
-    sparse = pytest.importorskip("scipy.sparse")
+    from scipy import sparse
+
     for container in (sparse.csr_matrix, sparse.csr_array, sparse.coo_matrix):
         with pytest.raises(TypeError, match=r"X is a sparse matrix.*X\.toarray\(\)"):
             GaussianMixture(1).fit(container(X))
 
 
 def test_dataframe_problems(X, no_kernels):
-    pd = pytest.importorskip("pandas")
+    import pandas as pd
+
     df = pd.DataFrame(X, columns=["a", "b"])
     df["c"] = "text"
     with pytest.raises(TypeError, match="X must contain numbers"):
@@ -274,12 +276,14 @@ def test_wrong_feature_count(fitted, X, no_kernels):
 
 @pytest.fixture(scope="module")
 def fitted_on_frame(X):
-    pd = pytest.importorskip("pandas")
+    import pandas as pd
+
     return GaussianMixture(2, random_state=0).fit(pd.DataFrame(X, columns=["a", "b"]))
 
 
 def test_mismatched_column_names(X, fitted_on_frame, no_kernels):
-    pd = pytest.importorskip("pandas")
+    import pandas as pd
+
     for cols in (["b", "a"], ["a", "c"]):
         with pytest.raises(ValueError, match=r"feature names should match.*fitted with \['a'"):
             fitted_on_frame.predict(pd.DataFrame(X, columns=cols))

@@ -498,7 +498,8 @@ def test_integer_weights_equal_repeated_rows(covariance_type):
 
 
 def test_dataframe_input_keeps_feature_names():
-    pd = pytest.importorskip("pandas")
+    import pandas as pd
+
     X = three_blobs(16)
     frame = pd.DataFrame(X, columns=["a", "b"])
     vb_frame = VariationalGaussianMixture(4, random_state=0).fit(frame)

@@ -239,10 +239,10 @@ def _copy_block(Xt, b0, m, xb):
 
 
 # ----------------------------------------------------------------------------- E-step
-# Floating-point sums live in loops that store nothing.  A loop that both stores
-# and sums is compiled twice by LLVM (vector and scalar, chosen at run time by
-# checking whether the arrays overlap, i.e. by their addresses), and the two add
-# in different orders: results would change in the last bit from call to call.
+# Floating-point sums live in loops that store nothing.  LLVM versions a loop
+# that stores (vector or scalar code, picked at run time from the arrays'
+# addresses) and the versions add in different orders: a sum in such a loop
+# changed in the last bit from one call to the next (seen in the tests).
 @njit(**_KERNEL)
 def _sum(a, m):
     """``sum(a[:m])`` in a store-free loop (one code path, one summation order)."""
