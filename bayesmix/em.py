@@ -53,6 +53,7 @@ class _Run:
     converged: bool
     log_likelihood: float
     events: list
+    collapsed: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -206,6 +207,11 @@ class GaussianMixture(BaseMixture):
     covariances_, precisions_, precisions_cholesky_ :
         scikit-learn shapes for ``covariance_type``.
     converged_ : bool
+    collapsed_components_ : (n_collapsed,) int array
+        Components (``[0]`` for "tied") whose covariance collapsed onto a point
+        or a subspace and is held only by ``reg_covar``: a degenerate solution.
+        Among ``n_init`` runs, one without such a component is kept over a
+        collapsed one whatever their log-likelihoods.
     n_iter_ : int
     lower_bound_ : float
         Mean log-likelihood per unit weight at the last E-step.
@@ -428,7 +434,14 @@ class GaussianMixture(BaseMixture):
                     f"init {init}: log-likelihood {ll:.6f} after {len(run.lower_bounds)} "
                     f"iterations, converged={run.converged}"
                 )
-            if best is None or run.log_likelihood > best.log_likelihood:
+            # A run with a collapsed component sits on a spike of the (unbounded)
+            # likelihood: it is a degenerate solution, not a better fit, so any
+            # proper run beats it (mclust reports such fits as singular).
+            run.collapsed = self._collapsed(run.params, reg)
+            if best is None or (run.collapsed.size, -run.log_likelihood) < (
+                best.collapsed.size,
+                -best.log_likelihood,
+            ):
                 best = run
 
         self._standardiser = std
@@ -447,6 +460,7 @@ class GaussianMixture(BaseMixture):
         elif hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
         self._set_public_params()
+        self.collapsed_components_ = best.collapsed
 
         for msg in dict.fromkeys(events + best.events + self._collapse_messages()):
             warnings.warn(msg, DegenerateDataWarning, stacklevel=2)
@@ -638,14 +652,7 @@ class GaussianMixture(BaseMixture):
         """Components whose covariance is (nearly) ``reg_covar`` in some direction:
         they sit on a point or a subspace, so only the regularisation keeps them
         finite."""
-        p = self._params
-        k, d = p.means.shape
-        full = self._structure.to_full(p.covariances, k, d)
-        low = np.linalg.eigvalsh(full)[..., 0]
-        if self._structure.name == "tied":
-            low = low[:1]
-        # Standardised units: the data's variance is about 1, so 1e-10 is "nothing".
-        flagged = np.flatnonzero(low <= self._reg * (1 + 1e-6) + 1e-10)
+        flagged = self.collapsed_components_
         if flagged.size == 0:
             return []
         which = (
@@ -662,6 +669,17 @@ class GaussianMixture(BaseMixture):
             f"{which} collapsed onto a point or a lower-dimensional set (duplicated rows, a "
             f"singleton cluster, or constant or collinear columns); {cure}"
         ]
+
+    def _collapsed(self, params: _Params, reg: float) -> np.ndarray:
+        """Indices of the components (``[0]`` for a tied covariance) whose
+        covariance is (nearly) ``reg_covar`` in some direction."""
+        k, d = params.means.shape
+        full = self._structure.to_full(params.covariances, k, d)
+        low = np.linalg.eigvalsh(full)[..., 0]
+        if self._structure.name == "tied":
+            low = low[:1]
+        # Standardised units: the data's variance is about 1, so 1e-10 is "nothing".
+        return np.flatnonzero(low <= reg * (1 + 1e-6) + 1e-10)
 
     # ---------------------------------------------------------------- output
     def _set_public_params(self):

@@ -186,7 +186,17 @@ def _fit_cell(X, w, ct, k, seed, params, criterion, folds, start=None):
             converged=bool(model.converged_),
             n_iter=model.n_iter_,
         )
-        if criterion == "cv":
+        if model.collapsed_components_.size:
+            # A spike on a point or subspace: the likelihood is unbounded there, so
+            # the criterion means nothing (mclust reports such a fit as singular).
+            row["error"] = (
+                f"singular: component(s) {model.collapsed_components_.tolist()} collapsed "
+                "onto a point or a subspace in every restart"
+            )
+            for key in ("bic", "aic", "icl"):
+                row[key] = np.nan
+            model = None
+        elif criterion == "cv":
             held_out = 0.0
             for test in folds:
                 train = np.ones(X.shape[0], dtype=bool)
@@ -230,8 +240,7 @@ def _single_threaded_blas():
 def _criterion_parts(model, X, w):
     """Total log-likelihood, ``sum_i w_i log max_k p(k | x_i)`` and total weight,
     from one pass over the data."""
-    log_dens = model.score_samples(X)
-    resp = model.predict_proba(X)
+    log_dens, resp = model._log_prob(X, want_resp=True)
     with np.errstate(divide="ignore"):
         log_max = np.log(resp.max(axis=1))
     return float(w @ log_dens), float(w @ log_max), float(w.sum())

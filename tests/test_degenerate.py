@@ -243,3 +243,14 @@ def test_reg_covar_auto_is_relative_to_the_data_variance():
     with expect_degenerate(r"regularised by reg_covar=0\.01 "):
         gm = GaussianMixture(3, covariance_type="diag", reg_covar=0.01, random_state=0).fit(X)
     np.testing.assert_allclose(gm.covariances_[int(np.argmin(gm.weights_))], 0.01, rtol=1e-6)
+
+
+def test_collapsed_components_are_reported_as_an_attribute():
+    rng = np.random.default_rng(0)
+    X = np.vstack([rng.normal(size=(100, 2)), np.repeat([[6.0, 6.0]], 20, axis=0)])
+    with pytest.warns(DegenerateDataWarning, match="collapsed"):
+        gm = GaussianMixture(2, random_state=0).fit(X)
+    spike = int(np.argmin(np.linalg.norm(gm.means_ - 6.0, axis=1)))
+    np.testing.assert_array_equal(gm.collapsed_components_, [spike])
+    proper = GaussianMixture(1, random_state=0).fit(X[:100])
+    assert proper.collapsed_components_.size == 0

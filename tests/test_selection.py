@@ -196,3 +196,21 @@ def test_bad_data_raises():
     X[3, 1] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         select_model(X)
+
+
+def test_a_fit_collapsed_onto_a_point_is_singular_not_best():
+    """mclust reports a fit with a component on a spike as singular (no BIC):
+    its likelihood is unbounded there, so the criterion means nothing."""
+    rng = np.random.default_rng(0)
+    X = np.vstack([rng.normal(size=(100, 2)), np.repeat([[6.0, 6.0]], 20, axis=0)])
+    sel = select_model(
+        X, n_components=range(1, 4), covariance_types=("full", "spherical"), random_state=0
+    )
+    table = sel.table_.set_index(["covariance_type", "n_components"])
+    for ct in ("full", "spherical"):
+        assert np.isfinite(table.loc[(ct, 1), "bic"])
+        for k in (2, 3):
+            assert np.isnan(table.loc[(ct, k), "bic"])
+            assert table.loc[(ct, k), "error"].startswith("singular")
+            assert np.isfinite(table.loc[(ct, k), "log_likelihood"])
+    assert sel.best_params_["n_components"] == 1
