@@ -145,7 +145,7 @@ def main(argv=None):
     print(header)
     print("-" * len(header))
     met = []
-    for n, d, k, target in QUICK if args.quick else WORKLOADS:
+    for n, d, k, target, _ in QUICK if args.quick else WORKLOADS:
         X, init = make_problem(n, d, k)
         resp = starting_resp(X, init, k)
         times = per_iteration(
