@@ -476,9 +476,12 @@ def _demo(out: Path, quick: bool, quiet: bool) -> int:
         "galaxies_coclustering",
         "galaxies: co-clustering",
     )
-    print("\nposterior summary (weights of the occupied components):")
-    table = posterior.summary(ci=0.9, var_names=["weights", "n_occupied"])
-    print(table.loc[table["mean"] > 0.01].round(3).to_string())
+    given = posterior.given_n_components()
+    print(
+        f"\nposterior summary given the most probable K={given.attrs['given_n_components']} "
+        f"({100 * given.attrs['draws_kept']:.0f}% of the draws, relabelled among themselves):"
+    )
+    print(given.summary(ci=0.9, var_names=["weights", "means"]).round(3).to_string())
 
     print("\nwrote " + ", ".join(str(p) for p in written))
     return 0

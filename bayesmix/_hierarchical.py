@@ -49,6 +49,8 @@ from ._kernels import log_prob_pass
 from ._kernels._hierarchical import agglomerate
 
 __all__ = [
+    "Agglomeration",
+    "HierarchicalStart",
     "hierarchical_labels",
     "hierarchical_resp",
     "max_hierarchical_samples",
@@ -93,51 +95,81 @@ def svd_scaled(Y: np.ndarray, w: np.ndarray) -> np.ndarray:
     return (Z @ evecs[:, keep]) / evals[keep] ** 0.25
 
 
-def hierarchical_labels(
-    Y: np.ndarray, w: np.ndarray, n_components: int, *, beta: float = 1.0
-) -> np.ndarray:
-    """Cluster the rows of ``Y`` (n, p) with positive weights ``w`` (n,) into
-    ``n_components`` groups by model-based agglomeration.
+class Agglomeration:
+    """The whole model-based agglomeration of the rows of ``Y`` (n, p) with
+    positive weights ``w`` (n,), ready to be cut into any number of groups.
 
     Equal rows are merged first; the distinct rows are transformed by
     :func:`svd_scaled` and agglomerated with mclust's ``alpha`` (the average
     per-axis variance of the transformed rows) and ``beta`` (1 by default).
+    The greedy merge order does not depend on where one stops, so one
+    agglomeration serves every K, as mclust's ``hc`` does for a grid over G.
+    """
+
+    def __init__(self, Y: np.ndarray, w: np.ndarray, *, beta: float = 1.0):
+        distinct, inverse = np.unique(Y, axis=0, return_inverse=True)
+        self.n_rows = Y.shape[0]
+        self.n_distinct = distinct.shape[0]
+        self._inverse = inverse.reshape(-1)
+        self._distinct = distinct
+        mass = np.bincount(self._inverse, weights=w, minlength=self.n_distinct)
+        self._mass = mass / np.median(mass)  # weights in units of a typical row: scale-free
+        self._beta = float(beta)
+        self._merges = None
+        self._lock = threading.Lock()
+
+    def _merge_sequence(self) -> np.ndarray:
+        with self._lock:
+            return self._merges_locked()
+
+    def _merges_locked(self) -> np.ndarray:
+        if self._merges is None:
+            Z = np.ascontiguousarray(svd_scaled(self._distinct, self._mass))
+            mass = self._mass
+            # mclust's alpha: the average per-axis variance of the transformed data.
+            centred = Z - (mass @ Z) / mass.sum()
+            alpha = float((mass @ (centred * centred)).sum() / (mass.sum() * Z.shape[1]))
+            alpha = max(alpha, np.finfo(float).eps)
+            self._merges = _merge_sequence(Z, mass, alpha, self._beta)
+        return self._merges
+
+    def labels(self, n_components: int) -> np.ndarray:
+        """Labels (n,) in ``0 .. n_components - 1``, numbered by the smallest
+        (lexicographically sorted) row of each group."""
+        n = self.n_distinct
+        if n < n_components:
+            raise ValueError(
+                f"Y has only {n} distinct rows for n_components={n_components}; lower n_components."
+            )
+        if n == n_components:
+            return self._inverse.astype(np.int64)
+        if n_components == 1:
+            return np.zeros(self.n_rows, dtype=np.int64)
+        # replay the first n - K merges of the full agglomeration
+        root = np.arange(n)
+        for i, j in self._merge_sequence()[: n - n_components, :2].astype(np.int64):
+            root[j] = i
+        while True:
+            nxt = root[root]
+            if np.array_equal(nxt, root):
+                break
+            root = nxt
+        _, group = np.unique(root, return_inverse=True)
+        return group.reshape(-1)[self._inverse].astype(np.int64)
+
+
+def hierarchical_labels(
+    Y: np.ndarray, w: np.ndarray, n_components: int, *, beta: float = 1.0
+) -> np.ndarray:
+    """Cluster the rows of ``Y`` (n, p) with positive weights ``w`` (n,) into
+    ``n_components`` groups by model-based agglomeration (:class:`Agglomeration`).
 
     Returns labels (n,) in ``0 .. n_components - 1``, numbered by the smallest
     (lexicographically sorted) row of each group, so the result does not depend
     on the order of the rows.  Raises ``ValueError`` when there are fewer
     distinct rows than groups.
     """
-    distinct, inverse = np.unique(Y, axis=0, return_inverse=True)
-    inverse = inverse.reshape(-1)
-    mass = np.bincount(inverse, weights=w, minlength=distinct.shape[0])
-    mass /= np.median(mass)  # weights in units of a typical row: scale-free
-    if distinct.shape[0] < n_components:
-        raise ValueError(
-            f"Y has only {distinct.shape[0]} distinct rows for n_components={n_components}; "
-            "lower n_components."
-        )
-    if distinct.shape[0] == n_components:
-        return inverse.astype(np.int64)
-    if n_components == 1:
-        return np.zeros(Y.shape[0], dtype=np.int64)
-    Z = np.ascontiguousarray(svd_scaled(distinct, mass))
-    # mclust's alpha: the average per-axis variance of the transformed data.
-    centred = Z - (mass @ Z) / mass.sum()
-    alpha = float((mass @ (centred * centred)).sum() / (mass.sum() * Z.shape[1]))
-    alpha = max(alpha, np.finfo(float).eps)
-    merges = _merge_sequence(Z, mass, alpha, float(beta))
-    # replay the first n - K merges of the full agglomeration
-    root = np.arange(distinct.shape[0])
-    for i, j in merges[: distinct.shape[0] - n_components, :2].astype(np.int64):
-        root[j] = i
-    while True:
-        nxt = root[root]
-        if np.array_equal(nxt, root):
-            break
-        root = nxt
-    _, group = np.unique(root, return_inverse=True)
-    return group.reshape(-1)[inverse].astype(np.int64)
+    return Agglomeration(Y, w, beta=beta).labels(n_components)
 
 
 _CACHE: dict[bytes, np.ndarray] = {}
@@ -148,10 +180,8 @@ _CACHE_SIZE = 8
 def _merge_sequence(Z, mass, alpha: float, beta: float) -> np.ndarray:
     """The whole agglomeration of ``Z`` down to one cluster, (n - 1, 3) merges.
 
-    The greedy merge order does not depend on where one stops, so the first
-    ``n - K`` merges give the partition into ``K`` groups for every ``K``; the
-    sequence is cached (keyed by a digest of the inputs) so that a model grid
-    over K clusters once, as mclust's ``hc`` does.
+    The sequence is cached (keyed by a digest of the inputs), so that separate
+    fits of the same data over K (a user's own loop) cluster once too.
     """
     h = hashlib.blake2b(digest_size=20)
     for arr in (Z, mass, np.array([alpha, beta])):
@@ -173,52 +203,100 @@ def _merge_sequence(Z, mass, alpha: float, beta: float) -> np.ndarray:
     return merges
 
 
-def hierarchical_resp(Xt, w, n_components: int, rng, max_samples: int | None = None):
-    """Initial responsibilities (n_samples, n_components) from the hierarchical
-    partition of the feature-major data ``Xt`` (n_features, n_samples).
+def _n_distinct_rows(Y: np.ndarray) -> int:
+    """Distinct rows of ``Y`` (n, p), compared as raw bytes after mapping -0.0 to 0.0."""
+    Y = np.ascontiguousarray(Y + 0.0)
+    return int(np.unique(Y.view(np.dtype((np.void, Y.dtype.itemsize * Y.shape[1])))).size)
+
+
+class HierarchicalStart:
+    """The hierarchical partition of the feature-major data ``Xt``
+    (n_features, n_samples), prepared once and cut at any number of components.
 
     With one feature the partition is mclust's equal-weight quantile classes
     (:func:`quantile_labels`) of all rows.  Otherwise the rows with positive
-    weight are clustered by :func:`hierarchical_labels` when they hold at most
+    weight are clustered (:class:`Agglomeration`) when they hold at most
     ``max_samples`` distinct rows (default :func:`max_hierarchical_samples`);
     beyond that, ``max_samples`` rows drawn from ``rng`` with probability
     proportional to their weight (with replacement, the repeat counts becoming
-    weights) are clustered instead.  Rows in the clustered set get one-hot
-    responsibilities; the others (zero-weight rows, the rows left out of a
-    subsample) get the responsibilities of the groups' Gaussians.  ``rng`` is
-    used only to draw a subsample, so below the cap the result is deterministic.
+    weights) are clustered instead.  ``rng`` is used here, once, and only to
+    draw that subsample, so below the cap the result is deterministic and
+    :meth:`resp` draws nothing: a model grid over K builds one of these.
     """
-    n_features, n_samples = Xt.shape
-    positive = np.flatnonzero(w > 0)
-    if n_features == 1:
-        # mclust's start in one dimension; sorting is cheap, so every row takes part
-        labels = quantile_labels(Xt[0, positive], w[positive], n_components)
-        return _responsibilities(Xt, positive, w[positive], labels, n_components)
-    if max_samples is None:
-        max_samples = max_hierarchical_samples(n_features)
-    if positive.size > max_samples and positive.size <= 50 * max_samples:
+
+    def __init__(self, Xt, w, rng, max_samples: int | None = None):
+        n_features, n_samples = Xt.shape
+        self._Xt, self._w = Xt, w
+        self._positive = positive = np.flatnonzero(w > 0)
+        self._one_feature = n_features == 1
+        self._heaviest = None
+        self._subsample_distinct = None
+        if self._one_feature:
+            # mclust's start in one dimension; sorting is cheap, so every row takes part
+            return
+        if max_samples is None:
+            max_samples = max_hierarchical_samples(n_features)
+        self._max_samples = max_samples
         # repeated rows cost nothing once merged: count the distinct rows first
-        if np.unique(Xt[:, positive].T, axis=0).shape[0] <= max_samples:
-            labels = hierarchical_labels(Xt[:, positive].T, w[positive], n_components)
-            return _responsibilities(Xt, positive, w[positive], labels, n_components)
-    if positive.size <= max_samples:
-        rows, mass = positive, w[positive]
-    else:
-        # Weighted draws with replacement; the repeat counts are frequency weights.
-        cum = np.cumsum(w)
-        draws = np.searchsorted(cum, rng.random(max_samples) * cum[-1], side="right")
-        rows, counts = np.unique(np.minimum(draws, n_samples - 1), return_counts=True)
-        mass = counts.astype(np.float64)
-        if np.unique(Xt[:, rows].T, axis=0).shape[0] < n_components:
+        if positive.size <= max_samples or (
+            positive.size <= 50 * max_samples and _n_distinct_rows(Xt[:, positive].T) <= max_samples
+        ):
+            rows, mass = positive, w[positive]
+        else:
+            # Weighted draws with replacement; the repeat counts are frequency weights.
+            cum = np.cumsum(w)
+            draws = np.searchsorted(cum, rng.random(max_samples) * cum[-1], side="right")
+            rows, counts = np.unique(np.minimum(draws, n_samples - 1), return_counts=True)
+            mass = counts.astype(np.float64)
+            self._subsample_distinct = _n_distinct_rows(Xt[:, rows].T)
+        self._rows, self._mass = rows, mass
+        self._tree = None
+        self._lock = threading.Lock()
+
+    def _clustered(self, n_components: int):
+        """Rows, their masses and the agglomeration that makes ``n_components`` groups."""
+        with self._lock:
+            return self._clustered_locked(n_components)
+
+    def _clustered_locked(self, n_components: int):
+        if self._subsample_distinct is not None and self._subsample_distinct < n_components:
             # a few points hold nearly all the weight: cluster the heaviest points
-            points, first, inverse = np.unique(
-                Xt[:, positive].T, axis=0, return_index=True, return_inverse=True
-            )
-            total = np.bincount(inverse.reshape(-1), weights=w[positive], minlength=len(points))
-            keep = np.sort(np.argsort(-total, kind="stable")[:max_samples])
-            rows, mass = positive[first[keep]], total[keep]
-    labels = hierarchical_labels(np.ascontiguousarray(Xt[:, rows].T), mass, n_components)
-    return _responsibilities(Xt, rows, mass, labels, n_components)
+            if self._heaviest is None:
+                Xt, w, positive = self._Xt, self._w, self._positive
+                points, first, inverse = np.unique(
+                    Xt[:, positive].T, axis=0, return_index=True, return_inverse=True
+                )
+                total = np.bincount(inverse.reshape(-1), weights=w[positive], minlength=len(points))
+                keep = np.sort(np.argsort(-total, kind="stable")[: self._max_samples])
+                rows, mass = positive[first[keep]], total[keep]
+                Y = np.ascontiguousarray(Xt[:, rows].T)
+                self._heaviest = (rows, mass, Agglomeration(Y, mass))
+            return self._heaviest
+        if self._tree is None:
+            Y = np.ascontiguousarray(self._Xt[:, self._rows].T)
+            self._tree = Agglomeration(Y, self._mass)
+        return self._rows, self._mass, self._tree
+
+    def resp(self, n_components: int) -> np.ndarray:
+        """Initial responsibilities (n_samples, n_components).
+
+        Rows in the clustered set get one-hot responsibilities; the others
+        (zero-weight rows, the rows left out of a subsample) get the
+        responsibilities of the groups' Gaussians.
+        """
+        Xt, w, positive = self._Xt, self._w, self._positive
+        if self._one_feature:
+            labels = quantile_labels(Xt[0, positive], w[positive], n_components)
+            return _responsibilities(Xt, positive, w[positive], labels, n_components)
+        rows, mass, tree = self._clustered(n_components)
+        return _responsibilities(Xt, rows, mass, tree.labels(n_components), n_components)
+
+
+def hierarchical_resp(Xt, w, n_components: int, rng, max_samples: int | None = None):
+    """Initial responsibilities (n_samples, n_components) from the hierarchical
+    partition of the feature-major data ``Xt`` (n_features, n_samples): see
+    :class:`HierarchicalStart`, of which this is one cut."""
+    return HierarchicalStart(Xt, w, rng, max_samples).resp(n_components)
 
 
 def _responsibilities(Xt, rows, mass, labels, n_components):

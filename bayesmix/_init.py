@@ -8,12 +8,21 @@ its draws.
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
-from ._hierarchical import hierarchical_resp, max_hierarchical_samples
+from ._hierarchical import HierarchicalStart, hierarchical_resp, max_hierarchical_samples
 from ._kernels import n_tasks, nearest_centre, run_tasks, sq_dist_to_point
 
-__all__ = ["hierarchical_suits", "initial_resp", "kmeans", "kmeans_plusplus", "random_rows"]
+__all__ = [
+    "FirstPartitions",
+    "hierarchical_suits",
+    "initial_resp",
+    "kmeans",
+    "kmeans_plusplus",
+    "random_rows",
+]
 
 
 def kmeans_plusplus(Xt, w, n_components, rng) -> np.ndarray:
@@ -203,3 +212,28 @@ def initial_resp(
     else:  # pragma: no cover - validated before
         raise ValueError(method)
     return _one_hot(labels, n_components)
+
+
+class FirstPartitions:
+    """``initial_resp(method, Xt, w, k, default_rng(seed), init_index=0)`` for
+    any ``k``, computed as a model grid should: every ``k`` starts from the same
+    fresh generator, so the hierarchical partition (the same subsample for
+    every ``k``) is agglomerated once and cut at each ``k``.  :meth:`resp` may
+    be called from several threads at once."""
+
+    def __init__(self, method: str, Xt, w, seed: int):
+        self.method, self.Xt, self.w, self.seed = method, Xt, w, seed
+        self._shared = None
+        self._lock = threading.Lock()
+
+    def resp(self, k: int) -> np.ndarray:
+        Xt, w = self.Xt, self.w
+        rng = np.random.default_rng(self.seed)
+        if self.method == "hierarchical" or (
+            self.method == "auto" and hierarchical_suits(Xt.shape[1], Xt.shape[0], k)
+        ):
+            with self._lock:
+                if self._shared is None:
+                    self._shared = HierarchicalStart(Xt, w, rng)
+            return self._shared.resp(k)
+        return initial_resp(self.method, Xt, w, k, rng, init_index=0)

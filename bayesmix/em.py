@@ -54,6 +54,7 @@ class _Run:
     log_likelihood: float
     events: list
     collapsed: np.ndarray | None = None
+    log_max_resp: float = np.nan  # sum_i w_i log max_k r_ik at the returned parameters
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,75 @@ class _SortedRows:
         direction = np.random.default_rng(_ORDER_SEED).standard_normal(Xt.shape[0])
         order = np.argsort(direction @ Xt, kind="stable")
         return cls(np.ascontiguousarray(Xt[:, order]), w[order], order)
+
+
+class _Data:
+    """Validated training data, standardised once: everything a fit reads
+    before its first iteration, shareable by the fits of a model grid.
+
+    Rows of zero weight are dropped (they are not data).  ``n_distinct``
+    counts the distinct rows exactly up to the ``at_least`` it was prepared
+    for (see :func:`_prepare`).
+    """
+
+    def __init__(self, X, w, names, n_distinct: int, std: Standardiser | None = None):
+        self.X, self.w, self.names, self.n_distinct = X, w, names, n_distinct
+        self.std = Standardiser(X, w) if std is None else std
+        self.Xt = self.std.transform(X)
+        self._rows = None
+        self._variances = None
+
+    def restandardised(self, std: Standardiser) -> _Data:
+        """The same rows in the units of another fit (warm start)."""
+        return _Data(self.X, self.w, self.names, self.n_distinct, std)
+
+    @property
+    def rows(self) -> _SortedRows:
+        """The rows in canonical order, sorted once (for the initialisations)."""
+        if self._rows is None:
+            self._rows = _SortedRows.of(self.Xt, self.w)
+        return self._rows
+
+    @property
+    def variances(self) -> np.ndarray:
+        """Weighted per-feature variances (standardised units)."""
+        if self._variances is None:
+            Xt, w = self.Xt, self.w
+            centred = Xt - (Xt @ w / w.sum())[:, None]
+            self._variances = (centred * centred) @ w / w.sum()
+        return self._variances
+
+
+def _prepare(X, sample_weight, at_least: int) -> _Data:
+    """Check ``X`` and ``sample_weight`` (nothing compiled runs here) and
+    standardise the rows of positive weight; distinct rows are counted
+    exactly up to ``at_least``."""
+    X, names = check_X(X, min_samples=2)
+    w = check_sample_weight(sample_weight, X.shape[0])
+    if (w > 0).sum() < 2:
+        raise ValueError(
+            "sample_weight gives positive weight to fewer than 2 rows; a mixture needs "
+            "at least 2 weighted samples."
+        )
+    distinct = count_distinct_rows(X, w, at_least)
+    if not (w > 0).all():  # rows of zero weight are not data: drop them
+        X, w = X[w > 0], w[w > 0]
+    return _Data(X, w, names, distinct)
+
+
+def _resp_stats(data: _Data, resp, ctx: _Context, diagonal: bool) -> MixtureStats:
+    """Weighted statistics of responsibilities, accumulated around the
+    partition's own means (``stats.shift``)."""
+    Xt, w = data.Xt, data.w
+    k, d = resp.shape[1], Xt.shape[0]
+    stats = MixtureStats(Xt.shape[1], k, d, diagonal)
+    # Two passes: the second accumulates around the partition's own means,
+    # so the covariances do not lose digits to cancellation.
+    stats.from_resp(Xt, w, resp, np.zeros((k, d)))
+    shift = stats.s1 / (stats.nk + ctx.nk_floor)[:, None]
+    stats.from_resp(Xt, w, resp, shift)
+    stats.shift = shift
+    return stats
 
 
 class _EventLog:
@@ -377,57 +447,59 @@ class GaussianMixture(BaseMixture):
         # Every check runs before any compiled code, and nothing fitted is
         # touched until all of them passed.
         structure, rng = self._check_params()
-        X, names = check_X(X, min_samples=2)
-        w = check_sample_weight(sample_weight, X.shape[0])
-        n_samples, n_features = X.shape
-        k = self.n_components
-        if (w > 0).sum() < 2:
-            raise ValueError(
-                "sample_weight gives positive weight to fewer than 2 rows; a mixture needs "
-                "at least 2 weighted samples."
-            )
-        distinct = count_distinct_rows(X, w, k)
-        if distinct < k:
-            raise ValueError(
-                f"n_components={k} is larger than the number of distinct rows with positive "
-                f"weight ({distinct}); lower n_components to at most {distinct}."
-            )
-        init_arrays = self._check_init_arrays(structure, n_features)
-        if not (w > 0).all():  # rows of zero weight are not data: drop them
-            X, w = X[w > 0], w[w > 0]
-            n_samples = X.shape[0]
-
+        data = _prepare(X, sample_weight, self.n_components)
+        self._check_distinct(data)
+        init_arrays = self._check_init_arrays(structure, data.Xt.shape[0])
         # warm_start continues only a fit of the same model on the same features.
         warm = (
             self.warm_start
             and hasattr(self, "_params")
             and self._structure.name == structure.name
-            and self._params.means.shape == (k, n_features)
+            and self._params.means.shape == (self.n_components, data.Xt.shape[0])
         )
-        self._structure = structure
-        std = self._standardiser if warm else Standardiser(X, w)
-        Xt = std.transform(X)
-        reg = self._internal_reg(std)
-        ctx = _Context(
-            reg=reg,
+        if warm:
+            data = data.restandardised(self._standardiser)
+        return self._fit_prepared(data, structure, rng, init_arrays, warm=warm)
+
+    def _check_distinct(self, data: _Data) -> None:
+        k = self.n_components
+        if data.n_distinct < k:
+            raise ValueError(
+                f"n_components={k} is larger than the number of distinct rows with positive "
+                f"weight ({data.n_distinct}); lower n_components to at most {data.n_distinct}."
+            )
+
+    def _context(self, data: _Data) -> _Context:
+        std, w = data.std, data.w
+        return _Context(
+            reg=self._internal_reg(std),
             scale=std.scale,
             # sklearn's 10 eps guard on the counts, in units of the mean weight so that
             # scaling every weight by a constant changes nothing.
-            nk_floor=10.0 * np.finfo(float).eps * float(w.sum()) / n_samples,
+            nk_floor=10.0 * np.finfo(float).eps * float(w.sum()) / w.shape[0],
         )
-        events = self._constant_feature_messages(Xt, w, std, reg)
+
+    def _fit_prepared(self, data: _Data, structure, rng, init_arrays, warm=False, start=None):
+        """EM on prepared data.  ``start`` (standardised :class:`_Params`, with
+        ``n_init=1``) replaces the first initialisation: :func:`select_model`
+        passes the shared start of its grid."""
+        Xt, w, std, names = data.Xt, data.w, data.std, data.names
+        n_features = Xt.shape[0]
+        self._structure = structure
+        ctx = self._context(data)
+        reg = ctx.reg
+        events = self._constant_feature_messages(data, reg)
 
         best = None
-        rows = None
         n_init = 1 if warm else self.n_init
         for init in range(n_init):
             if warm:
-                start, jitter = self._params, None
+                start_params, jitter = self._params, None
+            elif start is not None and init == 0:
+                start_params, jitter = start
             else:
-                if rows is None and not {"weights", "means", "precisions"} <= init_arrays.keys():
-                    rows = _SortedRows.of(Xt, w)
-                start, jitter = self._initial_params(Xt, w, rows, rng, init_arrays, std, ctx, init)
-            run = self._em(Xt, w, start, ctx, jitter)
+                start_params, jitter = self._initial_params(data, rng, init_arrays, ctx, init)
+            run = self._em(Xt, w, start_params, ctx, jitter)
             if self.verbose:
                 ll = run.log_likelihood - float(w.sum()) * n_features * std.log_scale
                 print(
@@ -454,6 +526,8 @@ class GaussianMixture(BaseMixture):
         self.lower_bounds_ = [lb - log_jac for lb in best.lower_bounds]
         self.lower_bound_ = self.lower_bounds_[-1] if self.lower_bounds_ else -np.inf
         self.log_likelihood_ = best.log_likelihood - float(w.sum()) * log_jac
+        # sum_i w_i log max_k p(k | x_i) at the fitted parameters: ICL's entropy term
+        self._train_log_max_resp = best.log_max_resp
         self.n_features_in_ = n_features
         if names is not None:
             self.feature_names_in_ = names
@@ -463,7 +537,7 @@ class GaussianMixture(BaseMixture):
         self.collapsed_components_ = best.collapsed
 
         for msg in dict.fromkeys(events + best.events + self._collapse_messages()):
-            warnings.warn(msg, DegenerateDataWarning, stacklevel=2)
+            warnings.warn(msg, DegenerateDataWarning, stacklevel=3)
         if not best.converged and self.max_iter > 0:
             lbs = best.lower_bounds
             if len(lbs) > 1:
@@ -479,7 +553,7 @@ class GaussianMixture(BaseMixture):
                 "or start closer to the optimum: more n_init, another init_params, or "
                 "continue this fit with warm_start=True.",
                 ConvergenceWarning,
-                stacklevel=2,
+                stacklevel=3,
             )
         return self
 
@@ -491,15 +565,15 @@ class GaussianMixture(BaseMixture):
             return 1e-6 * std.mean_variance / std.scale**2
         return float(self.reg_covar) / std.scale**2
 
-    def _constant_feature_messages(self, Xt, w, std, reg) -> list[str]:
+    def _constant_feature_messages(self, data: _Data, reg) -> list[str]:
+        std = data.std
         reg_data = reg * std.scale**2
         if std.mean_variance == 0.0:
             return [
                 "every row of X is the same point; the covariance is reg_covar * I with "
                 f"reg_covar={reg_data:.3g}"
             ]
-        centred = Xt - (Xt @ w / w.sum())[:, None]
-        var = (centred * centred) @ w / w.sum()
+        var = data.variances
         const = np.flatnonzero(var <= 1e-24 * var.max())
         if const.size == 0:
             return []
@@ -512,21 +586,16 @@ class GaussianMixture(BaseMixture):
             f"the components; {effect}. Drop them to silence this warning."
         ]
 
-    def _initial_params(self, Xt, w, rows, rng, given, std, ctx, init_index=0):
+    def _initial_params(self, data: _Data, rng, given, ctx, init_index=0):
         """Initial parameters (standardised units) and the jitter their
         factorisation needed (None if none)."""
+        Xt, std = data.Xt, data.std
         k, d = self.n_components, Xt.shape[0]
         structure = self._structure
         jitter = None
         if not {"weights", "means", "precisions"} <= given.keys():
-            resp = self._initial_resp(rows, rng, init_index)
-            stats = MixtureStats(Xt.shape[1], k, d, structure.diagonal)
-            # Two passes: the second accumulates around the partition's own means,
-            # so the covariances do not lose digits to cancellation.
-            stats.from_resp(Xt, w, resp, np.zeros((k, d)))
-            shift = stats.s1 / (stats.nk + ctx.nk_floor)[:, None]
-            stats.from_resp(Xt, w, resp, shift)
-            params, jitter = self._m_step(stats, shift, ctx)
+            resp = self._initial_resp(data.rows, rng, init_index)
+            params, jitter = self._params_from_resp(data, resp, ctx)
         else:
             params = _Params(np.full(k, 1.0 / k), np.zeros((k, d)), None, None)
         if "weights" in given:
@@ -539,6 +608,11 @@ class GaussianMixture(BaseMixture):
             covs = structure.from_full(cov_full)
             params.covariances, params.prec_chol, jitter = self._factorise(covs)
         return params, jitter
+
+    def _params_from_resp(self, data: _Data, resp, ctx):
+        """The M-step of responsibilities (n_samples, K): ``(params, jitter)``."""
+        stats = _resp_stats(data, resp, ctx, self._structure.diagonal)
+        return self._m_step(stats, stats.shift, ctx)
 
     def _initial_resp(self, rows: _SortedRows, rng, init_index: int = 0) -> np.ndarray:
         """``init_params`` responsibilities (n_samples, n_components), computed on
@@ -621,7 +695,14 @@ class GaussianMixture(BaseMixture):
         # fit_predict(X) equals fit(X).predict(X).
         means, prec, log_const = self._arrays(params)
         stats.e_step(Xt, w, means, prec, log_const)
-        return _Run(params, lower_bounds, converged, stats.log_likelihood, log.messages())
+        return _Run(
+            params,
+            lower_bounds,
+            converged,
+            stats.log_likelihood,
+            log.messages(),
+            log_max_resp=stats.icl_term,
+        )
 
     def _reseed(self, Xt, w, params: _Params, ctx):
         """Move empty components to the worst-explained rows of positive weight,

@@ -56,7 +56,7 @@ from .priors import DirichletProcess, Gamma, NormalInverseWishart
 __all__ = ["DirichletProcessMixture"]
 
 LAUNCH_SCANS = 5  # intermediate restricted Gibbs scans per split-merge launch state
-RHAT_THRESHOLD = 1.05  # split R-hat of the log joint above which a fit is "not converged"
+RHAT_THRESHOLD = 1.01  # split R-hat of the log joint above which a fit is "not converged"
 MAX_PREDICTIVE_DRAWS = 1000  # kept draws averaged by score_samples (evenly spaced)
 _PROGRESS_AFTER = 2.0  # seconds: runs expected to be shorter show no progress bar
 _CACHE_BYTES = 256 * 2**20  # predictive components cached up to this size
@@ -299,7 +299,7 @@ class DirichletProcessMixture(BaseMixture):
     component_prior_ : NormalInverseWishart
         The resolved prior, in data units.
     converged_ : bool
-        The rank-normalised split R-hat of the log joint is at most 1.05 (or,
+        The rank-normalised split R-hat of the log joint is at most 1.01 (or,
         for short runs, the larger value that independent draws would reach
         only by a four-sigma fluctuation); True when R-hat cannot be computed
         (fewer than 4 kept draws per chain, or a constant log joint).
@@ -563,6 +563,7 @@ class DirichletProcessMixture(BaseMixture):
         self._X_rows = X[present]  # the rows with weight, in data units, for posterior()
         self._w_rows = reps[present].astype(np.float64)
         self._rows_present = present
+        self._row_pos = row_pos  # each present row's first copy among the rows of _X_fit
         self._n_fit = n
         self._train_key = _data_key(X)
         self._predictive_cache = None
@@ -821,15 +822,23 @@ class DirichletProcessMixture(BaseMixture):
         means = np.full((n_chains, n_kept, K, d), np.nan)
         covs = np.full((n_chains, n_kept, K, d, d), np.nan)
         tril = np.tril_indices(d, -1)
+        present, row_pos = self._rows_present, self._row_pos
         for c in range(n_chains):
             for t in range(n_kept):
                 k = int(self.n_clusters_samples_[c, t])
                 labels = np.ascontiguousarray(self._labels_full[c, t], dtype=np.int64)
+                # The sampler numbers clusters over its own (sorted, expanded) rows;
+                # labels_samples_ renumbers them over the caller's rows.  Slot j of
+                # the output is the cluster labelled j there.
+                slot = np.full(k, -1, dtype=np.int64)
+                slot[labels[row_pos]] = self.labels_samples_[c, t, present]
+                spare = np.setdiff1d(np.arange(k), slot[slot >= 0])
+                slot[slot < 0] = spare  # clusters of repeated copies only
                 counts, mu, R, _ = cluster_posteriors(
                     self._X_fit, labels, k, p.mean, p.scale, p.kappa
                 )
                 wt = rng.dirichlet(np.append(counts.astype(float), self._alphas[c, t]))
-                weights[c, t, :k] = wt[:k]
+                weights[c, t, slot] = wt[:k]
                 rest[c, t] = wt[k]
                 nun = p.dof + counts
                 # Bartlett: Sigma^-1 = R^-1 A A^T R^-T ~ Wishart(nu, Psi^-1), so
@@ -843,8 +852,8 @@ class DirichletProcessMixture(BaseMixture):
                 sigma = np.swapaxes(B, 1, 2) @ B
                 z = rng.standard_normal((k, d, 1))
                 mean = mu + (np.swapaxes(B, 1, 2) @ z)[..., 0] / np.sqrt(p.kappa + counts)[:, None]
-                means[c, t, :k] = mean * s + centre
-                covs[c, t, :k] = sigma * s**2
+                means[c, t, slot] = mean * s + centre
+                covs[c, t, slot] = sigma * s**2
         out = {
             "weights": weights,
             "weight_unoccupied": rest,

@@ -28,6 +28,9 @@ relabelled to a common numbering; :meth:`MixturePosterior.from_draws` does that
 highest likelihood; see :mod:`bayesmix._relabel`) before anything is stored.
 When the posterior is genuinely multimodal in the labels, component summaries
 describe the relabelled posterior and should be read with that in mind.
+When the number of occupied components varies between draws, read component
+summaries from :meth:`MixturePosterior.given_n_components`: the draws of the
+most probable size, relabelled among themselves.
 
 Partitions
 ----------
@@ -551,6 +554,97 @@ class MixturePosterior:
         occ = self._n_occupied().ravel()
         counts = np.bincount(occ, minlength=self.weights.shape[2] + 1)
         return counts / counts.sum()
+
+    def given_n_components(self, n_components: int | None = None) -> MixturePosterior:
+        """The draws with exactly ``n_components`` occupied components, each
+        cut to those components and relabelled among themselves.
+
+        When the number of components varies between draws (Gibbs, or a
+        variational fit whose weight prior prunes), no single numbering
+        serves every draw: a cluster that some draws split in two shares its
+        label with another cluster elsewhere, and component summaries mix
+        them.  Conditioning on the number of occupied components (the mode of
+        :meth:`n_components` by default) leaves draws of one size, for which
+        relabelling is the usual fixed-K problem; this is the post-processing
+        of Frühwirth-Schnatter & Malsiner-Walli (2019).  Label-invariant
+        summaries should still be read from the full posterior.
+
+        Parameters
+        ----------
+        n_components : int, optional
+            Default: the most probable number of occupied components.
+
+        Returns
+        -------
+        MixturePosterior
+            The kept draws of every chain pooled into one chain (so no R-hat),
+            with ``attrs["given_n_components"]`` and ``attrs["draws_kept"]``
+            (the fraction of draws kept).  Partitions (sampled ones too) are
+            carried over, so occupancy means the same in both.
+        """
+        probs = self.n_components()
+        if n_components is None:
+            n_components = int(np.argmax(probs))
+        n_components = check_int(n_components, "n_components", low=1)
+        occ = self._n_occupied().ravel()
+        keep = np.flatnonzero(occ == n_components)
+        if keep.size == 0:
+            have = ", ".join(str(k) for k in np.flatnonzero(probs))
+            raise ValueError(
+                f"no draw has {n_components} occupied components (the draws have {have}); "
+                "pass one of those, or None for the most probable."
+            )
+        n_flat, k_all = self.n_chains * self.n_draws, self.weights.shape[2]
+        if self.X is not None:
+            alloc = self.allocations.reshape(n_flat, -1)[keep]
+            occupied = np.zeros((keep.size, k_all), dtype=bool)
+            np.put_along_axis(occupied, alloc, True, axis=1)
+        else:
+            occupied = ~self._unused.reshape(n_flat, k_all)[keep]
+        # each kept draw's occupied slots, in slot order: (n_kept, n_components)
+        slots = np.argsort(~occupied, axis=1, kind="stable")[:, :n_components]
+
+        def take(arr, tail=()):
+            flat = arr.reshape((n_flat, k_all, *tail))[keep]
+            idx = slots.reshape(slots.shape + (1,) * len(tail))
+            return np.take_along_axis(flat, idx, axis=1)[None]
+
+        labels = None
+        if self.X is not None:
+            # slot -> its rank among the draw's occupied slots
+            rank = np.zeros((keep.size, k_all), dtype=np.int64)
+            np.put_along_axis(rank, slots, np.arange(n_components)[None], axis=1)
+            labels = np.take_along_axis(rank, alloc, axis=1)[None]
+
+        def pooled(arr):
+            return (
+                None
+                if arr is None
+                else np.asarray(arr)
+                .reshape(n_flat, -1)[keep]
+                .reshape(1, keep.size, *np.asarray(arr).shape[2:])
+            )
+
+        post = MixturePosterior.from_draws(
+            take(self.weights),
+            take(self.means, (self.n_features,)),
+            take(self.covariances, (self.n_features, self.n_features)),
+            labels=labels,
+            concentration=pooled(self.concentration),
+            X=self.X,
+            sample_weight=self.sample_weight,
+            feature_names=self.feature_names,
+            kind=self.kind,
+            check_convergence=False,
+            random_state=self._seed,
+            sample_stats={name: pooled(v) for name, v in self.sample_stats.items()},
+            attrs={
+                **self.attrs,
+                "given_n_components": n_components,
+                "draws_kept": keep.size / n_flat,
+            },
+        )
+        return post
 
     def coclustering(self) -> np.ndarray:
         """Posterior probability that rows ``i`` and ``j`` share a component,

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ._kernels import serial_kernels
 from ._validation import (
     check_choice,
     check_int,
@@ -106,55 +107,75 @@ def _folds(n_samples: int, n_folds: int, rng) -> list[np.ndarray]:
     return np.array_split(order, n_folds)
 
 
-def _shared_start(X, w, k, seed, params):
-    """One initialisation for every covariance type with ``k`` components.
+class _SharedStarts:
+    """One initialisation per number of components, shared by the covariance types.
 
-    A ``max_iter=0`` full-covariance fit returns the M-step of the
-    ``init_params`` partition: its weights and means are those of every
-    type, and the other types' initial covariances follow exactly from the
-    full ones (diag: their diagonals; spherical: the mean of those; tied:
-    the weight-averaged matrix), ``reg_covar`` included.  Returns
-    ``({covariance_type: init arrays}, warnings)``, or ``(error message,
-    warnings)`` if the initialisation failed.
+    The ``init_params`` partition for ``k`` is what a lone fit with the grid's
+    seed starts from (the hierarchical agglomeration runs once and is cut at
+    every ``k``, as mclust's ``hc`` serves every G); each type's start is the
+    M-step of its own structure from that partition, which is exactly the
+    first M-step of a lone fit of that type.  :meth:`compute` may run for
+    several ``k`` in parallel threads.
     """
-    from .em import GaussianMixture
 
-    sink: list[str] = []
-    _local.sink = sink
-    try:
-        base = GaussianMixture(
-            n_components=k,
-            covariance_type="full",
-            random_state=seed,
-            **{**params, "max_iter": 0},
-        ).fit(X, sample_weight=w)
-    except Exception as exc:
-        return f"{type(exc).__name__}: {exc}", sink
-    finally:
-        _local.sink = None
-    weights, means, full = base.weights_, base.means_, base.covariances_
-    diag = np.diagonal(full, axis1=1, axis2=2)
-    tied = np.einsum("k,kij->ij", weights, full)
-    precisions = {
-        "full": np.linalg.inv(full),
-        "tied": np.linalg.inv(tied),
-        "diag": 1.0 / diag,
-        "spherical": 1.0 / diag.mean(axis=1),
-    }
-    for key in ("full", "tied"):
-        p = precisions[key]
-        precisions[key] = 0.5 * (p + np.swapaxes(p, -1, -2))
-    starts = {
-        ct: {"weights_init": weights, "means_init": means, "precisions_init": prec}
-        for ct, prec in precisions.items()
-    }
-    return starts, sink
+    def __init__(self, data, cts, seed, params):
+        from . import _init
+        from .covariance import get_structure
+
+        self.data, self.seed, self.params = data, seed, params
+        self.structures = {ct: get_structure(ct) for ct in cts}
+        rows = data.rows
+        self.partitions = _init.FirstPartitions(
+            params.get("init_params", "auto"), rows.Xt, rows.w, seed
+        )
+        self.starts: dict = {}
+
+    def compute(self, k) -> None:
+        """``starts[k]``: ``{covariance_type: (params, jitter)}``, or an
+        ``(error message, warnings)`` pair if the initialisation failed."""
+        from .em import GaussianMixture, _resp_stats
+
+        data, rows = self.data, self.data.rows
+        sink: list[str] = []
+        _local.sink = sink
+        try:
+            model = GaussianMixture(n_components=k, random_state=self.seed, **self.params)
+            model._check_params()
+            model._check_distinct(data)
+            resp = np.empty((rows.order.size, k))
+            resp[rows.order] = self.partitions.resp(k)
+            ctx = model._context(data)
+            stats = _resp_stats(data, resp, ctx, diagonal=False)
+            diagonal = _DiagonalView(stats)
+            starts = {}
+            for ct, structure in self.structures.items():
+                model._structure = structure
+                view = diagonal if structure.diagonal else stats
+                starts[ct] = model._m_step(view, stats.shift, ctx)
+            self.starts[k] = starts
+        except Exception as exc:
+            self.starts[k] = (f"{type(exc).__name__}: {exc}", sink)
+        finally:
+            _local.sink = None
+
+    def get(self, k, ct):
+        start = self.starts[k]
+        return start if isinstance(start, tuple) else start[ct]
 
 
-def _fit_cell(X, w, ct, k, seed, params, criterion, folds, start=None):
+class _DiagonalView:
+    """Full-covariance statistics seen as a diagonal structure's: the diagonal
+    of the second moments, shape (K, 1, D)."""
+
+    def __init__(self, stats):
+        self.nk, self.s1 = stats.nk, stats.s1
+        self.s2 = np.diagonal(stats.s2, axis1=1, axis2=2)[:, None, :].copy()
+
+
+def _fit_cell(data, ct, k, seed, params, criterion, folds, start=None, cv_data=None):
     """Fit one grid cell; returns ``(row dict, model or None)``.  Never raises.
 
-    ``start`` is this cell's shared initialisation: a dict of init arrays, a
+    ``start`` is this cell's shared initialisation: ``(params, jitter)``, an
     ``(error, warnings)`` pair when that initialisation failed, or None for
     the estimator's own ``init_params``.
     """
@@ -167,15 +188,15 @@ def _fit_cell(X, w, ct, k, seed, params, criterion, folds, start=None):
     begin = time.perf_counter()
     model = None
     try:
-        if isinstance(start, tuple):  # the shared initialisation failed
+        if start is not None and isinstance(start[0], str):  # the shared start failed
             sink.extend(start[1])
             raise _InitFailed(start[0])
-        init = start or {}
-        model = GaussianMixture(
-            n_components=k, covariance_type=ct, random_state=seed, **params, **init
-        )
-        model.fit(X, sample_weight=w)
-        ll, log_max, total = _criterion_parts(model, X, w)
+        model = GaussianMixture(n_components=k, covariance_type=ct, random_state=seed, **params)
+        structure, rng = model._check_params()
+        model._check_distinct(data)
+        init_arrays = model._check_init_arrays(structure, data.Xt.shape[0])
+        model._fit_prepared(data, structure, rng, init_arrays, start=start)
+        ll, log_max, total = model.log_likelihood_, model._train_log_max_resp, data.w.sum()
         p = model._n_parameters()
         row.update(
             log_likelihood=ll,
@@ -197,6 +218,7 @@ def _fit_cell(X, w, ct, k, seed, params, criterion, folds, start=None):
                 row[key] = np.nan
             model = None
         elif criterion == "cv":
+            X, w = cv_data  # the caller's rows, which the folds index
             held_out = 0.0
             for test in folds:
                 train = np.ones(X.shape[0], dtype=bool)
@@ -235,15 +257,6 @@ def _single_threaded_blas():
     except ImportError:  # pragma: no cover - installed alongside scikit-learn
         return contextlib.nullcontext()
     return threadpool_limits(limits=1, user_api="blas")
-
-
-def _criterion_parts(model, X, w):
-    """Total log-likelihood, ``sum_i w_i log max_k p(k | x_i)`` and total weight,
-    from one pass over the data."""
-    log_dens, resp = model._log_prob(X, want_resp=True)
-    with np.errstate(divide="ignore"):
-        log_max = np.log(resp.max(axis=1))
-    return float(w @ log_dens), float(w @ log_max), float(w.sum())
 
 
 def _n_jobs(n_jobs) -> int:
@@ -293,9 +306,11 @@ def select_model(
     **params
         Further :class:`~bayesmix.GaussianMixture` parameters (``tol``,
         ``max_iter``, ``n_init``, ``init_params``, ``reg_covar``...).  ``tol``
-        defaults to 1e-5 here, tighter than a single fit's 1e-3 (mclust's EM
-        uses 1e-5 too): a criterion compares optima, so every cell must reach
-        one rather than stall on a plateau.
+        defaults to 1e-4 here, tighter than a single fit's 1e-3: a criterion
+        compares optima, so every cell must reach one rather than stall on a
+        plateau.  (mclust stops at a relative change of 1e-5 in the total
+        log-likelihood, about the same for a typical log-density per row of
+        -2 to -10.)
 
     Returns
     -------
@@ -304,6 +319,12 @@ def select_model(
 
     Notes
     -----
+    The data are checked, standardised and put in canonical order once for
+    the whole grid, and each number of components gets one initialisation
+    shared by the covariance types; every cell is still exactly the fit a
+    lone ``GaussianMixture(..., random_state=seed)`` makes, ``seed`` being
+    the one number drawn from ``random_state``.
+
     Warnings raised by individual fits (non-convergence, regularised
     components) are recorded in the ``warnings`` column rather than shown;
     a :class:`~bayesmix.exceptions.ConvergenceWarning` is issued only when the
@@ -334,7 +355,7 @@ def select_model(
     for bad in ("n_components", "covariance_type", "random_state"):
         if bad in params:
             raise TypeError(f"{bad} is set by select_model itself; do not pass it in **params.")
-    from .em import GaussianMixture
+    from .em import GaussianMixture, _prepare
 
     params.setdefault("tol", 1e-4)
     GaussianMixture(**params)  # unknown parameter names fail here, before any fit
@@ -342,7 +363,6 @@ def select_model(
     # One seed for the whole grid, as mclust clusters once for every G: the
     # hierarchical start (and its subsample) is then computed once and cut at each K.
     seed = int(rng.integers(0, 2**63 - 1))
-    seeds = dict.fromkeys(ks, seed)
     folds = _folds(X_arr.shape[0], n_folds, rng) if criterion == "cv" else None
 
     cells = [(ct, k) for ct in cts for k in ks]
@@ -352,24 +372,24 @@ def select_model(
         key=lambda i: -COVARIANCE_TYPES[cells[i][0]].n_parameters(cells[i][1], X_arr.shape[1]),
     )
     results: list = [None] * len(cells)
+    n_threads = 1 if n_jobs == 1 else min(n_jobs, len(cells))
+    # The data are checked, standardised and sorted once for the whole grid.
+    data = _prepare(X_arr, w, max(ks))
     # One initialisation per number of components, shared by the covariance
     # types (what each would compute from the same seed anyway), unless the
     # user asked for several random starts or gave initial parameters.
     share = params.get("n_init", 1) == 1 and not (
         {"weights_init", "means_init", "precisions_init", "warm_start"} & params.keys()
     )
-    starts: dict = {}
-
-    def start_k(k):
-        starts[k] = _shared_start(X_arr, w, k, seeds[k], params)
+    shared = _SharedStarts(data, cts, seed, params) if share else None
 
     def run(i):
         ct, k = cells[i]
-        start = None
-        if share:
-            shared = starts[k]
-            start = shared if isinstance(shared[0], str) else shared[0][ct]
-        results[i] = _fit_cell(X_arr, w, ct, k, seeds[k], params, criterion, folds, start)
+        start = shared.get(k, ct) if share else None
+        with serial_kernels() if n_threads > 1 else contextlib.nullcontext():
+            results[i] = _fit_cell(
+                data, ct, k, seed, params, criterion, folds, start, cv_data=(X_arr, w)
+            )
 
     with warnings.catch_warnings():
         warnings.simplefilter("always")
@@ -380,13 +400,13 @@ def select_model(
                 if n_jobs == 1 or len(cells) == 1:
                     if share:
                         for k in sorted(ks, reverse=True):
-                            start_k(k)
+                            shared.compute(k)
                     for i in order:
                         run(i)
                 else:
                     with ThreadPoolExecutor(max_workers=min(n_jobs, len(cells))) as pool:
                         if share:
-                            list(pool.map(start_k, sorted(ks, reverse=True)))
+                            list(pool.map(shared.compute, sorted(ks, reverse=True)))
                         list(pool.map(run, order))
         finally:
             _previous_showwarning.pop()

@@ -17,6 +17,15 @@ quantities: the weights and means of the two main components (relabelled,
 then ordered by eruption length), the total log-likelihood and the density
 at one point between the clusters (label-invariant), and the posterior
 probability of the number of occupied components.
+
+The number of components varies between the Gibbs draws (and between some
+variational draws), and no single numbering of components fits draws of
+different sizes: a draw that splits the long-eruption cluster in two would
+lend one half the label another draw gives to a small cluster elsewhere.  So
+the component rows are read from :meth:`~bayesmix.MixturePosterior.given_n_components`:
+the draws with the most probable number of occupied components, relabelled
+among themselves (Frühwirth-Schnatter & Malsiner-Walli 2019).  The
+label-invariant rows use every draw.
 """
 
 import sys
@@ -88,10 +97,14 @@ def main_components(post):
 rows = {}
 for name, post in posteriors.items():
     col = {}
-    for label, k in zip(("short", "long"), main_components(post), strict=False):
-        col[f"weight ({label})"] = interval(post.weights[:, :, k])
+    given = post.given_n_components()  # the most probable K, relabelled alone
+    col["component rows given K ="] = (
+        f"{given.attrs['given_n_components']} ({100 * given.attrs['draws_kept']:.0f}% of draws)"
+    )
+    for label, k in zip(("short", "long"), main_components(given), strict=False):
+        col[f"weight ({label})"] = interval(given.weights[:, :, k])
         for f, feature in enumerate(NAMES):
-            col[f"mean {feature} ({label})"] = interval(post.means[:, :, k, f])
+            col[f"mean {feature} ({label})"] = interval(given.means[:, :, k, f])
     col["log-likelihood"] = interval(post.total_log_likelihood)
     band = post.density(TROUGH, ci=0.95)
     col["density at (3, 68)"] = f"{band.mean[0]:9.5f} [{band.lower[0]:.5f}, {band.upper[0]:.5f}]"

@@ -290,6 +290,37 @@ def test_posterior_arrays(fitted):
     np.testing.assert_array_equal(post["means"], again["means"])  # seeded by random_state
 
 
+@pytest.mark.parametrize("weighted", [False, True])
+def test_posterior_draw_slot_j_is_the_cluster_labelled_j(blobs, weighted):
+    """The sampler numbers clusters over its own sorted rows, labels_samples_
+    over the caller's rows: every parameter draw must sit in the slot of its
+    cluster's label (shuffled rows and integer weights make the two numberings
+    differ).  Each drawn mean is near the mean of the rows with its label."""
+    X, _ = blobs
+    rng = np.random.default_rng(1)
+    order = rng.permutation(X.shape[0])
+    X = X[order][::-1]
+    w = rng.integers(1, 4, size=X.shape[0]) if weighted else None
+    m = dpm(n_iter=80).fit(X, sample_weight=w)
+    post = m.posterior_draws(random_state=2)
+    wt = np.ones(X.shape[0]) if w is None else w.astype(float)
+    checked = 0
+    for c in range(post["labels"].shape[0]):
+        for t in range(post["labels"].shape[1]):
+            lab = post["labels"][c, t]
+            for j in np.unique(lab):
+                rows = lab == j
+                if wt[rows].sum() < 15:
+                    continue
+                centre = wt[rows] @ X[rows] / wt[rows].sum()
+                # clusters sit 7 apart with unit spread: a wrong slot is ~7 off
+                assert np.abs(post["means"][c, t, j] - centre).max() < 1.5, (c, t, j)
+                share = wt[rows].sum() / wt.sum()
+                assert abs(post["weights"][c, t, j] - share) < 0.25
+                checked += 1
+    assert checked >= 3 * post["labels"].shape[0] * post["labels"].shape[1] * 0.9
+
+
 def test_posterior_is_a_mixture_posterior_over_the_rows(fitted):
     from bayesmix import MixturePosterior
 

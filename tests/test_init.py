@@ -330,3 +330,90 @@ def test_hierarchical_resp_on_degenerate_data():
     Y, truth = blobs(rng, [50, 50], [[0, 0], [8, 8]], [np.eye(2)] * 2)
     Y = np.column_stack([Y, np.full(100, 3.0)])
     assert same_partition(hierarchical_labels(Y, np.ones(100), 2), truth)
+
+
+# ------------------------------------------- greedy reference, merge by merge
+def greedy_reference(Z, mass, alpha, beta, n_clusters):
+    """The greedy agglomeration done naively, in the kernel's own terms: at every
+    step score every pair (i < j) of current clusters from its pooled weight,
+    mean and scatter, and merge the cheapest into the lower index, ties going to
+    the lowest (i, j).  Returns the (i, j) pairs in order and their costs."""
+    n, p = Z.shape
+    m = mass.astype(float).copy()
+    mean = Z.astype(float).copy()
+    scatter = np.zeros((n, p, p))
+    rows = np.ones(n, dtype=int)
+
+    def term(mk, W, rk):
+        det = 0.0
+        if rk > p:
+            sign, logdet = np.linalg.slogdet(W / mk)
+            det = np.exp(logdet) if sign > 0 else 0.0
+        return mk * np.log(det + beta * (np.trace(W) + alpha) / mk)
+
+    def pooled(i, j):
+        mij = m[i] + m[j]
+        d = mean[i] - mean[j]
+        W = scatter[i] + scatter[j] + (m[i] * m[j] / mij) * np.outer(d, d)
+        return mij, W, rows[i] + rows[j]
+
+    terms = [term(m[i], scatter[i], 1) for i in range(n)]
+    active = list(range(n))
+    steps, costs = [], []
+    while len(active) > n_clusters:
+        best = None
+        for a, i in enumerate(active):
+            for j in active[a + 1 :]:
+                c = term(*pooled(i, j)) - terms[i] - terms[j]
+                if best is None or c < best[0]:
+                    best = (c, i, j)
+        c, i, j = best
+        mij, W, rij = pooled(i, j)
+        mean[i] = (m[i] * mean[i] + m[j] * mean[j]) / mij
+        m[i], scatter[i], rows[i] = mij, W, rij
+        terms[i] = term(mij, W, rij)
+        active.remove(j)
+        steps.append((i, j))
+        costs.append(c)
+    return np.array(steps), np.array(costs)
+
+
+@pytest.mark.parametrize("n_features", [2, 3])
+def test_agglomeration_merge_order_matches_greedy_reference(n_features):
+    """The exact sequence of (i, j), which the kernel's lazily refreshed nearest
+    neighbours and its fast paths (the determinant lemma for singletons, the
+    vectorised factorisations) must not change; duplicated rows with equal
+    weights make exact ties, which go to the lowest indices."""
+    rng = np.random.default_rng(20 + n_features)
+    n = 44
+    Z = rng.normal(size=(n, n_features)) * rng.uniform(0.5, 2.0, size=n_features)
+    Z[:12] += 2.5
+    Z[18:26] *= 0.2  # a tight group: many merges into one cluster
+    copies = [3, 3, 17, 25, 25, 25]
+    Z[n - len(copies) :] = Z[copies]
+    mass = rng.integers(1, 4, size=n).astype(float)
+    mass[n - len(copies) :] = mass[copies]
+    for weights, alpha, beta in ((mass, 0.3, 1.0), (mass * 0.37, 2.0, 0.5)):
+        steps, costs = greedy_reference(Z, weights, alpha, beta, 1)
+        parent = np.empty(n, dtype=np.int64)
+        merges = np.empty((n - 1, 3))
+        agglomerate(np.ascontiguousarray(Z), weights, alpha, beta, 1, parent, merges)
+        np.testing.assert_array_equal(merges[:, :2].astype(np.int64), steps)
+        np.testing.assert_allclose(merges[:, 2], costs, rtol=1e-9, atol=1e-12)
+        np.testing.assert_array_equal(parent[steps[:, 1]], steps[:, 0])
+
+
+def test_agglomeration_ties_on_a_lattice_match_greedy_reference():
+    """Points of a square lattice, equal weights: many pairs, and later many
+    clusters, cost exactly the same; the kernel must break every tie as the
+    reference does (lowest indices), its lazy bounds included."""
+    rng = np.random.default_rng(0)
+    grid = np.stack(np.meshgrid(np.arange(-2, 3), np.arange(-2, 3)), -1).reshape(-1, 2)
+    Z = grid[rng.permutation(len(grid))].astype(float)
+    for mass, alpha in ((np.ones(len(Z)), 0.3), (np.full(len(Z), 2.5), 1.0)):
+        steps, costs = greedy_reference(Z, mass, alpha, 1.0, 1)
+        parent = np.empty(len(Z), dtype=np.int64)
+        merges = np.empty((len(Z) - 1, 3))
+        agglomerate(Z, mass, alpha, 1.0, 1, parent, merges)
+        np.testing.assert_array_equal(merges[:, :2].astype(np.int64), steps)
+        np.testing.assert_allclose(merges[:, 2], costs, rtol=1e-9, atol=1e-12)

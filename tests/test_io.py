@@ -135,7 +135,7 @@ def test_file_is_plain_npz_without_pickle(fitted, tmp_path):
 
 
 # ----------------------------------------------------------------- bad files
-def _rewrite(path, meta_change=None, arrays_change=None):
+def _rewrite(path, meta_change=None, arrays_change=None, *, indent=None):
     with np.load(path, allow_pickle=False) as npz:
         arrays = {name: npz[name] for name in npz.files}
     meta = json.loads(arrays.pop("__bayesmix__").tobytes())
@@ -143,7 +143,7 @@ def _rewrite(path, meta_change=None, arrays_change=None):
         meta_change(meta)
     if arrays_change:
         arrays_change(arrays)
-    text = json.dumps(meta).encode()
+    text = json.dumps(meta, indent=indent).encode()
     arrays["__bayesmix__"] = np.frombuffer(text, dtype=np.uint8)
     with open(path, "wb") as fh:
         np.savez(fh, **arrays)
@@ -282,7 +282,9 @@ def test_deeply_nested_metadata(saved):
     limit = sys.getrecursionlimit()
     sys.setrecursionlimit(limit + 20000)  # so that json.dumps can write it
     try:
-        _rewrite(saved, meta_change=nest)
+        # indent: the pure-Python encoder, whose depth setrecursionlimit raises (from
+        # Python 3.12 the C encoder has a fixed C-recursion limit of its own)
+        _rewrite(saved, meta_change=nest, indent=0)
     finally:
         sys.setrecursionlimit(limit)
     with pytest.raises(ValueError, match="not a readable bayesmix model file"):

@@ -191,6 +191,66 @@ def test_n_components_is_the_distribution_of_occupied_clusters(rng):
     assert probs[3] == pytest.approx(1 - split.mean())
 
 
+def draws_with_a_fourth_cluster(rng, truth, n_draws=40, share=0.35):
+    """Gibbs-like draws where, in about ``share`` of them, a fourth small
+    cluster takes a few rows of one true cluster (a different one each time),
+    so the draws have 3 or 4 occupied components."""
+    weights, means, covs, labels, slots = gibbs_like_draws(rng, truth, n_draws=n_draws)
+    split = rng.random((2, n_draws)) < share
+    for c, s in zip(*np.nonzero(split), strict=True):
+        spare = np.setdiff1d(np.arange(5), slots[c, s])[0]
+        donor = rng.integers(3)
+        weights[c, s, spare] = 0.04
+        means[c, s, spare] = CENTRES[donor] + 1.0
+        covs[c, s, spare] = 0.5 * np.eye(2)
+        labels[c, s, np.flatnonzero(truth == donor)[:3]] = spare
+    return weights, means, covs, labels, split
+
+
+def test_given_n_components_keeps_draws_of_one_size(rng):
+    X, truth = make_data(rng, 90)
+    weights, means, covs, labels, split = draws_with_a_fourth_cluster(rng, truth)
+    post = MixturePosterior.from_draws(
+        weights, means, covs, labels=labels, X=X, check_convergence=False
+    )
+    given = post.given_n_components()  # the mode: 3 occupied
+    assert given.attrs["given_n_components"] == 3
+    assert given.attrs["draws_kept"] == pytest.approx(1 - split.mean())
+    assert (given.n_chains, given.n_draws) == (1, int((~split).sum()))
+    assert given.weights.shape[2] == 3
+    np.testing.assert_allclose(given.n_components()[3], 1.0)
+    # the kept draws are the 3-cluster draws, relabelled to one numbering of
+    # the true clusters (the pivot draw's): one permutation for every draw
+    assert np.isfinite(given.means).all()
+    centre = given.means.mean(axis=(0, 1))
+    to_true = np.argmin(((centre[:, None] - CENTRES[None]) ** 2).sum(axis=2), axis=1)
+    assert sorted(to_true) == [0, 1, 2]
+    np.testing.assert_allclose(centre, CENTRES[to_true], atol=0.1)
+    assert (to_true[given.labels[0]] == truth[None, :]).all()
+    # the same for the 4-cluster draws: the true clusters and the small one
+    four = post.given_n_components(4)
+    assert four.n_draws == int(split.sum()) and four.weights.shape[2] == 4
+    assert np.isfinite(four.means).all()
+    # label-invariant quantities of a kept draw are those of the original draw
+    flat = np.flatnonzero(~split.ravel())
+    np.testing.assert_allclose(
+        given.total_log_likelihood[0], post.total_log_likelihood.ravel()[flat], rtol=1e-12
+    )
+    with pytest.raises(ValueError, match="no draw has 2 occupied components"):
+        post.given_n_components(2)
+
+
+def test_given_n_components_without_data(rng):
+    _, truth = make_data(rng, 30)
+    weights, means, covs, _, split = draws_with_a_fourth_cluster(rng, truth)
+    post = MixturePosterior.from_draws(weights, means, covs, check_convergence=False)
+    given = post.given_n_components()
+    assert given.weights.shape[2] == 3 and given.n_draws == int((~split).sum())
+    np.testing.assert_allclose(
+        np.sort(given.weights.mean(axis=(0, 1))), np.sort(WEIGHTS), atol=0.02
+    )
+
+
 def test_coclustering_and_point_partition(rng):
     X, truth = make_data(rng, 60)
     weights, means, covs, labels, _ = gibbs_like_draws(rng, truth, n_draws=20)
@@ -314,7 +374,8 @@ def test_to_arviz_datatree(rng):
     np.testing.assert_allclose(dt["log_likelihood"]["X"].values, post.log_likelihood)
     assert dt.attrs["bayesmix_kind"] == "gibbs"
 
-    table = arviz_stats.summary(dt, var_names=["weights", "concentration"])
+    # round_to="none": numbers, not strings (arviz-stats 1.0-1.2 format them by default)
+    table = arviz_stats.summary(dt, var_names=["weights", "concentration"], round_to="none")
     assert "concentration" in table.index and np.isfinite(table.loc["concentration", "r_hat"])
     rhat = arviz_stats.rhat(dt, group="sample_stats", var_names=["total_log_likelihood"])
     assert float(rhat["total_log_likelihood"]) < 1.05

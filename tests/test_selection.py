@@ -214,3 +214,32 @@ def test_a_fit_collapsed_onto_a_point_is_singular_not_best():
             assert table.loc[(ct, k), "error"].startswith("singular")
             assert np.isfinite(table.loc[(ct, k), "log_likelihood"])
     assert sel.best_params_["n_components"] == 1
+
+
+@pytest.mark.parametrize("init_params", ["auto", "kmeans"])
+def test_grid_cells_equal_lone_fits_from_the_grid_seed(init_params):
+    """The grid prepares the data and the start once for every cell; each cell
+    is still the fit a lone GaussianMixture with the grid's seed makes (a
+    hierarchical subsample included: 2600 rows are more than it clusters)."""
+    rng = np.random.default_rng(5)
+    X = np.vstack([rng.normal(size=(1500, 3)), rng.normal(size=(1100, 3)) * 0.5 + 3.0])
+    sel = select_model(
+        X,
+        n_components=[1, 2, 3],
+        covariance_types=("spherical", "diag", "tied", "full"),
+        init_params=init_params,
+        random_state=11,
+        n_jobs=2,
+    )
+    seed = int(np.random.default_rng(11).integers(0, 2**63 - 1))
+    for (ct, k), model in sel.models_.items():
+        lone = GaussianMixture(
+            k, covariance_type=ct, tol=1e-4, init_params=init_params, random_state=seed
+        ).fit(X)
+        assert model.n_iter_ == lone.n_iter_, (ct, k)
+        np.testing.assert_allclose(model.means_, lone.means_, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(model.covariances_, lone.covariances_, rtol=1e-9, atol=1e-12)
+        assert model.log_likelihood_ == pytest.approx(lone.log_likelihood_, rel=1e-12)
+        # the table's ICL entropy term comes from the fit's last E-step
+        row = sel.table_[(sel.table_.covariance_type == ct) & (sel.table_.n_components == k)]
+        assert row.icl.iloc[0] == pytest.approx(lone.icl(X), rel=1e-10)

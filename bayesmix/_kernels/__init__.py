@@ -53,6 +53,7 @@ __all__ = [
     "precision_cholesky",
     "resp_stats",
     "run_tasks",
+    "serial_kernels",
     "sq_dist_to_point",
     "student_t_log_norm",
     "student_t_logpdf",
@@ -60,6 +61,7 @@ __all__ = [
 ]
 
 _POOL: ThreadPoolExecutor | None = None
+_SERIAL = threading.local()
 _POOL_SIZE = 0
 _MIN_TASKS_PER_THREAD = 2
 
@@ -146,6 +148,9 @@ def run_tasks(kernel, args: tuple, n_task: int) -> None:
     (default: the usable cores) pool threads.  ``kernel`` must release the GIL
     and write task ``t``'s outputs only from task ``t``."""
     global _POOL, _POOL_SIZE
+    if getattr(_SERIAL, "on", False):
+        kernel(*args, 0, n_task)
+        return
     n_threads = min(_n_threads(), n_task // _MIN_TASKS_PER_THREAD)
     if n_threads <= 1:
         kernel(*args, 0, n_task)
@@ -158,6 +163,24 @@ def run_tasks(kernel, args: tuple, n_task: int) -> None:
         _POOL.submit(job.work)
     job.work()
     job.wait()
+
+
+class serial_kernels:
+    """Context manager: kernel calls from this thread run on this thread alone.
+
+    For callers that already keep every core busy with threads of their own
+    (a model grid): handing each small pass to the pool would only add
+    queueing.  Results are the same bit for bit either way.
+    """
+
+    def __enter__(self):
+        self._before = getattr(_SERIAL, "on", False)
+        _SERIAL.on = True
+        return self
+
+    def __exit__(self, *exc):
+        _SERIAL.on = self._before
+        return False
 
 
 class MixtureStats:
