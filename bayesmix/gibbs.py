@@ -196,8 +196,17 @@ class _Progress:
             self.done += 1
             now = time.perf_counter()
             elapsed = now - self.start
+            if self.done == 1:
+                # The first sweep may include compiling the kernels (seconds, once
+                # per install): the rate is measured from the end of it.
+                self.first = now
+                if self.done < self.total:
+                    return
+            rest = self.total - self.done
+            per_sweep = (now - self.first) / (self.done - 1) if self.done > 1 else 0.0
+            left = per_sweep * rest
             if not self.shown:
-                if elapsed < 0.25 or elapsed * self.total / self.done < _PROGRESS_AFTER:
+                if elapsed < 0.25 or elapsed + left < _PROGRESS_AFTER:
                     return
                 self.shown = True
             elif now - self.last < (0.2 if self.tty else 5.0) and self.done < self.total:
@@ -205,7 +214,6 @@ class _Progress:
             self.last = now
             frac = self.done / self.total
             bar = "#" * int(25 * frac)
-            left = elapsed * (1.0 - frac) / frac
             end = "\r" if self.tty else "\n"
             self.stream.write(
                 f"DirichletProcessMixture |{bar:<25}| {self.done}/{self.total} sweeps, "

@@ -384,6 +384,24 @@ def test_progress_bar():
     assert quiet.getvalue() == ""
 
 
+def test_progress_eta_leaves_out_the_first_sweep(monkeypatch):
+    """The first sweep may include compiling the kernels: the time left is
+    projected from the sweeps after it."""
+    clock = iter([0.0, 30.0, *(30.0 + 0.1 * i for i in range(1, 100))])
+    monkeypatch.setattr(gibbs.time, "perf_counter", lambda: next(clock))
+    stream = io.StringIO()
+    bar = gibbs._Progress(100, True, stream)  # start: 0 s; sweep 1 ends at 30 s
+    for _ in range(60):
+        bar.tick()
+    lines = stream.getvalue().strip().splitlines()
+    assert lines  # a 40 s run shows its progress
+    for line in lines:
+        done = int(line.split(" sweeps")[0].split()[-1].split("/")[0])
+        left = float(line.split("~")[1].split(" s")[0])
+        # 0.1 s per sweep after the first, not the 30 s first sweep averaged in
+        assert left == pytest.approx((100 - done) * 0.1, rel=0.05)
+
+
 def test_progress_false_is_silent(blobs, capsys):
     dpm(progress=False).fit(blobs[0])
     captured = capsys.readouterr()
