@@ -183,7 +183,7 @@ def _arviz_plots():
     try:
         plots = Version(version("arviz-plots"))
     except PackageNotFoundError:
-        pytest.skip("arviz-plots is not installed")
+        pytest.skip("arviz-plots is not installed (the Python 3.12 step of .ci/run installs it)")
     mpl, xr = Version(version("matplotlib")), Version(version("xarray"))
     if plots < Version("1.2") and mpl >= Version("3.11"):
         pytest.skip(f"arviz-plots {plots} does not work with matplotlib {mpl} (needs >= 1.2)")
