@@ -1,6 +1,6 @@
 """What every engine shares: scikit-learn estimator plumbing without a
-scikit-learn dependency, the data standardisation, and the predict / score /
-sample methods of a fitted mixture.
+scikit-learn dependency, and the predict / score / sample methods of a fitted
+mixture.
 """
 
 from __future__ import annotations
@@ -11,44 +11,9 @@ import numpy as np
 
 from ._display import short_repr
 from ._kernels import log_prob_pass
-from ._validation import as_feature_major, check_fitted, check_predict_X, check_random_state
+from ._validation import check_fitted, check_predict_X, check_random_state
 
-__all__ = ["BaseMixture", "Standardiser"]
-
-
-class Standardiser:
-    """Centre and a power-of-two scale of the training data.
-
-    Every engine fits ``(X - center) / scale``: sums of squares neither
-    overflow for data near 1e150 nor underflow near 1e-150, and a power of two
-    makes the scaling exact in floating point.  Parameters are mapped back to
-    data units on the way out.
-    """
-
-    def __init__(self, X: np.ndarray, w: np.ndarray):
-        total = w.sum()
-        weighted = X[w > 0]  # rows of zero weight do not set the units
-        # Mean about a weighted row: exact when every row is the same point, and
-        # no digits lost to a large common offset.
-        center = weighted[0] + (w @ (X - weighted[0])) / total
-        spread = np.abs(weighted - center).max()
-        if not np.isfinite(spread) or spread == 0.0:
-            self.center, self.scale, self.mean_variance = center, 1.0, 0.0
-            return
-        coarse = 2.0 ** np.floor(np.log2(spread))
-        Y = (weighted - center) / coarse
-        var_unit = float((w[w > 0] @ (Y * Y)).sum() / (total * X.shape[1]))
-        self.center = center
-        self.scale = float(coarse * 2.0 ** np.round(0.5 * np.log2(var_unit)))
-        self.mean_variance = var_unit * coarse * coarse  # data units
-
-    def transform(self, X: np.ndarray) -> np.ndarray:
-        """Feature-major standardised copy for the kernels."""
-        return as_feature_major(X, self.center, self.scale)
-
-    @property
-    def log_scale(self) -> float:
-        return float(np.log(self.scale))
+__all__ = ["BaseMixture"]
 
 
 class BaseMixture:

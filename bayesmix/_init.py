@@ -15,6 +15,8 @@ import numpy as np
 from ._hierarchical import HierarchicalStart, hierarchical_resp, max_hierarchical_samples
 from ._kernels import n_tasks, nearest_centre, run_tasks, sq_dist_to_point
 
+INIT_METHODS = ("auto", "hierarchical", "kmeans", "k-means++", "random", "random_from_data")
+
 __all__ = [
     "FirstPartitions",
     "hierarchical_suits",

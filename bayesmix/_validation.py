@@ -17,11 +17,13 @@ __all__ = [
     "check_X",
     "check_bool",
     "check_choice",
+    "check_distinct_rows",
     "check_fitted",
     "check_int",
     "check_random_state",
     "check_real",
     "check_sample_weight",
+    "check_weighted_rows",
     "count_distinct_rows",
 ]
 
@@ -176,6 +178,24 @@ def check_sample_weight(sample_weight, n_samples: int) -> np.ndarray:
     # A private writable copy: read-only input (a memory map) would make numba
     # compile another specialisation of every kernel.
     return np.array(w, dtype=np.float64, order="C", copy=True)
+
+
+def check_weighted_rows(w: np.ndarray) -> None:
+    """A mixture needs at least two rows of positive weight."""
+    if (w > 0).sum() < 2:
+        raise ValueError(
+            "sample_weight gives positive weight to fewer than 2 rows; a mixture needs "
+            "at least 2 weighted samples."
+        )
+
+
+def check_distinct_rows(n_components: int, n_distinct: int) -> None:
+    """``n_components`` cannot exceed the number of distinct weighted rows."""
+    if n_distinct < n_components:
+        raise ValueError(
+            f"n_components={n_components} is larger than the number of distinct rows with "
+            f"positive weight ({n_distinct}); lower n_components to at most {n_distinct}."
+        )
 
 
 def count_distinct_rows(X: np.ndarray, w: np.ndarray, at_least: int) -> int:

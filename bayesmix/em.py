@@ -13,27 +13,25 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _init
-from ._base import BaseMixture, Standardiser
+from ._base import BaseMixture
+from ._data import Data, SortedRows, Standardiser, prepare
+from ._init import INIT_METHODS
 from ._kernels import MixtureStats, log_prob_pass
 from ._validation import (
     check_bool,
     check_choice,
+    check_distinct_rows,
     check_fitted,
     check_int,
     check_random_state,
     check_real,
-    check_sample_weight,
-    check_X,
-    count_distinct_rows,
 )
 from .covariance import gaussian_log_const, get_structure
 from .exceptions import ConvergenceWarning, DegenerateDataWarning
 
 __all__ = ["GaussianMixture"]
 
-INIT_METHODS = ("auto", "hierarchical", "kmeans", "k-means++", "random", "random_from_data")
 _EMPTY = 1e-10  # a component with less than this fraction of the weight is re-seeded
-_ORDER_SEED = 20240601  # fixes the direction that puts rows in a canonical order
 
 
 @dataclass
@@ -66,79 +64,7 @@ class _Context:
     nk_floor: float  # added to every count, so empty components stay finite
 
 
-@dataclass(frozen=True)
-class _SortedRows:
-    """The rows in a canonical order (sorted along a fixed direction) for the
-    initialisation: its random draws then do not depend on the order of the
-    rows, and a row of integer weight m meets the same draws as m repeated
-    rows, so shuffled or repeated data give the same fit."""
-
-    Xt: np.ndarray  # (n_features, n_samples) sorted
-    w: np.ndarray  # (n_samples,) sorted
-    order: np.ndarray  # sorted position -> row of the caller's data
-
-    @classmethod
-    def of(cls, Xt: np.ndarray, w: np.ndarray) -> _SortedRows:
-        direction = np.random.default_rng(_ORDER_SEED).standard_normal(Xt.shape[0])
-        order = np.argsort(direction @ Xt, kind="stable")
-        return cls(np.ascontiguousarray(Xt[:, order]), w[order], order)
-
-
-class _Data:
-    """Validated training data, standardised once: everything a fit reads
-    before its first iteration, shareable by the fits of a model grid.
-
-    Rows of zero weight are dropped (they are not data).  ``n_distinct``
-    counts the distinct rows exactly up to the ``at_least`` it was prepared
-    for (see :func:`_prepare`).
-    """
-
-    def __init__(self, X, w, names, n_distinct: int, std: Standardiser | None = None):
-        self.X, self.w, self.names, self.n_distinct = X, w, names, n_distinct
-        self.std = Standardiser(X, w) if std is None else std
-        self.Xt = self.std.transform(X)
-        self._rows = None
-        self._variances = None
-
-    def restandardised(self, std: Standardiser) -> _Data:
-        """The same rows in the units of another fit (warm start)."""
-        return _Data(self.X, self.w, self.names, self.n_distinct, std)
-
-    @property
-    def rows(self) -> _SortedRows:
-        """The rows in canonical order, sorted once (for the initialisations)."""
-        if self._rows is None:
-            self._rows = _SortedRows.of(self.Xt, self.w)
-        return self._rows
-
-    @property
-    def variances(self) -> np.ndarray:
-        """Weighted per-feature variances (standardised units)."""
-        if self._variances is None:
-            Xt, w = self.Xt, self.w
-            centred = Xt - (Xt @ w / w.sum())[:, None]
-            self._variances = (centred * centred) @ w / w.sum()
-        return self._variances
-
-
-def _prepare(X, sample_weight, at_least: int) -> _Data:
-    """Check ``X`` and ``sample_weight`` (nothing compiled runs here) and
-    standardise the rows of positive weight; distinct rows are counted
-    exactly up to ``at_least``."""
-    X, names = check_X(X, min_samples=2)
-    w = check_sample_weight(sample_weight, X.shape[0])
-    if (w > 0).sum() < 2:
-        raise ValueError(
-            "sample_weight gives positive weight to fewer than 2 rows; a mixture needs "
-            "at least 2 weighted samples."
-        )
-    distinct = count_distinct_rows(X, w, at_least)
-    if not (w > 0).all():  # rows of zero weight are not data: drop them
-        X, w = X[w > 0], w[w > 0]
-    return _Data(X, w, names, distinct)
-
-
-def _resp_stats(data: _Data, resp, ctx: _Context, diagonal: bool) -> MixtureStats:
+def _resp_stats(data: Data, resp, ctx: _Context, diagonal: bool) -> MixtureStats:
     """Weighted statistics of responsibilities, accumulated around the
     partition's own means (``stats.shift``)."""
     Xt, w = data.Xt, data.w
@@ -447,7 +373,7 @@ class GaussianMixture(BaseMixture):
         # Every check runs before any compiled code, and nothing fitted is
         # touched until all of them passed.
         structure, rng = self._check_params()
-        data = _prepare(X, sample_weight, self.n_components)
+        data = prepare(X, sample_weight, self.n_components)
         self._check_distinct(data)
         init_arrays = self._check_init_arrays(structure, data.Xt.shape[0])
         # warm_start continues only a fit of the same model on the same features.
@@ -461,15 +387,10 @@ class GaussianMixture(BaseMixture):
             data = data.restandardised(self._standardiser)
         return self._fit_prepared(data, structure, rng, init_arrays, warm=warm)
 
-    def _check_distinct(self, data: _Data) -> None:
-        k = self.n_components
-        if data.n_distinct < k:
-            raise ValueError(
-                f"n_components={k} is larger than the number of distinct rows with positive "
-                f"weight ({data.n_distinct}); lower n_components to at most {data.n_distinct}."
-            )
+    def _check_distinct(self, data: Data) -> None:
+        check_distinct_rows(self.n_components, data.n_distinct)
 
-    def _context(self, data: _Data) -> _Context:
+    def _context(self, data: Data) -> _Context:
         std, w = data.std, data.w
         return _Context(
             reg=self._internal_reg(std),
@@ -479,7 +400,7 @@ class GaussianMixture(BaseMixture):
             nk_floor=10.0 * np.finfo(float).eps * float(w.sum()) / w.shape[0],
         )
 
-    def _fit_prepared(self, data: _Data, structure, rng, init_arrays, warm=False, start=None):
+    def _fit_prepared(self, data: Data, structure, rng, init_arrays, warm=False, start=None):
         """EM on prepared data.  ``start`` (standardised :class:`_Params`, with
         ``n_init=1``) replaces the first initialisation: :func:`select_model`
         passes the shared start of its grid."""
@@ -565,7 +486,7 @@ class GaussianMixture(BaseMixture):
             return 1e-6 * std.mean_variance / std.scale**2
         return float(self.reg_covar) / std.scale**2
 
-    def _constant_feature_messages(self, data: _Data, reg) -> list[str]:
+    def _constant_feature_messages(self, data: Data, reg) -> list[str]:
         std = data.std
         reg_data = reg * std.scale**2
         if std.mean_variance == 0.0:
@@ -586,7 +507,7 @@ class GaussianMixture(BaseMixture):
             f"the components; {effect}. Drop them to silence this warning."
         ]
 
-    def _initial_params(self, data: _Data, rng, given, ctx, init_index=0):
+    def _initial_params(self, data: Data, rng, given, ctx, init_index=0):
         """Initial parameters (standardised units) and the jitter their
         factorisation needed (None if none)."""
         Xt, std = data.Xt, data.std
@@ -609,12 +530,12 @@ class GaussianMixture(BaseMixture):
             params.covariances, params.prec_chol, jitter = self._factorise(covs)
         return params, jitter
 
-    def _params_from_resp(self, data: _Data, resp, ctx):
+    def _params_from_resp(self, data: Data, resp, ctx):
         """The M-step of responsibilities (n_samples, K): ``(params, jitter)``."""
         stats = _resp_stats(data, resp, ctx, self._structure.diagonal)
         return self._m_step(stats, stats.shift, ctx)
 
-    def _initial_resp(self, rows: _SortedRows, rng, init_index: int = 0) -> np.ndarray:
+    def _initial_resp(self, rows: SortedRows, rng, init_index: int = 0) -> np.ndarray:
         """``init_params`` responsibilities (n_samples, n_components), computed on
         the rows in canonical order and returned in the caller's order."""
         resp = np.empty((rows.order.size, self.n_components))

@@ -29,7 +29,8 @@ from typing import NamedTuple
 import numpy as np
 from scipy.special import gammaln
 
-from ._base import BaseMixture, Standardiser
+from ._base import BaseMixture
+from ._data import Standardiser
 from ._init import _assign, kmeans_plusplus
 from ._kernels import _n_threads, log_prob_pass
 from ._kernels._cholesky import upper_inverse

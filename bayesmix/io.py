@@ -243,10 +243,18 @@ def _checked_names(state, where: str) -> dict:
     return state
 
 
+# Private classes that moved between modules since files were first written:
+# an old file names the old place, and loads as the class now found at the new one.
+_MOVED = {
+    "bayesmix._base:Standardiser": "bayesmix._data:Standardiser",
+}
+
+
 def _resolve_class(spec) -> type:
     """A class defined inside bayesmix, from ``"module:QualName"``; nothing else."""
     if not isinstance(spec, str) or spec.count(":") != 1:
         raise ValueError(f"bad class reference {spec!r}")
+    spec = _MOVED.get(spec, spec)
     module_name, qualname = spec.split(":")
     if not _MODULE_RE.match(module_name) or not _QUALNAME_RE.match(qualname):
         raise ValueError(f"class {spec!r} is not a bayesmix class")

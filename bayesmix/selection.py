@@ -355,7 +355,8 @@ def select_model(
     for bad in ("n_components", "covariance_type", "random_state"):
         if bad in params:
             raise TypeError(f"{bad} is set by select_model itself; do not pass it in **params.")
-    from .em import GaussianMixture, _prepare
+    from ._data import prepare
+    from .em import GaussianMixture
 
     params.setdefault("tol", 1e-4)
     GaussianMixture(**params)  # unknown parameter names fail here, before any fit
@@ -374,7 +375,7 @@ def select_model(
     results: list = [None] * len(cells)
     n_threads = 1 if n_jobs == 1 else min(n_jobs, len(cells))
     # The data are checked, standardised and sorted once for the whole grid.
-    data = _prepare(X_arr, w, max(ks))
+    data = prepare(X_arr, w, max(ks))
     # One initialisation per number of components, shared by the covariance
     # types (what each would compute from the same seed anyway), unless the
     # user asked for several random starts or gave initial parameters.

@@ -26,7 +26,9 @@ import numpy as np
 from scipy.special import betaln, digamma, gammaln
 
 from . import _init
-from ._base import BaseMixture, Standardiser
+from ._base import BaseMixture
+from ._data import Standardiser
+from ._init import INIT_METHODS
 from ._kernels import MixtureStats, log_prob_pass
 from ._validation import (
     check_choice,
@@ -40,7 +42,6 @@ from ._validation import (
     count_distinct_rows,
 )
 from .covariance import get_structure
-from .em import INIT_METHODS
 from .exceptions import ConvergenceWarning, DegenerateDataWarning
 from .priors import Dirichlet, DirichletProcess, Gamma, NormalInverseWishart
 

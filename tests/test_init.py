@@ -18,10 +18,9 @@ from bayesmix._hierarchical import (
     quantile_labels,
     svd_scaled,
 )
-from bayesmix._init import hierarchical_suits, initial_resp, random_rows
+from bayesmix._init import INIT_METHODS, hierarchical_suits, initial_resp, random_rows
 from bayesmix._kernels._hierarchical import agglomerate
 from bayesmix.datasets import load_faithful
-from bayesmix.em import INIT_METHODS
 
 
 def blobs(rng, sizes, centres, scales):

@@ -1,0 +1,143 @@
+"""The one data preparation of every engine and of model selection.
+
+:func:`prepare` validates ``X`` and ``sample_weight`` (every message comes
+from :mod:`bayesmix._validation`), counts distinct rows, drops rows of zero
+weight and standardises the data once; the :class:`Data` it returns is what
+fits read before their first iteration, shareable by the fits of a model grid.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._validation import (
+    as_feature_major,
+    check_sample_weight,
+    check_weighted_rows,
+    check_X,
+    count_distinct_rows,
+)
+
+__all__ = ["Data", "SortedRows", "Standardiser", "prepare"]
+
+_ORDER_SEED = 20240601  # fixes the direction that puts rows in a canonical order
+
+
+class Standardiser:
+    """Centre and a power-of-two scale of the training data.
+
+    Every engine fits ``(X - center) / scale``: sums of squares neither
+    overflow for data near 1e150 nor underflow near 1e-150, and a power of two
+    makes the scaling exact in floating point.  Parameters are mapped back to
+    data units on the way out.
+    """
+
+    def __init__(self, X: np.ndarray, w: np.ndarray):
+        total = w.sum()
+        weighted = X[w > 0]  # rows of zero weight do not set the units
+        # Mean about a weighted row: exact when every row is the same point, and
+        # no digits lost to a large common offset.
+        center = weighted[0] + (w @ (X - weighted[0])) / total
+        spread = np.abs(weighted - center).max()
+        if not np.isfinite(spread) or spread == 0.0:
+            self.center, self.scale, self.mean_variance = center, 1.0, 0.0
+            return
+        coarse = 2.0 ** np.floor(np.log2(spread))
+        Y = (weighted - center) / coarse
+        var_unit = float((w[w > 0] @ (Y * Y)).sum() / (total * X.shape[1]))
+        self.center = center
+        self.scale = float(coarse * 2.0 ** np.round(0.5 * np.log2(var_unit)))
+        self.mean_variance = var_unit * coarse * coarse  # data units
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        """Feature-major standardised copy for the kernels."""
+        return as_feature_major(X, self.center, self.scale)
+
+    @property
+    def log_scale(self) -> float:
+        return float(np.log(self.scale))
+
+
+@dataclass(frozen=True)
+class SortedRows:
+    """The rows in a canonical order (sorted along a fixed direction) for the
+    initialisation: its random draws then do not depend on the order of the
+    rows, and a row of integer weight m meets the same draws as m repeated
+    rows, so shuffled or repeated data give the same fit."""
+
+    Xt: np.ndarray  # (n_features, n_samples) sorted
+    w: np.ndarray  # (n_samples,) sorted
+    order: np.ndarray  # sorted position -> row of the caller's data
+
+    @classmethod
+    def of(cls, Xt: np.ndarray, w: np.ndarray) -> SortedRows:
+        direction = np.random.default_rng(_ORDER_SEED).standard_normal(Xt.shape[0])
+        order = np.argsort(direction @ Xt, kind="stable")
+        return cls(np.ascontiguousarray(Xt[:, order]), w[order], order)
+
+
+class Data:
+    """Validated training data, standardised once: everything a fit reads
+    before its first iteration, shareable by the fits of a model grid.
+
+    Rows of zero weight are dropped (they are not data).  ``n_distinct``
+    counts the distinct rows exactly up to the ``at_least`` it was prepared
+    for (see :func:`prepare`).
+    """
+
+    def __init__(self, X, w, names, n_distinct: int, std: Standardiser | None = None):
+        self.X, self.w, self.names, self.n_distinct = X, w, names, n_distinct
+        self.std = Standardiser(X, w) if std is None else std
+        self.Xt = self.std.transform(X)
+        self._rows = None
+        self._variances = None
+
+    def restandardised(self, std: Standardiser) -> Data:
+        """The same rows in the units of another fit (warm start)."""
+        return Data(self.X, self.w, self.names, self.n_distinct, std)
+
+    @property
+    def rows(self) -> SortedRows:
+        """The rows in canonical order, sorted once (for the initialisations)."""
+        if self._rows is None:
+            self._rows = SortedRows.of(self.Xt, self.w)
+        return self._rows
+
+    @property
+    def variances(self) -> np.ndarray:
+        """Weighted per-feature variances (standardised units)."""
+        if self._variances is None:
+            Xt, w = self.Xt, self.w
+            centred = Xt - (Xt @ w / w.sum())[:, None]
+            self._variances = (centred * centred) @ w / w.sum()
+        return self._variances
+
+
+def prepare(X, sample_weight, at_least: int, *, keep_zero_weight: bool = False) -> Data:
+    """Check ``X`` and ``sample_weight`` (nothing compiled runs here) and
+    standardise them for the kernels: the one data preparation of every engine
+    and of :func:`~bayesmix.select_model`.
+
+    Parameters
+    ----------
+    X : array-like or DataFrame, (n_samples, n_features)
+    sample_weight : array-like (n_samples,) or None
+    at_least : int
+        Distinct rows of positive weight are counted exactly up to this
+        number (the largest ``n_components`` the caller will fit).
+    keep_zero_weight : bool, default=False
+        Keep rows of zero weight (they are dropped otherwise: they are not data).
+
+    Returns
+    -------
+    Data
+    """
+    X, names = check_X(X, min_samples=2)
+    w = check_sample_weight(sample_weight, X.shape[0])
+    check_weighted_rows(w)
+    distinct = count_distinct_rows(X, w, at_least)
+    if not keep_zero_weight and not (w > 0).all():
+        X, w = X[w > 0], w[w > 0]
+    return Data(X, w, names, distinct)
