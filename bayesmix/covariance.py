@@ -132,6 +132,42 @@ class CovarianceStructure:
         parameterisation; ``tied`` averages, ``spherical`` averages the diagonal)."""
         return self._from_full(np.asarray(full, dtype=float))
 
+    # TEMPORARY shim until the registry lands (H1): the jitter policy and collapse test
+    @property
+    def shared(self) -> bool:
+        return self.name == "tied"
+
+    @property
+    def isotropic(self) -> bool:
+        return self.name == "spherical"
+
+    def factorise(self, covs):
+        prec_chol, failed = self.precision_cholesky(covs)
+        bad = failed > 0
+        if not bad.any():
+            return covs, prec_chol, None
+        amount = 1e-10
+        for _ in range(40):
+            added = np.where(bad, amount, 0.0)
+            if self.diagonal:
+                trial = covs + added.reshape((-1,) + (1,) * (covs.ndim - 1))
+            elif covs.ndim == 2:
+                trial = covs + added[0] * np.eye(covs.shape[-1])
+            else:
+                trial = covs + added[:, None, None] * np.eye(covs.shape[-1])
+            prec_chol, failed = self.precision_cholesky(trial)
+            if not (failed > 0).any():
+                return trial, prec_chol, added
+            amount *= 10.0
+        raise FloatingPointError("not finite")
+
+    def collapsed(self, covariances, n_components, n_features, reg):
+        full = self.to_full(covariances, n_components, n_features)
+        low = np.linalg.eigvalsh(full)[..., 0]
+        if self.shared:
+            low = low[:1]
+        return np.flatnonzero(low <= reg * (1 + 1e-6) + 1e-10)
+
     def __reduce__(self):
         # Registry entries hold lambdas, which do not pickle: a fitted model
         # pickles the structure by name and finds the same entry on loading.
