@@ -3,10 +3,11 @@ sampling, on one set of numba kernels."""
 
 from __future__ import annotations
 
+from ._em_bootstrap import bootstrap_em
 from .em import GaussianMixture
 from .exceptions import ConvergenceWarning, DegenerateDataWarning, NotFittedError
 from .io import load
-from .posterior import MixturePosterior, bootstrap_em
+from .posterior import MixturePosterior
 from .priors import Dirichlet, DirichletProcess, Gamma, NormalInverseWishart
 from .selection import ModelSelection, select_model
 

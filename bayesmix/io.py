@@ -247,6 +247,7 @@ def _checked_names(state, where: str) -> dict:
 # an old file names the old place, and loads as the class now found at the new one.
 _MOVED = {
     "bayesmix._base:Standardiser": "bayesmix._data:Standardiser",
+    "bayesmix.em:_Params": "bayesmix._em_core:Params",
 }
 
 

@@ -24,15 +24,20 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._kernels import serial_kernels
+from . import _em_core as em_core
+from . import _init
+from ._data import prepare
+from ._kernels import serial_kernels, single_threaded_blas
 from ._validation import (
     check_choice,
+    check_distinct_rows,
     check_int,
     check_random_state,
     check_sample_weight,
     check_X,
 )
-from .covariance import COVARIANCE_TYPES
+from .covariance import COVARIANCE_TYPES, get_structure
+from .em import GaussianMixture, fit_prepared, training_criteria
 from .exceptions import ConvergenceWarning
 
 __all__ = ["ModelSelection", "select_model"]
@@ -119,9 +124,6 @@ class _SharedStarts:
     """
 
     def __init__(self, data, cts, seed, params):
-        from . import _init
-        from .covariance import get_structure
-
         self.data, self.seed, self.params = data, seed, params
         self.structures = {ct: get_structure(ct) for ct in cts}
         rows = data.rows
@@ -133,25 +135,23 @@ class _SharedStarts:
     def compute(self, k) -> None:
         """``starts[k]``: ``{covariance_type: (params, jitter)}``, or an
         ``(error message, warnings)`` pair if the initialisation failed."""
-        from .em import GaussianMixture, _resp_stats
-
         data, rows = self.data, self.data.rows
         sink: list[str] = []
         _local.sink = sink
         try:
-            model = GaussianMixture(n_components=k, random_state=self.seed, **self.params)
-            model._check_params()
-            model._check_distinct(data)
+            config, _ = em_core.check_config(
+                GaussianMixture(n_components=k, random_state=self.seed, **self.params).get_params()
+            )
+            check_distinct_rows(k, data.n_distinct)
             resp = np.empty((rows.order.size, k))
             resp[rows.order] = self.partitions.resp(k)
-            ctx = model._context(data)
-            stats = _resp_stats(data, resp, ctx, diagonal=False)
+            ctx = em_core.context(data, config.reg_covar)
+            stats = em_core.resp_stats(data, resp, ctx, diagonal=False)
             diagonal = _DiagonalView(stats)
             starts = {}
             for ct, structure in self.structures.items():
-                model._structure = structure
                 view = diagonal if structure.diagonal else stats
-                starts[ct] = model._m_step(view, stats.shift, ctx)
+                starts[ct] = em_core.m_step(structure, view, stats.shift, ctx)
             self.starts[k] = starts
         except Exception as exc:
             self.starts[k] = (f"{type(exc).__name__}: {exc}", sink)
@@ -179,8 +179,6 @@ def _fit_cell(data, ct, k, seed, params, criterion, folds, start=None, cv_data=N
     ``(error, warnings)`` pair when that initialisation failed, or None for
     the estimator's own ``init_params``.
     """
-    from .em import GaussianMixture
-
     row = {name: np.nan for name in TABLE_COLUMNS}
     row.update(covariance_type=ct, n_components=k, converged=False, warnings="", error="")
     sink: list[str] = []
@@ -191,19 +189,10 @@ def _fit_cell(data, ct, k, seed, params, criterion, folds, start=None, cv_data=N
         if start is not None and isinstance(start[0], str):  # the shared start failed
             sink.extend(start[1])
             raise _InitFailed(start[0])
-        model = GaussianMixture(n_components=k, covariance_type=ct, random_state=seed, **params)
-        structure, rng = model._check_params()
-        model._check_distinct(data)
-        init_arrays = model._check_init_arrays(structure, data.Xt.shape[0])
-        model._fit_prepared(data, structure, rng, init_arrays, start=start)
-        ll, log_max, total = model.log_likelihood_, model._train_log_max_resp, data.w.sum()
-        p = model._n_parameters()
+        cell = dict(params, n_components=k, covariance_type=ct, random_state=seed)
+        model = fit_prepared(cell, data, start=start)
         row.update(
-            log_likelihood=ll,
-            n_parameters=p,
-            bic=-2.0 * ll + p * np.log(total),
-            aic=-2.0 * ll + 2.0 * p,
-            icl=-2.0 * ll + p * np.log(total) - 2.0 * log_max,
+            **training_criteria(model),
             converged=bool(model.converged_),
             n_iter=model.n_iter_,
         )
@@ -223,9 +212,7 @@ def _fit_cell(data, ct, k, seed, params, criterion, folds, start=None, cv_data=N
             for test in folds:
                 train = np.ones(X.shape[0], dtype=bool)
                 train[test] = False
-                fold_model = GaussianMixture(
-                    n_components=k, covariance_type=ct, random_state=seed, **params
-                ).fit(X[train], sample_weight=w[train])
+                fold_model = GaussianMixture(**cell).fit(X[train], sample_weight=w[train])
                 held_out += float(w[test] @ fold_model.score_samples(X[test]))
             row["cv_log_likelihood"] = held_out
     except _InitFailed as exc:
@@ -245,18 +232,6 @@ def _fit_cell(data, ct, k, seed, params, criterion, folds, start=None, cv_data=N
 
 class _InitFailed(Exception):
     """The shared initialisation of a cell's number of components failed."""
-
-
-def _single_threaded_blas():
-    """Keep BLAS to one thread while the grid runs: the grid already has a
-    thread per core, and BLAS threads spinning between the tiny LAPACK calls
-    of each M-step starve them (about ten times slower on a busy machine).
-    threadpoolctl is optional; without it nothing changes."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - installed alongside scikit-learn
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
 
 
 def _n_jobs(n_jobs) -> int:
@@ -355,9 +330,6 @@ def select_model(
     for bad in ("n_components", "covariance_type", "random_state"):
         if bad in params:
             raise TypeError(f"{bad} is set by select_model itself; do not pass it in **params.")
-    from ._data import prepare
-    from .em import GaussianMixture
-
     params.setdefault("tol", 1e-4)
     GaussianMixture(**params)  # unknown parameter names fail here, before any fit
     rng = check_random_state(random_state)
@@ -397,7 +369,7 @@ def select_model(
         _previous_showwarning.append(warnings.showwarning)
         warnings.showwarning = _record_warning
         try:
-            with _single_threaded_blas():
+            with single_threaded_blas():
                 if n_jobs == 1 or len(cells) == 1:
                     if share:
                         for k in sorted(ks, reverse=True):

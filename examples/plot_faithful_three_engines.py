@@ -48,7 +48,7 @@ TROUGH = np.array([[3.0, 68.0]])  # a point between the two clusters
 
 def em_posterior():
     gm = GaussianMixture(2, random_state=0).fit(X)
-    return gm.posterior(X, n_boot=400, random_state=1)
+    return gm.posterior(X, n_draws=400, random_state=1)
 
 
 def vb_posterior():
