@@ -31,7 +31,7 @@ def test_n_boot_is_a_deprecated_alias_of_n_draws(fitted):
 
 
 def test_posterior_says_it_needs_the_training_data(fitted):
-    gm, X = fitted
+    gm, _ = fitted
     with pytest.raises(ValueError, match="needs X"):
         gm.posterior()
     with pytest.raises(TypeError, match="n_draws="):
