@@ -45,6 +45,7 @@ import threading
 
 import numpy as np
 
+from . import _components
 from ._kernels import log_prob_pass
 from ._kernels._hierarchical import agglomerate
 
@@ -306,17 +307,17 @@ def _responsibilities(Xt, rows, mass, labels, n_components):
     resp = np.zeros((n_samples, n_components))
     if rows.size < n_samples:
         Y = np.ascontiguousarray(Xt[:, rows].T)
-        means, prec, log_const = _cluster_gaussians(Y, mass, labels, n_components)
-        log_prob_pass(Xt, means, prec, log_const, resp=resp)
+        comps = _cluster_gaussians(Y, mass, labels, n_components)
+        log_prob_pass(Xt, comps.means, comps.prec, comps.log_const, resp=resp)
         resp[rows] = 0.0
     resp[rows, labels] = 1.0
     return resp
 
 
-def _cluster_gaussians(Y, mass, labels, n_components):
-    """Kernel arrays (means, upper precision Cholesky factors, log constants) of
-    the groups' Gaussians, each covariance shrunk towards the pooled one with
-    ``n_features + 1`` pseudo-rows so small groups stay well conditioned."""
+def _cluster_gaussians(Y, mass, labels, n_components) -> _components.Components:
+    """Kernel arrays of the groups' Gaussians, each covariance shrunk towards
+    the pooled one with ``n_features + 1`` pseudo-rows so small groups stay
+    well conditioned."""
     n_features = Y.shape[1]
     counts = np.bincount(labels, weights=mass, minlength=n_components)
     means = np.zeros((n_components, n_features))
@@ -330,16 +331,7 @@ def _cluster_gaussians(Y, mass, labels, n_components):
     pooled += (1e-6 * tr if tr > 0 else 1e-6) * np.eye(n_features)
     prior = n_features + 1.0
     covs = (scatter + prior * pooled) / (counts + prior)[:, None, None]
-    chol = np.linalg.cholesky(covs)
-    eye = np.eye(n_features)
-    prec = np.empty_like(chol)
-    for k in range(n_components):
-        # Sigma^-1 = U U^T with U = L^-T upper triangular, as the kernels expect.
-        prec[k] = np.linalg.solve(chol[k], eye).T
-    log_det = np.log(np.diagonal(prec, axis1=1, axis2=2)).sum(axis=1)
-    log_w = np.log(counts / counts.sum())
-    log_const = log_w + log_det - 0.5 * n_features * np.log(2.0 * np.pi)
-    return means, np.ascontiguousarray(prec), log_const
+    return _components.from_covariances(counts / counts.sum(), means, covs)
 
 
 def quantile_labels(x: np.ndarray, w: np.ndarray, n_components: int) -> np.ndarray:
