@@ -12,6 +12,7 @@ import numpy as np
 from ._display import short_repr
 from ._kernels import log_prob_pass
 from ._validation import check_fitted, check_predict_X, check_random_state
+from .io import save as _save
 
 __all__ = ["BaseMixture"]
 
@@ -19,6 +20,9 @@ __all__ = ["BaseMixture"]
 class BaseMixture:
     """scikit-learn conventions: parameters in ``__init__`` stored as given,
     learned attributes end in ``_``, ``fit`` returns ``self``."""
+
+    # what bayesmix.io looks for in a class it saves or loads (io imports no engine)
+    _bayesmix_estimator = True
 
     # --- estimator plumbing -------------------------------------------------
     @classmethod
@@ -67,9 +71,7 @@ class BaseMixture:
     def save(self, path) -> None:
         """Write this model to ``path`` (npz + JSON metadata, no pickle); read it
         back with :func:`bayesmix.load`.  See :func:`bayesmix.io.save`."""
-        from .io import save
-
-        save(self, path)
+        _save(self, path)
 
     def __sklearn_is_fitted__(self) -> bool:
         return hasattr(self, "weights_")
