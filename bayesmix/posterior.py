@@ -40,6 +40,12 @@ categorical draw per row, from ``random_state``), so the posterior of a
 partition combines parameter uncertainty and classification uncertainty in the
 same way for every engine.  A component is *occupied* in a draw when its
 partition gives it at least one row.
+
+The layer is split by idea and imports no engine: this module builds,
+relabels and reads the draws; :mod:`bayesmix._draws` checks raw draws and
+runs their kernel passes, :mod:`bayesmix._relabel` undoes label switching,
+:mod:`bayesmix._partition` summarises partitions, :mod:`bayesmix._summary`
+makes the tables and :mod:`bayesmix._arviz` the ArviZ DataTree.
 """
 
 from __future__ import annotations
@@ -49,6 +55,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import _arviz, _draws, _partition, _relabel, _summary
+from ._display import posterior_html
 from ._validation import check_choice, check_int, check_random_state, check_X
 
 __all__ = ["DensityBand", "MixturePosterior", "bootstrap_em"]
@@ -294,8 +301,6 @@ class MixturePosterior:
         )
 
     def _repr_html_(self) -> str:
-        from ._display import posterior_html
-
         return posterior_html(self)
 
     # ------------------------------------------- label-invariant quantities
