@@ -9,9 +9,17 @@ import inspect
 
 import numpy as np
 
-from ._display import short_repr
+from ._display import model_html, short_repr
 from ._kernels import log_prob_pass
-from ._validation import check_fitted, check_predict_X, check_random_state
+from ._validation import (
+    check_fitted,
+    check_int,
+    check_predict_X,
+    check_random_state,
+    check_sample_weight,
+    check_X,
+)
+from .io import save as _save
 
 __all__ = ["BaseMixture"]
 
@@ -19,6 +27,9 @@ __all__ = ["BaseMixture"]
 class BaseMixture:
     """scikit-learn conventions: parameters in ``__init__`` stored as given,
     learned attributes end in ``_``, ``fit`` returns ``self``."""
+
+    # what bayesmix.io looks for in a class it saves or loads (io imports no engine)
+    _bayesmix_estimator = True
 
     # --- estimator plumbing -------------------------------------------------
     @classmethod
@@ -60,16 +71,12 @@ class BaseMixture:
         return f"{type(self).__name__}({', '.join(changed)})"
 
     def _repr_html_(self) -> str:
-        from ._display import model_html
-
         return model_html(self)
 
     def save(self, path) -> None:
         """Write this model to ``path`` (npz + JSON metadata, no pickle); read it
         back with :func:`bayesmix.load`.  See :func:`bayesmix.io.save`."""
-        from .io import save
-
-        save(self, path)
+        _save(self, path)
 
     def __sklearn_is_fitted__(self) -> bool:
         return hasattr(self, "weights_")
@@ -117,8 +124,6 @@ class BaseMixture:
         any kernel runs; ``X`` itself is validated again by the caller."""
         if sample_weight is None:
             return None
-        from ._validation import check_sample_weight, check_X
-
         check_fitted(self)
         n_samples = check_X(X)[0].shape[0]
         return check_sample_weight(sample_weight, n_samples)
@@ -140,8 +145,6 @@ class BaseMixture:
 
         Uses ``random_state``, so repeated calls with an integer seed repeat.
         """
-        from ._validation import check_int
-
         check_fitted(self)
         n_samples = check_int(n_samples, "n_samples", low=1)
         rng = check_random_state(self.random_state)

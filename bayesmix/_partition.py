@@ -26,6 +26,8 @@ __all__ = [
     "expected_binder",
     "expected_vi",
     "minimise_loss",
+    "modal_labels",
+    "occupied",
 ]
 
 _CHUNK = 4_000_000  # entries of the one-hot block multiplied at once
@@ -67,6 +69,25 @@ def coclustering(draws: np.ndarray) -> np.ndarray:
         out += flat @ flat.T
     out /= n_draws
     return out
+
+
+def occupied(draws: np.ndarray, n_components: int) -> np.ndarray:
+    """``occ[s, k]``: whether draw ``s`` gives label ``k`` at least one row,
+    (n_draws, n_components) bool, for draws (n_draws, n_samples) of labels in
+    ``0 .. n_components - 1``."""
+    occ = np.zeros((draws.shape[0], n_components), dtype=bool)
+    np.put_along_axis(occ, draws, True, axis=1)
+    return occ
+
+
+def modal_labels(draws: np.ndarray, n_components: int) -> np.ndarray:
+    """Each row's most frequent label over the draws (n_draws, n_samples), the
+    smallest label on ties; meaningful for relabelled draws only."""
+    votes = np.zeros((draws.shape[1], n_components))
+    rows = np.arange(draws.shape[1])
+    for row in draws:
+        votes[rows, row] += 1.0
+    return votes.argmax(axis=1)
 
 
 def expected_binder(labels: np.ndarray, coclust: np.ndarray) -> float:

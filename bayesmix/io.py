@@ -14,8 +14,13 @@ classes defined inside bayesmix (created without calling their
 constructors, then given their saved attributes).
 
 Engines need no code of their own to be saved: every instance attribute is
-stored.  An engine that caches something it can rebuild lists it in a class
-attribute ``_unsaved_attributes`` and rebuilds it in ``_after_load()``.
+stored.  A class is a bayesmix estimator, one that :func:`save` writes and
+:func:`load` rebuilds, when it sets the class attribute
+``_bayesmix_estimator = True`` and has scikit-learn's ``get_params`` and a
+classmethod ``_param_names`` (``bayesmix._base.BaseMixture`` provides all
+three); io recognises it by that marker, so it imports no engine.  An engine
+that caches something it can rebuild lists it in a class attribute
+``_unsaved_attributes`` and rebuilds it in ``_after_load()``.
 
 File layout (version 1)
 -----------------------
@@ -37,6 +42,9 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+
+from ._version import __version__
+from .covariance import CovarianceStructure, get_structure
 
 __all__ = ["FORMAT_VERSION", "load", "save"]
 
@@ -62,8 +70,6 @@ class _Encoder:
         return key
 
     def __call__(self, value, where: str):
-        from .covariance import CovarianceStructure
-
         if isinstance(value, np.generic):  # before float: np.float64 subclasses float
             if value.dtype.kind == "O":  # pragma: no cover - numpy never makes these
                 raise TypeError(f"cannot save {where}: object scalar")
@@ -224,8 +230,6 @@ class _Decoder:
         return rs
 
     def _tag_covariance(self, d):
-        from .covariance import get_structure
-
         return get_structure(d["name"])
 
     def _tag_object(self, d):
@@ -273,6 +277,11 @@ def _resolve_class(spec) -> type:
 
 
 # ------------------------------------------------------------------------ public
+def _is_estimator(cls) -> bool:
+    """Whether ``cls`` declares itself a bayesmix estimator (see the module docstring)."""
+    return getattr(cls, "_bayesmix_estimator", False) is True
+
+
 def _state_names(model) -> list[str]:
     params = set(model.get_params())
     skip = set(getattr(type(model), "_unsaved_attributes", ()))
@@ -300,10 +309,7 @@ def save(model, path) -> None:
     --------
     load : read the model back.
     """
-    from . import __version__
-    from ._base import BaseMixture
-
-    if not isinstance(model, BaseMixture):
+    if not _is_estimator(type(model)):
         raise TypeError(
             f"model must be a bayesmix estimator (GaussianMixture, ...), got "
             f"{type(model).__name__}."
@@ -410,10 +416,8 @@ def load(path):
 
 
 def _rebuild(meta: dict, arrays: dict):
-    from ._base import BaseMixture
-
     cls = _resolve_class(meta.get("class"))
-    if not issubclass(cls, BaseMixture):
+    if not _is_estimator(cls):
         raise ValueError(f"class {meta.get('class')!r} is not a bayesmix estimator")
     decode = _Decoder(arrays)
     params = decode(meta.get("params"))

@@ -40,33 +40,28 @@ categorical draw per row, from ``random_state``), so the posterior of a
 partition combines parameter uncertainty and classification uncertainty in the
 same way for every engine.  A component is *occupied* in a draw when its
 partition gives it at least one row.
+
+The layer is split by idea and imports no engine: this module builds,
+relabels and reads the draws; :mod:`bayesmix._draws` checks raw draws and
+runs their kernel passes, :mod:`bayesmix._relabel` undoes label switching,
+:mod:`bayesmix._partition` summarises partitions, :mod:`bayesmix._summary`
+makes the tables and :mod:`bayesmix._arviz` the ArviZ DataTree.
 """
 
 from __future__ import annotations
 
-import warnings
 from typing import NamedTuple
 
 import numpy as np
 
-from . import _partition, _relabel
-from ._kernels import log_prob_pass
-from ._validation import (
-    check_choice,
-    check_int,
-    check_random_state,
-    check_real,
-    check_sample_weight,
-    check_X,
-)
-from .covariance import gaussian_log_const
-from .exceptions import ConvergenceWarning
+from . import _arviz, _draws, _partition, _relabel, _summary
+from ._display import posterior_html
+from ._validation import check_choice, check_int, check_random_state, check_X
 
 __all__ = ["DensityBand", "MixturePosterior", "bootstrap_em"]
 
 KINDS = ("bootstrap", "variational", "gibbs")
 _INDEPENDENT_KINDS = ("bootstrap", "variational")
-RHAT_THRESHOLD = 1.01
 _RELABEL_BUDGET = 20_000_000  # draws x rows x components held for relabelling
 
 
@@ -77,25 +72,6 @@ class DensityBand(NamedTuple):
     mean: np.ndarray
     lower: np.ndarray
     upper: np.ndarray
-
-
-def _as_float(value, name, ndim, shape_hint):
-    try:
-        arr = np.array(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be an array of numbers {shape_hint}.") from None
-    if arr.ndim != ndim:
-        cure = (
-            "add a chain axis with arr[None] for a single chain"
-            if arr.ndim == ndim - 1 and name != "covariances"
-            else "pass one value per chain and draw"
-        )
-        if name == "covariances":
-            cure = "pass full matrices (expand diag, spherical or tied types)"
-        raise ValueError(
-            f"{name} must have shape {shape_hint}, got an array of shape {arr.shape}; {cure}."
-        )
-    return arr
 
 
 class MixturePosterior:
@@ -201,121 +177,26 @@ class MixturePosterior:
         """
         self = cls()
         self.kind = check_choice(kind, "kind", KINDS)
-        weights = _as_float(weights, "weights", 3, "(n_chains, n_draws, n_components)")
-        n_chains, n_draws, n_components = weights.shape
-        if n_chains < 1 or n_draws < 1 or n_components < 1:
-            raise ValueError(
-                f"weights has shape {weights.shape}; every axis needs length >= 1 "
-                "(at least one chain, one draw and one component)."
-            )
-        means = _as_float(means, "means", 4, "(n_chains, n_draws, n_components, n_features)")
-        if means.shape[:3] != weights.shape:
-            raise ValueError(
-                f"means has shape {means.shape}; its first three axes must match weights "
-                f"{weights.shape}."
-            )
-        n_features = means.shape[3]
-        covariances = _as_float(
-            covariances,
-            "covariances",
-            5,
-            "(n_chains, n_draws, n_components, n_features, n_features)",
-        )
-        if covariances.shape != (*means.shape, n_features):
-            raise ValueError(
-                f"covariances must have shape {(*means.shape, n_features)} (full matrices; "
-                f"expand diagonal, spherical or tied types), got {covariances.shape}."
-            )
-
-        unused = (
-            ~np.isfinite(weights)
-            | (weights == 0)
-            | ~np.isfinite(means).all(axis=3)
-            | ~np.isfinite(covariances).all(axis=(3, 4))
-        )
-        if (weights[~unused] < 0).any():
-            raise ValueError("weights must be non-negative.")
-        weights = np.where(unused, 0.0, weights)
-        totals = weights.sum(axis=2, keepdims=True)
-        if (totals <= 0).any():
-            c, s = map(int, np.argwhere(totals[..., 0] <= 0)[0])
-            raise ValueError(
-                f"draw (chain {c}, draw {s}) has no used component (all weights zero or NaN)."
-            )
-        weights = weights / totals
-        means[unused] = np.nan
-        covariances[unused] = np.nan
-        self.weights, self.means, self.covariances = weights, means, covariances
-        self._unused = unused
-        self._prepare_components()
-
-        if concentration is not None:
-            concentration = _as_float(concentration, "concentration", 2, "(n_chains, n_draws)")
-            if concentration.shape != (n_chains, n_draws):
-                raise ValueError(
-                    f"concentration must have shape {(n_chains, n_draws)}, got "
-                    f"{concentration.shape}."
-                )
-        self.concentration = concentration
-
-        if X is not None:
-            X, names = check_X(X)
-            if X.shape[1] != n_features:
-                raise ValueError(
-                    f"X has {X.shape[1]} features but the draws have {n_features}; pass the "
-                    "data the engine was fitted to."
-                )
-            if feature_names is None and names is not None:
-                feature_names = names
-            sample_weight = check_sample_weight(sample_weight, X.shape[0])
-        elif labels is not None or sample_weight is not None:
-            raise ValueError("labels and sample_weight describe rows of X; pass X as well.")
-        self.X, self.sample_weight = X, sample_weight
-        if feature_names is not None:
-            feature_names = [str(f) for f in feature_names]
-            if len(feature_names) != n_features:
-                raise ValueError(
-                    f"feature_names has {len(feature_names)} entries but there are "
-                    f"{n_features} features."
-                )
-        self.feature_names = feature_names
-
+        draws = _draws.check_draws(weights, means, covariances)
+        n_chains, n_draws, n_components, n_features = draws.means.shape
+        self.weights, self.means, self.covariances = draws.weights, draws.means, draws.covariances
+        self._unused = draws.unused
+        # kernel arrays of every draw, flattened to (n_chains * n_draws, K, ...)
+        self._kernel = _draws.kernel_components(draws)
+        self.concentration = _draws.check_concentration(concentration, n_chains, n_draws)
+        data = _draws.check_data(X, sample_weight, feature_names, n_features, labels is not None)
+        self.X, self.sample_weight, self.feature_names = data
         if labels is not None:
-            labels = np.asarray(labels)
-            if labels.dtype.kind not in "iu":
-                raise TypeError("labels must be an integer array.")
-            if labels.shape != (n_chains, n_draws, X.shape[0]):
-                raise ValueError(
-                    f"labels must have shape {(n_chains, n_draws, X.shape[0])} "
-                    f"(n_chains, n_draws, n_samples), got {labels.shape}."
-                )
-            if labels.min() < 0 or labels.max() >= n_components:
-                raise ValueError(f"labels must index components, 0 <= label < {n_components}.")
-            slot_unused = np.take_along_axis(unused, labels, axis=2)
-            if slot_unused.any():
-                raise ValueError(
-                    "labels assign rows to a component slot with zero weight or NaN "
-                    "parameters; every labelled slot must be a used component."
-                )
-            labels = labels.astype(np.int64)
+            labels = _draws.check_labels(labels, self._unused, self.X.shape[0])
         self.labels = labels
         # A seed of our own: sampling partitions later must not advance a
         # Generator the caller passed in at some unpredictable time.
         self._seed = int(check_random_state(random_state).integers(0, 2**63 - 1))
         self.attrs = dict(attrs or {})
-        self.sample_stats = {}
-        for name, value in (sample_stats or {}).items():
-            arr = np.asarray(value)
-            if arr.shape[:2] != (n_chains, n_draws):
-                raise ValueError(
-                    f"sample_stats[{name!r}] must have leading shape {(n_chains, n_draws)} "
-                    f"(chain, draw), got {arr.shape}."
-                )
-            self.sample_stats[str(name)] = arr
+        self.sample_stats = _draws.check_sample_stats(sample_stats, n_chains, n_draws)
         self._cache: dict = {}
 
-        n_flat = n_chains * n_draws
-        perm = np.tile(np.arange(n_components), (n_flat, 1))
+        perm = np.tile(np.arange(n_components), (n_chains * n_draws, 1))
         self.relabel_converged = True
         if relabel and n_components > 1:
             perm, self.relabel_converged = self._relabel_permutation()
@@ -328,50 +209,11 @@ class MixturePosterior:
                 perm = perm[:, keep]
         self.permutation = perm.reshape(n_chains, n_draws, -1)
 
-        if check_convergence and self.kind not in _INDEPENDENT_KINDS:
-            self._warn_if_not_converged()
+        if check_convergence and self.kind not in _INDEPENDENT_KINDS and self.n_draws >= 8:
+            _summary.warn_if_not_converged(self._label_invariant())
         return self
 
-    def _prepare_components(self):
-        """Kernel arrays for every draw: ``means`` shifted to the data centre,
-        upper precision Cholesky factors and additive constants."""
-        _n_chains, n_draws, n_components, n_features = self.means.shape
-        unused = self._unused.reshape(-1, n_components)
-        means = self.means.reshape(-1, n_components, n_features).copy()
-        covs = self.covariances.reshape(-1, n_components, n_features, n_features).copy()
-        means[unused] = 0.0
-        covs[unused] = np.eye(n_features)
-        if not np.allclose(covs, np.swapaxes(covs, -1, -2), rtol=1e-8, atol=1e-12):
-            raise ValueError("covariances must be symmetric matrices.")
-        try:
-            chol = np.linalg.cholesky(covs)
-        except np.linalg.LinAlgError:
-            bad = np.linalg.eigvalsh(covs)[..., 0] <= 0
-            flat, k = map(int, np.argwhere(bad)[0])
-            c, s = divmod(flat, n_draws)
-            raise ValueError(
-                f"covariance of component {k} in chain {c}, draw {s} is not positive definite."
-            ) from None
-        eye = np.broadcast_to(np.eye(n_features), chol.shape)
-        lower_inv = np.linalg.solve(chol, eye)
-        self._k_means = means
-        self._k_prec = np.ascontiguousarray(np.swapaxes(lower_inv, -1, -2))
-        log_det = -np.log(np.diagonal(chol, axis1=-2, axis2=-1)).sum(axis=-1)
-        with np.errstate(divide="ignore"):
-            log_w = np.log(self.weights.reshape(-1, n_components))
-        self._k_log_const = gaussian_log_const(log_w, log_det, n_features)
-
-    # -------------------------------------------------------- kernel passes
-    def _pass(self, Xt, flat: int, row_lse=None, resp=None):
-        log_prob_pass(
-            Xt,
-            np.ascontiguousarray(self._k_means[flat] - self._center),
-            self._k_prec[flat],
-            np.ascontiguousarray(self._k_log_const[flat]),
-            row_lse=row_lse,
-            resp=resp,
-        )
-
+    # ------------------------------------------------ kernels, relabelling
     def _feature_major(self, X):
         """Data centred on the training mean (so large offsets lose no
         precision), feature-major for the kernels."""
@@ -382,6 +224,8 @@ class MixturePosterior:
         return np.ascontiguousarray((X - self._center).T)
 
     def _relabel_permutation(self):
+        """Stephens' algorithm on allocation probabilities of a subset of rows
+        (or the draws' parameters without data); see :mod:`bayesmix._relabel`."""
         n_chains, n_draws, n_components, _ = self.means.shape
         n_flat = n_chains * n_draws
         if self.X is None:
@@ -392,15 +236,9 @@ class MixturePosterior:
         n_rows = int(min(n_samples, max(50, _RELABEL_BUDGET // (n_flat * n_components))))
         rows = np.unique(np.linspace(0, n_samples - 1, n_rows).round().astype(np.int64))
         Xt = self._feature_major(self.X[rows])
-        w = self.sample_weight[rows]
-        probs = np.empty((n_flat, rows.size, n_components))
-        score = np.empty(n_flat)
-        row_lse = np.empty(rows.size)
-        resp = np.empty((rows.size, n_components))
-        for flat in range(n_flat):
-            self._pass(Xt, flat, row_lse=row_lse, resp=resp)
-            score[flat] = w @ row_lse
-            probs[flat] = resp
+        probs, score = _draws.relabelling_probabilities(
+            self._kernel, Xt, self._center, self.sample_weight[rows]
+        )
         if self.labels is not None:
             probs[:] = 0.0
             lab = self.labels.reshape(n_flat, -1)[:, rows]
@@ -421,9 +259,7 @@ class MixturePosterior:
         self.means = permute(self.means, (n_features,))
         self.covariances = permute(self.covariances, (n_features, n_features))
         self._unused = permute(self._unused, ())
-        self._k_means = _relabel.apply_permutation(self._k_means, perm, axis=1)
-        self._k_prec = np.ascontiguousarray(_relabel.apply_permutation(self._k_prec, perm, axis=1))
-        self._k_log_const = _relabel.apply_permutation(self._k_log_const, perm, axis=1)
+        self._kernel = _draws.permute_components(self._kernel, perm)
         if self.labels is not None:
             inverse = np.argsort(perm, axis=1)
             lab = self.labels.reshape(flat[0], -1)
@@ -434,9 +270,7 @@ class MixturePosterior:
         self.means = self.means[:, :, keep]
         self.covariances = self.covariances[:, :, keep]
         self._unused = self._unused[:, :, keep]
-        self._k_means = self._k_means[:, keep]
-        self._k_prec = np.ascontiguousarray(self._k_prec[:, keep])
-        self._k_log_const = self._k_log_const[:, keep]
+        self._kernel = _draws.keep_components(self._kernel, keep)
         if self.labels is not None:
             remap = np.cumsum(keep) - 1
             self.labels = remap[self.labels]
@@ -467,8 +301,6 @@ class MixturePosterior:
         )
 
     def _repr_html_(self) -> str:
-        from ._display import posterior_html
-
         return posterior_html(self)
 
     # ------------------------------------------- label-invariant quantities
@@ -483,25 +315,13 @@ class MixturePosterior:
         without partitions) partitions sampled from the responsibilities."""
         if "log_likelihood" in self._cache:
             return
-        n_chains, n_draws, n_components, _ = self.means.shape
-        n_samples = self.X.shape[0]
         Xt = self._feature_major(self.X)
-        lse = np.empty((n_chains * n_draws, n_samples))
         sample = self.labels is None
-        alloc = np.empty((n_chains * n_draws, n_samples), dtype=np.int64) if sample else None
-        resp = np.empty((n_samples, n_components)) if sample else None
-        rng = np.random.default_rng(self._seed)
-        for flat in range(n_chains * n_draws):
-            self._pass(Xt, flat, row_lse=lse[flat], resp=resp)
-            if sample:
-                u = rng.random(n_samples)
-                cum = np.cumsum(resp, axis=1)
-                alloc[flat] = np.minimum(
-                    (cum < (u * cum[:, -1])[:, None]).sum(axis=1), n_components - 1
-                )
-        self._cache["log_likelihood"] = lse.reshape(n_chains, n_draws, n_samples)
+        lse, alloc = _draws.evaluate(self._kernel, Xt, self._center, self._seed, sample)
+        shape = (self.n_chains, self.n_draws, self.X.shape[0])
+        self._cache["log_likelihood"] = lse.reshape(shape)
         if sample:
-            self._cache["allocations"] = alloc.reshape(n_chains, n_draws, n_samples)
+            self._cache["allocations"] = alloc.reshape(shape)
 
     @property
     def log_likelihood(self) -> np.ndarray:
@@ -525,18 +345,19 @@ class MixturePosterior:
         self._evaluate()
         return self._cache["allocations"]
 
+    def _occupied(self) -> np.ndarray:
+        """Occupied component slots of every draw, (n_chains * n_draws, K) bool:
+        given a row by the draw's partition, or (without data) a positive weight."""
+        k = self.weights.shape[2]
+        if self.X is None:
+            return ~self._unused.reshape(-1, k)
+        alloc = self.allocations
+        return _partition.occupied(alloc.reshape(-1, alloc.shape[-1]), k)
+
     def _n_occupied(self) -> np.ndarray:
         """Occupied components per draw (n_chains, n_draws)."""
         if "n_occupied" not in self._cache:
-            if self.X is None:
-                occ = (~self._unused).sum(axis=2)
-            else:
-                alloc = self.allocations
-                k = self.weights.shape[2]
-                flat = alloc.reshape(-1, alloc.shape[-1])
-                seen = np.zeros((flat.shape[0], k), dtype=bool)
-                np.put_along_axis(seen, flat, True, axis=1)
-                occ = seen.sum(axis=1).reshape(alloc.shape[:2])
+            occ = self._occupied().sum(axis=1).reshape(self.n_chains, self.n_draws)
             self._cache["n_occupied"] = occ
         return self._cache["n_occupied"]
 
@@ -595,12 +416,7 @@ class MixturePosterior:
                 "pass one of those, or None for the most probable."
             )
         n_flat, k_all = self.n_chains * self.n_draws, self.weights.shape[2]
-        if self.X is not None:
-            alloc = self.allocations.reshape(n_flat, -1)[keep]
-            occupied = np.zeros((keep.size, k_all), dtype=bool)
-            np.put_along_axis(occupied, alloc, True, axis=1)
-        else:
-            occupied = ~self._unused.reshape(n_flat, k_all)[keep]
+        occupied = self._occupied()[keep]
         # each kept draw's occupied slots, in slot order: (n_kept, n_components)
         slots = np.argsort(~occupied, axis=1, kind="stable")[:, :n_components]
 
@@ -614,18 +430,16 @@ class MixturePosterior:
             # slot -> its rank among the draw's occupied slots
             rank = np.zeros((keep.size, k_all), dtype=np.int64)
             np.put_along_axis(rank, slots, np.arange(n_components)[None], axis=1)
+            alloc = self.allocations.reshape(n_flat, -1)[keep]
             labels = np.take_along_axis(rank, alloc, axis=1)[None]
 
         def pooled(arr):
-            return (
-                None
-                if arr is None
-                else np.asarray(arr)
-                .reshape(n_flat, -1)[keep]
-                .reshape(1, keep.size, *np.asarray(arr).shape[2:])
-            )
+            if arr is None:
+                return None
+            arr = np.asarray(arr)
+            return arr.reshape(n_flat, -1)[keep].reshape(1, keep.size, *arr.shape[2:])
 
-        post = MixturePosterior.from_draws(
+        return MixturePosterior.from_draws(
             take(self.weights),
             take(self.means, (self.n_features,)),
             take(self.covariances, (self.n_features, self.n_features)),
@@ -644,7 +458,6 @@ class MixturePosterior:
                 "draws_kept": keep.size / n_flat,
             },
         )
-        return post
 
     def coclustering(self) -> np.ndarray:
         """Posterior probability that rows ``i`` and ``j`` share a component,
@@ -684,10 +497,7 @@ class MixturePosterior:
         check_int(max_candidates, "max_candidates", low=1)
         alloc = self.allocations
         flat = alloc.reshape(-1, alloc.shape[-1])
-        onehot = np.zeros((alloc.shape[-1], self.weights.shape[2]))
-        for row in flat:
-            onehot[np.arange(row.size), row] += 1.0
-        modal = onehot.argmax(axis=1)
+        modal = _partition.modal_labels(flat, self.weights.shape[2])
         coclust = self.coclustering() if loss == "binder" else None
         labels, value = _partition.minimise_loss(
             flat, loss, candidates=modal[None], coclust=coclust, max_candidates=max_candidates
@@ -708,30 +518,18 @@ class MixturePosterior:
         DensityBand
             ``mean``, ``lower``, ``upper``, each (n_points,).
         """
-        ci = check_real(ci, "ci", low=0.0, strict=True)
-        if ci >= 1.0:
-            raise ValueError(f"ci must be in (0, 1), got {ci}.")
+        ci = _summary.check_ci(ci)
         X, _ = check_X(X)
         if X.shape[1] != self.n_features:
             raise ValueError(
                 f"X has {X.shape[1]} features but the posterior has {self.n_features}."
             )
-        Xt = self._feature_major(X)
-        n_flat = self.n_chains * self.n_draws
-        dens = np.empty((n_flat, X.shape[0]))
-        for flat in range(n_flat):
-            self._pass(Xt, flat, row_lse=dens[flat])
-        np.exp(dens, out=dens)
+        dens = _draws.densities(self._kernel, self._feature_major(X), self._center)
         alpha = 0.5 * (1.0 - ci)
         lower, upper = np.quantile(dens, [alpha, 1.0 - alpha], axis=0)
         return DensityBand(dens.mean(axis=0), lower, upper)
 
     # ------------------------------------------------------------ reporting
-    def _feature_labels(self):
-        if self.feature_names is not None:
-            return list(self.feature_names)
-        return list(range(self.n_features))
-
     def _label_invariant(self) -> dict:
         """Label-invariant scalar quantities per draw, (n_chains, n_draws) each."""
         out = {}
@@ -741,29 +539,6 @@ class MixturePosterior:
         if self.concentration is not None:
             out["concentration"] = self.concentration
         return out
-
-    def _variables(self):
-        """(name, array (C, S, ...), index labels) for every summarised scalar."""
-        k = self.weights.shape[2]
-        names = self._feature_labels()
-        rows = []
-        for j in range(k):
-            rows.append((f"weights[{j}]", self.weights[:, :, j]))
-        for j in range(k):
-            for f in range(self.n_features):
-                rows.append((f"means[{j}, {names[f]}]", self.means[:, :, j, f]))
-        for j in range(k):
-            for f in range(self.n_features):
-                for g in range(f, self.n_features):
-                    rows.append(
-                        (
-                            f"covariances[{j}, {names[f]}, {names[g]}]",
-                            self.covariances[:, :, j, f, g],
-                        )
-                    )
-        for name, arr in self._label_invariant().items():
-            rows.append((name, arr))
-        return rows
 
     def summary(self, ci: float = 0.95, var_names=None):
         """Summary table of every scalar quantity (pandas DataFrame).
@@ -785,58 +560,16 @@ class MixturePosterior:
             Keep only rows whose name starts with one of these
             (e.g. ``["weights", "n_occupied"]``).
         """
-        import pandas as pd  # a dependency of xarray, hence of arviz-base
-
-        ci = check_real(ci, "ci", low=0.0, strict=True)
-        if ci >= 1.0:
-            raise ValueError(f"ci must be in (0, 1), got {ci}.")
-        rows = self._variables()
-        if var_names is not None:
-            var_names = [var_names] if isinstance(var_names, str) else list(var_names)
-            rows = [r for r in rows if any(r[0].split("[")[0] == v for v in var_names)]
-        pct = f"{100 * ci:g}"
-        index = [r[0] for r in rows]
-        if not rows:
-            return pd.DataFrame(columns=["mean", "sd", f"eti{pct}_lb", f"eti{pct}_ub"])
-        stack = np.stack([r[1] for r in rows])  # (n_rows, C, S)
-        flat = stack.reshape(stack.shape[0], -1)
-        alpha = 0.5 * (1.0 - ci)
-        with warnings.catch_warnings(), np.errstate(all="ignore"):
-            warnings.simplefilter("ignore", RuntimeWarning)
-            table = {
-                "mean": np.nanmean(flat, axis=1),
-                "sd": np.nanstd(flat, axis=1, ddof=1) if flat.shape[1] > 1 else np.nan,
-                f"eti{pct}_lb": np.nanquantile(flat, alpha, axis=1),
-                f"eti{pct}_ub": np.nanquantile(flat, 1.0 - alpha, axis=1),
-            }
-        diag = _diagnostics(stack)
-        table.update(diag)
-        frame = pd.DataFrame(table, index=index)
-        frame.attrs["kind"] = self.kind
-        return frame
+        ci = _summary.check_ci(ci)
+        names = self.feature_names or list(range(self.n_features))
+        rows = _summary.component_rows(self.weights, self.means, self.covariances, names)
+        rows += list(self._label_invariant().items())
+        return _summary.summary_table(rows, ci, var_names, kind=self.kind)
 
     def diagnostics(self):
         """R-hat and ESS of the label-invariant quantities (a DataFrame, the
         label-invariant rows of :meth:`summary`)."""
         return self.summary(var_names=list(self._label_invariant()))
-
-    def _warn_if_not_converged(self):
-        if self.n_draws < 8:
-            return
-        names = list(self._label_invariant())
-        stack = np.stack([self._label_invariant()[n] for n in names])
-        rhat = _diagnostics(stack)["r_hat"]
-        bad = [
-            f"{n} (r_hat={r:.3f})" for n, r in zip(names, rhat, strict=True) if r > RHAT_THRESHOLD
-        ]
-        if bad:
-            warnings.warn(
-                f"The chains have not mixed: R-hat > {RHAT_THRESHOLD} for {', '.join(bad)}. "
-                "Run longer chains (more n_iter, a longer burn_in) or more chains, and "
-                "check posterior.diagnostics() before trusting the summaries.",
-                ConvergenceWarning,
-                stacklevel=3,
-            )
 
     def to_arviz(self):
         """The draws as an ArviZ ``xarray.DataTree``.
@@ -849,80 +582,7 @@ class MixturePosterior:
         with non-unit sample weights, ``constant_data`` (``sample_weight``).
         Dims: ``chain, draw, component, feature, feature_bis, obs_id``.
         """
-        from arviz_base import from_dict
-
-        posterior = {
-            "weights": self.weights,
-            "means": self.means,
-            "covariances": self.covariances,
-        }
-        if self.concentration is not None:
-            posterior["concentration"] = self.concentration
-        sample_stats = {**self.sample_stats, "n_occupied": self._n_occupied()}
-        dims = {
-            "weights": ["component"],
-            "means": ["component", "feature"],
-            "covariances": ["component", "feature", "feature_bis"],
-        }
-        names = self._feature_labels()
-        coords = {
-            "component": np.arange(self.weights.shape[2]),
-            "feature": names,
-            "feature_bis": names,
-        }
-        data = {"posterior": posterior, "sample_stats": sample_stats}
-        if self.X is not None:
-            sample_stats["total_log_likelihood"] = self.total_log_likelihood
-            if self.labels is not None:
-                sample_stats["labels"] = self.labels
-                dims["labels"] = ["obs_id"]
-            data["log_likelihood"] = {"X": self.log_likelihood}
-            dims["X"] = ["obs_id"]
-            coords["obs_id"] = np.arange(self.X.shape[0])
-            if not np.all(self.sample_weight == 1.0):
-                data["constant_data"] = {"sample_weight": self.sample_weight}
-                dims["sample_weight"] = ["obs_id"]
-        attrs = {"/": {"bayesmix_kind": self.kind, **self.attrs}}
-        tree = from_dict(data, dims=dims, coords=coords, attrs=attrs)
-        if self.X is not None:
-            # The observed X is (obs_id, feature) while its log-likelihood is one value
-            # per row, so the two share a name but not dims: convert them separately.
-            observed = from_dict(
-                {"observed_data": {"X": self.X}},
-                dims={"X": ["obs_id", "feature"]},
-                coords={"obs_id": coords["obs_id"], "feature": names},
-            )
-            tree["observed_data"] = observed["observed_data"]
-        return tree
-
-
-def _diagnostics(stack: np.ndarray) -> dict:
-    """ess_bulk, ess_tail and rank-normalised R-hat of (n_rows, C, S) draws;
-    one chain is split in two halves.  NaN where undefined."""
-    from arviz_stats.base import array_stats
-
-    n_rows, n_chains, n_draws = stack.shape
-    arr = stack
-    if n_chains == 1 and n_draws >= 8:
-        half = n_draws // 2
-        arr = np.stack([stack[:, 0, :half], stack[:, 0, half : 2 * half]], axis=1)
-    out = {"ess_bulk": np.full(n_rows, np.nan), "ess_tail": np.full(n_rows, np.nan)}
-    out["r_hat"] = np.full(n_rows, np.nan)
-    if n_draws < 4:
-        return out
-    with warnings.catch_warnings(), np.errstate(all="ignore"):
-        warnings.simplefilter("ignore", RuntimeWarning)
-        for i in range(n_rows):
-            row = stack[i]
-            if not np.isfinite(row).all() or np.ptp(row) == 0:
-                continue
-            out["ess_bulk"][i] = array_stats.ess(row, chain_axis=0, draw_axis=1, method="bulk")
-            out["ess_tail"][i] = array_stats.ess(
-                row, chain_axis=0, draw_axis=1, method="tail", prob=0.05
-            )
-            if arr.shape[1] >= 2:
-                out["r_hat"][i] = array_stats.rhat(arr[i], chain_axis=0, draw_axis=1)
-    return out
+        return _arviz.to_datatree(self, self._n_occupied())
 
 
 # ---------------------------------------------------------------- EM bootstrap
@@ -984,8 +644,11 @@ def bootstrap_em(
     Efron & Tibshirani (1993); Newton & Raftery (1994) JRSS B 56, 3-48;
     O'Hagan, Murphy, Scrucca & Gormley (2019) Comput. Stat. 34, 1739-1760.
     """
-    from ._validation import check_fitted
+    import warnings
+
+    from ._validation import check_fitted, check_sample_weight
     from .em import GaussianMixture
+    from .exceptions import ConvergenceWarning
     from .selection import _single_threaded_blas
 
     check_fitted(model)

@@ -14,6 +14,8 @@ from scipy.stats import multivariate_normal, norm
 from bayesmix import GaussianMixture
 from bayesmix import plotting as bp
 from bayesmix.datasets import load_faithful, load_galaxies
+from bayesmix.plotting._common import _gaussian_mixture_density
+from bayesmix.plotting._posterior import _partition_order
 
 
 @pytest.fixture(autouse=True)
@@ -143,7 +145,7 @@ def test_density_marginal_in_higher_dimensions():
     gm = GaussianMixture(2, random_state=0).fit(X)
     pts = rng.normal(2, 2, size=(50, 2))
     idx = [0, 2]
-    got = bp._gaussian_mixture_density(
+    got = _gaussian_mixture_density(
         gm.weights_, gm.means_[:, idx], gm.covariances_[:, idx][:, :, idx], pts
     )
     want = sum(
@@ -350,7 +352,7 @@ def test_posterior_n_components_and_coclustering(posterior):
     image = np.asarray(ax.images[0].get_array())
     assert image.shape == (82, 82)
     partition = posterior.point_partition()
-    order = bp._partition_order(posterior.coclustering(), partition)
+    order = _partition_order(posterior.coclustering(), partition)
     np.testing.assert_allclose(image, posterior.coclustering()[np.ix_(order, order)])
     assert sorted(order) == list(range(82))
 

@@ -1,0 +1,72 @@
+"""Model-selection figure: an information criterion against the number of
+components, one line per covariance type."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._common import _axes
+
+__all__ = ["plot_criterion"]
+
+_CRITERIA = {"bic": "BIC", "aic": "AIC", "icl": "ICL"}
+_COV_ORDER = ("spherical", "diag", "tied", "full")
+
+
+def _column(table, name):
+    try:
+        col = table[name]
+    except (KeyError, IndexError, TypeError):
+        return None
+    return np.asarray(col.to_numpy() if hasattr(col, "to_numpy") else col)
+
+
+def plot_criterion(table, criterion: str = "bic", ax=None):
+    """Information criterion against the number of components, one line per
+    covariance type (mclust's BIC plot, with bayesmix's sign: lower is better).
+
+    Parameters
+    ----------
+    table : DataFrame, mapping of columns, or a ``select_model`` result
+        Columns ``covariance_type``, ``n_components`` and ``criterion``, one
+        row per fit (``select_model(...).table_``).  Fits that failed (NaN)
+        leave a gap.
+    criterion : {"bic", "aic", "icl"}, default="bic"
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The best fit (the minimum) is circled.
+    """
+    if criterion not in _CRITERIA:
+        raise ValueError(f"criterion must be one of {sorted(_CRITERIA)}, got {criterion!r}.")
+    table = getattr(table, "table_", table)
+    k = _column(table, "n_components")
+    value = _column(table, criterion)
+    if k is None or value is None:
+        raise ValueError(
+            f"table needs columns 'n_components' and {criterion!r} (select_model(...).table_)."
+        )
+    ctype = _column(table, "covariance_type")
+    if ctype is None:
+        ctype = np.full(k.shape, "model", dtype=object)
+    value = value.astype(float)
+    ax = _axes(ax)
+    present = list(dict.fromkeys(ctype.tolist()))
+    ordered = [c for c in _COV_ORDER if c in present] + [c for c in present if c not in _COV_ORDER]
+    markers = "osD^vP*X"
+    for n, name in enumerate(ordered):
+        rows = np.flatnonzero(ctype == name)
+        rows = rows[np.argsort(k[rows], kind="stable")]
+        ax.plot(
+            k[rows], value[rows], marker=markers[n % len(markers)], ms=5, lw=1.3, label=str(name)
+        )
+    if np.isfinite(value).any():
+        best = int(np.nanargmin(value))
+        ax.plot(k[best], value[best], "o", ms=14, mfc="none", mec="k", mew=1.5, label="best")
+    ax.set_xlabel("number of components")
+    ax.set_ylabel(f"{_CRITERIA[criterion]} (lower is better)")
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.legend(title="covariance", frameon=False)
+    return ax
