@@ -8,7 +8,10 @@ import pickle
 import numpy as np
 import pytest
 
-from bayesmix import gibbs
+from bayesmix import _progress, gibbs
+from bayesmix._diagnostics import RHAT_THRESHOLD, rhat_limit, split_rhat
+from bayesmix._gibbs_model import label_dtype, prepare_model
+from bayesmix._progress import Progress
 from bayesmix.exceptions import ConvergenceWarning, NotFittedError
 from bayesmix.gibbs import DirichletProcessMixture
 from bayesmix.priors import DirichletProcess, Gamma, NormalInverseWishart
@@ -370,7 +373,7 @@ def test_posterior_draws_have_the_niw_moments():
 # ----------------------------------------------------------------- plumbing
 def test_progress_bar():
     stream = io.StringIO()
-    bar = gibbs._Progress(10, True, stream)
+    bar = Progress(10, True, stream)
     bar.start -= 100.0  # pretend the run has been going for a while
     for _ in range(10):
         bar.tick()
@@ -378,7 +381,7 @@ def test_progress_bar():
     out = stream.getvalue()
     assert "DirichletProcessMixture" in out and "10/10 sweeps" in out
     quiet = io.StringIO()
-    bar = gibbs._Progress(10, True, quiet)  # a fast run shows nothing
+    bar = Progress(10, True, quiet)  # a fast run shows nothing
     for _ in range(10):
         bar.tick()
     assert quiet.getvalue() == ""
@@ -388,9 +391,9 @@ def test_progress_eta_leaves_out_the_first_sweep(monkeypatch):
     """The first sweep may include compiling the kernels: the time left is
     projected from the sweeps after it."""
     clock = iter([0.0, 30.0, *(30.0 + 0.1 * i for i in range(1, 100))])
-    monkeypatch.setattr(gibbs.time, "perf_counter", lambda: next(clock))
+    monkeypatch.setattr(_progress.time, "perf_counter", lambda: next(clock))
     stream = io.StringIO()
-    bar = gibbs._Progress(100, True, stream)  # start: 0 s; sweep 1 ends at 30 s
+    bar = Progress(100, True, stream)  # start: 0 s; sweep 1 ends at 30 s
     for _ in range(60):
         bar.tick()
     lines = stream.getvalue().strip().splitlines()
@@ -409,9 +412,9 @@ def test_progress_false_is_silent(blobs, capsys):
 
 
 def test_label_dtype():
-    assert gibbs._label_dtype(127) == np.int8
-    assert gibbs._label_dtype(128) == np.int16
-    assert gibbs._label_dtype(40000) == np.int32
+    assert label_dtype(127) == np.int8
+    assert label_dtype(128) == np.int16
+    assert label_dtype(40000) == np.int32
 
 
 def test_params_and_pickle(fitted, blobs):
@@ -438,7 +441,7 @@ def test_split_merge_finds_clusters_from_one(blobs):
     from bayesmix._kernels._gibbs import split_merge
 
     X = blobs[0]
-    m = gibbs._prepare(X, NormalInverseWishart().resolve(X))
+    m = prepare_model(X, NormalInverseWishart().resolve(X))
     labels = np.zeros(X.shape[0], dtype=np.int64)
     stats = np.zeros(4, dtype=np.int64)
     K = split_merge(m.X, labels, 1, m.kernel_prior, 0.0, 200, 5, 1, stats)
@@ -447,13 +450,13 @@ def test_split_merge_finds_clusters_from_one(blobs):
 
 
 def test_convergence_warning(blobs, monkeypatch):
-    assert np.isnan(gibbs._split_rhat(np.zeros((2, 10))))  # constant: nothing to judge
+    assert np.isnan(split_rhat(np.zeros((2, 10))))  # constant: nothing to judge
     stuck = np.r_[np.zeros(50), np.ones(50)].reshape(2, 50) + np.linspace(0, 1e-3, 50)
-    assert gibbs._split_rhat(stuck) > 2  # two chains at two levels
-    assert gibbs._split_rhat(np.random.default_rng(0).normal(size=(4, 500))) < 1.01
-    assert gibbs._rhat_limit(4, 1000) == gibbs.RHAT_THRESHOLD
-    assert gibbs._rhat_limit(2, 30) > 1.1  # short runs are judged less strictly
-    monkeypatch.setattr(gibbs, "_rhat_limit", lambda n_chains, n_kept: 0.5)
+    assert split_rhat(stuck) > 2  # two chains at two levels
+    assert split_rhat(np.random.default_rng(0).normal(size=(4, 500))) < 1.01
+    assert rhat_limit(4, 1000) == RHAT_THRESHOLD
+    assert rhat_limit(2, 30) > 1.1  # short runs are judged less strictly
+    monkeypatch.setattr(gibbs, "rhat_limit", lambda n_chains, n_kept: 0.5)
     with pytest.warns(ConvergenceWarning, match="R-hat of the log joint"):
         m = dpm().fit(blobs[0])
     assert not m.converged_
