@@ -150,12 +150,14 @@ class DirichletProcessMixture(BaseMixture):
     component_prior_ : NormalInverseWishart
         The resolved prior, in data units.
     converged_ : bool
-        The rank-normalised split R-hat of the log joint is at most 1.01 (or,
-        for short runs, the larger value that independent draws would reach
-        only by a four-sigma fluctuation); True when R-hat cannot be computed
-        (fewer than 4 kept draws per chain, or a constant log joint).
-        Otherwise a :class:`~bayesmix.exceptions.ConvergenceWarning` says what
-        to change.
+        The rank-normalised split R-hat of the log joint (Vehtari et al. 2021:
+        bulk and folded draws; :func:`bayesmix._diagnostics.split_rhat`, the
+        R-hat of the posterior layer too) is at most 1.01, or, for short runs,
+        the larger value that independent draws would reach only by a
+        four-sigma fluctuation.  A single chain is judged by its two halves.
+        True when R-hat cannot be computed (fewer than 4 kept draws per chain,
+        8 for a single chain, or a constant log joint).  Otherwise a
+        :class:`~bayesmix.exceptions.ConvergenceWarning` says what to change.
     rhat_ : float
         That R-hat (NaN when it cannot be computed).
     n_iter_ : int
@@ -338,8 +340,14 @@ class DirichletProcessMixture(BaseMixture):
         elif hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
         self.n_iter_ = self.n_iter
-        self.rhat_ = split_rhat(draws.log_joint)
-        limit = rhat_limit(n_chains, kept.size)
+        log_joint = draws.log_joint
+        if n_chains == 1:
+            # arviz-stats judges two or more chains: one chain is judged by its two
+            # halves (as the posterior layer's draw_diagnostics does).
+            half = kept.size // 2
+            log_joint = np.stack([log_joint[0, :half], log_joint[0, half : 2 * half]])
+        self.rhat_ = split_rhat(log_joint)
+        limit = rhat_limit(*log_joint.shape)
         self.converged_ = not (self.rhat_ > limit)
         self._set_point_partition(X)
         if not self.converged_:

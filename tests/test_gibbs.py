@@ -340,6 +340,65 @@ def test_posterior_is_a_mixture_posterior_over_the_rows(fitted):
     np.testing.assert_allclose(cc, same.mean(axis=(0, 1)))
 
 
+def test_posterior_of_the_training_rows(fitted, blobs):
+    """X=None and the X given to fit are the same posterior; another X is an
+    error that names the cure."""
+    X = blobs[0]
+    a = fitted.posterior(random_state=4)
+    b = fitted.posterior(X, random_state=4)
+    np.testing.assert_array_equal(a.means, b.means)
+    np.testing.assert_array_equal(a.covariances, b.covariances)
+    with pytest.raises(ValueError, match="pass the X given to fit, or nothing"):
+        fitted.posterior(X[:-1])
+    with pytest.raises(ValueError, match="pass the X given to fit, or nothing"):
+        fitted.posterior(X + 1.0)
+    with pytest.raises(ValueError, match="features"):
+        fitted.posterior(X[:, :1])
+
+
+@pytest.mark.parametrize("seed", [0, np.int64(3), np.random.default_rng(0)])
+def test_posterior_seed_given_positionally_says_how_to_pass_it(fitted, seed):
+    with pytest.raises(TypeError, match=r"posterior\(random_state="):
+        fitted.posterior(seed)
+    with pytest.raises(TypeError, match=r"posterior\(random_state="):
+        dpm().posterior(seed)  # before anything runs, fitted or not
+
+
+def test_posterior_n_draws_keeps_evenly_spaced_draws(fitted):
+    n_chains, n_kept = fitted.n_clusters_samples_.shape
+    full = fitted.posterior_draws(random_state=0)
+    assert full["labels"] is fitted.labels_samples_  # None keeps every kept draw
+    few = fitted.posterior_draws(n_draws=5, random_state=0)
+    idx = np.array([0, 24, 49, 74, 99])  # first and last included, evenly spaced
+    assert n_kept == 100
+    np.testing.assert_array_equal(few["labels"], fitted.labels_samples_[:, idx])
+    np.testing.assert_array_equal(few["n_clusters"], fitted.n_clusters_samples_[:, idx])
+    np.testing.assert_array_equal(few["log_joint"], fitted.log_joint_samples_[:, idx])
+    K = fitted.n_clusters_samples_[:, idx].max()
+    assert few["weights"].shape == (n_chains, 5, K)
+    assert few["means"].shape == (n_chains, 5, K, 2)
+    assert few["covariances"].shape == (n_chains, 5, K, 2, 2)
+    np.testing.assert_array_equal(
+        fitted.posterior_draws(n_draws=1)["labels"], fitted.labels_samples_[:, [-1]]
+    )
+    many = fitted.posterior_draws(n_draws=10 * n_kept, random_state=0)
+    np.testing.assert_array_equal(many["means"], full["means"])
+    post = fitted.posterior(n_draws=7, random_state=0)
+    assert post.weights.shape[:2] == (n_chains, 7)
+    assert post.to_arviz()["posterior"].sizes["draw"] == 7
+    for bad, err in ((0, ValueError), (-2, ValueError), (2.5, TypeError), (True, TypeError)):
+        with pytest.raises(err, match="n_draws"):
+            fitted.posterior(n_draws=bad)
+        with pytest.raises(err, match="n_draws"):
+            fitted.posterior_draws(n_draws=bad)
+
+
+def test_posterior_n_draws_with_a_learned_concentration(blobs):
+    m = dpm(concentration=Gamma(2.0, 4.0), n_iter=40).fit(blobs[0])
+    few = m.posterior_draws(n_draws=3)
+    np.testing.assert_array_equal(few["concentration"], m.concentration_samples_[:, [0, 9, 19]])
+
+
 def test_posterior_draws_have_the_niw_moments():
     """One cluster for sure (tiny concentration): the draws' averages are the NIW
     posterior means, E[mu] = m_n and E[Sigma] = Psi_n / (nu_n - D - 1)."""
@@ -460,6 +519,14 @@ def test_convergence_warning(blobs, monkeypatch):
     with pytest.warns(ConvergenceWarning, match="R-hat of the log joint"):
         m = dpm().fit(blobs[0])
     assert not m.converged_
+
+
+def test_one_chain_is_judged_by_its_halves(blobs):
+    m = dpm(n_chains=1, n_iter=200).fit(blobs[0])
+    assert np.isfinite(m.rhat_) and m.converged_
+    X = np.r_[np.zeros(40), np.ones(40)][:, None] + np.random.default_rng(0).normal(size=(80, 1))
+    short = dpm(n_chains=1, n_iter=10, burn_in=5).fit(X)  # 5 kept draws: too few to judge
+    assert np.isnan(short.rhat_) and short.converged_
 
 
 def test_sklearn_estimator_checks():
