@@ -304,3 +304,16 @@ def check_predict_X(estimator, X):
             "used in fit."
         )
     return X
+
+
+def check_frequency_counts(w: np.ndarray, owner: str) -> np.ndarray:
+    """Frequency weights ``w`` (n_samples,) that must be whole numbers (a row of
+    weight ``w`` is ``w`` identical observations), as int64 counts."""
+    if not np.array_equal(w, np.round(w)):
+        bad = int(np.argmax(w != np.round(w)))
+        raise ValueError(
+            f"sample_weight must hold integer frequency counts for {owner} "
+            f"(a row of weight w is w identical observations), got {w[bad]} at row {bad}; "
+            "round the weights (np.round) or repeat the rows instead."
+        )
+    return w.astype(np.int64)

@@ -1,9 +1,20 @@
 """Dirichlet-process mixture of Gaussians by collapsed Gibbs sampling.
 
-Orchestration only: one jitted call does one Gibbs sweep over the data, one
-more does the split-merge proposals of an iteration (``_kernels/_gibbs.py``);
-Python owns the iterations, the concentration updates, the chains, the
-stored draws and the progress bar.
+The estimator shell: parameters and their checks, the orchestration of a fit,
+the stored draws, and predict / score / posterior.  The pieces it orchestrates
+each live in one module:
+
+``_gibbs_model``
+    the sampler's rows (expanded by integer weights, in canonical order) and
+    the standardised NIW model the kernels read;
+``_gibbs_core``
+    the chain as pure ``init`` / ``step`` functions and the chains' runner
+    (one jitted call per Gibbs sweep, one per iteration's split-merge
+    proposals, ``_kernels/_gibbs.py``);
+``_gibbs_summary``
+    the point partition, the posterior predictive and the parameter draws;
+``_progress``
+    the progress bar.
 
 Model
 -----
@@ -18,37 +29,37 @@ only; parameters are drawn afterwards, given each kept partition, by
 from __future__ import annotations
 
 import hashlib
-import math
-import sys
-import threading
-import time
+import numbers
 import warnings
-from concurrent.futures import ThreadPoolExecutor
-from typing import NamedTuple
 
 import numpy as np
-from scipy.special import gammaln
 
 from ._base import BaseMixture
-from ._data import Standardiser
-from ._init import _assign, kmeans_plusplus
-from ._kernels import _n_threads, log_prob_pass
-from ._kernels._cholesky import upper_inverse
-from ._kernels._gibbs import (
-    canonical_labels,
-    cluster_posteriors,
-    gibbs_sweep,
-    partition_overlap,
-    prior_log_predictive,
-    split_merge,
+from ._diagnostics import rhat_limit, split_rhat
+from ._gibbs_core import Draws, run_chains
+from ._gibbs_model import expand_rows, label_dtype, prepare_model
+from ._gibbs_summary import (
+    MAX_PREDICTIVE_DRAWS,
+    draw_parameters,
+    evenly_spaced,
+    kept_per_chain,
+    point_partition,
+    point_summary,
+    predictive_chunks,
+    t_predictives,
 )
+from ._kernels import log_prob_pass
+from ._kernels._gibbs import cluster_posteriors
+from ._progress import Progress
 from ._validation import (
     check_bool,
     check_fitted,
+    check_frequency_counts,
     check_int,
     check_predict_X,
     check_random_state,
     check_sample_weight,
+    check_weighted_rows,
     check_X,
 )
 from .exceptions import ConvergenceWarning
@@ -56,176 +67,7 @@ from .priors import DirichletProcess, Gamma, NormalInverseWishart
 
 __all__ = ["DirichletProcessMixture"]
 
-LAUNCH_SCANS = 5  # intermediate restricted Gibbs scans per split-merge launch state
-RHAT_THRESHOLD = 1.01  # split R-hat of the log joint above which a fit is "not converged"
-MAX_PREDICTIVE_DRAWS = 1000  # kept draws averaged by score_samples (evenly spaced)
-_PROGRESS_AFTER = 2.0  # seconds: runs expected to be shorter show no progress bar
 _CACHE_BYTES = 256 * 2**20  # predictive components cached up to this size
-_DAHL_BUDGET = 10**8  # candidate x reference x row operations for the point partition
-
-
-# --------------------------------------------------------------------------- helpers
-def _niw_tables(n_max: int, n_features: int, kappa0: float, nu0: float, logdet0: float):
-    """The (4, n_max + 1) table of ``_kernels._gibbs``: ``[log n + T(n), G(n), c_n,
-    kappa_n / (kappa_n - 1)]`` for clusters of ``n = 0 .. n_max`` rows."""
-    d = n_features
-    n = np.arange(n_max + 1, dtype=np.float64)
-    kn = kappa0 + n
-    nun = nu0 + n
-    c = kn / (kn + 1.0)
-    log_pi = np.log(np.pi)
-    T = gammaln(0.5 * (nun + 1.0)) - gammaln(0.5 * (nun + 1.0 - d)) - 0.5 * d * log_pi
-    T += 0.5 * d * np.log(c)
-    log_n = np.log(np.maximum(n, 1.0))
-    G = -0.5 * d * n * log_pi + _mvgammaln(0.5 * nun, d) - _mvgammaln(np.array([0.5 * nu0]), d)
-    G += 0.5 * nu0 * logdet0 + 0.5 * d * (np.log(kappa0) - np.log(kn))
-    loo = np.zeros_like(n)
-    loo[1:] = kn[1:] / (kn[1:] - 1.0)
-    return np.ascontiguousarray(np.stack([T + log_n, G, c, loo]))
-
-
-def _mvgammaln(a: np.ndarray, d: int) -> np.ndarray:
-    """``log Gamma_d(a)`` elementwise (``scipy.special.multigammaln`` takes scalars)."""
-    out = np.full(a.shape, 0.25 * d * (d - 1) * np.log(np.pi))
-    for j in range(d):  # a loop over d keeps memory at O(len(a))
-        out += gammaln(a - 0.5 * j)
-    return out
-
-
-def _escobar_west(rng, alpha: float, n_clusters: int, n_samples: int, prior: Gamma) -> float:
-    """One draw of the concentration given the number of clusters (Escobar & West
-    1995, §6): an auxiliary ``eta ~ Beta(alpha + 1, n)``, then a two-part Gamma
-    mixture."""
-    eta = rng.beta(alpha + 1.0, n_samples)
-    rate = prior.rate - math.log(eta)
-    odds = (prior.shape + n_clusters - 1.0) / (n_samples * rate)
-    shape = prior.shape + n_clusters - (0.0 if rng.random() < odds / (1.0 + odds) else 1.0)
-    return float(rng.gamma(shape, 1.0 / rate))
-
-
-def _label_dtype(max_label: int):
-    for dt in (np.int8, np.int16, np.int32):
-        if max_label <= np.iinfo(dt).max:
-            return dt
-    return np.int64
-
-
-def _split_rhat(x: np.ndarray) -> float:
-    """Rank-normalised split R-hat (Vehtari et al. 2021) of (n_chains, n_draws)."""
-    from scipy.stats import norm, rankdata
-
-    half = x.shape[1] // 2
-    if half < 2 or not np.isfinite(x).all():
-        return float("nan")
-    if np.ptp(x) <= 1e-9 * (1.0 + np.abs(x).max()):  # constant up to rounding
-        return float("nan")
-    x = np.concatenate([x[:, :half], x[:, half : 2 * half]], axis=0)
-    z = norm.ppf((rankdata(x, axis=None).reshape(x.shape) - 0.375) / (x.size + 0.25))
-    within = z.var(axis=1, ddof=1).mean()
-    if within == 0:
-        return float("nan")
-    between = half * z.mean(axis=1).var(ddof=1)
-    return float(np.sqrt(((half - 1) / half * within + between / half) / within))
-
-
-def _rhat_limit(n_chains: int, n_kept: int) -> float:
-    """The R-hat above which the chains are judged not converged: ``RHAT_THRESHOLD``,
-    raised for short runs to four standard deviations of the split R-hat of
-    independent draws, ``1 + 2 sqrt(2 / (m - 1)) / h`` with ``m = 2 n_chains``
-    half-chains of ``h`` draws (so 30 draws on 2 chains are not flagged by noise)."""
-    half = max(n_kept // 2, 1)
-    return max(RHAT_THRESHOLD, 1.0 + 2.0 * math.sqrt(2.0 / (2 * n_chains - 1)) / half)
-
-
-class _Model(NamedTuple):
-    """Everything the kernels read, in standardised units."""
-
-    standardiser: Standardiser
-    prior: NormalInverseWishart  # resolved and standardised
-    X: np.ndarray  # (n_samples, n_features), row-major
-    consts: np.ndarray  # [kappa0, nu0, log|Psi0|]
-    tables: np.ndarray  # (4, n_samples + 1), see _kernels/_gibbs.py
-    R0: np.ndarray  # upper Cholesky factor of Psi0
-    inv0: np.ndarray  # 1 / diag(R0)
-    log_prior_pred: np.ndarray  # (n_samples,) log prior predictive of each row
-
-    @property
-    def kernel_prior(self) -> tuple:
-        """``(mean0, psi0, R0, inv0, consts, tables)``, the kernels' ``prior``."""
-        p = self.prior
-        return (p.mean, p.scale, self.R0, self.inv0, self.consts, self.tables)
-
-
-def _prepare(X: np.ndarray, prior: NormalInverseWishart) -> _Model:
-    """Standardise ``X`` (n_samples, n_features) and a resolved ``prior`` for the kernels."""
-    n, n_features = X.shape
-    std = Standardiser(X, np.ones(n))
-    p = prior.standardised(std.center, std.scale)
-    Xs = np.ascontiguousarray(std.transform(X).T)
-    R0 = np.linalg.cholesky(p.scale).T.copy()
-    inv0 = 1.0 / np.diag(R0)
-    logdet0 = 2.0 * float(np.log(np.diag(R0)).sum())
-    consts = np.array([p.kappa, p.dof, logdet0])
-    tables = _niw_tables(n, n_features, p.kappa, p.dof, logdet0)
-    log_prior_pred = np.empty(n)
-    prior_log_predictive(Xs, (p.mean, p.scale, R0, inv0, consts, tables), log_prior_pred)
-    return _Model(std, p, Xs, consts, tables, R0, inv0, log_prior_pred)
-
-
-class _Progress:
-    """A plain-stderr progress bar over all chains, shown only for runs
-    expected to last longer than ``_PROGRESS_AFTER`` seconds."""
-
-    def __init__(self, total: int, enabled: bool, stream=None):
-        self.total = total
-        self.enabled = enabled
-        self.stream = stream if stream is not None else sys.stderr
-        self.done = 0
-        self.start = time.perf_counter()
-        self.last = 0.0
-        self.shown = False
-        self.lock = threading.Lock()
-        try:
-            self.tty = bool(self.stream.isatty())
-        except (AttributeError, ValueError):
-            self.tty = False
-
-    def tick(self) -> None:
-        if not self.enabled:
-            return
-        with self.lock:
-            self.done += 1
-            now = time.perf_counter()
-            elapsed = now - self.start
-            if self.done == 1:
-                # The first sweep may include compiling the kernels (seconds, once
-                # per install): the rate is measured from the end of it.
-                self.first = now
-                if self.done < self.total:
-                    return
-            rest = self.total - self.done
-            per_sweep = (now - self.first) / (self.done - 1) if self.done > 1 else 0.0
-            left = per_sweep * rest
-            if not self.shown:
-                if elapsed < 0.25 or elapsed + left < _PROGRESS_AFTER:
-                    return
-                self.shown = True
-            elif now - self.last < (0.2 if self.tty else 5.0) and self.done < self.total:
-                return
-            self.last = now
-            frac = self.done / self.total
-            bar = "#" * int(25 * frac)
-            end = "\r" if self.tty else "\n"
-            self.stream.write(
-                f"DirichletProcessMixture |{bar:<25}| {self.done}/{self.total} sweeps, "
-                f"{elapsed:.1f} s, ~{left:.1f} s left{end}"
-            )
-            self.stream.flush()
-
-    def close(self) -> None:
-        if self.shown and self.tty:
-            self.stream.write("\n")
-            self.stream.flush()
 
 
 # ----------------------------------------------------------------------- estimator
@@ -308,12 +150,14 @@ class DirichletProcessMixture(BaseMixture):
     component_prior_ : NormalInverseWishart
         The resolved prior, in data units.
     converged_ : bool
-        The rank-normalised split R-hat of the log joint is at most 1.01 (or,
-        for short runs, the larger value that independent draws would reach
-        only by a four-sigma fluctuation); True when R-hat cannot be computed
-        (fewer than 4 kept draws per chain, or a constant log joint).
-        Otherwise a :class:`~bayesmix.exceptions.ConvergenceWarning` says what
-        to change.
+        The rank-normalised split R-hat of the log joint (Vehtari et al. 2021:
+        bulk and folded draws; :func:`bayesmix._diagnostics.split_rhat`, the
+        R-hat of the posterior layer too) is at most 1.01, or, for short runs,
+        the larger value that independent draws would reach only by a
+        four-sigma fluctuation.  A single chain is judged by its two halves.
+        True when R-hat cannot be computed (fewer than 4 kept draws per chain,
+        8 for a single chain, or a constant log joint).  Otherwise a
+        :class:`~bayesmix.exceptions.ConvergenceWarning` says what to change.
     rhat_ : float
         That R-hat (NaN when it cannot be computed).
     n_iter_ : int
@@ -436,143 +280,57 @@ class DirichletProcessMixture(BaseMixture):
         """
         conc, prior, burn_in, thin, n_proposals = self._check_params()
         X, names = check_X(X, min_samples=2)
-        n_rows, n_features = X.shape
-        w = check_sample_weight(sample_weight, n_rows)
-        if sample_weight is not None and not np.array_equal(w, np.round(w)):
-            bad = int(np.argmax(w != np.round(w)))
-            raise ValueError(
-                f"sample_weight must hold integer frequency counts for DirichletProcessMixture "
-                f"(a row of weight w is w identical observations), got {w[bad]} at row {bad}; "
-                "round the weights (np.round) or repeat the rows instead."
-            )
-        reps = w.astype(np.int64)
-        if reps.sum() < 2:
-            raise ValueError(
-                "sample_weight gives positive weight to fewer than 2 rows; a mixture needs "
-                "at least 2 weighted samples."
-            )
-        Xe = np.repeat(X, reps, axis=0)
-        n = Xe.shape[0]
-        # The chains run on the rows sorted lexicographically, so the draws do not
-        # depend on the order of the rows (integer weights then equal repeated rows
-        # in any order); results are mapped back to the rows of X.
-        order = np.lexsort(Xe.T[::-1])
-        Xe = Xe[order]
-        internal = np.empty(n, dtype=np.int64)
-        internal[order] = np.arange(n)
-        present = reps > 0
-        row_pos = internal[(np.cumsum(reps) - reps)[present]]  # first copy of each row
+        n_features = X.shape[1]
+        w = check_sample_weight(sample_weight, X.shape[0])
+        reps = check_frequency_counts(w, type(self).__name__)
+        rows = expand_rows(X, reps)
+        # The sampler's rows are the copies, each of unit weight: one row of
+        # weight 3 is three rows, as np.repeat(X, w, axis=0) would give.
+        check_weighted_rows(np.ones(rows.X.shape[0]))
 
-        prior_data = prior.resolve(Xe, None, n_components=1)
-        m = _prepare(Xe, prior_data)
-        std, p, Xs = m.standardiser, m.prior, m.X
-        kernel_prior = m.kernel_prior
-
+        prior_data = prior.resolve(rows.X, None, n_components=1)
+        model = prepare_model(rows.X, prior_data)
+        n = model.X.shape[0]
         n_chains = self.n_chains
         kept = np.arange(burn_in, self.n_iter, thin)
-        n_kept = kept.size
-        work_dtype = _label_dtype(n - 1)
-        labels_out = np.full((n_chains, n_kept, n_rows), -1, dtype=work_dtype)
-        full_out = np.empty((n_chains, n_kept, n), dtype=work_dtype)
-        n_clusters = np.empty((n_chains, n_kept), dtype=np.int64)
-        log_joint = np.empty((n_chains, n_kept))
-        alphas = np.empty((n_chains, n_kept))
-        sm_counts = np.zeros((n_chains, 4), dtype=np.int64)
-        learned = isinstance(conc, Gamma)
-        log_jac = -n * n_features * std.log_scale
-
         root = check_random_state(self.random_state)
         streams = np.random.SeedSequence(int(root.integers(0, 2**63))).spawn(n_chains)
-        progress = _Progress(n_chains * self.n_iter, bool(self.progress))
-
-        def run_chain(c: int) -> None:
-            rng = np.random.Generator(np.random.PCG64(streams[c]))
-            alpha = float(rng.gamma(conc.shape, 1.0 / conc.rate)) if learned else float(conc)
-            labels = self._initial_labels(Xs, alpha, rng)
-            K = int(labels.max()) + 1
-            canon = np.empty(n, dtype=np.int64)
-            row_canon = np.empty(row_pos.size, dtype=np.int64)
-            map_work = np.empty(n, dtype=np.int64)
-            s = 0
-            for it in range(self.n_iter):
-                keep = s < n_kept and it == kept[s]
-                log_alpha = math.log(alpha)
-                if n_proposals:
-                    seed = int(rng.integers(0, 2**63))
-                    K = split_merge(
-                        Xs,
-                        labels,
-                        K,
-                        kernel_prior,
-                        log_alpha,
-                        n_proposals,
-                        LAUNCH_SCANS,
-                        seed,
-                        sm_counts[c],
-                    )
-                seed = int(rng.integers(0, 2**63))
-                K, part = gibbs_sweep(
-                    Xs, labels, K, m.log_prior_pred, kernel_prior, log_alpha, seed, keep
-                )
-                if learned:
-                    alpha = _escobar_west(rng, alpha, K, n, conc)
-                if keep:
-                    canonical_labels(labels, canon, map_work)
-                    full_out[c, s] = canon
-                    canonical_labels(canon[row_pos], row_canon, map_work)
-                    labels_out[c, s, present] = row_canon
-                    n_clusters[c, s] = K
-                    alphas[c, s] = alpha
-                    lj = part + K * math.log(alpha) + math.lgamma(alpha) - math.lgamma(alpha + n)
-                    if learned:
-                        lj += (
-                            conc.shape * math.log(conc.rate)
-                            - math.lgamma(conc.shape)
-                            + (conc.shape - 1.0) * math.log(alpha)
-                            - conc.rate * alpha
-                        )
-                    log_joint[c, s] = lj + log_jac
-                    s += 1
-                progress.tick()
-
-        n_threads = min(n_chains, _n_threads())
+        progress = Progress(n_chains * self.n_iter, bool(self.progress))
         try:
-            if n_threads > 1:
-                with ThreadPoolExecutor(n_threads, thread_name_prefix="bayesmix-gibbs") as pool:
-                    for fut in [pool.submit(run_chain, c) for c in range(n_chains)]:
-                        fut.result()
-            else:
-                for c in range(n_chains):
-                    run_chain(c)
+            draws = run_chains(
+                model, rows, conc, n_proposals, self.n_iter, kept, streams, progress.tick
+            )
         finally:
             progress.close()
 
-        max_label = int(n_clusters.max()) - 1
-        dtype = _label_dtype(max_label)
-        self.labels_samples_ = labels_out.astype(dtype, copy=False)
-        self._labels_full = full_out.astype(dtype, copy=False)  # rows of self._X_fit
-        self.n_clusters_samples_ = n_clusters
-        self.log_joint_samples_ = log_joint
+        dtype = label_dtype(int(draws.n_clusters.max()) - 1)
+        learned = isinstance(conc, Gamma)
+        self.labels_samples_ = draws.labels.astype(dtype, copy=False)
+        self._labels_full = draws.labels_full.astype(dtype, copy=False)  # rows of self._X_fit
+        self.n_clusters_samples_ = draws.n_clusters
+        self.log_joint_samples_ = draws.log_joint
         if learned:
-            self.concentration_samples_ = alphas
+            self.concentration_samples_ = draws.alphas
         elif hasattr(self, "concentration_samples_"):
             del self.concentration_samples_
-        self._alphas = alphas
-        self.concentration_ = float(alphas.mean()) if learned else float(conc)
+        self._alphas = draws.alphas
+        self.concentration_ = float(draws.alphas.mean()) if learned else float(conc)
+        sm_counts = draws.split_merge
         self.split_merge_counts_ = sm_counts
         proposed = sm_counts[:, 0] + sm_counts[:, 2]
         accepted = sm_counts[:, 1] + sm_counts[:, 3]
         with np.errstate(invalid="ignore", divide="ignore"):
             self.split_merge_acceptance_ = np.where(proposed > 0, accepted / proposed, np.nan)
 
-        self._standardiser = std
-        self._prior = p
+        present = rows.present
+        self._standardiser = model.standardiser
+        self._prior = model.prior
         self.component_prior_ = prior_data
-        self._X_fit = Xs
+        self._X_fit = model.X
         self._X_rows = X[present]  # the rows with weight, in data units, for posterior()
         self._w_rows = reps[present].astype(np.float64)
         self._rows_present = present
-        self._row_pos = row_pos  # each present row's first copy among the rows of _X_fit
+        self._row_pos = rows.row_pos  # each present row's first copy among the rows of _X_fit
         self._n_fit = n
         self._train_key = _data_key(X)
         self._predictive_cache = None
@@ -582,10 +340,16 @@ class DirichletProcessMixture(BaseMixture):
         elif hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
         self.n_iter_ = self.n_iter
-        self.rhat_ = _split_rhat(log_joint)
-        limit = _rhat_limit(n_chains, n_kept)
+        log_joint = draws.log_joint
+        if n_chains == 1:
+            # arviz-stats judges two or more chains: one chain is judged by its two
+            # halves (as the posterior layer's draw_diagnostics does).
+            half = kept.size // 2
+            log_joint = np.stack([log_joint[0, :half], log_joint[0, half : 2 * half]])
+        self.rhat_ = split_rhat(log_joint)
+        limit = rhat_limit(*log_joint.shape)
         self.converged_ = not (self.rhat_ > limit)
-        self._set_point_partition(X, present, row_pos)
+        self._set_point_partition(X)
         if not self.converged_:
             warnings.warn(
                 f"The {n_chains} chain(s) disagree: split R-hat of the log joint is "
@@ -597,60 +361,33 @@ class DirichletProcessMixture(BaseMixture):
             )
         return self
 
-    def _initial_labels(self, Xs, alpha, rng):
-        """A k-means++ partition into about the prior expected number of clusters
-        (its random seeding makes the chains start apart)."""
-        n = Xs.shape[0]
-        k0 = int(np.clip(round(alpha * math.log1p(n / alpha)), 1, n))
-        Xt = np.ascontiguousarray(Xs.T)
-        w = np.ones(n)
-        labels = _assign(Xt, w, kmeans_plusplus(Xt, w, k0, rng))[0]
-        _, labels = np.unique(labels, return_inverse=True)  # drop empty clusters
-        return np.ascontiguousarray(labels, dtype=np.int64)
+    def _kept(self) -> Draws:
+        """The stored draws, as the sampler returned them (no copies)."""
+        return Draws(
+            self.labels_samples_,
+            self._labels_full,
+            self.n_clusters_samples_,
+            self.log_joint_samples_,
+            self._alphas,
+            self.split_merge_counts_,
+        )
 
     # -------------------------------------------------------------- summaries
-    def _partitions(self, max_draws: int):
-        """Indices ``(chain, draw)`` of up to ``max_draws`` evenly spaced kept draws."""
-        n_chains, n_kept = self.n_clusters_samples_.shape
-        total = n_chains * n_kept
-        flat = np.unique(np.linspace(0, total - 1, min(total, max_draws)).round().astype(int))
-        return np.divmod(flat, n_kept)
-
-    def _set_point_partition(self, X, present, row_pos):
-        """Dahl's (2006) least-squares draw among evenly spaced kept draws, and
-        the NIW summaries of its clusters."""
-        n = self._n_fit
-        n_total = self.n_clusters_samples_.size
-        n_refs = int(min(n_total, 200, max(10, _DAHL_BUDGET // (100 * n))))
-        n_cands = int(min(n_total, 100, max(5, _DAHL_BUDGET // (n_refs * n))))
-        rc, rd = self._partitions(n_refs)
-        cc, cd = self._partitions(n_cands)
-        refs = np.ascontiguousarray(self._labels_full[rc, rd], dtype=np.int64)
-        cands = np.ascontiguousarray(self._labels_full[cc, cd], dtype=np.int64)
-        n_labels = int(max(refs.max(), cands.max())) + 1
-        overlap = partition_overlap(cands, refs, n_labels)
-        size_sq = np.array([np.sum(np.bincount(c).astype(float) ** 2) for c in cands])
-        best = int(np.argmin(size_sq - 2.0 * overlap / refs.shape[0]))
-        labels = cands[best]
-        sizes = np.bincount(labels)
-        order = np.argsort(-sizes, kind="stable")
-        rank = np.empty_like(order)
-        rank[order] = np.arange(order.size)
-        labels = rank[labels]
-        K = order.size
+    def _set_point_partition(self, X):
+        """Dahl's (2006) least-squares draw and the NIW summaries of its clusters;
+        ``X`` the caller's rows (rows of zero weight get their most probable
+        cluster)."""
+        labels = point_partition(self._labels_full)
         p = self._prior
+        K = int(labels.max()) + 1
         counts, mu, R, _ = cluster_posteriors(self._X_fit, labels, K, p.mean, p.scale, p.kappa)
-        d = mu.shape[1]
-        psi = np.swapaxes(R, 1, 2) @ R
-        nun = p.dof + counts
-        denom = np.where(nun > d + 1, nun - d - 1, nun + d + 1)
-        s, c = self._standardiser.scale, self._standardiser.center
-        self.weights_ = counts / counts.sum()
-        self.means_ = mu * s + c
-        self.covariances_ = psi / denom[:, None, None] * s**2
+        self.weights_, self.means_, self.covariances_ = point_summary(
+            p, self._standardiser, counts, mu, R
+        )
         self._point = (counts, mu, R)
+        present = self._rows_present
         row_labels = np.empty(X.shape[0], dtype=np.int64)
-        row_labels[present] = labels[row_pos]
+        row_labels[present] = labels[self._row_pos]
         if not present.all():
             row_labels[~present] = self._point_proba(X[~present]).argmax(axis=1)
         self.labels_ = row_labels
@@ -659,68 +396,31 @@ class DirichletProcessMixture(BaseMixture):
         """Probability of each point-partition cluster, proportional to ``n_k t_k(x)``,
         shape (n_rows, K)."""
         counts, mu, R = self._point
-        means, prec, log_const, dof = self._t_components(counts, mu, R, np.log(counts))
+        means, prec, log_const, dof = t_predictives(self._prior, counts, mu, R, np.log(counts))
         Xt = self._standardiser.transform(X)
         resp = np.empty((X.shape[0], counts.size))
         log_prob_pass(Xt, means, prec, log_const, row_lse=None, resp=resp, dof=dof)
         return resp
 
-    def _t_components(self, counts, mu, R, log_weights):
-        """Kernel arrays (``means, prec, log_const, dof``) of the Student-t
-        predictives of clusters with NIW posteriors ``(counts, mu, R)``."""
-        p = self._prior
-        d = mu.shape[1]
-        kn = p.kappa + counts
-        dof = p.dof + counts - d + 1.0
-        c = (kn + 1.0) / (kn * dof)  # t scale matrix = c Psi_n
-        prec = np.empty(R.shape)
-        upper_inverse(np.ascontiguousarray(R), prec)
-        prec /= np.sqrt(c)[:, None, None]
-        log_det_prec = np.log(np.diagonal(prec, axis1=1, axis2=2)).sum(axis=1)
-        log_const = (
-            log_weights
-            + gammaln(0.5 * (dof + d))
-            - gammaln(0.5 * dof)
-            - 0.5 * d * np.log(dof * np.pi)
-            + log_det_prec
-        )
-        return np.ascontiguousarray(mu), np.ascontiguousarray(prec), log_const, dof
-
     # ---------------------------------------------------------------- predictive
     def _predictive_chunks(self):
         """Yield kernel arrays of the posterior predictive mixture, chunk by chunk
-        over up to ``MAX_PREDICTIVE_DRAWS`` kept draws (each draw weighted equally)."""
+        over up to ``MAX_PREDICTIVE_DRAWS`` kept draws (each draw weighted equally);
+        kept for later calls when they fit in ``_CACHE_BYTES``."""
         if self._predictive_cache is not None:
             yield from self._predictive_cache
             return
-        p = self._prior
-        n = self._n_fit
-        d = self._X_fit.shape[1]
-        chains, draws = self._partitions(MAX_PREDICTIVE_DRAWS)
-        log_n_draws = math.log(chains.size)
-        R0 = np.linalg.cholesky(p.scale).T[None]
-        chunk_rows = max(1, (32 * 2**20) // (8 * d * d))
-        chunks, nbytes, buf = [], 0, []
-        for c, s in zip(chains, draws, strict=True):
-            alpha = self._alphas[c, s]
-            labels = np.ascontiguousarray(self._labels_full[c, s], dtype=np.int64)
-            K = int(self.n_clusters_samples_[c, s])
-            counts, mu, R, _ = cluster_posteriors(self._X_fit, labels, K, p.mean, p.scale, p.kappa)
-            log_norm = math.log(n + alpha) + log_n_draws
-            buf.append(self._t_components(counts, mu, R, np.log(counts) - log_norm))
-            buf.append(
-                self._t_components(
-                    np.zeros(1), p.mean[None], R0, np.array([math.log(alpha) - log_norm])
-                )
-            )
-            if sum(b[0].shape[0] for b in buf) >= chunk_rows:
-                chunk = tuple(np.concatenate(parts) for parts in zip(*buf, strict=True))
-                buf = []
-                nbytes += chunk[1].nbytes
-                chunks.append(chunk)
-                yield chunk
-        if buf:
-            chunk = tuple(np.concatenate(parts) for parts in zip(*buf, strict=True))
+        chains, draws = evenly_spaced(*self.n_clusters_samples_.shape, MAX_PREDICTIVE_DRAWS)
+        chunks, nbytes = [], 0
+        for chunk in predictive_chunks(
+            self._prior,
+            self._X_fit,
+            self._labels_full,
+            self.n_clusters_samples_,
+            self._alphas,
+            chains,
+            draws,
+        ):
             nbytes += chunk[1].nbytes
             chunks.append(chunk)
             yield chunk
@@ -761,18 +461,45 @@ class DirichletProcessMixture(BaseMixture):
         return self.means_, self.covariances_
 
     # ---------------------------------------------------------------- posterior
-    def posterior(self, random_state=None):
+    def posterior(self, X=None, *, n_draws=None, random_state=None):
         """The kept partitions, with component parameters drawn from the NIW
         posterior of each, wrapped in a :class:`~bayesmix.MixturePosterior`.
 
-        Rows of zero weight carry no information and are left out; a row of
-        integer weight ``w`` enters once, with weight ``w`` and the label of its
-        first copy.
+        Parameters
+        ----------
+        X : None or (n_samples, n_features) array-like
+            The training data.  A Gibbs posterior describes the rows it was
+            fitted to, so ``None`` (the stored training rows) and the ``X``
+            given to :meth:`fit` are the same; any other ``X`` is an error.
+        n_draws : int, optional
+            Kept draws per chain, evenly spaced over the chain, first and last
+            included; ``None`` keeps every kept draw.
+        random_state : None, int or Generator, optional
+            Seeds the parameter draws (``None``: this estimator's
+            ``random_state``).  Keyword only.
+
+        Returns
+        -------
+        MixturePosterior
+            Rows of zero weight carry no information and are left out; a row of
+            integer weight ``w`` enters once, with weight ``w`` and the label of
+            its first copy.
         """
         from .posterior import MixturePosterior
 
+        _reject_positional_seed(X)
+        check_fitted(self)
+        n_draws = check_int(n_draws, "n_draws", low=1, allow_none=True)
+        if X is not None:
+            X = check_predict_X(self, X)
+            if _data_key(X) != self._train_key:
+                raise ValueError(
+                    "X is not the data this DirichletProcessMixture was fitted to; a Gibbs "
+                    "posterior describes the training rows: pass the X given to fit, or "
+                    "nothing (posterior())."
+                )
         rng = check_random_state(self.random_state if random_state is None else random_state)
-        draws = self.posterior_draws(random_state=rng)
+        draws = self.posterior_draws(n_draws=n_draws, random_state=rng)
         present = self._rows_present
         return MixturePosterior.from_draws(
             draws["weights"],
@@ -788,20 +515,23 @@ class DirichletProcessMixture(BaseMixture):
             sample_stats={"log_joint": draws["log_joint"]},
         )
 
-    def posterior_draws(self, random_state=None) -> dict:
+    def posterior_draws(self, *, n_draws=None, random_state=None) -> dict:
         """Component parameters drawn from the NIW posterior of every kept partition.
 
         Parameters
         ----------
+        n_draws : int, optional
+            Kept draws per chain, evenly spaced over the chain, first and last
+            included; ``None`` keeps every kept draw.
         random_state : None, int or Generator, optional
             Seeds the parameter draws (``None``: this estimator's ``random_state``).
 
         Returns
         -------
-        dict of numpy arrays, with ``K`` the largest number of clusters of any kept
-        draw; in a draw with ``K_s < K`` clusters the slots ``K_s ..`` are unused
-        (weight 0, NaN means and covariances).  Slot ``k`` is the cluster labelled
-        ``k`` in ``labels``.
+        dict of numpy arrays, with ``K`` the largest number of clusters of any
+        returned draw; in a draw with ``K_s < K`` clusters the slots ``K_s ..``
+        are unused (weight 0, NaN means and covariances).  Slot ``k`` is the
+        cluster labelled ``k`` in ``labels``.
 
         ``weights`` (n_chains, n_draws, K)
             The occupied clusters' share of a draw from the posterior of the
@@ -814,67 +544,47 @@ class DirichletProcessMixture(BaseMixture):
             ``Sigma_k ~ InvWishart(nu_n, Psi_n)``, ``mu_k | Sigma_k ~ N(m_n, Sigma_k / kappa_n)``,
             in data units.
         ``labels`` (n_chains, n_draws, n_samples)
-            :attr:`labels_samples_`.
+            :attr:`labels_samples_` (the array itself when every kept draw is
+            returned).
         ``n_clusters``, ``log_joint`` (n_chains, n_draws)
         ``concentration`` (n_chains, n_draws)
             Only when the concentration is learned.
         """
         check_fitted(self)
+        n_draws = check_int(n_draws, "n_draws", low=1, allow_none=True)
         rng = check_random_state(self.random_state if random_state is None else random_state)
-        p = self._prior
-        n_chains, n_kept = self.n_clusters_samples_.shape
-        K = int(self.n_clusters_samples_.max())
-        d = self._X_fit.shape[1]
-        s, centre = self._standardiser.scale, self._standardiser.center
-        weights = np.zeros((n_chains, n_kept, K))
-        rest = np.empty((n_chains, n_kept))
-        means = np.full((n_chains, n_kept, K, d), np.nan)
-        covs = np.full((n_chains, n_kept, K, d, d), np.nan)
-        tril = np.tril_indices(d, -1)
-        present, row_pos = self._rows_present, self._row_pos
-        for c in range(n_chains):
-            for t in range(n_kept):
-                k = int(self.n_clusters_samples_[c, t])
-                labels = np.ascontiguousarray(self._labels_full[c, t], dtype=np.int64)
-                # The sampler numbers clusters over its own (sorted, expanded) rows;
-                # labels_samples_ renumbers them over the caller's rows.  Slot j of
-                # the output is the cluster labelled j there.
-                slot = np.full(k, -1, dtype=np.int64)
-                slot[labels[row_pos]] = self.labels_samples_[c, t, present]
-                spare = np.setdiff1d(np.arange(k), slot[slot >= 0])
-                slot[slot < 0] = spare  # clusters of repeated copies only
-                counts, mu, R, _ = cluster_posteriors(
-                    self._X_fit, labels, k, p.mean, p.scale, p.kappa
-                )
-                wt = rng.dirichlet(np.append(counts.astype(float), self._alphas[c, t]))
-                weights[c, t, slot] = wt[:k]
-                rest[c, t] = wt[k]
-                nun = p.dof + counts
-                # Bartlett: Sigma^-1 = R^-1 A A^T R^-T ~ Wishart(nu, Psi^-1), so
-                # Sigma = B^T B with B = A^-1 R.
-                A = np.zeros((k, d, d))
-                A[:, np.arange(d), np.arange(d)] = np.sqrt(
-                    rng.chisquare(nun[:, None] - np.arange(d)[None, :])
-                )
-                A[:, tril[0], tril[1]] = rng.standard_normal((k, tril[0].size))
-                B = np.linalg.solve(A, R)
-                sigma = np.swapaxes(B, 1, 2) @ B
-                z = rng.standard_normal((k, d, 1))
-                mean = mu + (np.swapaxes(B, 1, 2) @ z)[..., 0] / np.sqrt(p.kappa + counts)[:, None]
-                means[c, t, slot] = mean * s + centre
-                covs[c, t, slot] = sigma * s**2
-        out = {
-            "weights": weights,
-            "weight_unoccupied": rest,
-            "means": means,
-            "covariances": covs,
-            "labels": self.labels_samples_,
-            "n_clusters": self.n_clusters_samples_,
-            "log_joint": self.log_joint_samples_,
-        }
+        kept = self._kept()
+        idx = kept_per_chain(kept.n_clusters.shape[1], n_draws)
+        out = draw_parameters(
+            rng,
+            self._prior,
+            self._standardiser,
+            self._X_fit,
+            kept,
+            self._rows_present,
+            self._row_pos,
+            idx,
+        )
+        every = idx.size == kept.n_clusters.shape[1]
+        out["labels"] = kept.labels if every else kept.labels[:, idx]
+        out["n_clusters"] = kept.n_clusters if every else kept.n_clusters[:, idx]
+        out["log_joint"] = kept.log_joint if every else kept.log_joint[:, idx]
         if hasattr(self, "concentration_samples_"):
-            out["concentration"] = self.concentration_samples_
+            conc = self.concentration_samples_
+            out["concentration"] = conc if every else conc[:, idx]
         return out
+
+
+def _reject_positional_seed(X) -> None:
+    """``posterior(0)`` meant ``random_state=0`` before ``X`` came first: say so
+    rather than reading a seed as data."""
+    seeds = (numbers.Integral, np.random.Generator, np.random.RandomState, np.random.SeedSequence)
+    if isinstance(X, seeds):
+        shown = repr(X) if isinstance(X, numbers.Integral) else "rng"
+        raise TypeError(
+            f"posterior() takes random_state as a keyword argument; its first argument is X "
+            f"(the training data, or None). Call posterior(random_state={shown})."
+        )
 
 
 def _data_key(X: np.ndarray) -> str:

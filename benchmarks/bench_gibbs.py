@@ -36,6 +36,8 @@ import time
 import numpy as np
 
 from bayesmix import gibbs
+from bayesmix._gibbs_core import LAUNCH_SCANS
+from bayesmix._gibbs_model import prepare_model
 from bayesmix._kernels._gibbs import gibbs_sweep, split_merge
 from bayesmix.priors import NormalInverseWishart
 
@@ -69,7 +71,7 @@ def bench_kernels(n_samples, n_features, n_blocks):
     prior = NormalInverseWishart(
         mean=X.mean(axis=0), kappa=0.01, dof=dof, scale=(dof - n_features - 1) * np.eye(n_features)
     )
-    m = gibbs._prepare(X, prior)
+    m = prepare_model(X, prior)
     true_labels = truth.astype(np.int64)
     labels = true_labels.copy()
     state = {"K": N_CLUSTERS}
@@ -92,7 +94,7 @@ def bench_kernels(n_samples, n_features, n_blocks):
             m.kernel_prior,
             log_alpha,
             1,
-            gibbs.LAUNCH_SCANS,
+            LAUNCH_SCANS,
             5000 + r,
             stats,
         )

@@ -8,7 +8,10 @@ import pickle
 import numpy as np
 import pytest
 
-from bayesmix import gibbs
+from bayesmix import _progress, gibbs
+from bayesmix._diagnostics import RHAT_THRESHOLD, rhat_limit, split_rhat
+from bayesmix._gibbs_model import label_dtype, prepare_model
+from bayesmix._progress import Progress
 from bayesmix.exceptions import ConvergenceWarning, NotFittedError
 from bayesmix.gibbs import DirichletProcessMixture
 from bayesmix.priors import DirichletProcess, Gamma, NormalInverseWishart
@@ -337,6 +340,65 @@ def test_posterior_is_a_mixture_posterior_over_the_rows(fitted):
     np.testing.assert_allclose(cc, same.mean(axis=(0, 1)))
 
 
+def test_posterior_of_the_training_rows(fitted, blobs):
+    """X=None and the X given to fit are the same posterior; another X is an
+    error that names the cure."""
+    X = blobs[0]
+    a = fitted.posterior(random_state=4)
+    b = fitted.posterior(X, random_state=4)
+    np.testing.assert_array_equal(a.means, b.means)
+    np.testing.assert_array_equal(a.covariances, b.covariances)
+    with pytest.raises(ValueError, match="pass the X given to fit, or nothing"):
+        fitted.posterior(X[:-1])
+    with pytest.raises(ValueError, match="pass the X given to fit, or nothing"):
+        fitted.posterior(X + 1.0)
+    with pytest.raises(ValueError, match="features"):
+        fitted.posterior(X[:, :1])
+
+
+@pytest.mark.parametrize("seed", [0, np.int64(3), np.random.default_rng(0)])
+def test_posterior_seed_given_positionally_says_how_to_pass_it(fitted, seed):
+    with pytest.raises(TypeError, match=r"posterior\(random_state="):
+        fitted.posterior(seed)
+    with pytest.raises(TypeError, match=r"posterior\(random_state="):
+        dpm().posterior(seed)  # before anything runs, fitted or not
+
+
+def test_posterior_n_draws_keeps_evenly_spaced_draws(fitted):
+    n_chains, n_kept = fitted.n_clusters_samples_.shape
+    full = fitted.posterior_draws(random_state=0)
+    assert full["labels"] is fitted.labels_samples_  # None keeps every kept draw
+    few = fitted.posterior_draws(n_draws=5, random_state=0)
+    idx = np.array([0, 24, 49, 74, 99])  # first and last included, evenly spaced
+    assert n_kept == 100
+    np.testing.assert_array_equal(few["labels"], fitted.labels_samples_[:, idx])
+    np.testing.assert_array_equal(few["n_clusters"], fitted.n_clusters_samples_[:, idx])
+    np.testing.assert_array_equal(few["log_joint"], fitted.log_joint_samples_[:, idx])
+    K = fitted.n_clusters_samples_[:, idx].max()
+    assert few["weights"].shape == (n_chains, 5, K)
+    assert few["means"].shape == (n_chains, 5, K, 2)
+    assert few["covariances"].shape == (n_chains, 5, K, 2, 2)
+    np.testing.assert_array_equal(
+        fitted.posterior_draws(n_draws=1)["labels"], fitted.labels_samples_[:, [-1]]
+    )
+    many = fitted.posterior_draws(n_draws=10 * n_kept, random_state=0)
+    np.testing.assert_array_equal(many["means"], full["means"])
+    post = fitted.posterior(n_draws=7, random_state=0)
+    assert post.weights.shape[:2] == (n_chains, 7)
+    assert post.to_arviz()["posterior"].sizes["draw"] == 7
+    for bad, err in ((0, ValueError), (-2, ValueError), (2.5, TypeError), (True, TypeError)):
+        with pytest.raises(err, match="n_draws"):
+            fitted.posterior(n_draws=bad)
+        with pytest.raises(err, match="n_draws"):
+            fitted.posterior_draws(n_draws=bad)
+
+
+def test_posterior_n_draws_with_a_learned_concentration(blobs):
+    m = dpm(concentration=Gamma(2.0, 4.0), n_iter=40).fit(blobs[0])
+    few = m.posterior_draws(n_draws=3)
+    np.testing.assert_array_equal(few["concentration"], m.concentration_samples_[:, [0, 9, 19]])
+
+
 def test_posterior_draws_have_the_niw_moments():
     """One cluster for sure (tiny concentration): the draws' averages are the NIW
     posterior means, E[mu] = m_n and E[Sigma] = Psi_n / (nu_n - D - 1)."""
@@ -370,7 +432,7 @@ def test_posterior_draws_have_the_niw_moments():
 # ----------------------------------------------------------------- plumbing
 def test_progress_bar():
     stream = io.StringIO()
-    bar = gibbs._Progress(10, True, stream)
+    bar = Progress(10, True, stream)
     bar.start -= 100.0  # pretend the run has been going for a while
     for _ in range(10):
         bar.tick()
@@ -378,7 +440,7 @@ def test_progress_bar():
     out = stream.getvalue()
     assert "DirichletProcessMixture" in out and "10/10 sweeps" in out
     quiet = io.StringIO()
-    bar = gibbs._Progress(10, True, quiet)  # a fast run shows nothing
+    bar = Progress(10, True, quiet)  # a fast run shows nothing
     for _ in range(10):
         bar.tick()
     assert quiet.getvalue() == ""
@@ -388,9 +450,9 @@ def test_progress_eta_leaves_out_the_first_sweep(monkeypatch):
     """The first sweep may include compiling the kernels: the time left is
     projected from the sweeps after it."""
     clock = iter([0.0, 30.0, *(30.0 + 0.1 * i for i in range(1, 100))])
-    monkeypatch.setattr(gibbs.time, "perf_counter", lambda: next(clock))
+    monkeypatch.setattr(_progress.time, "perf_counter", lambda: next(clock))
     stream = io.StringIO()
-    bar = gibbs._Progress(100, True, stream)  # start: 0 s; sweep 1 ends at 30 s
+    bar = Progress(100, True, stream)  # start: 0 s; sweep 1 ends at 30 s
     for _ in range(60):
         bar.tick()
     lines = stream.getvalue().strip().splitlines()
@@ -409,9 +471,9 @@ def test_progress_false_is_silent(blobs, capsys):
 
 
 def test_label_dtype():
-    assert gibbs._label_dtype(127) == np.int8
-    assert gibbs._label_dtype(128) == np.int16
-    assert gibbs._label_dtype(40000) == np.int32
+    assert label_dtype(127) == np.int8
+    assert label_dtype(128) == np.int16
+    assert label_dtype(40000) == np.int32
 
 
 def test_params_and_pickle(fitted, blobs):
@@ -438,7 +500,7 @@ def test_split_merge_finds_clusters_from_one(blobs):
     from bayesmix._kernels._gibbs import split_merge
 
     X = blobs[0]
-    m = gibbs._prepare(X, NormalInverseWishart().resolve(X))
+    m = prepare_model(X, NormalInverseWishart().resolve(X))
     labels = np.zeros(X.shape[0], dtype=np.int64)
     stats = np.zeros(4, dtype=np.int64)
     K = split_merge(m.X, labels, 1, m.kernel_prior, 0.0, 200, 5, 1, stats)
@@ -447,16 +509,24 @@ def test_split_merge_finds_clusters_from_one(blobs):
 
 
 def test_convergence_warning(blobs, monkeypatch):
-    assert np.isnan(gibbs._split_rhat(np.zeros((2, 10))))  # constant: nothing to judge
+    assert np.isnan(split_rhat(np.zeros((2, 10))))  # constant: nothing to judge
     stuck = np.r_[np.zeros(50), np.ones(50)].reshape(2, 50) + np.linspace(0, 1e-3, 50)
-    assert gibbs._split_rhat(stuck) > 2  # two chains at two levels
-    assert gibbs._split_rhat(np.random.default_rng(0).normal(size=(4, 500))) < 1.01
-    assert gibbs._rhat_limit(4, 1000) == gibbs.RHAT_THRESHOLD
-    assert gibbs._rhat_limit(2, 30) > 1.1  # short runs are judged less strictly
-    monkeypatch.setattr(gibbs, "_rhat_limit", lambda n_chains, n_kept: 0.5)
+    assert split_rhat(stuck) > 2  # two chains at two levels
+    assert split_rhat(np.random.default_rng(0).normal(size=(4, 500))) < 1.01
+    assert rhat_limit(4, 1000) == RHAT_THRESHOLD
+    assert rhat_limit(2, 30) > 1.1  # short runs are judged less strictly
+    monkeypatch.setattr(gibbs, "rhat_limit", lambda n_chains, n_kept: 0.5)
     with pytest.warns(ConvergenceWarning, match="R-hat of the log joint"):
         m = dpm().fit(blobs[0])
     assert not m.converged_
+
+
+def test_one_chain_is_judged_by_its_halves(blobs):
+    m = dpm(n_chains=1, n_iter=200).fit(blobs[0])
+    assert np.isfinite(m.rhat_) and m.converged_
+    X = np.r_[np.zeros(40), np.ones(40)][:, None] + np.random.default_rng(0).normal(size=(80, 1))
+    short = dpm(n_chains=1, n_iter=10, burn_in=5).fit(X)  # 5 kept draws: too few to judge
+    assert np.isnan(short.rhat_) and short.converged_
 
 
 def test_sklearn_estimator_checks():

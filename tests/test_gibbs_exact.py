@@ -23,7 +23,7 @@ import pytest
 from scipy import integrate, stats
 from scipy.special import gammaln, multigammaln
 
-from bayesmix import gibbs
+from bayesmix._gibbs_model import prepare_model
 from bayesmix._kernels._gibbs import canonical_labels, split_merge
 from bayesmix.gibbs import DirichletProcessMixture
 from bayesmix.priors import Gamma, NormalInverseWishart
@@ -208,7 +208,7 @@ def test_split_merge_moves_alone_leave_the_posterior_invariant():
     alpha = 1.5
     X, prior = X_1D, PRIOR_1D
     parts, p = exact_posterior(X, prior, alpha)
-    m = gibbs._prepare(X, prior)
+    m = prepare_model(X, prior)
     rng = np.random.default_rng(7)
     labels = np.zeros(X.shape[0], dtype=np.int64)
     K = 1
