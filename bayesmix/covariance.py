@@ -134,6 +134,7 @@ class CovarianceStructure:
     # the D features are independent precision blocks of each component, so a
     # Student-t predictive is a product of univariate t's (diag)
     feature_blocks: bool = False
+    isotropic: bool = False  # one variance for every feature of a component (spherical)
     conjugate: Conjugate | None = None
     per_component_name: str | None = None  # entry of one such matrix per component (tied: full)
 
@@ -464,6 +465,7 @@ COVARIANCE_TYPES: dict[str, CovarianceStructure] = {
             _to_full=lambda a, k, d: a[:, None, None] * np.eye(d),
             _from_full=lambda f: np.diagonal(f, axis1=1, axis2=2).mean(axis=1),
             shape=lambda k, d: (k,),
+            isotropic=True,
             # sigma^2 ~ InvGamma(D (nu - D + 1)/2, tr(Psi)/2): one precision for D features
             conjugate=Conjugate(
                 block_dof=lambda nu, d: d * (nu - d + 1.0),

@@ -68,8 +68,10 @@ def test_collapsed_finds_the_regularised_components(name):
     np.testing.assert_array_equal(found, [0] if structure.shared else [2])
 
 
-def test_only_tied_is_shared():
+def test_flags_name_the_right_entries():
     assert [n for n, s in COVARIANCE_TYPES.items() if s.shared] == ["tied"]
+    assert [n for n, s in COVARIANCE_TYPES.items() if s.isotropic] == ["spherical"]
+    assert [n for n, s in COVARIANCE_TYPES.items() if s.feature_blocks] == ["diag"]
 
 
 @pytest.mark.parametrize("name", COV_TYPES)
