@@ -4,14 +4,13 @@ sampling, on one set of numba kernels."""
 from __future__ import annotations
 
 from ._em_bootstrap import bootstrap_em
+from ._version import __version__
 from .em import GaussianMixture
 from .exceptions import ConvergenceWarning, DegenerateDataWarning, NotFittedError
 from .io import load
 from .posterior import MixturePosterior
 from .priors import Dirichlet, DirichletProcess, Gamma, NormalInverseWishart
 from .selection import ModelSelection, select_model
-
-__version__ = "0.1.0"
 
 
 def __getattr__(name: str):

@@ -141,3 +141,17 @@ def student_t_per_feature(log_weights, means, inv_scale, dof) -> Components:
         + np.log(inv_scale).sum(axis=1)
     )
     return Components(means, inv_scale, log_const, dof)
+
+
+def expected_gaussian(e_log_weights, means, prec, e_log_det, kappa) -> Components:
+    """VB's E-step components: ``E_q[log pi_k] + E_q[log N(x | mu_k, Lambda_k)]``
+    as a Gaussian log-density in ``x`` (Bishop 2006 eq. 10.64-10.67).
+
+    ``prec`` (K, P, D) are the kernel factors of ``E_q[Lambda_k]``,
+    ``e_log_det`` (K,) is ``E_q[log |Lambda_k|]`` and ``kappa`` (K,) the
+    posterior mean precisions: the mean's uncertainty adds ``-D / (2 kappa_k)``.
+    """
+    prec = np.ascontiguousarray(prec)
+    d = means.shape[-1]
+    log_const = e_log_weights + 0.5 * e_log_det - 0.5 * d * LOG_2PI - 0.5 * d / kappa
+    return Components(means, prec, log_const)

@@ -21,11 +21,15 @@ RHAT_THRESHOLD = 1.01
 
 def split_rhat(x: np.ndarray) -> float:
     """Rank-normalised split R-hat of one quantity's draws (n_chains, n_draws)
-    (arviz-stats); NaN when there is nothing to judge (fewer than 4 draws, a
-    non-finite draw, or a quantity constant up to rounding)."""
+    (arviz-stats); one chain is judged by its two halves.  NaN when there is
+    nothing to judge (fewer than 4 draws a chain, a non-finite draw, or a
+    quantity constant up to rounding)."""
     from arviz_stats.base import array_stats
 
     x = np.asarray(x, dtype=float)
+    if x.shape[0] == 1:  # arviz-stats needs two chains
+        half = x.shape[1] // 2
+        x = np.stack([x[0, :half], x[0, half : 2 * half]])
     if x.shape[1] < 4 or not np.isfinite(x).all():
         return float("nan")
     if np.ptp(x) <= 1e-9 * (1.0 + np.abs(x).max()):  # constant up to rounding

@@ -27,6 +27,7 @@ import numpy as np
 
 from . import _components, _init
 from ._data import Data, SortedRows, Standardiser
+from ._fitting import best_run, describe_run
 from ._init import INIT_METHODS
 from ._kernels import MixtureStats, log_prob_pass
 from ._validation import (
@@ -415,9 +416,8 @@ def fit(
     events = constant_feature_messages(structure, data, ctx.reg)
     total = float(data.w.sum())
     log_jac = data.Xt.shape[0] * data.std.log_scale
-    best = None
-    n_init = 1 if warm is not None else config.n_init
-    for init in range(n_init):
+
+    def run_init(init: int) -> Run:
         if warm is not None:
             start_params, jitter = warm, None
         elif start is not None and init == 0:
@@ -425,18 +425,22 @@ def fit(
         else:
             start_params, jitter = initial_params(config, data, rng, given, ctx, init)
         result = run(config, data, start_params, ctx, jitter)
-        if config.verbose:
-            print(
-                f"init {init}: log-likelihood {result.log_likelihood - total * log_jac:.6f} "
-                f"after {len(result.lower_bounds)} iterations, converged={result.converged}"
-            )
         k, d = result.params.means.shape
         result.collapsed = structure.collapsed(result.params.covariances, k, d, ctx.reg)
-        if best is None or (result.collapsed.size, -result.log_likelihood) < (
-            best.collapsed.size,
-            -best.log_likelihood,
-        ):
-            best = result
+        return result
+
+    best = best_run(
+        1 if warm is not None else config.n_init,
+        run_init,
+        key=lambda r: (r.collapsed.size, -r.log_likelihood),
+        describe=lambda r: describe_run(
+            "log-likelihood",
+            r.log_likelihood - total * log_jac,
+            len(r.lower_bounds),
+            r.converged,
+        ),
+        verbose=config.verbose,
+    )
     messages = events + best.events + collapse_messages(structure, best.collapsed, ctx)
     return Fit(best, ctx, list(dict.fromkeys(messages)))
 

@@ -19,6 +19,7 @@ __all__ = [
     "check_choice",
     "check_distinct_rows",
     "check_fitted",
+    "check_frequency_counts",
     "check_int",
     "check_random_state",
     "check_real",

@@ -16,8 +16,9 @@ import numpy as np
 from . import _em_core as core
 from ._base import BaseMixture
 from ._data import Data, prepare
+from ._fitting import publish_fit, warn_not_converged
 from ._validation import check_distinct_rows, check_fitted
-from .exceptions import ConvergenceWarning, DegenerateDataWarning
+from .exceptions import DegenerateDataWarning
 
 __all__ = ["GaussianMixture", "fit_prepared", "training_criteria"]
 
@@ -210,21 +211,20 @@ class GaussianMixture(BaseMixture):
         self._standardiser = std
         self._reg = ctx.reg
         self._params = best.params
-        self.converged_ = best.converged
-        self.n_iter_ = len(best.lower_bounds)
         # The kernels see (X - center) / scale: densities differ by the Jacobian.
         log_jac = n_features * std.log_scale
-        self.lower_bounds_ = [lb - log_jac for lb in best.lower_bounds]
-        self.lower_bound_ = self.lower_bounds_[-1] if self.lower_bounds_ else -np.inf
+        publish_fit(
+            self,
+            n_features=n_features,
+            feature_names=names,
+            converged=best.converged,
+            lower_bounds=best.lower_bounds,
+            log_jacobian=log_jac,
+        )
         self.log_likelihood_ = best.log_likelihood - float(w.sum()) * log_jac
         # sum_i w_i log max_k p(k | x_i) at the fitted parameters: ICL's entropy term
         self._train_log_max_resp = best.log_max_resp
         self._train_weight = float(w.sum())
-        self.n_features_in_ = n_features
-        if names is not None:
-            self.feature_names_in_ = names
-        elif hasattr(self, "feature_names_in_"):
-            del self.feature_names_in_
         self._set_public_params()
         self.collapsed_components_ = best.collapsed
 
@@ -239,12 +239,13 @@ class GaussianMixture(BaseMixture):
                 )
             else:
                 detail = "a single iteration cannot show convergence"
-            warnings.warn(
-                f"EM did not converge within max_iter={self.max_iter} iterations ({detail}). "
+            warn_not_converged(
+                "EM",
+                self.max_iter,
+                detail,
                 f"Increase max_iter (e.g. max_iter={max(10, 4 * self.max_iter)}), raise tol, "
                 "or start closer to the optimum: more n_init, another init_params, or "
                 "continue this fit with warm_start=True.",
-                ConvergenceWarning,
                 stacklevel=3,
             )
 

@@ -340,14 +340,8 @@ class DirichletProcessMixture(BaseMixture):
         elif hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
         self.n_iter_ = self.n_iter
-        log_joint = draws.log_joint
-        if n_chains == 1:
-            # arviz-stats judges two or more chains: one chain is judged by its two
-            # halves (as the posterior layer's draw_diagnostics does).
-            half = kept.size // 2
-            log_joint = np.stack([log_joint[0, :half], log_joint[0, half : 2 * half]])
-        self.rhat_ = split_rhat(log_joint)
-        limit = rhat_limit(*log_joint.shape)
+        self.rhat_ = split_rhat(draws.log_joint)
+        limit = rhat_limit(*draws.log_joint.shape)
         self.converged_ = not (self.rhat_ > limit)
         self._set_point_partition(X)
         if not self.converged_:

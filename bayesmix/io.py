@@ -252,6 +252,12 @@ def _checked_names(state, where: str) -> dict:
 _MOVED = {
     "bayesmix._base:Standardiser": "bayesmix._data:Standardiser",
     "bayesmix.em:_Params": "bayesmix._em_core:Params",
+    "bayesmix.vb:_Prior": "bayesmix._vb_core:Prior",
+    "bayesmix.vb:_Posterior": "bayesmix._vb_core:Posterior",
+    "bayesmix.vb:_Full": "bayesmix._vb_core:LegacyFamily",
+    "bayesmix.vb:_Tied": "bayesmix._vb_core:LegacyFamily",
+    "bayesmix.vb:_Diag": "bayesmix._vb_core:LegacyFamily",
+    "bayesmix.vb:_Spherical": "bayesmix._vb_core:LegacyFamily",
 }
 
 

@@ -1,330 +1,47 @@
 """Variational Bayes for Gaussian mixtures: Dirichlet or Dirichlet-process
 weights, Normal-Inverse-Wishart components.
 
-Orchestration only.  Coordinate-ascent variational inference (Bishop 2006
-§10.2; Blei & Jordan 2006 for the stick-breaking weights) alternates
-
-* an **E-step** through the shared kernel: ``E_q[log pi_k] + E_q[log N(x | mu_k,
-  Sigma_k)]`` is a Gaussian log-density whose additive part goes into
-  ``log_const`` and whose quadratic form uses ``E_q[Sigma_k^-1]``, so one
-  kernel pass gives the responsibilities, ``sum_i w_i log sum_k exp(...)`` and
-  the weighted sufficient statistics;
-* an **update of the variational posteriors** from those statistics (closed
-  form: conjugate updates in O(K D^3), no further pass over the data).
-
-The full evidence lower bound is assembled from the same statistics; see
-:class:`VariationalGaussianMixture` for what is included.
+The estimator shell: parameters and checks, the ``fit`` orchestration
+(one data preparation, the priors resolved once, the restart loop of
+:mod:`bayesmix._fitting`), the published attributes, and predict / score /
+sample / posterior.  The algorithm -- coordinate-ascent variational
+inference (Bishop 2006 §10.2; Blei & Jordan 2006) -- is the pure functions
+of :mod:`bayesmix._vb_core`; what depends on the covariance type is the
+conjugate part of its :mod:`bayesmix.covariance` registry entry.
 """
 
 from __future__ import annotations
 
+import numbers
 import warnings
-from dataclasses import dataclass, field
-from types import SimpleNamespace
 
 import numpy as np
-from scipy.special import betaln, digamma, gammaln
 
-from . import _init
+from . import _init, _vb_core
 from ._base import BaseMixture
-from ._data import Standardiser
+from ._components import Components
+from ._data import prepare
+from ._fitting import best_run, describe_run, publish_fit, warn_not_converged
 from ._init import INIT_METHODS
-from ._kernels import MixtureStats, log_prob_pass
 from ._validation import (
     check_choice,
+    check_distinct_rows,
     check_fitted,
     check_int,
     check_predict_X,
     check_random_state,
     check_real,
-    check_sample_weight,
-    check_X,
-    count_distinct_rows,
 )
+from ._vb_core import Prior
 from .covariance import get_structure
-from .exceptions import ConvergenceWarning, DegenerateDataWarning
+from .exceptions import DegenerateDataWarning
 from .priors import Dirichlet, DirichletProcess, Gamma, NormalInverseWishart
 
 __all__ = ["VariationalGaussianMixture"]
 
 EFFECTIVE_COUNT = 1.0  # a component is effective when its expected count reaches this
-_LOG_2PI = np.log(2.0 * np.pi)
-_LOG_PI = np.log(np.pi)
 
 
-# ----------------------------------------------------------------- special functions
-def _mvdigamma(a, p: int):
-    """Multivariate digamma ``sum_{i<p} digamma(a - i/2)``, elementwise in ``a``."""
-    a = np.asarray(a, dtype=float)
-    return sum(digamma(a - 0.5 * i) for i in range(p))
-
-
-def _mvgammaln(a, p: int):
-    """Log multivariate gamma function ``log Gamma_p(a)``, elementwise in ``a``."""
-    a = np.asarray(a, dtype=float)
-    return 0.25 * p * (p - 1) * _LOG_PI + sum(gammaln(a - 0.5 * i) for i in range(p))
-
-
-def _wishart_kl(n_q, logdet_q, n_p, logdet_p, trace, p: int):
-    """KL(q || p) between Wishart laws of a p x p precision, ``W(n, Psi^-1)``.
-
-    ``logdet_*`` are ``log|Psi|`` of the inverse-Wishart scales and ``trace`` is
-    ``tr(Psi_p Psi_q^-1)``.  With ``p = 1`` this is the KL between
-    ``Gamma(n_q/2, psi_q/2)`` and ``Gamma(n_p/2, psi_p/2)``.
-    """
-    return (
-        0.5 * (n_q - n_p) * _mvdigamma(0.5 * n_q, p)
-        - _mvgammaln(0.5 * n_q, p)
-        + _mvgammaln(0.5 * n_p, p)
-        + 0.5 * n_p * (logdet_q - logdet_p)
-        + 0.5 * n_q * (trace - p)
-    )
-
-
-def _gamma_kl(shape_q, rate_q, shape_p, rate_p):
-    """KL(Gamma(shape_q, rate_q) || Gamma(shape_p, rate_p)), rate parameterisation."""
-    return (
-        (shape_q - shape_p) * digamma(shape_q)
-        - gammaln(shape_q)
-        + gammaln(shape_p)
-        + shape_p * (np.log(rate_q) - np.log(rate_p))
-        + shape_q * (rate_p - rate_q) / rate_q
-    )
-
-
-# ------------------------------------------------------------ precision families
-#
-# Every covariance type is a set of independent Wishart "blocks" on the
-# precision: "full" has K blocks of size D, "tied" one block of size D, "diag"
-# K x D blocks of size 1 and "spherical" K blocks of size 1 shared by the D
-# features (a 1 x 1 Wishart W(n, 1/psi) is Gamma(n/2, psi/2)).  The state of a
-# component is the NIW-style (kappa, m, nu, Psi); the block degrees of freedom
-# are nu for full/tied, nu - D + 1 per feature for diag (the marginal of a
-# diagonal entry of an inverse Wishart) and D (nu - D + 1) for spherical, so
-# all four types coincide when D = 1.
-
-
-class _Family:
-    """How one covariance type turns statistics into a precision posterior.
-
-    ``scale`` is the posterior inverse-Wishart scale in the type's own shape
-    (full (K, D, D), tied (D, D), diag (K, D) diagonals, spherical (K,)
-    traces) and ``dof`` (K,) the NIW degrees of freedom ``nu_k``.
-    """
-
-    name: str
-    structure_name: str  # covariance registry entry used for the kernel arrays
-    predictive_name: str | None  # registry entry of the Student-t predictive (None: per feature)
-    block_size: int  # p: size of one Wishart block
-    multiplicity: int  # precision blocks per component, times features they cover
-
-    def __init__(self, n_features: int):
-        self.n_features = n_features
-        self.structure = get_structure(self.structure_name)
-
-    def prior_scale(self, psi0):
-        """The prior scale (D, D) in this type's shape (without the K axis)."""
-        raise NotImplementedError  # pragma: no cover - interface
-
-    def update(self, psi0, nu0, nk, incr):
-        """``(dof (K,), scale)`` from the prior and the scatter increments
-        ``incr`` (K, D, D) or, for the diagonal types, (K, D)."""
-        raise NotImplementedError  # pragma: no cover - interface
-
-    def block_dof(self, dof):
-        """Wishart degrees of freedom of each component's precision block(s)."""
-        raise NotImplementedError  # pragma: no cover - interface
-
-    def expected_covariance(self, dof, scale):
-        """``E_q[Lambda]^-1`` in the registry's shape for this type."""
-        return scale / self.block_dof(dof).reshape(dof.shape + (1,) * (scale.ndim - 1))
-
-    def kl(self, dof, scale, log_det_u, e_prec, nu0, psi0) -> float:
-        """Sum of KL(q || prior) over the precision blocks."""
-        raise NotImplementedError  # pragma: no cover - interface
-
-    def predictive(self, dof, scale, kappa):
-        """Student-t degrees of freedom (K,) and squared scales of the predictive,
-        in the shape of ``predictive_name``'s covariances (diag: (K, D))."""
-        raise NotImplementedError  # pragma: no cover - interface
-
-    def to_full(self, scale, n_components):
-        """``scale`` as a (K, D, D) stack."""
-        raise NotImplementedError  # pragma: no cover - interface
-
-    def elogdet_correction(self, dof):
-        """``E[log|Lambda_k|] - log|E[Lambda_k]|`` (K,); depends on the dof only."""
-        n, p = self.block_dof(dof), self.block_size
-        return self.multiplicity * (_mvdigamma(0.5 * n, p) - p * np.log(0.5 * n))
-
-
-class _Full(_Family):
-    name = structure_name = predictive_name = "full"
-    multiplicity = 1
-
-    @property
-    def block_size(self):
-        return self.n_features
-
-    def prior_scale(self, psi0):
-        return psi0
-
-    def update(self, psi0, nu0, nk, incr):
-        return nu0 + nk, psi0[None] + incr
-
-    def block_dof(self, dof):
-        return dof
-
-    def kl(self, dof, scale, log_det_u, e_prec, nu0, psi0):
-        d = self.n_features
-        logdet_q = d * np.log(dof) - 2.0 * log_det_u  # log|Psi| = log|nu E[Lambda]^-1|
-        logdet_p = np.linalg.slogdet(psi0)[1]
-        trace = np.einsum("ij,kij->k", psi0, e_prec) / dof
-        return float(_wishart_kl(dof, logdet_q, nu0, logdet_p, trace, d).sum())
-
-    def predictive(self, dof, scale, kappa):
-        d = self.n_features
-        dof_t = dof - d + 1.0
-        full = np.broadcast_to(scale, (kappa.shape[0], d, d))
-        return dof_t, full * ((kappa + 1.0) / (kappa * dof_t))[:, None, None]
-
-    def to_full(self, scale, n_components):
-        return scale
-
-
-class _Tied(_Full):
-    """One inverse-Wishart covariance shared by every component (``dof`` holds
-    its single value K times)."""
-
-    name = structure_name = "tied"
-
-    def update(self, psi0, nu0, nk, incr):
-        return np.full(nk.shape, nu0 + nk.sum()), psi0 + incr.sum(axis=0)
-
-    def expected_covariance(self, dof, scale):
-        return scale / dof[0]
-
-    def kl(self, dof, scale, log_det_u, e_prec, nu0, psi0):
-        return super().kl(dof[:1], scale, log_det_u[:1], e_prec[:1], nu0, psi0)
-
-    def to_full(self, scale, n_components):
-        return np.broadcast_to(scale, (n_components, *scale.shape))
-
-
-class _Diag(_Family):
-    """Independent per-feature precisions, Gamma((nu - D + 1)/2, Psi_dd/2)."""
-
-    name = structure_name = "diag"
-    predictive_name = None  # a product of univariate Student-t densities
-    block_size = 1
-
-    @property
-    def multiplicity(self):
-        return self.n_features
-
-    def prior_scale(self, psi0):
-        return np.diag(psi0).copy()
-
-    def update(self, psi0, nu0, nk, incr):
-        return nu0 + nk, psi0[None] + incr
-
-    def block_dof(self, dof):
-        return dof - self.n_features + 1.0
-
-    def kl(self, dof, scale, log_det_u, e_prec, nu0, psi0):
-        n_q = self.block_dof(dof)[:, None]
-        n_p = self.block_dof(nu0)
-        return float(_wishart_kl(n_q, np.log(scale), n_p, np.log(psi0), psi0 / scale, 1).sum())
-
-    def predictive(self, dof, scale, kappa):
-        dof_t = self.block_dof(dof)
-        return dof_t, scale * ((kappa + 1.0) / (kappa * dof_t))[:, None]
-
-    def to_full(self, scale, n_components):
-        return scale[:, :, None] * np.eye(self.n_features)
-
-
-class _Spherical(_Diag):
-    """One precision per component shared by the D features,
-    Gamma(D (nu - D + 1)/2, tr(Psi)/2)."""
-
-    name = structure_name = predictive_name = "spherical"
-
-    def prior_scale(self, psi0):
-        return float(np.trace(psi0))
-
-    def update(self, psi0, nu0, nk, incr):
-        return nu0 + nk, psi0 + incr.sum(axis=1)
-
-    def block_dof(self, dof):
-        return self.n_features * (dof - self.n_features + 1.0)
-
-    def kl(self, dof, scale, log_det_u, e_prec, nu0, psi0):
-        n_q, n_p = self.block_dof(dof), self.block_dof(nu0)
-        return float(_wishart_kl(n_q, np.log(scale), n_p, np.log(psi0), psi0 / scale, 1).sum())
-
-    def predictive(self, dof, scale, kappa):
-        dof_t = self.block_dof(dof)
-        return dof_t, scale * (kappa + 1.0) / (kappa * dof_t)
-
-    def to_full(self, scale, n_components):
-        return scale[:, None, None] * np.eye(self.n_features)
-
-
-_FAMILIES = {f.name: f for f in (_Full, _Tied, _Diag, _Spherical)}
-
-
-def _family(name: str, n_features: int) -> _Family:
-    get_structure(name)  # the registry's error message for unknown names
-    return _FAMILIES[name](n_features)
-
-
-# ------------------------------------------------------------------------ state
-@dataclass
-class _Prior:
-    """The resolved prior in standardised units."""
-
-    mean: np.ndarray  # (D,)
-    kappa: float
-    dof: float
-    scale: np.ndarray  # (D, D)
-    scale_t: object  # prior scale in the family's shape
-    dp: bool
-    concentration: float  # Dirichlet concentration, or the fixed / prior-mean DP one
-    gamma: Gamma | None  # hyperprior of the DP concentration when learned
-
-
-@dataclass
-class _Posterior:
-    """Variational parameters in standardised units."""
-
-    weight_a: np.ndarray  # Dirichlet alpha_k, or the first Beta parameter of each stick
-    weight_b: np.ndarray | None  # second Beta parameter of each stick (DP), else None
-    conc_shape: float | None  # q(concentration) = Gamma(shape, rate) when learned
-    conc_rate: float | None
-    kappa: np.ndarray  # (K,)
-    means: np.ndarray  # (K, D)
-    dof: np.ndarray  # (K,)
-    scale: np.ndarray  # family's shape
-    # derived arrays (filled by _expectations)
-    prec: np.ndarray = field(default=None, repr=False)
-    log_det_u: np.ndarray = field(default=None, repr=False)
-    e_prec: np.ndarray = field(default=None, repr=False)  # E[Lambda] (K,D,D) or diag (K,D)
-    e_log_pi: np.ndarray = field(default=None, repr=False)
-    log_const: np.ndarray = field(default=None, repr=False)
-    kl: float = 0.0
-
-
-@dataclass
-class _Run:
-    post: _Posterior
-    lower_bounds: list
-    elbo: float
-    nk: np.ndarray
-    converged: bool
-
-
-# ---------------------------------------------------------------------- engine
 class VariationalGaussianMixture(BaseMixture):
     """Gaussian mixture fitted by variational Bayes (mean-field CAVI).
 
@@ -453,7 +170,7 @@ default="kmeans"
     ``weights_`` (for ``"diag"`` each component is a product of univariate
     Student-t densities).  ``predict_proba`` gives the membership
     probabilities of that predictive mixture and ``sample`` draws from it.
-    ``posterior(n_draws)`` draws parameters from ``q``.
+    ``posterior(n_draws=...)`` draws parameters from ``q``.
 
     ``sample_weight`` are frequency weights: integer weights give the same fit
     as repeated rows.  No ``reg_covar`` is needed: the prior scale keeps every
@@ -553,18 +270,18 @@ default="kmeans"
             gamma = wp.concentration if wp.learned else None
             conc = gamma.mean if gamma is not None else wp.concentration
             dp = True
-        fam = _family(self.covariance_type, n_features)
-        prior = _Prior(
+        structure = get_structure(self.covariance_type)
+        prior = Prior(
             mean=mean,
             kappa=defaults.kappa,
             dof=defaults.dof,
             scale=scale,
-            scale_t=fam.prior_scale(scale),
+            scale_t=structure.prior_scale(scale),
             dp=dp,
             concentration=conc,
             gamma=gamma,
         )
-        return weight_prior, public, prior, fam
+        return weight_prior, public, prior, structure
 
     # --------------------------------------------------------------- fitting
     def fit(self, X, y=None, sample_weight=None):
@@ -584,27 +301,19 @@ default="kmeans"
         return self._fit(X, sample_weight)
 
     def _fit(self, X, sample_weight=None, resp_init=None):
+        """``fit``, optionally from given responsibilities ``resp_init``
+        (n_samples, n_components) instead of ``init_params``."""
         wp, cp = self._check_params()
-        X, names = check_X(X, min_samples=2)
-        w = check_sample_weight(sample_weight, X.shape[0])
-        n_features = X.shape[1]
+        # Rows of zero weight are kept: they take no part in the statistics, and
+        # keeping them keeps the initialisations' draws those of the full data.
+        data = prepare(X, sample_weight, self.n_components, keep_zero_weight=True)
+        check_distinct_rows(self.n_components, data.n_distinct)
+        Xt, w, std = data.Xt, data.w, data.std
+        n_features = Xt.shape[0]
         k = self.n_components
-        if (w > 0).sum() < 2:
-            raise ValueError(
-                "sample_weight gives positive weight to fewer than 2 rows; a mixture needs "
-                "at least 2 weighted samples."
-            )
-        distinct = count_distinct_rows(X, w, k)
-        if distinct < k:
-            raise ValueError(
-                f"n_components={k} is larger than the number of distinct rows with positive "
-                f"weight ({distinct}); lower n_components to at most {distinct}."
-            )
-        std = Standardiser(X, w)
-        Xt = std.transform(X)
-        weight_prior, component_prior, prior, fam = self._resolve_priors(Xt, w, std, wp, cp)
+        weight_prior, component_prior, prior, structure = self._resolve_priors(Xt, w, std, wp, cp)
         rng = check_random_state(self.random_state)
-        self._family = fam
+        self._structure = structure
 
         events = []
         var = (Xt * Xt) @ w / w.sum()  # standardised units: no underflow
@@ -615,20 +324,22 @@ default="kmeans"
                 "variances positive"
             )
 
-        best = None
-        for init in range(self.n_init):
+        def run_init(init: int) -> _vb_core.Run:
             if resp_init is not None:
                 resp = np.ascontiguousarray(resp_init, dtype=float)
             else:
                 resp = _init.initial_resp(self.init_params, Xt, w, k, rng)
-            run = self._cavi(Xt, w, resp, prior, fam, self.max_iter, self.tol)
-            if self.verbose:
-                print(
-                    f"init {init}: ELBO {run.elbo:.6f} after {len(run.lower_bounds)} "
-                    f"iterations, converged={run.converged}"
-                )
-            if best is None or run.elbo > best.elbo:
-                best = run
+            return self._cavi(Xt, w, resp, prior, structure, self.max_iter, self.tol)
+
+        best = best_run(
+            self.n_init,
+            run_init,
+            key=lambda run: -run.elbo,
+            describe=lambda run: describe_run(
+                "ELBO", run.elbo, len(run.lower_bounds), run.converged
+            ),
+            verbose=self.verbose,
+        )
 
         log_jac = w.sum() * n_features * std.log_scale
         self._standardiser = std
@@ -636,20 +347,19 @@ default="kmeans"
         self._post = best.post
         self.weight_prior_ = weight_prior
         self.component_prior_ = component_prior
-        self.converged_ = best.converged
-        self.n_iter_ = len(best.lower_bounds)
-        self.lower_bounds_ = [lb - log_jac for lb in best.lower_bounds]
-        self.lower_bound_ = self.lower_bounds_[-1] if self.lower_bounds_ else -np.inf
+        publish_fit(
+            self,
+            n_features=n_features,
+            feature_names=data.names,
+            converged=best.converged,
+            lower_bounds=best.lower_bounds,
+            log_jacobian=log_jac,
+        )
         self.elbo_ = best.elbo - log_jac
         self.counts_ = best.nk
         self.effective_components_ = best.nk >= EFFECTIVE_COUNT
         self.effective_components_[np.argmax(best.nk)] = True
         self.n_effective_components_ = int(self.effective_components_.sum())
-        self.n_features_in_ = n_features
-        if names is not None:
-            self.feature_names_in_ = names
-        elif hasattr(self, "feature_names_in_"):
-            del self.feature_names_in_
         self._set_public_params()
 
         for msg in events:
@@ -657,269 +367,71 @@ default="kmeans"
         if not best.converged and self.max_iter > 0:
             lbs = best.lower_bounds
             last = (lbs[-1] - lbs[-2]) / w.sum() if len(lbs) > 1 else float("nan")
-            warnings.warn(
-                f"Variational Bayes did not converge within max_iter={self.max_iter} "
-                f"iterations (last ELBO change per observation {last:.3g} > tol={self.tol}). "
-                "Increase max_iter or tol, or start better: more n_init, or "
-                "init_params='kmeans'.",
-                ConvergenceWarning,
+            warn_not_converged(
+                "Variational Bayes",
+                self.max_iter,
+                f"last ELBO change per observation {last:.3g} > tol={self.tol}",
+                "Increase max_iter or tol, or start better: more n_init, or init_params='kmeans'.",
                 stacklevel=2,
             )
         return self
 
-    def _cavi(self, Xt, w, resp, prior, fam, max_iter, tol) -> _Run:
-        """Coordinate ascent from initial responsibilities (standardised units)."""
-        n_features = Xt.shape[0]
-        k = resp.shape[1]
-        stats = MixtureStats(Xt.shape[1], k, n_features, fam.structure.diagonal)
-        shift = np.zeros((k, n_features))
-        stats.from_resp(Xt, w, resp, shift)
-        post = self._update(stats, shift, prior, fam, None)
-        self._expectations(post, prior, fam)
-        total = w.sum()
-        lower_bounds = []
-        converged = False
-        for it in range(max_iter):
-            old = post
-            stats.e_step(Xt, w, old.means, old.prec, old.log_const)
-            post = self._update(stats, old.means, prior, fam, old)
-            self._expectations(post, prior, fam)
-            # ELBO(r_t, q_t) = H(r_t) + energy of r_t under q_t - KL(q_t), where the
-            # entropy H(r_t) = sum_i w_i lse_i - energy of r_t under q_{t-1}
-            entropy = stats.log_likelihood - self._energy(old, stats, old.means)
-            elbo = entropy + self._energy(post, stats, old.means) - post.kl
-            if prior.dp and self._reorder:
-                post, elbo = self._try_reorder(post, elbo, entropy, stats, old, prior, fam)
-            lower_bounds.append(elbo)
-            if self.verbose >= 2:
-                print(f"  iteration {it + 1}: ELBO {lower_bounds[-1]:.8f}")
-            if it > 0 and lower_bounds[-1] - lower_bounds[-2] < tol * total:
-                converged = True
-                break
-        # the fitted q with its optimal responsibilities: ELBO = sum_i w_i lse_i - KL(q)
-        stats.e_step(Xt, w, post.means, post.prec, post.log_const)
-        return _Run(post, lower_bounds, stats.log_likelihood - post.kl, stats.nk.copy(), converged)
-
     _reorder = True  # relabel DP sticks by size (off only to compare with scikit-learn)
 
-    def _try_reorder(self, post, elbo, entropy, stats, old, prior, fam):
-        """Relabel the components by decreasing expected count when that raises
-        the ELBO: the stick-breaking prior favours large early sticks, and an
-        emptied stick in front of a used one costs ELBO for nothing."""
-        order = np.argsort(-stats.nk, kind="stable")
-        if np.array_equal(order, np.arange(order.size)):
-            return post, elbo
-        permuted = SimpleNamespace(nk=stats.nk[order], s1=stats.s1[order], s2=stats.s2[order])
-        shift = old.means[order]
-        candidate = self._update(permuted, shift, prior, fam, old)
-        self._expectations(candidate, prior, fam)
-        cand_elbo = entropy + self._energy(candidate, permuted, shift) - candidate.kl
-        if cand_elbo > elbo:
-            return candidate, cand_elbo
-        return post, elbo
-
-    @staticmethod
-    def _update(stats, shift, prior, fam, old) -> _Posterior:
-        """Conjugate updates of q(pi) (and q(alpha)) and q(mu, Sigma) from the
-        statistics accumulated around ``shift``."""
-        nk = stats.nk
-        s1 = stats.s1
-        kappa = prior.kappa + nk
-        m0 = prior.mean[None, :] - shift  # prior mean relative to the shift
-        means = shift + (prior.kappa * m0 + s1) / kappa[:, None]
-        c = (prior.kappa * nk / kappa)[:, None]
-        if fam.structure.diagonal:
-            incr = (
-                stats.s2[:, 0, :]
-                - s1 * s1 / kappa[:, None]
-                + c * m0 * m0
-                - 2.0 * prior.kappa * m0 * s1 / kappa[:, None]
-            )
-        else:
-            cross = m0[:, :, None] * s1[:, None, :]
-            incr = (
-                stats.s2
-                - s1[:, :, None] * s1[:, None, :] / kappa[:, None, None]
-                + c[:, :, None] * m0[:, :, None] * m0[:, None, :]
-                - prior.kappa * (cross + np.swapaxes(cross, 1, 2)) / kappa[:, None, None]
-            )
-            incr = 0.5 * (incr + np.swapaxes(incr, 1, 2))
-        dof, scale = fam.update(prior.scale_t, prior.dof, nk, incr)
-
-        conc_shape = conc_rate = None
-        if prior.dp:
-            if prior.gamma is not None:
-                conc = prior.concentration if old is None else old.conc_shape / old.conc_rate
-            else:
-                conc = prior.concentration
-            tail = np.concatenate((np.cumsum(nk[::-1])[-2::-1], [0.0]))
-            weight_a, weight_b = 1.0 + nk, conc + tail
-            if prior.gamma is not None:
-                e_log_1mv = digamma(weight_b) - digamma(weight_a + weight_b)
-                conc_shape = prior.gamma.shape + nk.shape[0]
-                conc_rate = prior.gamma.rate - e_log_1mv.sum()
-        else:
-            weight_a, weight_b = prior.concentration + nk, None
-        return _Posterior(weight_a, weight_b, conc_shape, conc_rate, kappa, means, dof, scale)
-
-    @staticmethod
-    def _expectations(post: _Posterior, prior: _Prior, fam: _Family) -> None:
-        """Fill the kernel arrays, E[log pi], E[Lambda] and KL(q || prior)."""
-        k, d = post.means.shape
-        structure = fam.structure
-        prec_chol, _ = structure.precision_cholesky(fam.expected_covariance(post.dof, post.scale))
-        prec, log_det_u = structure.kernel_arrays(prec_chol, k, d)
-        if structure.diagonal:
-            e_prec = prec[:, 0, :] ** 2
-        else:
-            e_prec = prec @ np.swapaxes(prec, 1, 2)
-        elogdet = 2.0 * log_det_u + fam.elogdet_correction(post.dof)
-
-        # weights
-        a, b = post.weight_a, post.weight_b
-        if b is None:
-            e_log_pi = digamma(a) - digamma(a.sum())
-            alpha0 = prior.concentration
-            kl_w = (
-                gammaln(a.sum())
-                - gammaln(a).sum()
-                - gammaln(k * alpha0)
-                + k * gammaln(alpha0)
-                + ((a - alpha0) * e_log_pi).sum()
-            )
-        else:
-            dab = digamma(a + b)
-            e_log_v = digamma(a) - dab
-            e_log_1mv = digamma(b) - dab
-            e_log_pi = e_log_v + np.concatenate(([0.0], np.cumsum(e_log_1mv)[:-1]))
-            if post.conc_shape is None:
-                e_conc, e_log_conc, kl_conc = prior.concentration, np.log(prior.concentration), 0.0
-            else:
-                e_conc = post.conc_shape / post.conc_rate
-                e_log_conc = digamma(post.conc_shape) - np.log(post.conc_rate)
-                kl_conc = _gamma_kl(
-                    post.conc_shape, post.conc_rate, prior.gamma.shape, prior.gamma.rate
-                )
-            # KL(q(v) || p(v | alpha)) with p(v | alpha) = Beta(1, alpha)
-            e_log_q = -betaln(a, b) + (a - 1.0) * e_log_v + (b - 1.0) * e_log_1mv
-            e_log_p = e_log_conc + (e_conc - 1.0) * e_log_1mv
-            kl_w = float((e_log_q - e_log_p).sum()) + kl_conc
-
-        # components: Wishart blocks + the Gaussian of each mean given its precision
-        diff = post.means - prior.mean
-        if structure.diagonal:
-            maha = (diff * diff * e_prec).sum(axis=1)
-        else:
-            maha = np.einsum("ki,kij,kj->k", diff, e_prec, diff)
-        ratio = prior.kappa / post.kappa
-        kl_mean = 0.5 * (d * ratio - d - d * np.log(ratio) + prior.kappa * maha).sum()
-        kl_prec = fam.kl(post.dof, post.scale, log_det_u, e_prec, prior.dof, prior.scale_t)
-
-        post.prec = prec
-        post.log_det_u = log_det_u
-        post.e_prec = e_prec
-        post.e_log_pi = e_log_pi
-        post.log_const = e_log_pi + 0.5 * elogdet - 0.5 * d * _LOG_2PI - 0.5 * d / post.kappa
-        post.kl = float(kl_w + kl_mean + kl_prec)
-
-    @staticmethod
-    def _energy(post: _Posterior, stats, shift) -> float:
-        """``sum_ik w_i r_ik log_p_ik`` under ``post`` for the responsibilities
-        whose statistics ``stats`` were accumulated around ``shift``."""
-        nk = stats.nk
-        dm = post.means - shift
-        s1 = stats.s1
-        if post.e_prec.ndim == 2:
-            s2 = stats.s2[:, 0, :] - 2.0 * s1 * dm + nk[:, None] * dm * dm
-            quad = (post.e_prec * s2).sum(axis=1)
-        else:
-            cross = s1[:, :, None] * dm[:, None, :]
-            s2 = stats.s2 - cross - np.swapaxes(cross, 1, 2)
-            s2 = s2 + nk[:, None, None] * dm[:, :, None] * dm[:, None, :]
-            quad = (post.e_prec * s2).sum(axis=(1, 2))
-        return float(nk @ post.log_const - 0.5 * quad.sum())
+    def _cavi(self, Xt, w, resp, prior, structure, max_iter, tol) -> _vb_core.Run:
+        """Coordinate ascent from initial responsibilities (standardised units)."""
+        reorder, verbose = self._reorder, self.verbose
+        return _vb_core.cavi(
+            Xt, w, resp, prior, structure, max_iter, tol, reorder=reorder, verbose=verbose
+        )
 
     # ---------------------------------------------------------------- output
     def _set_public_params(self):
-        post, fam = self._post, self._family
+        post, structure = self._post, self._structure
         s, c = self._standardiser.scale, self._standardiser.center
+        d = post.means.shape[1]
         if post.weight_b is None:
-            weights = post.weight_a / post.weight_a.sum()
             self.weight_concentration_ = post.weight_a.copy()
         else:
-            frac = post.weight_a / (post.weight_a + post.weight_b)
-            weights = frac * np.concatenate(([1.0], np.cumprod(1.0 - frac)[:-1]))
-            weights = weights / weights.sum()
             self.weight_concentration_ = (post.weight_a.copy(), post.weight_b.copy())
-        self.weights_ = weights
+        self.weights_ = _vb_core.mean_weights(post)
         self.means_ = post.means * s + c
         self.mean_precision_ = post.kappa.copy()
         self.degrees_of_freedom_ = post.dof.copy()
         self.scales_ = post.scale * s**2
-        self.covariances_ = fam.expected_covariance(post.dof, post.scale) * s**2
-        self.precisions_cholesky_, _ = fam.structure.precision_cholesky(self.covariances_)
-        self.precisions_ = fam.structure.precisions(self.precisions_cholesky_)
+        self.covariances_ = structure.expected_covariance(post.dof, post.scale, d) * s**2
+        _, self.precisions_cholesky_, _ = structure.factorise(self.covariances_)
+        self.precisions_ = structure.precisions(self.precisions_cholesky_)
         if post.conc_shape is not None:
             self.concentration_posterior_ = Gamma(post.conc_shape, post.conc_rate)
             self.concentration_ = post.conc_shape / post.conc_rate
         else:
             self.concentration_posterior_ = None
             self.concentration_ = float(self._prior.concentration)
-        self._predictive = self._predictive_arrays()
+        # Student-t predictive components in standardised units
+        self._predictive = structure.predictive(
+            np.log(self.weights_), post.means, post.dof, post.scale, post.kappa
+        )
+
+    def _after_load(self):
+        """Upgrade the private state of files saved by bayesmix 0.1.0: their
+        ``_family`` (a second covariance registry, now folded into
+        :mod:`bayesmix.covariance`) gives way to ``_structure``, and the
+        predictive arrays become :class:`~bayesmix._components.Components`."""
+        family = self.__dict__.pop("_family", None)
+        if family is not None:
+            self._structure = family.structure
+        if getattr(self, "_predictive", None) is not None:
+            self._predictive = Components(*self._predictive)
 
     def _component_arrays(self):
         """E-step arrays (expected Gaussian log-density) in standardised units."""
         return self._post.means, self._post.prec, self._post.log_const
 
-    def _predictive_arrays(self):
-        """Student-t predictive components in standardised units: ``(means, prec,
-        log_const, dof)`` for the kernel; for "diag", ``prec`` holds per-feature
-        inverse scales and the components are products of univariate t's."""
-        post, fam = self._post, self._family
-        k, d = post.means.shape
-        dof_t, cov_t = fam.predictive(post.dof, post.scale, post.kappa)
-        log_w = np.log(self.weights_)
-        if fam.predictive_name is None:
-            inv_scale = 1.0 / np.sqrt(cov_t)  # (K, D)
-            log_const = (
-                log_w
-                + d
-                * (
-                    gammaln(0.5 * (dof_t + 1.0))
-                    - gammaln(0.5 * dof_t)
-                    - 0.5 * np.log(dof_t * np.pi)
-                )
-                + np.log(inv_scale).sum(axis=1)
-            )
-            return post.means, inv_scale, log_const, dof_t
-        structure = get_structure(fam.predictive_name)
-        prec_chol, _ = structure.precision_cholesky(cov_t)
-        prec, log_det_u = structure.kernel_arrays(prec_chol, k, d)
-        log_const = (
-            log_w
-            + gammaln(0.5 * (dof_t + d))
-            - gammaln(0.5 * dof_t)
-            - 0.5 * d * np.log(dof_t * np.pi)
-            + log_det_u
-        )
-        return post.means, prec, log_const, dof_t
-
     def _log_prob(self, X, want_resp: bool):
         X = check_predict_X(self, X)
         Xt = self._standardiser.transform(X)
-        means, prec, log_const, dof_t = self._predictive
-        n_samples = X.shape[0]
-        if self._family.predictive_name is None:
-            logp = _diag_student_logpdf(Xt, means, prec, log_const, dof_t)
-            top = logp.max(axis=0)
-            shifted = np.exp(logp - top)
-            total = shifted.sum(axis=0)
-            row_lse = top + np.log(total)
-            resp = np.ascontiguousarray((shifted / total).T) if want_resp else None
-        else:
-            row_lse = np.empty(n_samples)
-            resp = np.empty((n_samples, means.shape[0])) if want_resp else None
-            log_prob_pass(Xt, means, prec, log_const, row_lse=row_lse, resp=resp, dof=dof_t)
+        row_lse, resp = _vb_core.predictive_log_prob(Xt, self._predictive, want_resp)
         row_lse -= X.shape[1] * self._standardiser.log_scale
         return row_lse, resp
 
@@ -939,39 +451,45 @@ default="kmeans"
         check_fitted(self)
         n_samples = check_int(n_samples, "n_samples", low=1)
         rng = check_random_state(self.random_state)
-        post, fam = self._post, self._family
+        post, structure = self._post, self._structure
         k, d = post.means.shape
-        dof_t, cov_t = fam.predictive(post.dof, post.scale, post.kappa)
+        dof_t, cov_t = structure.predictive_scale(post.dof, post.scale, post.kappa, d)
         counts = rng.multinomial(n_samples, self.weights_)
         labels = np.repeat(np.arange(k), counts)
         z = rng.standard_normal((n_samples, d))
-        per_feature = fam.predictive_name is None
+        per_feature = structure.feature_blocks
         chi2 = rng.chisquare(dof_t[labels][:, None], size=(n_samples, d if per_feature else 1))
         z *= np.sqrt(dof_t[labels][:, None] / chi2)
         if per_feature:
             x = post.means[labels] + np.sqrt(cov_t)[labels] * z
         else:
-            full = get_structure(fam.predictive_name).to_full(cov_t, k, d)
+            full = structure.per_component().to_full(cov_t, k, d)
             chol = np.linalg.cholesky(full)
             x = post.means[labels] + np.einsum("nij,nj->ni", chol[labels], z)
         std = self._standardiser
         return x * std.scale + std.center, labels
 
-    def posterior(self, n_draws: int = 1000, *, X=None, sample_weight=None, random_state=None):
+    def posterior(self, X=None, *, n_draws: int = 1000, sample_weight=None, random_state=None):
         """Parameters drawn from the variational posterior ``q``, wrapped in a
         :class:`~bayesmix.MixturePosterior` (intervals, summaries, ArviZ).
 
         Parameters
         ----------
-        n_draws : int, default=1000
         X : (n_samples, n_features), optional
             The training data; with it the posterior also carries the pointwise
             log-likelihood, sampled partitions and co-clustering.
+        n_draws : int, default=1000
+            Keyword only (``posterior(n_draws=500)``), as for every engine.
         sample_weight : (n_samples,), optional
             The frequency weights of ``X``.
         random_state : None, int or Generator, optional
             ``None`` uses the estimator's ``random_state``.
         """
+        if isinstance(X, numbers.Integral) and not isinstance(X, bool):
+            raise TypeError(
+                f"posterior() takes the data X as its first argument, got the integer {int(X)}; "
+                f"pass the number of draws by keyword: posterior(n_draws={int(X)})."
+            )
         from .posterior import MixturePosterior
 
         rng = check_random_state(self.random_state if random_state is None else random_state)
@@ -1008,7 +526,7 @@ default="kmeans"
         check_fitted(self)
         n_draws = check_int(n_draws, "n_draws", low=1)
         rng = check_random_state(self.random_state if random_state is None else random_state)
-        post, fam = self._post, self._family
+        post, structure = self._post, self._structure
         k, d = post.means.shape
         out = {}
         if post.weight_b is None:
@@ -1018,7 +536,7 @@ default="kmeans"
             rest = np.cumprod(1.0 - v, axis=1)
             weights = v * np.concatenate((np.ones((n_draws, 1)), rest[:, :-1]), axis=1)
             weights /= weights.sum(axis=1, keepdims=True)
-        covs = _draw_covariances(rng, fam, post, n_draws)  # (n_draws, K, D, D)
+        covs = structure.draw_covariances(rng, post.dof, post.scale, n_draws, k, d)
         chol = np.linalg.cholesky(covs)
         z = rng.standard_normal((n_draws, k, d))
         means = post.means + np.einsum("skij,skj->ski", chol, z) / np.sqrt(post.kappa)[:, None]
@@ -1029,57 +547,3 @@ default="kmeans"
         if post.conc_shape is not None:
             out["concentration"] = rng.gamma(post.conc_shape, 1.0 / post.conc_rate, n_draws)[None]
         return out
-
-
-def _diag_student_logpdf(Xt, means, inv_scale, log_const, dof_t):
-    """Log-density (K, n_samples) of the "diag" predictive: component ``k`` is a
-    product of univariate Student-t densities with ``dof_t[k]`` degrees of
-    freedom, centres ``means[k]`` and inverse scales ``inv_scale[k]``; its
-    normalising constant (and log-weight) is ``log_const[k]``.
-
-    The shared kernel's Student-t is multivariate, so each univariate factor is
-    one kernel pass over one feature with one component (exact: no
-    responsibilities to underflow).
-    """
-    n_features, n_samples = Xt.shape
-    n_components = means.shape[0]
-    logp = np.empty((n_components, n_samples))
-    row = np.empty(n_samples)
-    zero = np.zeros(1)
-    for k in range(n_components):
-        logp[k] = log_const[k]
-        dof = np.array([dof_t[k]])
-        for f in range(n_features):
-            centre = np.array([[means[k, f]]])
-            prec = np.array([[[inv_scale[k, f]]]])
-            log_prob_pass(Xt[f : f + 1], centre, prec, zero, row_lse=row, dof=dof)
-            logp[k] += row
-    return logp
-
-
-def _draw_covariances(rng, fam: _Family, post: _Posterior, n_draws: int) -> np.ndarray:
-    """Covariance draws (n_draws, K, D, D) from q in standardised units."""
-    k, d = post.means.shape
-    if fam.predictive_name is None or fam.name == "spherical":
-        n = fam.block_dof(post.dof)  # (K,)
-        rate = 0.5 * (post.scale if fam.name == "diag" else post.scale[:, None])
-        shape = np.broadcast_to(0.5 * n[:, None], rate.shape)
-        lam = rng.gamma(shape, 1.0 / rate, size=(n_draws, *rate.shape))
-        var = np.broadcast_to(1.0 / lam, (n_draws, k, d))
-        return var[..., None] * np.eye(d)
-    # inverse Wishart by Bartlett: Lambda = C^-T A A^T C^-1 ~ W(nu, Psi^-1) for
-    # Psi = C C^T, so Sigma = (C A^-T)(C A^-T)^T.
-    scale = fam.to_full(post.scale, k)
-    dof = post.dof
-    if fam.name == "tied":
-        scale, dof = scale[:1], dof[:1]
-    nb = scale.shape[0]
-    chol = np.linalg.cholesky(scale)
-    A = np.zeros((n_draws, nb, d, d))
-    rows, cols = np.tril_indices(d, -1)
-    A[..., rows, cols] = rng.standard_normal((n_draws, nb, rows.size))
-    diag = np.sqrt(rng.chisquare(dof[:, None] - np.arange(d), size=(n_draws, nb, d)))
-    A[..., np.arange(d), np.arange(d)] = diag
-    B = np.swapaxes(np.linalg.solve(A, np.swapaxes(np.broadcast_to(chol, A.shape), -1, -2)), -1, -2)
-    covs = B @ np.swapaxes(B, -1, -2)
-    return np.broadcast_to(covs, (n_draws, k, d, d)).copy()

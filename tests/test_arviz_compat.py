@@ -35,8 +35,10 @@ def posteriors(X):
         # Short chains on purpose: this file tests the ArviZ interface, not mixing.
         warnings.simplefilter("ignore", ConvergenceWarning)
         return {
-            "em": GaussianMixture(2, random_state=0).fit(X).posterior(X, n_boot=40, random_state=0),
-            "vb": VariationalGaussianMixture(3, random_state=0).fit(X).posterior(200, X=X),
+            "em": GaussianMixture(2, random_state=0)
+            .fit(X)
+            .posterior(X, n_draws=40, random_state=0),
+            "vb": VariationalGaussianMixture(3, random_state=0).fit(X).posterior(X, n_draws=200),
             "gibbs": DirichletProcessMixture(
                 Gamma(2.0, 4.0), n_iter=400, n_chains=2, random_state=0, progress=False
             )

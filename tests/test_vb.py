@@ -470,7 +470,7 @@ def test_posterior_is_a_mixture_posterior():
 
     X = three_blobs(60)
     vb = VariationalGaussianMixture(3, random_state=0).fit(X)
-    post = vb.posterior(500, X=X)
+    post = vb.posterior(X, n_draws=500)
     assert isinstance(post, MixturePosterior)
     summary = post.summary()
     # relabelling may reorder components, but the posterior-mean weights are
@@ -479,6 +479,17 @@ def test_posterior_is_a_mixture_posterior():
     np.testing.assert_allclose(means, np.sort(vb.weights_), atol=0.02)
     dens, lo, hi = post.density(X[:5], ci=0.9)
     assert np.all(lo <= dens) and np.all(dens <= hi)
+
+
+def test_posterior_takes_n_draws_by_keyword_only(no_kernels):
+    """The old ``posterior(500)`` names the cure before anything runs; X comes first."""
+    vb = VariationalGaussianMixture(3)
+    with pytest.raises(TypeError, match=r"posterior\(n_draws=500\)"):
+        vb.posterior(500)
+    with pytest.raises(TypeError, match=r"posterior\(n_draws=7\)"):
+        vb.posterior(np.int64(7))
+    with pytest.raises(TypeError):
+        vb.posterior(500, X=np.ones((3, 2)))  # X given twice
 
 
 # ------------------------------------------------------------ weights and pandas
@@ -624,12 +635,12 @@ def test_bad_input_after_fit():
     with pytest.raises(NotFittedError):
         VariationalGaussianMixture().predict(X)
     with pytest.raises(NotFittedError):
-        VariationalGaussianMixture().posterior(10)
+        VariationalGaussianMixture().posterior(n_draws=10)
     vb = VariationalGaussianMixture(3, random_state=0).fit(X)
     with pytest.raises(ValueError, match="features"):
         vb.score_samples(np.ones((4, 3)))
     with pytest.raises(ValueError, match="n_draws"):
-        vb.posterior(0)
+        vb.posterior(n_draws=0)
     with pytest.raises(ValueError, match="n_samples"):
         vb.sample(0)
 
