@@ -118,14 +118,7 @@ def student_t(log_weights, means, prec, dof) -> Components:
     """Multivariate Student-t components: ``prec`` (K, P, D) are the kernel
     factors of the inverse *scale* matrices, ``dof`` (K,)."""
     prec = np.ascontiguousarray(prec)
-    d = means.shape[-1]
-    log_const = (
-        log_weights
-        + gammaln(0.5 * (dof + d))
-        - gammaln(0.5 * dof)
-        - 0.5 * d * np.log(dof * np.pi)
-        + log_det_prec(prec)
-    )
+    log_const = log_weights + student_t_log_norm(dof, means.shape[-1]) + log_det_prec(prec)
     return Components(np.ascontiguousarray(means), prec, log_const, dof)
 
 
@@ -135,11 +128,7 @@ def student_t_per_feature(log_weights, means, inv_scale, dof) -> Components:
     Student-t is multivariate, so these components are evaluated one feature at
     a time."""
     d = means.shape[-1]
-    log_const = (
-        log_weights
-        + d * (gammaln(0.5 * (dof + 1.0)) - gammaln(0.5 * dof) - 0.5 * np.log(dof * np.pi))
-        + np.log(inv_scale).sum(axis=1)
-    )
+    log_const = log_weights + d * student_t_log_norm(dof, 1) + np.log(inv_scale).sum(axis=1)
     return Components(means, inv_scale, log_const, dof)
 
 

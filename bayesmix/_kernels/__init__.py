@@ -21,8 +21,6 @@ from ._cholesky import (
     chol_update,
     log_det_chol,
     mahalanobis_sq,
-    student_t_log_norm,
-    student_t_logpdf,
     upper_inverse,
 )
 from ._kmeans import nearest_centre, sq_dist_to_point
@@ -57,8 +55,6 @@ __all__ = [
     "serial_kernels",
     "single_threaded_blas",
     "sq_dist_to_point",
-    "student_t_log_norm",
-    "student_t_logpdf",
     "upper_inverse",
 ]
 

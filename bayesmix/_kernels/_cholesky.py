@@ -1,5 +1,5 @@
-"""Cholesky factors that change one point at a time, and the multivariate
-Student-t density evaluated through them.
+"""Cholesky factors that change one point at a time, and what is read through
+them (Mahalanobis distances, log-determinants, triangular inverses).
 
 Convention
 ----------
@@ -40,12 +40,8 @@ __all__ = [
     "chol_update",
     "log_det_chol",
     "mahalanobis_sq",
-    "student_t_log_norm",
-    "student_t_logpdf",
     "upper_inverse",
 ]
-
-_LOG_PI = math.log(math.pi)
 
 
 @njit(cache=True, nogil=True)
@@ -195,56 +191,6 @@ def log_det_chol(R):
     for j in range(R.shape[0]):
         s += math.log(R[j, j])
     return 2.0 * s
-
-
-@njit(cache=True, nogil=True)
-def student_t_log_norm(dof, n_features):
-    """The part of the Student-t log density that depends on neither the point
-    nor the scale: ``lgamma((dof + D)/2) - lgamma(dof/2) - D/2 log(dof pi)``."""
-    return (
-        math.lgamma(0.5 * (dof + n_features))
-        - math.lgamma(0.5 * dof)
-        - 0.5 * n_features * (math.log(dof) + _LOG_PI)
-    )
-
-
-@njit(cache=True, nogil=True)
-def student_t_logpdf(x, loc, R, inv_diag, dof, work):
-    """Log density of a multivariate Student-t at one point.
-
-    ``t_dof(x | loc, S)`` with scale matrix ``S = R^T R``:
-    ``log Gamma((dof + D)/2) - log Gamma(dof/2) - D/2 log(dof pi) - 1/2 log|S|
-    - (dof + D)/2 log(1 + (x - loc)^T S^-1 (x - loc) / dof)``.
-
-    Parameters
-    ----------
-    x, loc : (D,) float64
-    R : (D, D) float64, upper Cholesky factor of the scale matrix
-    inv_diag : (D,) float64, ``1 / diag(R)``
-    dof : float > 0
-    work : (D,) float64 workspace
-
-    Returns
-    -------
-    float
-
-    Notes
-    -----
-    Under a Normal-Inverse-Wishart posterior ``(mean, kappa, nu, Psi)`` the
-    predictive of a new point is this density with ``dof = nu - D + 1``,
-    ``loc = mean`` and ``S = Psi (kappa + 1) / (kappa dof)`` (Murphy 2007, §9).
-    The collapsed Gibbs kernels use the same quantity in an equivalent form
-    that avoids rescaling ``R`` (see ``_gibbs.py``).
-    """
-    n_features = x.shape[0]
-    for f in range(n_features):
-        work[f] = x[f] - loc[f]
-    q = mahalanobis_sq(R, inv_diag, work)
-    return (
-        student_t_log_norm(dof, n_features)
-        - 0.5 * log_det_chol(R)
-        - 0.5 * (dof + n_features) * math.log1p(q / dof)
-    )
 
 
 @njit(cache=True, nogil=True)

@@ -34,7 +34,7 @@ likelihoods, matrix determinant lemma)
 ``q = (x - m_n)^T Psi_n^-1 (x - m_n)``, ``c_n = kappa_n / (kappa_n + 1)``,
 ``T(n) = lgamma((nu_n + 1)/2) - lgamma((nu_n + 1 - D)/2) - D/2 log(pi)
 + D/2 log(c_n)``: the multivariate Student-t with ``nu_n - D + 1`` degrees of
-freedom of :func:`~bayesmix._kernels._cholesky.student_t_logpdf`, written so
+freedom of :func:`~bayesmix._components.student_t`, written so
 that no factor needs rescaling.  For the cluster that holds ``x`` itself the
 leave-one-out predictive follows from the same factor without removing ``x``:
 with ``s = kappa_n / (kappa_n - 1) q`` (statistics including ``x``),
