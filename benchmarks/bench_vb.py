@@ -62,6 +62,8 @@ def make_fits(X, resp, n_components):
             self._initialize(X, resp)
 
     class BmExactIterations(VariationalGaussianMixture):
+        _moves = False  # time coordinate ascent alone
+
         def _cavi(self, Xt, w, resp, prior, fam, max_iter, tol):
             # tol=0 would still stop on a flat ELBO; time exactly max_iter iterations
             return super()._cavi(Xt, w, resp, prior, fam, max_iter, -np.inf)
