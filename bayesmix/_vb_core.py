@@ -42,7 +42,9 @@ __all__ = [
     "Prior",
     "Run",
     "cavi",
+    "draw_parameters",
     "energy",
+    "energy_terms",
     "expect",
     "init",
     "mean_weights",
@@ -50,6 +52,8 @@ __all__ = [
     "step",
     "try_reorder",
     "update",
+    "weight_elbo",
+    "weight_posterior",
 ]
 
 
@@ -88,6 +92,8 @@ class Posterior:
     e_log_pi: np.ndarray = field(default=None, repr=False)
     log_const: np.ndarray = field(default=None, repr=False)
     kl: float = 0.0
+    # KL of each component's q(mu, Sigma) (K,); None for a shared covariance
+    kl_components: np.ndarray = field(default=None, repr=False)
 
 
 class LegacyFamily:
@@ -105,6 +111,7 @@ class Run:
     elbo: float
     nk: np.ndarray
     converged: bool
+    moves: list = field(default_factory=list)  # accepted merge / delete moves
 
 
 # ---------------------------------------------------------------------- updates
@@ -137,6 +144,13 @@ def update(stats, shift, prior: Prior, structure: CovarianceStructure, old) -> P
         incr = 0.5 * (incr + np.swapaxes(incr, 1, 2))
     dof, scale = structure.conjugate_update(prior.scale_t, prior.dof, nk, incr)
 
+    return Posterior(*weight_posterior(nk, prior, old), kappa, means, dof, scale)
+
+
+def weight_posterior(nk, prior: Prior, old):
+    """``(weight_a, weight_b, conc_shape, conc_rate)``: the conjugate update of
+    q(pi) (or of the sticks q(v) and q(alpha)) from the counts ``nk`` (K,);
+    ``old`` (a Posterior or None) supplies ``E[alpha]`` when it is learned."""
     conc_shape = conc_rate = None
     if prior.dp:
         if prior.gamma is not None:
@@ -151,7 +165,17 @@ def update(stats, shift, prior: Prior, structure: CovarianceStructure, old) -> P
             conc_rate = prior.gamma.rate - e_log_1mv.sum()
     else:
         weight_a, weight_b = prior.concentration + nk, None
-    return Posterior(weight_a, weight_b, conc_shape, conc_rate, kappa, means, dof, scale)
+    return weight_a, weight_b, conc_shape, conc_rate
+
+
+def weight_elbo(nk, prior: Prior, old) -> float:
+    """The part of ``ELBO(r, q(r))`` that depends on the weights alone:
+    ``sum_k nk_k E[log pi_k] - KL(q(pi or v) q(alpha) || prior)`` with ``q`` the
+    conjugate update from the counts ``nk`` (K,), in their order."""
+    a, b, shape, rate = weight_posterior(nk, prior, old)
+    post = SimpleNamespace(weight_a=a, weight_b=b, conc_shape=shape, conc_rate=rate)
+    e_log_pi, kl_w = _weight_terms(post, prior, nk.shape[0])
+    return float(nk @ e_log_pi - kl_w)
 
 
 def _weight_terms(post: Posterior, prior: Prior, n_components: int):
@@ -209,10 +233,14 @@ def expect(post: Posterior, prior: Prior, structure: CovarianceStructure) -> Pos
     else:
         maha = np.einsum("ki,kij,kj->k", diff, e_prec, diff)
     ratio = prior.kappa / post.kappa
-    kl_mean = 0.5 * (d * ratio - d - d * np.log(ratio) + prior.kappa * maha).sum()
-    kl_prec = structure.precision_kl(
+    kl_mean_k = 0.5 * (d * ratio - d - d * np.log(ratio) + prior.kappa * maha)
+    kl_mean = kl_mean_k.sum()
+    kl_prec_k = structure.precision_kl_terms(
         post.dof, post.scale, log_det_u, e_prec, prior.dof, prior.scale_t
     )
+    kl_prec = kl_prec_k.sum()
+    # a shared covariance's KL belongs to no one component
+    kl_components = None if structure.shared else kl_mean_k + kl_prec_k
     comps = expected_gaussian(e_log_pi, post.means, prec, e_log_det, post.kappa)
     return dataclasses.replace(
         post,
@@ -222,24 +250,34 @@ def expect(post: Posterior, prior: Prior, structure: CovarianceStructure) -> Pos
         e_log_pi=e_log_pi,
         log_const=comps.log_const,
         kl=float(kl_w + kl_mean + kl_prec),
+        kl_components=kl_components,
     )
 
 
-def energy(post: Posterior, stats, shift) -> float:
-    """``sum_ik w_i r_ik log_p_ik`` under ``post`` for the responsibilities
-    whose statistics ``stats`` were accumulated around ``shift``."""
+def _quadratic(post: Posterior, stats, shift) -> np.ndarray:
+    """``sum_i w_i r_ik (x_i - m_k)^T E[Lambda_k] (x_i - m_k)`` (K,) from
+    statistics accumulated around ``shift``."""
     nk = stats.nk
     dm = post.means - shift
     s1 = stats.s1
     if post.e_prec.ndim == 2:
         s2 = stats.s2[:, 0, :] - 2.0 * s1 * dm + nk[:, None] * dm * dm
-        quad = (post.e_prec * s2).sum(axis=1)
-    else:
-        cross = s1[:, :, None] * dm[:, None, :]
-        s2 = stats.s2 - cross - np.swapaxes(cross, 1, 2)
-        s2 = s2 + nk[:, None, None] * dm[:, :, None] * dm[:, None, :]
-        quad = (post.e_prec * s2).sum(axis=(1, 2))
-    return float(nk @ post.log_const - 0.5 * quad.sum())
+        return (post.e_prec * s2).sum(axis=1)
+    cross = s1[:, :, None] * dm[:, None, :]
+    s2 = stats.s2 - cross - np.swapaxes(cross, 1, 2)
+    s2 = s2 + nk[:, None, None] * dm[:, :, None] * dm[:, None, :]
+    return (post.e_prec * s2).sum(axis=(1, 2))
+
+
+def energy(post: Posterior, stats, shift) -> float:
+    """``sum_ik w_i r_ik log_p_ik`` under ``post`` for the responsibilities
+    whose statistics ``stats`` were accumulated around ``shift``."""
+    return float(stats.nk @ post.log_const - 0.5 * _quadratic(post, stats, shift).sum())
+
+
+def energy_terms(post: Posterior, stats, shift) -> np.ndarray:
+    """:func:`energy` per component, (K,)."""
+    return stats.nk * post.log_const - 0.5 * _quadratic(post, stats, shift)
 
 
 def try_reorder(post, elbo, entropy, stats, old, prior, structure):
@@ -316,6 +354,33 @@ def mean_weights(post: Posterior) -> np.ndarray:
     frac = post.weight_a / (post.weight_a + post.weight_b)
     weights = frac * np.concatenate(([1.0], np.cumprod(1.0 - frac)[:-1]))
     return weights / weights.sum()
+
+
+def draw_parameters(post: Posterior, structure, n_draws: int, rng, effective) -> dict:
+    """``n_draws`` independent draws from ``q`` (standardised units): ``weights``
+    (n_draws, K), ``means`` (n_draws, K, D), ``covariances`` (n_draws, K, D, D)
+    and, when the DP concentration is learned, ``concentration`` (n_draws,).
+
+    Only the components in the boolean mask ``effective`` (K,) get weight: the
+    others' weights are 0 and the rest are normalised to sum to 1.
+    """
+    k, d = post.means.shape
+    if post.weight_b is None:
+        weights = rng.dirichlet(post.weight_a, size=n_draws)
+    else:
+        v = rng.beta(post.weight_a, post.weight_b, size=(n_draws, k))
+        rest = np.cumprod(1.0 - v, axis=1)
+        weights = v * np.concatenate((np.ones((n_draws, 1)), rest[:, :-1]), axis=1)
+    weights[:, ~effective] = 0.0
+    weights /= weights.sum(axis=1, keepdims=True)
+    covs = structure.draw_covariances(rng, post.dof, post.scale, n_draws, k, d)
+    chol = np.linalg.cholesky(covs)
+    z = rng.standard_normal((n_draws, k, d))
+    means = post.means + np.einsum("skij,skj->ski", chol, z) / np.sqrt(post.kappa)[:, None]
+    out = {"weights": weights, "means": means, "covariances": covs}
+    if post.conc_shape is not None:
+        out["concentration"] = rng.gamma(post.conc_shape, 1.0 / post.conc_rate, n_draws)
+    return out
 
 
 def predictive_log_prob(Xt, comps: Components, want_resp: bool):

@@ -311,6 +311,24 @@ class CovarianceStructure:
         trace = np.einsum("ij,kij->k", scale0, e_prec) / n_q
         return float(wishart_kl(n_q, logdet_q, self.block_dof(dof0, d), logdet_p, trace, d).sum())
 
+    def precision_kl_terms(self, dof, scale, log_det_u, e_prec, dof0: float, scale0):
+        """:meth:`precision_kl` per component, (K,) (a shared covariance has one
+        block: (1,)).  VB's merge and delete moves score many candidate
+        components at once from these terms."""
+        d = e_prec.shape[-1]
+        if self.diagonal:
+            n_q = _per_component(self.block_dof(dof, d), scale)
+            n_p = self.block_dof(dof0, d)
+            kl = wishart_kl(n_q, np.log(scale), n_p, np.log(scale0), scale0 / scale, 1)
+            return kl.reshape(kl.shape[0], -1).sum(axis=1)
+        if self.shared:
+            dof, log_det_u, e_prec = dof[:1], log_det_u[:1], e_prec[:1]
+        n_q = self.block_dof(dof, d)
+        logdet_q = d * np.log(n_q) - 2.0 * log_det_u  # log|Psi| = log|n E[Lambda]^-1|
+        logdet_p = np.linalg.slogdet(scale0)[1]
+        trace = np.einsum("ij,kij->k", scale0, e_prec) / n_q
+        return wishart_kl(n_q, logdet_q, self.block_dof(dof0, d), logdet_p, trace, d)
+
     def predictive(self, log_weights, means, dof, scale, kappa) -> Components:
         """The posterior-predictive Student-t components (kernel arrays), built
         by :mod:`bayesmix._components`.  For ``feature_blocks`` their ``prec``

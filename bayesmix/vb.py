@@ -17,12 +17,13 @@ import warnings
 
 import numpy as np
 
-from . import _init, _vb_core
+from . import _init, _vb_core, _vb_moves
 from ._base import BaseMixture
 from ._components import Components
 from ._data import prepare
 from ._fitting import best_run, describe_run, publish_fit, warn_not_converged
 from ._init import INIT_METHODS
+from ._kernels import MixtureStats
 from ._validation import (
     check_choice,
     check_distinct_rows,
@@ -33,13 +34,17 @@ from ._validation import (
     check_real,
 )
 from ._vb_core import Prior
+from ._vb_uncertainty import (
+    MeanFieldWarning,
+    interval_coverage,
+    missing_information,
+    warn_if_too_narrow,
+)
 from .covariance import get_structure
 from .exceptions import DegenerateDataWarning
 from .priors import Dirichlet, DirichletProcess, Gamma, NormalInverseWishart
 
-__all__ = ["VariationalGaussianMixture"]
-
-EFFECTIVE_COUNT = 1.0  # a component is effective when its expected count reaches this
+__all__ = ["MeanFieldWarning", "VariationalGaussianMixture"]
 
 
 class VariationalGaussianMixture(BaseMixture):
@@ -56,8 +61,10 @@ class VariationalGaussianMixture(BaseMixture):
     Defaults: ``n_components=10`` (a truncation level), Dirichlet-process
     weights with concentration 1, the data-driven ``NormalInverseWishart``
     below, ``tol=1e-5`` per observation, ``max_iter=500``, k-means
-    initialisation; a component is *effective* when its expected count is at
-    least 1.
+    initialisation followed by merge and delete moves accepted only when they
+    raise the ELBO (Hughes & Sudderth 2013), so components the data do not
+    support are emptied; a component is *effective* when it is the most
+    probable one for at least one training row.
 
     Parameters
     ----------
@@ -136,17 +143,32 @@ default="kmeans"
         a lower bound on ``log p(X)`` and compares across K, covariance types
         and priors.
     lower_bounds_ : list of float
-        The ELBO after every iteration of the kept run (non-decreasing);
-        ``elbo_ >= lower_bounds_[-1]``.  ``lower_bound_`` is its last value.
+        The ELBO after every iteration of the kept run's coordinate ascent,
+        then after each round of accepted moves (non-decreasing);
+        ``elbo_ >= lower_bounds_[-1]``.  ``lower_bound_`` is its last value
+        and ``n_iter_`` the length of the list.
     counts_ : (n_components,)
         Expected (weighted) number of observations per component,
         ``sum_i w_i r_ik``.
     n_effective_components_ : int
-        Components whose expected count ``counts_`` is at least 1 (one
-        observation's worth of responsibility; the largest component always
-        counts).  ``effective_components_`` is
-        the boolean mask; ``predict`` only returns these labels (with their
-        original indices).
+        The number of components of the fit, the one count reported
+        everywhere: components that are the most probable (``predict_proba``)
+        for at least one training row.  ``effective_components_`` is the
+        boolean mask; ``predict`` only returns these labels (with their
+        original indices), so on the training data it uses exactly
+        ``n_effective_components_`` labels, and :meth:`posterior` draws only
+        these components, so its ``n_components()`` counts no other.
+    moves_ : list of tuple
+        The accepted merge and delete moves, in order, as ``(kind,
+        components, elbo_before, elbo_after)``: ``"merge"`` with the indices
+        ``(kept, emptied)`` or ``"delete"`` with ``(deleted,)`` (indices at
+        the time of the move), and the ELBO of the standardised data before
+        and after the move's round.
+    missing_information_ : float
+        The fraction of missing information of the weights at the fit, in
+        [0, 1) (:mod:`bayesmix._vb_uncertainty`): 0 for well-separated
+        components; when it exceeds about 0.24 :meth:`posterior` warns that
+        the mean-field intervals are too narrow.
     converged_, n_iter_, n_features_in_, feature_names_in_ :
         As in scikit-learn.
 
@@ -165,12 +187,34 @@ default="kmeans"
     ``n_components=1`` and a Dirichlet prior the ELBO equals the exact log
     marginal likelihood of the conjugate model.
 
+    *Moves.*  Coordinate ascent stops at the first local optimum; started from
+    ``n_components`` pieces of a real table it keeps every piece, because
+    moving rows one at a time from one piece of a cluster to another lowers
+    the ELBO before the emptied piece can give its prior cost back.  So after
+    it converges, merge moves (two components become one) and delete moves
+    (a component's rows go to the others) are scored by their exact ELBO; the
+    best is accepted only when it raises the ELBO, coordinate ascent runs to
+    convergence again, and this repeats until no move helps (Ueda et al.
+    2000; Hughes & Sudderth 2013, the merges and deletes of bnpy).  The
+    result is a better optimum of the same objective: ``elbo_`` is never
+    below that of coordinate ascent alone from the same start.  Moves start
+    only from a converged run.
+
     *Predictions.*  ``score_samples`` is the log posterior-predictive density
     under ``q``: a mixture of multivariate Student-t densities with weights
     ``weights_`` (for ``"diag"`` each component is a product of univariate
     Student-t densities).  ``predict_proba`` gives the membership
     probabilities of that predictive mixture and ``sample`` draws from it.
     ``posterior(n_draws=...)`` draws parameters from ``q``.
+
+    *Intervals.*  Mean-field intervals are too narrow when components overlap:
+    ``q`` ignores the information lost to the unknown allocations (Wang &
+    Titterington 2005).  :meth:`posterior` then issues a
+    :class:`MeanFieldWarning` naming the bootstrap
+    (``GaussianMixture(...).posterior(X)``) and the Gibbs sampler
+    (:class:`~bayesmix.DirichletProcessMixture`); its ``attrs`` hold
+    ``mean_field_missing_information`` and ``mean_field_coverage_90`` (the
+    estimated coverage of a nominal 90% interval of the weights).
 
     ``sample_weight`` are frequency weights: integer weights give the same fit
     as repeated rows.  No ``reg_covar`` is needed: the prior scale keeps every
@@ -184,7 +228,9 @@ default="kmeans"
     References
     ----------
     Bishop (2006) §10.2; Blei & Jordan (2006), Bayesian Analysis 1, 121-144;
-    Kurihara, Welling & Teh (2007), IJCAI.
+    Kurihara, Welling & Teh (2007), IJCAI; Ueda, Nakano, Ghahramani & Hinton
+    (2000), Neural Computation 12, 2109-2128; Hughes & Sudderth (2013),
+    NeurIPS 26; Wang & Titterington (2005), AISTATS.
     """
 
     def __init__(
@@ -329,7 +375,19 @@ default="kmeans"
                 resp = np.ascontiguousarray(resp_init, dtype=float)
             else:
                 resp = _init.initial_resp(self.init_params, Xt, w, k, rng)
-            return self._cavi(Xt, w, resp, prior, structure, self.max_iter, self.tol)
+            run = self._cavi(Xt, w, resp, prior, structure, self.max_iter, self.tol)
+            if self._moves:
+                run, run.moves = _vb_moves.refine(
+                    Xt,
+                    w,
+                    run,
+                    prior,
+                    structure,
+                    max_iter=self.max_iter,
+                    tol=self.tol,
+                    reorder=self._reorder,
+                )
+            return run
 
         best = best_run(
             self.n_init,
@@ -357,10 +415,23 @@ default="kmeans"
         )
         self.elbo_ = best.elbo - log_jac
         self.counts_ = best.nk
-        self.effective_components_ = best.nk >= EFFECTIVE_COUNT
-        self.effective_components_[np.argmax(best.nk)] = True
-        self.n_effective_components_ = int(self.effective_components_.sum())
+        self.moves_ = [tuple(m) for m in best.moves]
         self._set_public_params()
+        # One count everywhere: a component is effective when it is the most
+        # probable (predict_proba's argmax) for at least one training row, so
+        # predict on the training data uses exactly these labels, and
+        # posterior() draws only these components.
+        _, proba = _vb_core.predictive_log_prob(Xt, self._predictive, True)
+        self.effective_components_ = np.zeros(k, dtype=bool)
+        self.effective_components_[np.unique(proba[w > 0].argmax(axis=1))] = True
+        self.n_effective_components_ = int(self.effective_components_.sum())
+        resp = np.empty((Xt.shape[1], k))
+        stats = MixtureStats(Xt.shape[1], k, n_features, structure.diagonal)
+        stats.e_step(Xt, w, best.post.means, best.post.prec, best.post.log_const, resp=resp)
+        # the weights of the fit's components: empty ones carry no information
+        resp = resp[:, self.effective_components_]
+        resp /= resp.sum(axis=1, keepdims=True)
+        self.missing_information_ = missing_information(resp, w)
 
         for msg in events:
             warnings.warn(msg, DegenerateDataWarning, stacklevel=2)
@@ -377,6 +448,7 @@ default="kmeans"
         return self
 
     _reorder = True  # relabel DP sticks by size (off only to compare with scikit-learn)
+    _moves = True  # merge and delete moves after coordinate ascent (Notes)
 
     def _cavi(self, Xt, w, resp, prior, structure, max_iter, tol) -> _vb_core.Run:
         """Coordinate ascent from initial responsibilities (standardised units)."""
@@ -494,6 +566,14 @@ default="kmeans"
 
         rng = check_random_state(self.random_state if random_state is None else random_state)
         draws = self.posterior_draws(n_draws, random_state=rng)
+        lam = getattr(self, "missing_information_", None)
+        attrs = {}
+        if lam is not None:
+            attrs = {
+                "mean_field_missing_information": lam,
+                "mean_field_coverage_90": interval_coverage(lam),
+            }
+            warn_if_too_narrow(lam, stacklevel=2)
         return MixturePosterior.from_draws(
             draws["weights"],
             draws["means"],
@@ -504,6 +584,7 @@ default="kmeans"
             feature_names=getattr(self, "feature_names_in_", None),
             kind="variational",
             random_state=rng,
+            attrs=attrs,
         )
 
     def posterior_draws(self, n_draws: int = 1000, *, random_state=None) -> dict:
@@ -520,30 +601,24 @@ default="kmeans"
         dict of arrays with a leading ``(chain, draw)`` = ``(1, n_draws)``:
         ``weights`` (1, n_draws, K), ``means`` (1, n_draws, K, D),
         ``covariances`` (1, n_draws, K, D, D) and, when the DP concentration is
-        learned, ``concentration`` (1, n_draws).  DP weights are normalised over
-        the K components.
+        learned, ``concentration`` (1, n_draws).  Only the effective components
+        (``effective_components_``) get weight: the others' weights are 0 (the
+        posterior layer's unused slots; after the merge and delete moves their
+        ``q`` is close to the prior and carries almost no mass), and the weights
+        are normalised over the rest.
         """
         check_fitted(self)
         n_draws = check_int(n_draws, "n_draws", low=1)
         rng = check_random_state(self.random_state if random_state is None else random_state)
-        post, structure = self._post, self._structure
-        k, d = post.means.shape
-        out = {}
-        if post.weight_b is None:
-            weights = rng.dirichlet(post.weight_a, size=n_draws)
-        else:
-            v = rng.beta(post.weight_a, post.weight_b, size=(n_draws, k))
-            rest = np.cumprod(1.0 - v, axis=1)
-            weights = v * np.concatenate((np.ones((n_draws, 1)), rest[:, :-1]), axis=1)
-            weights /= weights.sum(axis=1, keepdims=True)
-        covs = structure.draw_covariances(rng, post.dof, post.scale, n_draws, k, d)
-        chol = np.linalg.cholesky(covs)
-        z = rng.standard_normal((n_draws, k, d))
-        means = post.means + np.einsum("skij,skj->ski", chol, z) / np.sqrt(post.kappa)[:, None]
+        k = self._post.means.shape[0]
+        effective = getattr(self, "effective_components_", np.ones(k, dtype=bool))
+        draws = _vb_core.draw_parameters(self._post, self._structure, n_draws, rng, effective)
         std = self._standardiser
-        out["weights"] = weights[None]
-        out["means"] = (means * std.scale + std.center)[None]
-        out["covariances"] = (covs * std.scale**2)[None]
-        if post.conc_shape is not None:
-            out["concentration"] = rng.gamma(post.conc_shape, 1.0 / post.conc_rate, n_draws)[None]
+        out = {
+            "weights": draws["weights"][None],
+            "means": (draws["means"] * std.scale + std.center)[None],
+            "covariances": (draws["covariances"] * std.scale**2)[None],
+        }
+        if "concentration" in draws:
+            out["concentration"] = draws["concentration"][None]
         return out

@@ -17,6 +17,7 @@ Usage::
     python benchmarks/bench_vb.py                # the four workloads of issue 3
     python benchmarks/bench_vb.py --quick        # smaller sizes, a few seconds
     python benchmarks/bench_vb.py --stat min     # resists other load on the machine
+    python benchmarks/bench_vb.py --defaults     # K and ARI of default fits on real tables
 
 scikit-learn is a test-only dependency; this script needs it.
 """
@@ -62,6 +63,8 @@ def make_fits(X, resp, n_components):
             self._initialize(X, resp)
 
     class BmExactIterations(VariationalGaussianMixture):
+        _moves = False  # time coordinate ascent alone
+
         def _cavi(self, Xt, w, resp, prior, fam, max_iter, tol):
             # tol=0 would still stop on a flat ELBO; time exactly max_iter iterations
             return super()._cavi(Xt, w, resp, prior, fam, max_iter, -np.inf)
@@ -119,6 +122,73 @@ def per_iteration(fits, n_iter, repeats, stat=np.median):
     }
 
 
+def default_tables():
+    """``(name, X standardised, labels or None)``: the tables of ``--defaults``."""
+    from sklearn.datasets import load_breast_cancer, load_wine
+
+    from bayesmix.datasets import load_faithful, load_iris
+
+    def std(X):
+        return (X - X.mean(axis=0)) / X.std(axis=0)
+
+    wine = load_wine()
+    yield "wine", std(wine.data), wine.target
+    X, species = load_iris(return_species=True)
+    yield "iris", std(X), np.asarray(species)
+    yield "faithful", std(load_faithful()), None
+    rng = np.random.default_rng(0)  # issue 11's overlapping set: 0.4 / 0.6, 2.5 apart
+    z = (rng.random(300) < 0.4).astype(int)
+    X = rng.standard_normal((300, 2))
+    X[z == 1, 0] += 2.5
+    yield "overlap", X, z
+    cancer = load_breast_cancer()
+    yield "breast cancer", std(cancer.data), cancer.target
+
+
+def defaults(seeds=(0, 1, 2)):
+    """Default fits (``VariationalGaussianMixture(random_state=s)``) with and
+    without the merge / delete moves, and scikit-learn's
+    ``BayesianGaussianMixture(10, weight_concentration_prior_type=
+    "dirichlet_process")`` with its defaults: K (components given a training
+    row by predict), ARI against the labels, ELBO, seconds."""
+    from sklearn.metrics import adjusted_rand_score
+    from sklearn.mixture import BayesianGaussianMixture
+
+    from bayesmix import VariationalGaussianMixture
+
+    class NoMoves(VariationalGaussianMixture):
+        _moves = False
+
+    header = f"{'table':<14}{'seed':>5}  {'engine':<18}{'K':>3}{'ARI':>7}{'ELBO':>12}{'s':>7}"
+    print(header)
+    print("-" * len(header))
+    for name, X, labels in default_tables():
+        for seed in seeds:
+            engines = {
+                "bayesmix": VariationalGaussianMixture(random_state=seed),
+                "bayesmix no moves": NoMoves(random_state=seed),
+                "sklearn BGM": BayesianGaussianMixture(
+                    n_components=10,
+                    weight_concentration_prior_type="dirichlet_process",
+                    random_state=seed,
+                    max_iter=500,
+                ),
+            }
+            for label, est in engines.items():
+                t0 = time.perf_counter()
+                est.fit(X)
+                seconds = time.perf_counter() - t0
+                pred = est.predict(X)
+                k = np.unique(pred).size
+                ari = adjusted_rand_score(labels, pred) if labels is not None else float("nan")
+                elbo = getattr(est, "elbo_", float("nan"))
+                print(
+                    f"{name:<14}{seed:>5}  {label:<18}{k:>3}{ari:>7.2f}{elbo:>12.1f}"
+                    f"{seconds:>7.2f}",
+                    flush=True,
+                )
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes")
@@ -130,9 +200,17 @@ def main(argv=None):
         default="median",
         help="summary of the repeats ('min' resists other load on a shared machine)",
     )
+    parser.add_argument(
+        "--defaults",
+        action="store_true",
+        help="K, ARI and ELBO of default fits on real tables instead of timings",
+    )
     args = parser.parse_args(argv)
 
     warnings.simplefilter("ignore")  # ConvergenceWarning: neither may converge here
+    if args.defaults:
+        defaults()
+        return
     header = (
         f"{'workload (n, d, k)':<22}{'sklearn ms/iter':>16}{'bayesmix ms/iter':>18}"
         f"{'ratio':>9}{'target':>8}  result"
