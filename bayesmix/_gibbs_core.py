@@ -5,10 +5,11 @@ Generator per chain).  :func:`run_chains` runs the chains (on a thread pool,
 bit for bit the same whatever the number of threads) and stores the kept
 draws.
 
-One iteration is ``n_proposals`` split-merge proposals (Jain & Neal 2004),
-one Gibbs sweep over every row (Neal 2000, algorithm 3), both one jitted call
-of ``_kernels/_gibbs.py``, then, when the concentration is learned, one
-Escobar & West (1995) update of it.
+One iteration is, when the base measure has hyperpriors, one update of its
+hyperparameters (``_gibbs_hyper``), then ``n_proposals`` split-merge
+proposals (Jain & Neal 2004), one Gibbs sweep over every row (Neal 2000,
+algorithm 3), both one jitted call of ``_kernels/_gibbs.py``, then, when the
+concentration is learned, one Escobar & West (1995) update of it.
 
 References
 ----------
@@ -25,6 +26,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ._gibbs_hyper import Hyper, HyperState, draw_hyper, initial_state, log_hyperprior, model_at
 from ._gibbs_model import Model, SamplerRows, label_dtype
 from ._init import _assign, kmeans_plusplus
 from ._kernels import _n_threads
@@ -48,11 +50,14 @@ LAUNCH_SCANS = 5  # intermediate restricted Gibbs scans per split-merge launch s
 
 
 class ChainState(NamedTuple):
-    """Where one chain is: a partition and the concentration."""
+    """Where one chain is: a partition, the concentration and, with hyperpriors
+    on the base measure, its hyperparameters and the model they give."""
 
     labels: np.ndarray  # (n_samples,) int64, compact: 0 .. n_clusters - 1
     n_clusters: int
     alpha: float
+    hyper: HyperState | None = None
+    model: Model | None = None  # the model at ``hyper`` (None: the fit's fixed model)
 
 
 class StepInfo(NamedTuple):
@@ -71,6 +76,8 @@ class Draws(NamedTuple):
     log_joint: np.ndarray  # (n_chains, n_kept)
     alphas: np.ndarray  # (n_chains, n_kept) concentration of each draw
     split_merge: np.ndarray  # (n_chains, 4) int64, summed over all iterations
+    hyper_b: np.ndarray | None = None  # (n_chains, n_kept) Psi0 = b A of each draw
+    hyper_kappa: np.ndarray | None = None  # (n_chains, n_kept) kappa0 of each draw
 
 
 def escobar_west(rng, alpha: float, n_clusters: int, n_samples: int, prior: Gamma) -> float:
@@ -119,15 +126,18 @@ def initial_labels(Xs: np.ndarray, alpha: float, rng) -> np.ndarray:
     return np.ascontiguousarray(labels, dtype=np.int64)
 
 
-def init(model: Model, concentration, rng) -> ChainState:
+def init(model: Model, concentration, rng, hyper: Hyper | None = None) -> ChainState:
     """A chain's first state: the concentration (drawn from its Gamma hyperprior
-    when learned, else the fixed value) and a k-means++ partition."""
+    when learned, else the fixed value), a k-means++ partition and, with
+    hyperpriors, the starting hyperparameters of ``model``."""
     if isinstance(concentration, Gamma):
         alpha = float(rng.gamma(concentration.shape, 1.0 / concentration.rate))
     else:
         alpha = float(concentration)
     labels = initial_labels(model.X, alpha, rng)
-    return ChainState(labels, int(labels.max()) + 1, alpha)
+    if hyper is None:
+        return ChainState(labels, int(labels.max()) + 1, alpha)
+    return ChainState(labels, int(labels.max()) + 1, alpha, initial_state(model, hyper), model)
 
 
 def step(
@@ -137,8 +147,10 @@ def step(
     concentration,
     n_proposals: int,
     want_log_joint: bool = False,
+    hyper: Hyper | None = None,
 ) -> tuple[ChainState, StepInfo]:
-    """One iteration: split-merge proposals, a Gibbs sweep, a concentration update.
+    """One iteration: a hyperparameter update (with ``hyper``), split-merge
+    proposals, a Gibbs sweep, a concentration update.
 
     Parameters
     ----------
@@ -153,6 +165,9 @@ def step(
         Split-merge proposals before the sweep (0: none).
     want_log_joint : bool
         Compute :attr:`StepInfo.log_joint` (costs one pass over the clusters).
+    hyper : Hyper, optional
+        Hyperpriors of the base measure; then ``model`` is the fit's template
+        and ``state.model`` the model at the chain's hyperparameters.
 
     Returns
     -------
@@ -160,6 +175,10 @@ def step(
     """
     labels = state.labels.copy()
     n_clusters, alpha = state.n_clusters, state.alpha
+    hs = state.hyper
+    if hyper is not None:
+        hs = draw_hyper(rng, state.model, hyper, hs, labels, n_clusters)
+        model = model_at(model, hyper, hs)
     log_alpha = math.log(alpha)
     counts = np.zeros(4, dtype=np.int64)
     kernel_prior = model.kernel_prior
@@ -193,7 +212,10 @@ def step(
     if want_log_joint:
         n = model.X.shape[0]
         lj = log_joint(part, n_clusters, alpha, n, concentration) + model.log_jacobian
-    return ChainState(labels, n_clusters, alpha), StepInfo(lj, counts)
+        if hyper is not None:
+            lj += log_hyperprior(hyper, hs)
+    new_model = model if hyper is not None else None
+    return ChainState(labels, n_clusters, alpha, hs, new_model), StepInfo(lj, counts)
 
 
 def run_chains(
@@ -205,6 +227,7 @@ def run_chains(
     kept: np.ndarray,
     streams: list,
     tick: Callable[[], None] = lambda: None,
+    hyper: Hyper | None = None,
 ) -> Draws:
     """Run one chain per ``np.random.SeedSequence`` of ``streams`` for ``n_iter``
     iterations and keep the draws of the iterations ``kept`` (increasing).
@@ -212,7 +235,8 @@ def run_chains(
     Chains run on a thread pool of up to ``_n_threads()`` threads (the kernels
     release the GIL); each chain has its own stream and output slots, so the
     draws do not depend on the number of threads.  ``tick`` is called after
-    every iteration of every chain (from the chains' threads).
+    every iteration of every chain (from the chains' threads).  With ``hyper``
+    the base measure's hyperparameters are sampled too and kept per draw.
     """
     n_chains = len(streams)
     n = model.X.shape[0]
@@ -225,18 +249,20 @@ def run_chains(
     log_joints = np.empty((n_chains, n_kept))
     alphas = np.empty((n_chains, n_kept))
     sm_counts = np.zeros((n_chains, 4), dtype=np.int64)
+    hyper_b = np.full((n_chains, n_kept), np.nan)
+    hyper_kappa = np.full((n_chains, n_kept), np.nan)
     present, row_pos = rows.present, rows.row_pos
 
     def run_chain(c: int) -> None:
         rng = np.random.Generator(np.random.PCG64(streams[c]))
-        state = init(model, concentration, rng)
+        state = init(model, concentration, rng, hyper)
         canon = np.empty(n, dtype=np.int64)
         row_canon = np.empty(row_pos.size, dtype=np.int64)
         map_work = np.empty(n, dtype=np.int64)
         s = 0
         for it in range(n_iter):
             keep = s < n_kept and it == kept[s]
-            state, info = step(model, state, rng, concentration, n_proposals, keep)
+            state, info = step(model, state, rng, concentration, n_proposals, keep, hyper)
             sm_counts[c] += info.split_merge
             if keep:
                 canonical_labels(state.labels, canon, map_work)
@@ -246,6 +272,8 @@ def run_chains(
                 n_clusters[c, s] = state.n_clusters
                 alphas[c, s] = state.alpha
                 log_joints[c, s] = info.log_joint
+                if hyper is not None:
+                    hyper_b[c, s], hyper_kappa[c, s] = state.hyper
                 s += 1
             tick()
 
@@ -257,4 +285,8 @@ def run_chains(
     else:
         for c in range(n_chains):
             run_chain(c)
-    return Draws(labels_out, full_out, n_clusters, log_joints, alphas, sm_counts)
+    if hyper is None:
+        return Draws(labels_out, full_out, n_clusters, log_joints, alphas, sm_counts)
+    return Draws(
+        labels_out, full_out, n_clusters, log_joints, alphas, sm_counts, hyper_b, hyper_kappa
+    )

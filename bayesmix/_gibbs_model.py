@@ -12,6 +12,8 @@ same units, and the tables of ``_kernels/_gibbs.py`` (:func:`prepare_model`).
 
 from __future__ import annotations
 
+import hashlib
+import numbers
 from typing import NamedTuple
 
 import numpy as np
@@ -22,7 +24,16 @@ from ._data import Standardiser
 from ._kernels._gibbs import prior_log_predictive
 from .priors import NormalInverseWishart
 
-__all__ = ["Model", "SamplerRows", "expand_rows", "label_dtype", "niw_tables", "prepare_model"]
+__all__ = [
+    "Model",
+    "SamplerRows",
+    "data_key",
+    "expand_rows",
+    "label_dtype",
+    "niw_tables",
+    "prepare_model",
+    "reject_positional_seed",
+]
 
 
 class SamplerRows(NamedTuple):
@@ -116,3 +127,24 @@ def prepare_model(X: np.ndarray, prior: NormalInverseWishart) -> Model:
     log_prior_pred = np.empty(n)
     prior_log_predictive(Xs, (p.mean, p.scale, R0, inv0, consts, tables), log_prior_pred)
     return Model(std, p, Xs, consts, tables, R0, inv0, log_prior_pred)
+
+
+def reject_positional_seed(X) -> None:
+    """``posterior(0)`` meant ``random_state=0`` before ``X`` came first: say so
+    rather than reading a seed as data."""
+    seeds = (numbers.Integral, np.random.Generator, np.random.RandomState, np.random.SeedSequence)
+    if isinstance(X, seeds):
+        shown = repr(X) if isinstance(X, numbers.Integral) else "rng"
+        raise TypeError(
+            f"posterior() takes random_state as a keyword argument; its first argument is X "
+            f"(the training data, or None). Call posterior(random_state={shown})."
+        )
+
+
+def data_key(X: np.ndarray) -> str:
+    """A digest of an array's shape and bytes (to recognise the training data)."""
+    X = np.ascontiguousarray(X, dtype=np.float64)
+    h = hashlib.blake2b(digest_size=16)
+    h.update(np.asarray(X.shape, dtype=np.int64).tobytes())
+    h.update(X.tobytes())
+    return h.hexdigest()

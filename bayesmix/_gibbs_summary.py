@@ -30,6 +30,7 @@ from .priors import NormalInverseWishart
 
 __all__ = [
     "MAX_PREDICTIVE_DRAWS",
+    "allocation_proba",
     "draw_parameters",
     "evenly_spaced",
     "kept_per_chain",
@@ -135,25 +136,26 @@ def t_predictives(prior: NormalInverseWishart, counts, mu, R, log_weights) -> Co
     return student_t(log_weights, mu, prec, dof)
 
 
-def predictive_chunks(
-    prior: NormalInverseWishart, Xs, labels_full, n_clusters, alphas, chains, draws
-):
+def predictive_chunks(prior_at, Xs, labels_full, n_clusters, alphas, chains, draws):
     """Yield the kernel arrays ``(means, prec, log_const, dof)`` of the posterior
     predictive mixture over the kept draws ``(chains[j], draws[j])``, each draw
     weighted equally, in chunks of about ``_CHUNK_BYTES`` of precision factors.
 
     Given a partition of ``n`` rows, the predictive of a new row is
     ``sum_k n_k / (n + alpha) t_k(x) + alpha / (n + alpha) t_0(x)``, with ``t_0``
-    the predictive of the prior.  ``Xs`` (n, n_features) are the sampler's rows
+    the predictive of the prior.  ``prior_at(c, s)`` gives the (standardised)
+    prior of draw ``s`` of chain ``c`` (the same one unless the base measure
+    has hyperpriors); ``Xs`` (n, n_features) are the sampler's rows
     (standardised), ``labels_full``, ``n_clusters`` and ``alphas`` the kept draws.
     """
     n, d = Xs.shape
     log_n_draws = math.log(chains.size)
-    R0 = np.linalg.cholesky(prior.scale).T[None]
     chunk_rows = max(1, _CHUNK_BYTES // (8 * d * d))
     buf = []
     for c, s in zip(chains, draws, strict=True):
         alpha = alphas[c, s]
+        prior = prior_at(c, s)
+        R0 = np.linalg.cholesky(prior.scale).T[None]
         labels = np.ascontiguousarray(labels_full[c, s], dtype=np.int64)
         K = int(n_clusters[c, s])
         counts, mu, R, _ = cluster_posteriors(Xs, labels, K, prior.mean, prior.scale, prior.kappa)
@@ -172,15 +174,16 @@ def predictive_chunks(
 
 
 def draw_parameters(
-    rng, prior: NormalInverseWishart, std: Standardiser, Xs, kept: Draws, present, row_pos, draws
+    rng, prior_at, std: Standardiser, Xs, kept: Draws, present, row_pos, draws
 ) -> dict:
     """Component parameters drawn from the NIW posterior of kept partitions.
 
     Parameters
     ----------
     rng : numpy Generator
-    prior : NormalInverseWishart
-        Resolved, in standardised units.
+    prior_at : callable
+        ``prior_at(c, t)`` is the resolved prior of kept draw ``t`` of chain
+        ``c``, in standardised units.
     std : Standardiser
     Xs : (n_samples, n_features)
         The sampler's rows, standardised.
@@ -217,6 +220,7 @@ def draw_parameters(
     for c in range(n_chains):
         for j, t in enumerate(draws):
             k = int(kept.n_clusters[c, t])
+            prior = prior_at(c, t)
             labels = np.ascontiguousarray(kept.labels_full[c, t], dtype=np.int64)
             # The sampler numbers clusters over its own (sorted, expanded) rows;
             # kept.labels renumbers them over the caller's rows.  Slot j of the
@@ -237,3 +241,35 @@ def draw_parameters(
             means[c, j, slot] = mean * s + centre
             covs[c, j, slot] = sigma * s**2
     return {"weights": weights, "weight_unoccupied": rest, "means": means, "covariances": covs}
+
+
+def allocation_proba(labels: np.ndarray, point: np.ndarray) -> np.ndarray:
+    """Probability of each point-partition cluster for each row, from draws.
+
+    Parameters
+    ----------
+    labels : (n_draws, n_samples) integer
+        Sampled partitions (compact labels per draw).
+    point : (n_samples,) integer
+        The point partition, clusters ``0 .. K - 1``.
+
+    Returns
+    -------
+    (n_samples, K) float
+        ``p_ik`` proportional to ``pi_ik = mean_{j in k} P(c_i = c_j)``, the
+        posterior co-clustering of row ``i`` with the rows of point cluster
+        ``k`` (Dahl 2006), normalised over ``k``.  Each row sits with itself,
+        so ``pi_{i, point_i} >= 1 / n_k > 0``.
+    """
+    n_draws, n = labels.shape
+    K = int(point.max()) + 1
+    sizes = np.bincount(point, minlength=K).astype(np.float64)
+    acc = np.zeros((n, K))
+    for s in range(n_draws):
+        lab = labels[s].astype(np.int64)
+        m = int(lab.max()) + 1
+        # table[c, k]: rows of point cluster k in sampled cluster c
+        table = np.bincount(lab * K + point, minlength=m * K).reshape(m, K)
+        acc += table[lab]
+    acc /= sizes
+    return acc / acc.sum(axis=1, keepdims=True)

@@ -28,8 +28,6 @@ only; parameters are drawn afterwards, given each kept partition, by
 
 from __future__ import annotations
 
-import hashlib
-import numbers
 import warnings
 
 import numpy as np
@@ -37,9 +35,11 @@ import numpy as np
 from ._base import BaseMixture
 from ._diagnostics import rhat_limit, split_rhat
 from ._gibbs_core import Draws, run_chains
-from ._gibbs_model import expand_rows, label_dtype, prepare_model
+from ._gibbs_hyper import prepare, prior_at, resolve_prior, summarise_hyper
+from ._gibbs_model import data_key, expand_rows, label_dtype, reject_positional_seed
 from ._gibbs_summary import (
     MAX_PREDICTIVE_DRAWS,
+    allocation_proba,
     draw_parameters,
     evenly_spaced,
     kept_per_chain,
@@ -88,14 +88,16 @@ class DirichletProcessMixture(BaseMixture):
         Under a CRP prior the expected number of clusters among ``n`` rows is
         about ``alpha log(1 + n / alpha)``.
     component_prior : NormalInverseWishart, optional
-        Prior of each cluster's mean and covariance.  ``None`` (and every
-        ``None`` field) takes the data-driven defaults of
-        :meth:`~bayesmix.priors.NormalInverseWishart.resolve` with one
-        component: the prior mean is the data mean, ``kappa = 0.01``,
-        ``dof = n_features + 2`` and ``scale`` is the data covariance, so
-        ``E[Sigma]`` is the covariance of the whole data set and a cluster is
-        a priori as wide as the data.  Give ``scale`` explicitly to expect
-        narrower clusters.
+        Prior of each cluster's mean and covariance (the base measure).
+        ``None`` (and every ``None`` field) means: mean the data mean,
+        ``kappa = 0.01`` (Fraley & Raftery 2007), ``scale =``
+        :class:`~bayesmix.priors.RandomScale` ``()`` -- ``scale = 2 b
+        diag(R_f^2)``, ``R_f`` the range of feature ``f``, ``b ~ Gamma(0.2,
+        10)``, learned with the partition (Richardson & Green 1997) -- and
+        ``dof = n_features + 3`` (their ``sigma^-2 ~ Gamma(2, beta)``), or
+        ``n_features + 2`` with an explicit scale.  ``kappa=Gamma(a, r)``
+        learns ``kappa`` too (Escobar & West 1995 use ``Gamma(0.5, 50)``).
+        Explicit values are used exactly; see ``docs/user_guide/priors.rst``.
     n_iter : int, default=1000
         Iterations per chain, burn-in included.  One iteration is the
         split-merge proposals, one Gibbs sweep over every row, and (when
@@ -148,7 +150,13 @@ class DirichletProcessMixture(BaseMixture):
     concentration_ : float
         The fixed concentration, or its posterior mean.
     component_prior_ : NormalInverseWishart
-        The resolved prior, in data units.
+        The resolved prior, in data units; learned hyperparameters at their
+        posterior means (the prior of :attr:`means_` and :attr:`covariances_`).
+    scale_samples_ : (n_chains, n_kept, n_features) float
+        Diagonal of the learned NIW ``scale`` of each kept draw, data units
+        (only under a ``RandomScale``).
+    kappa_samples_ : (n_chains, n_kept) float
+        Only when ``kappa`` is learned.
     converged_ : bool
         The rank-normalised split R-hat of the log joint (Vehtari et al. 2021:
         bulk and folded draws; :func:`bayesmix._diagnostics.split_rhat`, the
@@ -171,13 +179,12 @@ class DirichletProcessMixture(BaseMixture):
     downdate and a rank-one update, ``O(D^2)``, and evaluating the Student-t
     predictive of a row under ``K`` clusters costs ``K`` triangular solves.
 
-    *Many features.*  The default prior is vague: with ``dof = D + 2`` a
-    covariance drawn from it is typically far smaller than its mean (the mode
-    is ``scale / (2 D + 3)``), and as each cluster has a full covariance to
-    learn, in tens of dimensions the posterior can prefer many small clusters
-    to a few large ones.  There, give an informative ``component_prior``, e.g.
-    ``dof = 2 D`` and ``scale = (dof - D - 1) S_w`` for an expected
-    within-cluster covariance ``S_w``.
+    *Hyperpriors.*  Under the default prior each iteration first updates the
+    learned hyperparameters given the partition (``_gibbs_hyper``: the
+    clusters' parameters are drawn from their NIW posteriors, then ``b`` and
+    ``kappa`` from their conjugate conditionals); ``log_joint_samples_`` then
+    includes ``log p(b)`` (and ``log p(kappa)``), and every kept draw's
+    predictive and parameter draws use that draw's hyperparameters.
 
     *Frequency weights.*  ``sample_weight`` must hold non-negative integers:
     a row of weight ``w`` is ``w`` identical observations, so the fit is
@@ -288,8 +295,8 @@ class DirichletProcessMixture(BaseMixture):
         # weight 3 is three rows, as np.repeat(X, w, axis=0) would give.
         check_weighted_rows(np.ones(rows.X.shape[0]))
 
-        prior_data = prior.resolve(rows.X, None, n_components=1)
-        model = prepare_model(rows.X, prior_data)
+        prior_data = resolve_prior(prior, rows.X)
+        model, hyper = prepare(rows.X, prior_data)
         n = model.X.shape[0]
         n_chains = self.n_chains
         kept = np.arange(burn_in, self.n_iter, thin)
@@ -298,7 +305,7 @@ class DirichletProcessMixture(BaseMixture):
         progress = Progress(n_chains * self.n_iter, bool(self.progress))
         try:
             draws = run_chains(
-                model, rows, conc, n_proposals, self.n_iter, kept, streams, progress.tick
+                model, rows, conc, n_proposals, self.n_iter, kept, streams, progress.tick, hyper
             )
         finally:
             progress.close()
@@ -324,15 +331,14 @@ class DirichletProcessMixture(BaseMixture):
 
         present = rows.present
         self._standardiser = model.standardiser
-        self._prior = model.prior
-        self.component_prior_ = prior_data
+        self._set_hyper(model, hyper, draws)
         self._X_fit = model.X
         self._X_rows = X[present]  # the rows with weight, in data units, for posterior()
         self._w_rows = reps[present].astype(np.float64)
         self._rows_present = present
         self._row_pos = rows.row_pos  # each present row's first copy among the rows of _X_fit
         self._n_fit = n
-        self._train_key = _data_key(X)
+        self._train_key = data_key(X)
         self._predictive_cache = None
         self.n_features_in_ = n_features
         if names is not None:
@@ -355,6 +361,26 @@ class DirichletProcessMixture(BaseMixture):
             )
         return self
 
+    def _set_hyper(self, model, hyper, draws):
+        """The hyperparameter draws, the point summary's prior, ``component_prior_``."""
+        for name in ("scale_samples_", "kappa_samples_"):
+            if hasattr(self, name):
+                delattr(self, name)
+        self._hyper_b, self._hyper_kappa = draws.hyper_b, draws.hyper_kappa
+        out = summarise_hyper(model, hyper, draws.hyper_b, draws.hyper_kappa)
+        self._scale_base, self._prior, self.component_prior_, scale, kappa = out
+        if scale is not None:
+            self.scale_samples_ = scale
+        if kappa is not None:
+            self.kappa_samples_ = kappa
+
+    def _prior_at(self, c, s):
+        """The standardised prior of kept draw ``s`` of chain ``c``."""
+        if getattr(self, "_hyper_kappa", None) is None:  # fixed prior (or a 0.1.0 file)
+            return self._prior
+        b = self._hyper_b[c, s]
+        return prior_at(self._prior, self._scale_base, b, self._hyper_kappa[c, s])
+
     def _kept(self) -> Draws:
         """The stored draws, as the sampler returned them (no copies)."""
         return Draws(
@@ -371,7 +397,7 @@ class DirichletProcessMixture(BaseMixture):
         """Dahl's (2006) least-squares draw and the NIW summaries of its clusters;
         ``X`` the caller's rows (rows of zero weight get their most probable
         cluster)."""
-        labels = point_partition(self._labels_full)
+        labels = self._point_full = point_partition(self._labels_full)
         p = self._prior
         K = int(labels.max()) + 1
         counts, mu, R, _ = cluster_posteriors(self._X_fit, labels, K, p.mean, p.scale, p.kappa)
@@ -407,7 +433,7 @@ class DirichletProcessMixture(BaseMixture):
         chains, draws = evenly_spaced(*self.n_clusters_samples_.shape, MAX_PREDICTIVE_DRAWS)
         chunks, nbytes = [], 0
         for chunk in predictive_chunks(
-            self._prior,
+            self._prior_at,
             self._X_fit,
             self._labels_full,
             self.n_clusters_samples_,
@@ -434,16 +460,39 @@ class DirichletProcessMixture(BaseMixture):
         return total - X.shape[1] * self._standardiser.log_scale
 
     def predict_proba(self, X) -> np.ndarray:
-        """Probability of each point-partition cluster for each row (posterior
-        predictive given :attr:`labels_`), shape (n_samples, K)."""
+        """Probability of each point-partition cluster for each row, shape
+        (n_samples, K).
+
+        For the training data it comes from the allocation draws: row ``i``'s
+        weight on cluster ``k`` is the posterior probability that ``i`` sits
+        with a row of ``k``, averaged over the rows of ``k`` (co-clustering,
+        over up to ``MAX_PREDICTIVE_DRAWS`` evenly spaced kept draws), then
+        normalised over ``k``; so it is uncertain where the chains disagree.
+        For other rows (and training rows of zero weight) it is the posterior
+        predictive given :attr:`labels_`, proportional to ``n_k t_k(x)``.
+        """
         X = check_predict_X(self, X)
-        return self._point_proba(X)
+        if data_key(X) != self._train_key:
+            return self._point_proba(X)
+        present = self._rows_present
+        out = np.empty((X.shape[0], self.weights_.size))
+        chains, draws = evenly_spaced(*self.n_clusters_samples_.shape, MAX_PREDICTIVE_DRAWS)
+        full = allocation_proba(self._labels_full[chains, draws], self._point_labels())
+        out[present] = full[self._row_pos]
+        if not present.all():
+            out[~present] = self._point_proba(X[~present])
+        return out
+
+    def _point_labels(self):
+        """The point partition over the sampler's rows."""
+        labels = getattr(self, "_point_full", None)
+        return point_partition(self._labels_full) if labels is None else labels
 
     def predict(self, X) -> np.ndarray:
         """:attr:`labels_` for the training data; otherwise the point-partition
         cluster of highest posterior predictive probability, shape (n_samples,)."""
         X = check_predict_X(self, X)
-        if _data_key(X) == self._train_key:
+        if data_key(X) == self._train_key:
             return self.labels_.copy()
         return self._point_proba(X).argmax(axis=1)
 
@@ -481,12 +530,12 @@ class DirichletProcessMixture(BaseMixture):
         """
         from .posterior import MixturePosterior
 
-        _reject_positional_seed(X)
+        reject_positional_seed(X)
         check_fitted(self)
         n_draws = check_int(n_draws, "n_draws", low=1, allow_none=True)
         if X is not None:
             X = check_predict_X(self, X)
-            if _data_key(X) != self._train_key:
+            if data_key(X) != self._train_key:
                 raise ValueError(
                     "X is not the data this DirichletProcessMixture was fitted to; a Gibbs "
                     "posterior describes the training rows: pass the X given to fit, or "
@@ -551,7 +600,7 @@ class DirichletProcessMixture(BaseMixture):
         idx = kept_per_chain(kept.n_clusters.shape[1], n_draws)
         out = draw_parameters(
             rng,
-            self._prior,
+            self._prior_at,
             self._standardiser,
             self._X_fit,
             kept,
@@ -567,24 +616,3 @@ class DirichletProcessMixture(BaseMixture):
             conc = self.concentration_samples_
             out["concentration"] = conc if every else conc[:, idx]
         return out
-
-
-def _reject_positional_seed(X) -> None:
-    """``posterior(0)`` meant ``random_state=0`` before ``X`` came first: say so
-    rather than reading a seed as data."""
-    seeds = (numbers.Integral, np.random.Generator, np.random.RandomState, np.random.SeedSequence)
-    if isinstance(X, seeds):
-        shown = repr(X) if isinstance(X, numbers.Integral) else "rng"
-        raise TypeError(
-            f"posterior() takes random_state as a keyword argument; its first argument is X "
-            f"(the training data, or None). Call posterior(random_state={shown})."
-        )
-
-
-def _data_key(X: np.ndarray) -> str:
-    """A digest of an array's shape and bytes (to recognise the training data)."""
-    X = np.ascontiguousarray(X, dtype=np.float64)
-    h = hashlib.blake2b(digest_size=16)
-    h.update(np.asarray(X.shape, dtype=np.int64).tobytes())
-    h.update(X.tobytes())
-    return h.hexdigest()

@@ -10,6 +10,11 @@ Parameterisation (the public contract):
 * ``DirichletProcess(concentration)``: a positive float (fixed) or a
   ``Gamma(shape, rate)`` hyperprior (learned).
 * ``Gamma(shape, rate)``: density ``rate^shape x^(shape-1) e^(-rate x) / Gamma(shape)``.
+* ``RandomScale(shape, rate)``: a hyperprior on the NIW ``scale`` (Richardson &
+  Green 1997, generalised to ``D`` features): ``scale = 2 b diag(R_1^2, ..,
+  R_D^2)`` with ``R_f`` the range of feature ``f`` and ``b ~ Gamma(shape,
+  rate)``; sampled by :class:`~bayesmix.DirichletProcessMixture`.  A
+  :class:`Gamma` given as the NIW ``kappa`` is likewise a hyperprior on it.
 
 ``None`` in a prior means a data-driven default chosen at fit time by
 :meth:`NormalInverseWishart.resolve` (documented there); explicit values are
@@ -24,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Dirichlet", "DirichletProcess", "Gamma", "NormalInverseWishart"]
+__all__ = ["Dirichlet", "DirichletProcess", "Gamma", "NormalInverseWishart", "RandomScale"]
 
 
 def _positive(value, name):
@@ -50,6 +55,59 @@ class Gamma:
     @property
     def mean(self) -> float:
         return self.shape / self.rate
+
+
+@dataclass(frozen=True)
+class RandomScale:
+    """Hyperprior on the scale of a :class:`NormalInverseWishart`: a random scale
+    as in Richardson & Green (1997), generalised to ``D`` features.
+
+    ``scale = 2 b diag(R_1^2, .., R_D^2)`` with ``R_f`` the range of feature
+    ``f`` in the data and ``b ~ Gamma(shape, rate)``.  In one dimension with
+    ``dof = 4`` this is exactly Richardson & Green's ``sigma^-2 ~ Gamma(2,
+    beta)``, ``beta ~ Gamma(g, h)`` with ``g = 0.2`` and ``h = 10 / R^2``
+    (``beta = b R^2``).  ``b`` is shared by the features, so the prior keeps
+    the features' relative ranges and learns one overall width; since the
+    NIW scale is conjugate to ``b`` (``b | Sigma_1..Sigma_K ~ Gamma(shape + K D
+    dof / 2, rate + sum_k tr(A Sigma_k^-1) / 2)``, ``A = 2 diag(R^2)``) the
+    Gibbs sampler draws it exactly.
+
+    Parameters
+    ----------
+    shape : float > 0, default=0.2
+        Richardson & Green's ``g``.
+    rate : float > 0, default=10.0
+        Richardson & Green's ``h R^2`` (dimensionless).
+
+    References
+    ----------
+    Richardson & Green (1997), *On Bayesian analysis of mixtures with an
+    unknown number of components*, JRSS B 59, 731-792, §2.3.
+    """
+
+    shape: float = 0.2
+    rate: float = 10.0
+
+    def __post_init__(self):
+        object.__setattr__(self, "shape", _positive(self.shape, "RandomScale shape"))
+        object.__setattr__(self, "rate", _positive(self.rate, "RandomScale rate"))
+
+    @property
+    def gamma(self) -> Gamma:
+        """The hyperprior of ``b``."""
+        return Gamma(self.shape, self.rate)
+
+    @staticmethod
+    def base(X) -> np.ndarray:
+        """``A = 2 diag(R_f^2)`` of ``X`` (n_samples, n_features) as its diagonal
+        (n_features,); a constant feature borrows the mean squared range of the
+        others (1 when every feature is constant), so the scale stays positive
+        definite."""
+        X = np.asarray(X, dtype=np.float64)
+        r2 = np.ptp(X, axis=0) ** 2
+        pos = r2 > 0
+        fill = r2[pos].mean() if pos.any() else 1.0
+        return 2.0 * np.where(pos, r2, fill)
 
 
 @dataclass(frozen=True)
@@ -105,20 +163,33 @@ class NormalInverseWishart:
     Parameters
     ----------
     mean : (n_features,) array, optional
-    kappa : float > 0, optional
+    kappa : float > 0 or Gamma, optional
+        A :class:`Gamma` is a hyperprior under which
+        :class:`~bayesmix.DirichletProcessMixture` samples ``kappa`` (e.g.
+        ``Gamma(0.5, 50)``, Escobar & West 1995's ``1/tau ~ Gamma(w/2, W/2)``
+        with ``w = 1``, ``W = 100``).
     dof : float > D - 1, optional
-    scale : (n_features, n_features) symmetric positive-definite array, optional
+    scale : (n_features, n_features) symmetric positive-definite array or RandomScale, optional
+        A :class:`RandomScale` is a hyperprior under which
+        :class:`~bayesmix.DirichletProcessMixture` samples the scale.
 
-    ``None`` values are filled by :meth:`resolve` at fit time.
+    ``None`` values are filled by :meth:`resolve` at fit time (the Gibbs
+    sampler's default ``scale`` is ``RandomScale()``, see its docstring).
+    Hyperpriors are sampled by the Gibbs engine only.
     """
 
     mean: np.ndarray | None = None
-    kappa: float | None = None
+    kappa: float | Gamma | None = None
     dof: float | None = None
-    scale: np.ndarray | None = None
+    scale: np.ndarray | RandomScale | None = None
+
+    @property
+    def learned(self) -> bool:
+        """True when ``kappa`` or ``scale`` is a hyperprior."""
+        return isinstance(self.kappa, Gamma) or isinstance(self.scale, RandomScale)
 
     def __post_init__(self):
-        if self.kappa is not None:
+        if self.kappa is not None and not isinstance(self.kappa, Gamma):
             object.__setattr__(self, "kappa", _positive(self.kappa, "kappa"))
         if self.dof is not None:
             if isinstance(self.dof, bool) or not isinstance(self.dof, numbers.Real):
@@ -131,7 +202,7 @@ class NormalInverseWishart:
             if mean.ndim != 1 or not np.isfinite(mean).all():
                 raise ValueError("mean must be a finite 1-D array of length n_features.")
             object.__setattr__(self, "mean", mean)
-        if self.scale is not None:
+        if self.scale is not None and not isinstance(self.scale, RandomScale):
             scale = np.array(self.scale, dtype=np.float64, ndmin=2)
             if scale.ndim != 2 or scale.shape[0] != scale.shape[1]:
                 raise ValueError(
@@ -143,7 +214,7 @@ class NormalInverseWishart:
             if not (np.linalg.eigvalsh(scale) > 0).all():
                 raise ValueError("scale must be positive definite (all eigenvalues > 0).")
             object.__setattr__(self, "scale", scale)
-        dims = {v.shape[0] for v in (self.mean, self.scale) if v is not None}
+        dims = {v.shape[0] for v in (self.mean, self.scale) if isinstance(v, np.ndarray)}
         if len(dims) > 1:
             raise ValueError(
                 f"mean has length {self.mean.shape[0]} but scale is "
@@ -171,13 +242,23 @@ class NormalInverseWishart:
           ``X`` (its diagonal mean when it is singular), so ``E[Sigma]`` is the
           covariance of one of ``n_components`` equal-volume pieces of the data.
 
-        Explicit values are kept exactly.  Returns a new prior.
+        Explicit values are kept exactly.  Returns a new prior.  Hyperpriors
+        (a :class:`Gamma` ``kappa``, a :class:`RandomScale` ``scale``) are
+        sampled by :class:`~bayesmix.DirichletProcessMixture` only, so they
+        are refused here.
         """
+        if self.learned:
+            raise ValueError(
+                "This engine uses fixed prior values, but component_prior has a hyperprior "
+                f"(kappa={self.kappa!r}, scale={self.scale!r}); hyperpriors are sampled by "
+                "DirichletProcessMixture only. Give kappa as a float and scale as an array "
+                "(or None for the data-driven default)."
+            )
         X = np.asarray(X, dtype=np.float64)
         n_features = X.shape[1]
         w = np.ones(X.shape[0]) if sample_weight is None else np.asarray(sample_weight, float)
         for name, v in (("mean", self.mean), ("scale", self.scale)):
-            if v is not None and v.shape[0] != n_features:
+            if isinstance(v, np.ndarray) and v.shape[0] != n_features:
                 raise ValueError(
                     f"prior {name} has {v.shape[0]} features but X has {n_features}; give a "
                     "prior of matching size or None for the data-driven default."

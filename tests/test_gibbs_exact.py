@@ -340,8 +340,9 @@ def test_number_of_clusters_concentrates_on_the_truth():
     centres = np.array([[0.0, 0.0], [8.0, 0.0], [0.0, 8.0]])
     labels = np.repeat(np.arange(3), [70, 50, 40])
     X = centres[labels] + rng.normal(size=(labels.size, 2))
+    prior = NormalInverseWishart(scale=np.cov(X.T, bias=True))  # the fixed prior of 0.1
     model = DirichletProcessMixture(
-        Gamma(1.0, 1.0), n_iter=600, random_state=0, progress=False
+        Gamma(1.0, 1.0), prior, n_iter=600, random_state=0, progress=False
     ).fit(X)
     share = np.mean(model.n_clusters_samples_ == 3)
     print(f"P(K = 3 | X) = {share:.3f}")

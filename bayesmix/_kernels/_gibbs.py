@@ -83,6 +83,7 @@ __all__ = [
     "canonical_labels",
     "cluster_posteriors",
     "gibbs_sweep",
+    "hyper_statistics",
     "partition_overlap",
     "prior_log_predictive",
     "split_merge",
@@ -697,6 +698,72 @@ def split_merge(X, labels, n_clusters, prior, log_alpha, n_proposals, n_scans, s
                 if lk == b or lk == K:
                     labels[k] = a if lk == b else b
     return K
+
+
+# ------------------------------------------------------------- base-measure draws
+@njit(cache=True, nogil=True)
+def hyper_statistics(R, chi, normals, diff, z, sqrt_base):
+    """Sufficient statistics of the base measure's hyperparameters from one draw
+    of every cluster's precision and mean (``bayesmix._gibbs_hyper``).
+
+    Parameters
+    ----------
+    R : (K, D, D) upper Cholesky factors of the clusters' ``Psi_n``
+    chi : (K, D) square roots of the Bartlett chi-square variates,
+        ``chi[k, j]^2 ~ chi2(nu_n - j)``
+    normals : (K, D (D - 1) / 2) standard normals below the Bartlett diagonal
+        (row by row)
+    diff : (K, D) ``m_n - m0``
+    z : (K, D) standard normals divided by ``sqrt(kappa_n)`` (zeros when the
+        means are not needed)
+    sqrt_base : (D,) square roots of the diagonal of ``A``
+
+    Returns
+    -------
+    trace_sum : float, ``sum_k tr(A Lambda_k)``
+    quad_sum : float, ``sum_k (mu_k - m0)^T Lambda_k (mu_k - m0)``
+
+    With ``L`` lower triangular holding ``chi`` on its diagonal and ``normals``
+    below, ``Lambda_k = C C^T`` for ``C = R_k^-1 L`` is a draw of
+    ``Wishart(nu_n, Psi_n^-1)`` (Bartlett), and ``mu_k - m0 = diff_k + C^-T
+    z_k`` one of the mean, so ``C^T (mu_k - m0) = C^T diff_k + z_k``.
+    """
+    K, D, _ = R.shape
+    L = np.zeros((D, D))
+    C = np.empty((D, D))
+    w = np.empty(D)
+    trace_sum = 0.0
+    quad_sum = 0.0
+    for k in range(K):
+        t = 0
+        for i in range(D):
+            L[i, i] = chi[k, i]
+            for j in range(i):
+                L[i, j] = normals[k, t]
+                t += 1
+        # back substitution, R_k C = L, column by column
+        for j in range(D):
+            for i in range(D - 1, -1, -1):
+                acc = L[i, j]
+                for m in range(i + 1, D):
+                    acc -= R[k, i, m] * C[m, j]
+                C[i, j] = acc / R[k, i, i]
+        for i in range(D):
+            for j in range(D):
+                v = sqrt_base[i] * C[i, j]
+                trace_sum += v * v
+        # w = R^-T diff (forward substitution), then C^T diff = L^T w
+        for i in range(D):
+            acc = diff[k, i]
+            for m in range(i):
+                acc -= R[k, m, i] * w[m]
+            w[i] = acc / R[k, i, i]
+        for j in range(D):
+            acc = z[k, j]
+            for i in range(j, D):
+                acc += L[i, j] * w[i]
+            quad_sum += acc * acc
+    return trace_sum, quad_sum
 
 
 # ----------------------------------------------------------------------- outputs

@@ -1,0 +1,132 @@
+"""Hyperpriors on the Gibbs sampler's base measure (``_gibbs_hyper``) and
+``predict_proba`` on the training rows from the allocation draws."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+from bayesmix import DirichletProcessMixture, Gamma, NormalInverseWishart
+from bayesmix._gibbs_summary import allocation_proba
+from bayesmix._kernels._gibbs import hyper_statistics
+from bayesmix.datasets import load_galaxies
+from bayesmix.priors import RandomScale
+
+
+def test_hyper_statistics_match_dense_linear_algebra():
+    rng = np.random.default_rng(1)
+    K, D = 3, 5
+    M = rng.normal(size=(K, D, D))
+    psi = M @ M.transpose(0, 2, 1) + D * np.eye(D)
+    R = np.linalg.cholesky(psi).transpose(0, 2, 1).copy()
+    chi = rng.uniform(1, 2, size=(K, D))
+    normals = rng.normal(size=(K, D * (D - 1) // 2))
+    diff, z, base = rng.normal(size=(K, D)), rng.normal(size=(K, D)), rng.uniform(1, 2, D)
+    trace, quad = hyper_statistics(R, chi, normals, diff, z, np.sqrt(base))
+    T = Q = 0.0
+    for k in range(K):
+        L = np.diag(chi[k])
+        L[np.tril_indices(D, -1)] = normals[k]
+        C = np.linalg.solve(R[k], L)
+        lam = C @ C.T
+        T += np.trace(np.diag(base) @ lam)
+        mu = diff[k] + np.linalg.solve(C.T, z[k])
+        Q += mu @ lam @ mu
+    assert trace == pytest.approx(T, rel=1e-12) and quad == pytest.approx(Q, rel=1e-12)
+
+
+def test_bartlett_draws_have_the_wishart_mean():
+    # E[tr(A Lambda)] = nu tr(A Psi^-1) for Lambda ~ Wishart(nu, Psi^-1)
+    rng = np.random.default_rng(0)
+    D, nu, n = 3, 7.0, 4000
+    psi = np.array([[2.0, 0.3, 0.0], [0.3, 1.0, 0.2], [0.0, 0.2, 0.5]])
+    R = np.broadcast_to(np.linalg.cholesky(psi).T, (n, D, D)).copy()
+    chi = np.sqrt(rng.chisquare(nu - np.arange(D), size=(n, D)))
+    normals = rng.standard_normal((n, 3))
+    base = np.array([1.0, 2.0, 3.0])
+    trace, _ = hyper_statistics(R, chi, normals, np.zeros((n, D)), np.zeros((n, D)), np.sqrt(base))
+    expected = nu * np.trace(np.diag(base) @ np.linalg.inv(psi))
+    assert trace / n == pytest.approx(expected, rel=0.03)
+
+
+def test_allocation_proba_is_the_coclustering_with_each_point_cluster():
+    point = np.array([0, 0, 1, 1])
+    draws = np.array([[0, 0, 1, 1], [0, 1, 1, 1]])
+    p = allocation_proba(draws, point)
+    # row 1: draw 1 with row 0 (half of cluster 0 plus itself), draw 2 with rows 2, 3
+    pi1 = np.array([(1.0 + 0.5) / 2, (0.0 + 1.0) / 2])
+    np.testing.assert_allclose(p[1], pi1 / pi1.sum())
+    np.testing.assert_allclose(p[0], [1.0, 0.0])
+    np.testing.assert_allclose(p.sum(axis=1), 1.0)
+
+
+def test_training_proba_comes_from_the_draws():
+    rng = np.random.default_rng(0)
+    X = np.r_[rng.normal(0, 1, 40), rng.normal(4.0, 1, 40)][:, None]  # overlapping tails
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m = DirichletProcessMixture(n_iter=200, n_chains=2, random_state=0, progress=False).fit(X)
+    p = m.predict_proba(X)
+    assert p.shape == (80, m.weights_.size) and m.weights_.size >= 2
+    np.testing.assert_allclose(p.sum(axis=1), 1.0)
+    # overlapping data: some rows are genuinely uncertain
+    assert p.max(axis=1).min() < 0.95
+    # rows that are not the training data use the predictive
+    np.testing.assert_allclose(m.predict_proba(X[:5]).sum(axis=1), 1.0)
+
+
+def test_learned_hyperparameters_are_recorded():
+    rng = np.random.default_rng(0)
+    X = np.r_[rng.normal(size=(40, 2)), rng.normal(size=(40, 2)) + 6.0]
+    prior = NormalInverseWishart(kappa=Gamma(0.5, 50.0))
+    m = DirichletProcessMixture(
+        component_prior=prior, n_iter=100, n_chains=2, random_state=0, progress=False
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a short run: only the records are checked
+        m.fit(X)
+    assert m.scale_samples_.shape == (2, 50, 2) and (m.scale_samples_ > 0).all()
+    assert m.kappa_samples_.shape == (2, 50) and (m.kappa_samples_ > 0).all()
+    assert m.component_prior_.dof == 5.0  # D + 3 under a RandomScale
+    assert np.isfinite(m.score_samples(X)).all()
+    post = m.posterior_draws(n_draws=3)
+    assert np.isfinite(post["means"][post["weights"] > 0]).all()
+    # explicit values are used exactly, and nothing is learned
+    fixed = NormalInverseWishart(mean=[0.0, 0.0], kappa=0.5, dof=6.0, scale=np.eye(2))
+    m2 = DirichletProcessMixture(component_prior=fixed, n_iter=20, random_state=0, progress=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m2.fit(X)
+    assert not hasattr(m2, "scale_samples_") and not hasattr(m2, "kappa_samples_")
+    np.testing.assert_array_equal(m2.component_prior_.scale, np.eye(2))
+
+
+def test_same_seed_same_hyperparameter_draws():
+    X = np.random.default_rng(3).normal(size=(50, 3))
+    kw = {"n_iter": 30, "n_chains": 2, "random_state": 4, "progress": False}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        a = DirichletProcessMixture(**kw).fit(X)
+        b = DirichletProcessMixture(**kw).fit(X)
+    np.testing.assert_array_equal(a.scale_samples_, b.scale_samples_)
+    np.testing.assert_array_equal(a.log_joint_samples_, b.log_joint_samples_)
+
+
+def test_hyperpriors_are_refused_where_not_sampled():
+    with pytest.raises(ValueError, match="DirichletProcessMixture only"):
+        NormalInverseWishart(scale=RandomScale()).resolve(np.ones((5, 2)))
+    with pytest.raises(ValueError, match="RandomScale rate"):
+        RandomScale(rate=0.0)
+    np.testing.assert_array_equal(RandomScale.base(np.array([[0.0, 1.0], [2.0, 1.0]])), [8, 8])
+
+
+@pytest.mark.slow
+def test_galaxies_default_number_of_clusters():
+    """Richardson & Green (1997): posterior mass mostly on 5-7 components;
+    Escobar & West (1995): E[K] about 7 under hyperpriors on the base measure."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m = DirichletProcessMixture(random_state=0, progress=False).fit(load_galaxies())
+    K = m.n_clusters_samples_
+    assert 5.0 <= K.mean() <= 8.0
+    assert 5 <= np.bincount(K.ravel()).argmax() <= 8
