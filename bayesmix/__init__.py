@@ -6,10 +6,15 @@ from __future__ import annotations
 from ._em_bootstrap import bootstrap_em
 from ._version import __version__
 from .em import GaussianMixture
-from .exceptions import ConvergenceWarning, DegenerateDataWarning, NotFittedError
+from .exceptions import (
+    ConvergenceWarning,
+    DegenerateDataWarning,
+    MeanFieldWarning,
+    NotFittedError,
+)
 from .io import load
 from .posterior import MixturePosterior
-from .priors import Dirichlet, DirichletProcess, Gamma, NormalInverseWishart
+from .priors import Dirichlet, DirichletProcess, Gamma, NormalInverseWishart, RandomScale
 from .selection import ModelSelection, select_model
 
 
@@ -35,10 +40,12 @@ __all__ = [
     "DirichletProcessMixture",
     "Gamma",
     "GaussianMixture",
+    "MeanFieldWarning",
     "MixturePosterior",
     "ModelSelection",
     "NormalInverseWishart",
     "NotFittedError",
+    "RandomScale",
     "VariationalGaussianMixture",
     "__version__",
     "bootstrap_em",

@@ -38,6 +38,8 @@ import warnings
 import numpy as np
 from scipy.special import ndtr, ndtri
 
+from .exceptions import MeanFieldWarning
+
 __all__ = [
     "COVERAGE_WARN",
     "MeanFieldWarning",
@@ -48,12 +50,6 @@ __all__ = [
 
 # Warn when a nominal 90% interval of the weights covers less than this.
 COVERAGE_WARN = 0.85
-
-
-class MeanFieldWarning(UserWarning):
-    """Mean-field (variational) intervals are known to be too narrow for this
-    fit: its components overlap.  The message says by how much and what to use
-    instead."""
 
 
 def missing_information(resp, w) -> float:

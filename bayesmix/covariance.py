@@ -296,20 +296,7 @@ class CovarianceStructure:
         diagonals (K, D) in diagonal mode) come from the expected covariance;
         ``dof0`` and ``scale0`` are the prior's (``scale0`` in this type's shape).
         """
-        d = e_prec.shape[-1]
-        if self.diagonal:
-            n_q = self.block_dof(dof, d)
-            n_q = _per_component(n_q, scale)
-            n_p = self.block_dof(dof0, d)
-            kl = wishart_kl(n_q, np.log(scale), n_p, np.log(scale0), scale0 / scale, 1)
-            return float(kl.sum())
-        if self.shared:
-            dof, log_det_u, e_prec = dof[:1], log_det_u[:1], e_prec[:1]
-        n_q = self.block_dof(dof, d)
-        logdet_q = d * np.log(n_q) - 2.0 * log_det_u  # log|Psi| = log|n E[Lambda]^-1|
-        logdet_p = np.linalg.slogdet(scale0)[1]
-        trace = np.einsum("ij,kij->k", scale0, e_prec) / n_q
-        return float(wishart_kl(n_q, logdet_q, self.block_dof(dof0, d), logdet_p, trace, d).sum())
+        return float(self.precision_kl_terms(dof, scale, log_det_u, e_prec, dof0, scale0).sum())
 
     def precision_kl_terms(self, dof, scale, log_det_u, e_prec, dof0: float, scale0):
         """:meth:`precision_kl` per component, (K,) (a shared covariance has one

@@ -5,7 +5,13 @@ from __future__ import annotations
 import functools
 import sys
 
-__all__ = ["ConvergenceWarning", "DegenerateDataWarning", "NotFittedError", "not_fitted_error"]
+__all__ = [
+    "ConvergenceWarning",
+    "DegenerateDataWarning",
+    "MeanFieldWarning",
+    "NotFittedError",
+    "not_fitted_error",
+]
 
 
 class ConvergenceWarning(UserWarning):
@@ -16,6 +22,12 @@ class ConvergenceWarning(UserWarning):
 class DegenerateDataWarning(UserWarning):
     """The data forced a regularisation or re-seeding step; the message says
     what was done and to which component."""
+
+
+class MeanFieldWarning(UserWarning):
+    """Mean-field (variational) intervals are known to be too narrow for this
+    fit: its components overlap.  The message says by how much and what to use
+    instead (the EM bootstrap or the Gibbs sampler)."""
 
 
 class NotFittedError(ValueError, AttributeError):
