@@ -57,8 +57,10 @@ def bootstrap_em(
     Each replicate refits EM to the data with bootstrap frequency weights,
     started from the full-data fit (its first E-step reproduces the
     full-data responsibilities), so components keep their labels, as
-    mclust's ``MclustBootstrap`` does; a relabelling pass then catches any
-    replicate that swapped.
+    mclust's ``MclustBootstrap`` does, and runs to its own optimum
+    (``tol="auto"``, at least 1000 iterations, whatever the model's own
+    stopping rule); a relabelling pass then catches any replicate that
+    swapped.
 
     Parameters
     ----------
@@ -100,11 +102,16 @@ def bootstrap_em(
     w = check_sample_weight(sample_weight, X_arr.shape[0])
     rng = check_random_state(random_state)
     params = model.get_params()
+    # Every replicate runs to its own optimum ("auto" stops there whatever the
+    # model's tol): a replicate stopped a few iterations after the full-data start
+    # would stay beside it, and the intervals would be far too narrow.
     params.update(
         weights_init=model.weights_,
         means_init=model.means_,
         precisions_init=model.precisions_,
         n_init=1,
+        tol="auto",
+        max_iter=max(model.max_iter, 1000),
         warm_start=False,
         verbose=0,
     )

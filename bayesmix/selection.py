@@ -280,12 +280,12 @@ def select_model(
         computed once for all K (mclust does the same); the result does not depend on ``n_jobs``.
     **params
         Further :class:`~bayesmix.GaussianMixture` parameters (``tol``,
-        ``max_iter``, ``n_init``, ``init_params``, ``reg_covar``...).  ``tol``
-        defaults to 1e-4 here, tighter than a single fit's 1e-3: a criterion
-        compares optima, so every cell must reach one rather than stall on a
-        plateau.  (mclust stops at a relative change of 1e-5 in the total
-        log-likelihood, about the same for a typical log-density per row of
-        -2 to -10.)
+        ``max_iter``, ``n_init``, ``init_params``, ``reg_covar``...).  As in a
+        single fit, ``tol="auto"`` runs every cell to its optimum (a criterion
+        compares optima).  ``n_init`` defaults to 1 here, not ``"auto"``: every
+        cell starts from the grid's one hierarchical agglomeration, cut at each
+        K, as mclust does (Fraley & Raftery 2002); pass ``n_init="auto"`` or a
+        number for restarts in every cell.
 
     Returns
     -------
@@ -330,7 +330,7 @@ def select_model(
     for bad in ("n_components", "covariance_type", "random_state"):
         if bad in params:
             raise TypeError(f"{bad} is set by select_model itself; do not pass it in **params.")
-    params.setdefault("tol", 1e-4)
+    params.setdefault("n_init", 1)
     GaussianMixture(**params)  # unknown parameter names fail here, before any fit
     rng = check_random_state(random_state)
     # One seed for the whole grid, as mclust clusters once for every G: the
