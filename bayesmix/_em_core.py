@@ -526,9 +526,7 @@ def _best_of_screened(run_init, resume, ctx: Context, describe, verbose) -> Run:
         print(f"init 0: {describe(best)}")
     for init in range(1, AUTO_SCREENED + 1):
         run = run_init(init, SCREEN_ITER)
-        if not run.converged and (
-            run.lower_bounds[-1] >= best.lower_bounds[-1] - SCREEN_MARGIN
-        ):
+        if not run.converged and (run.lower_bounds[-1] >= best.lower_bounds[-1] - SCREEN_MARGIN):
             run = resume(run)
         if verbose:
             print(f"init {init}: {describe(run)}")

@@ -258,7 +258,7 @@ def test_rescaling_one_column_changes_nothing_for_the_others(covariance_type):
     equivariant to rescaling any one column (wine's proline, ~1e5 times the
     variance of the other columns, must not regularise them)."""
     rng = np.random.default_rng(3)
-    X = np.vstack([rng.normal(size=(60, 3)), rng.normal(size=(40, 3)) + [3.0, 0.0, 2.0]])
+    X = np.vstack([rng.normal(size=(60, 3)), rng.normal(size=(40, 3)) + np.array([3.0, 0.0, 2.0])])
     c = np.array([1.0, 1.0, 1e4])
     kw = dict(covariance_type=covariance_type, n_init=1, random_state=0)
     a = GaussianMixture(2, **kw).fit(X)
