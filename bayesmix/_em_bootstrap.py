@@ -15,6 +15,8 @@ import numpy as np
 from . import _em_core as core
 from ._data import prepare
 from ._kernels import single_threaded_blas
+from ._relabel import _assign as assign
+from ._relabel import apply_permutation
 from ._validation import (
     check_choice,
     check_distinct_rows,
@@ -24,6 +26,7 @@ from ._validation import (
     check_sample_weight,
     check_X,
 )
+from .covariance import get_structure
 from .exceptions import ConvergenceWarning
 from .posterior import MixturePosterior
 
@@ -154,16 +157,39 @@ def bootstrap_em(
             ConvergenceWarning,
             stacklevel=2,
         )
+    weights, means, covs = _aligned(model, np.asarray(weights), np.asarray(means), np.asarray(covs))
     return MixturePosterior.from_draws(
-        np.asarray(weights)[None],
-        np.asarray(means)[None],
-        np.asarray(covs)[None],
+        weights[None],
+        means[None],
+        covs[None],
         X=X_arr,
+        # Aligned to the fit's labels above; a data-based relabelling on top would
+        # pull overlapping replicates together and narrow the intervals.
+        relabel=False,
         sample_weight=sample_weight,
         feature_names=names if names is not None else getattr(model, "feature_names_in_", None),
         kind="bootstrap",
         random_state=rng,
         attrs={"bootstrap_method": method, "n_boot": n_boot},
+    )
+
+
+def _aligned(model, weights, means, covs):
+    """Each replicate's components matched to the fit's (n_draws, K, ...): the
+    assignment of least total Mahalanobis distance between replicate means and
+    the fit's means, under the fit's covariances.  Replicates start from the fit,
+    so this only catches the ones that swapped."""
+    k, d = model.means_.shape
+    if k == 1:
+        return weights, means, covs
+    ref_prec = np.linalg.inv(get_structure(model.covariance_type).to_full(model.covariances_, k, d))
+    diff = means[:, :, None, :] - model.means_[None, None, :, :]  # (draw, slot, label, D)
+    cost = np.einsum("bsjd,jde,bsje->bsj", diff, ref_prec, diff, optimize=True)
+    perm = assign(cost)
+    return (
+        apply_permutation(weights, perm, axis=1),
+        apply_permutation(means, perm, axis=1),
+        apply_permutation(covs, perm, axis=1),
     )
 
 
