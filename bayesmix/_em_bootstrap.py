@@ -15,6 +15,8 @@ import numpy as np
 from . import _em_core as core
 from ._data import prepare
 from ._kernels import single_threaded_blas
+from ._relabel import _assign as assign
+from ._relabel import apply_permutation
 from ._validation import (
     check_choice,
     check_distinct_rows,
@@ -24,6 +26,7 @@ from ._validation import (
     check_sample_weight,
     check_X,
 )
+from .covariance import get_structure
 from .exceptions import ConvergenceWarning
 from .posterior import MixturePosterior
 
@@ -57,8 +60,10 @@ def bootstrap_em(
     Each replicate refits EM to the data with bootstrap frequency weights,
     started from the full-data fit (its first E-step reproduces the
     full-data responsibilities), so components keep their labels, as
-    mclust's ``MclustBootstrap`` does; a relabelling pass then catches any
-    replicate that swapped.
+    mclust's ``MclustBootstrap`` does, and runs to its own optimum
+    (``tol="auto"``, at least 1000 iterations, whatever the model's own
+    stopping rule); a relabelling pass then catches any replicate that
+    swapped.
 
     Parameters
     ----------
@@ -100,11 +105,16 @@ def bootstrap_em(
     w = check_sample_weight(sample_weight, X_arr.shape[0])
     rng = check_random_state(random_state)
     params = model.get_params()
+    # Every replicate runs to its own optimum ("auto" stops there whatever the
+    # model's tol): a replicate stopped a few iterations after the full-data start
+    # would stay beside it, and the intervals would be far too narrow.
     params.update(
         weights_init=model.weights_,
         means_init=model.means_,
         precisions_init=model.precisions_,
         n_init=1,
+        tol="auto",
+        max_iter=max(model.max_iter, 1000),
         warm_start=False,
         verbose=0,
     )
@@ -147,16 +157,39 @@ def bootstrap_em(
             ConvergenceWarning,
             stacklevel=2,
         )
+    weights, means, covs = _aligned(model, np.asarray(weights), np.asarray(means), np.asarray(covs))
     return MixturePosterior.from_draws(
-        np.asarray(weights)[None],
-        np.asarray(means)[None],
-        np.asarray(covs)[None],
+        weights[None],
+        means[None],
+        covs[None],
         X=X_arr,
+        # Aligned to the fit's labels above; a data-based relabelling on top would
+        # pull overlapping replicates together and narrow the intervals.
+        relabel=False,
         sample_weight=sample_weight,
         feature_names=names if names is not None else getattr(model, "feature_names_in_", None),
         kind="bootstrap",
         random_state=rng,
         attrs={"bootstrap_method": method, "n_boot": n_boot},
+    )
+
+
+def _aligned(model, weights, means, covs):
+    """Each replicate's components matched to the fit's (n_draws, K, ...): the
+    assignment of least total Mahalanobis distance between replicate means and
+    the fit's means, under the fit's covariances.  Replicates start from the fit,
+    so this only catches the ones that swapped."""
+    k, d = model.means_.shape
+    if k == 1:
+        return weights, means, covs
+    ref_prec = np.linalg.inv(get_structure(model.covariance_type).to_full(model.covariances_, k, d))
+    diff = means[:, :, None, :] - model.means_[None, None, :, :]  # (draw, slot, label, D)
+    cost = np.einsum("bsjd,jde,bsje->bsj", diff, ref_prec, diff, optimize=True)
+    perm = assign(cost)
+    return (
+        apply_permutation(weights, perm, axis=1),
+        apply_permutation(means, perm, axis=1),
+        apply_permutation(covs, perm, axis=1),
     )
 
 

@@ -26,7 +26,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import _components, _init
-from ._data import Data, SortedRows, Standardiser
+from ._data import Data, SortedRows
 from ._fitting import best_run, describe_run
 from ._init import INIT_METHODS
 from ._kernels import MixtureStats, log_prob_pass
@@ -59,6 +59,16 @@ __all__ = [
 ]
 
 EMPTY = 1e-10  # a component with less than this fraction of the weight is re-seeded
+# tol="auto": stop when the Aitken estimate of the mean log-likelihood (per unit
+# of weight) still to gain is below this (Böhning et al. 1994; McNicholas et al.
+# 2010): a fit of n rows ends within about n * 1e-6 of its optimum.  Per unit of
+# weight, so integer weights equal repeated rows and scaling every weight changes
+# nothing.
+AITKEN_TOL = 1e-6
+# n_init="auto": see _best_of_screened.
+AUTO_SCREENED = 4  # further starts, screened by a short run each
+SCREEN_ITER = 20  # EM iterations of a screening run
+SCREEN_MARGIN = 1e-2  # screened runs this close to the best (per unit weight) are finished
 
 
 @dataclass
@@ -96,7 +106,7 @@ class Fit(NamedTuple):
 class Context:
     """What one fit's iterations share (standardised units)."""
 
-    reg: float  # reg_covar
+    reg: float | np.ndarray  # reg_covar: one value, or one per feature
     scale: float  # data units per standardised unit
     nk_floor: float  # added to every count, so empty components stay finite
 
@@ -106,10 +116,10 @@ class Config(NamedTuple):
 
     n_components: int
     structure: CovarianceStructure
-    tol: float
+    tol: float | str
     reg_covar: float | str
     max_iter: int
-    n_init: int
+    n_init: int | str
     init_params: str
     verbose: int
 
@@ -120,7 +130,7 @@ def check_config(params: dict) -> tuple[Config, np.random.Generator]:
     returns the :class:`Config` and the random generator.  Nothing compiled runs."""
     n_components = check_int(params["n_components"], "n_components", low=1)
     structure = get_structure(params["covariance_type"])
-    check_real(params["tol"], "tol", low=0.0)
+    _check_auto_or(params["tol"], "tol", check_real, "a non-negative float", low=0.0)
     reg_covar = params["reg_covar"]
     if isinstance(reg_covar, str):
         if reg_covar != "auto":
@@ -130,7 +140,7 @@ def check_config(params: dict) -> tuple[Config, np.random.Generator]:
     else:
         check_real(reg_covar, "reg_covar", low=0.0)
     check_int(params["max_iter"], "max_iter", low=0)
-    check_int(params["n_init"], "n_init", low=1)
+    _check_auto_or(params["n_init"], "n_init", check_int, "an integer >= 1", low=1)
     check_choice(params["init_params"], "init_params", INIT_METHODS)
     check_bool(params["warm_start"], "warm_start")
     verbose = params["verbose"]
@@ -147,6 +157,14 @@ def check_config(params: dict) -> tuple[Config, np.random.Generator]:
         verbose,
     )
     return config, check_random_state(params["random_state"])
+
+
+def _check_auto_or(value, name, check, what, **kwargs):
+    if isinstance(value, str):
+        if value != "auto":
+            raise ValueError(f"{name}={value!r} is not supported; use 'auto' or {what}.")
+        return value
+    return check(value, name, **kwargs)
 
 
 def _as_float_array(value, name):
@@ -212,19 +230,25 @@ def check_init_arrays(config: Config, params: dict, n_features: int) -> dict:
 
 
 # ------------------------------------------------------------------ the steps
-def internal_reg(reg_covar, std: Standardiser) -> float:
-    """``reg_covar`` in standardised units (``"auto"``: 1e-6 of the mean variance)."""
-    if isinstance(reg_covar, str):
-        if std.mean_variance == 0.0:
-            return 1e-6
-        return 1e-6 * std.mean_variance / std.scale**2
-    return float(reg_covar) / std.scale**2
+def internal_reg(reg_covar, data: Data):
+    """``reg_covar`` in standardised units: a float for a float ``reg_covar``;
+    for ``"auto"``, ``1e-6`` times each feature's own variance (n_features,), so
+    that rescaling one column changes nothing for the others (a constant column
+    gets 1e-6 times the mean variance; data whose rows are all one point, 1e-6)."""
+    std = data.std
+    if not isinstance(reg_covar, str):
+        return float(reg_covar) / std.scale**2
+    if std.mean_variance == 0.0:
+        return np.full(data.Xt.shape[0], 1e-6)
+    var = data.variances
+    constant = var <= 1e-24 * var.max()
+    return 1e-6 * np.where(constant, var.mean(), var)
 
 
 def context(data: Data, reg_covar) -> Context:
     std, w = data.std, data.w
     return Context(
-        reg=internal_reg(reg_covar, std),
+        reg=internal_reg(reg_covar, data),
         scale=std.scale,
         # sklearn's 10 eps guard on the counts, in units of the mean weight so that
         # scaling every weight by a constant changes nothing.
@@ -373,11 +397,7 @@ def run(config: Config, data: Data, params: Params, ctx: Context, jitter=None) -
         if config.verbose >= 2:
             print(f"  iteration {it + 1}: mean log-likelihood {lower_bounds[-1]:.8f}")
         # An iteration that re-seeded moved the parameters: not a fixed point.
-        if (
-            it > 0
-            and not state.reseeded.size
-            and abs(lower_bounds[-1] - lower_bounds[-2]) < config.tol
-        ):
+        if not state.reseeded.size and has_converged(config.tol, lower_bounds):
             converged = True
             break
     # A final E-step: log_likelihood_ belongs to the returned parameters, and
@@ -392,6 +412,40 @@ def run(config: Config, data: Data, params: Params, ctx: Context, jitter=None) -
         log.messages(),
         log_max_resp=stats.icl_term,
     )
+
+
+def aitken_gain(lower_bounds, total: float = 1.0) -> float:
+    """The Aitken estimate of the log-likelihood EM still has to gain (times
+    ``total``: per unit of weight by default), from the last three values of
+    the mean log-likelihood; ``inf`` while the sequence does not yet look
+    linearly convergent (Böhning, Dietz, Schaub, Schlattmann & Lindsay 1994; Lindsay 1995).
+
+    With increments ``d1`` then ``d2`` and rate ``a = d2 / d1``, the limit is
+    ``l + d2 / (1 - a)``, so the gain still to come is ``d2 a / (1 - a)``.
+    """
+    if len(lower_bounds) < 3:
+        return np.inf
+    d1 = (lower_bounds[-2] - lower_bounds[-3]) * total
+    d2 = (lower_bounds[-1] - lower_bounds[-2]) * total
+    if not 0.0 <= d2 < d1:
+        return np.inf
+    a = d2 / d1
+    return d2 * a / (1.0 - a)
+
+
+def has_converged(tol, lower_bounds) -> bool:
+    """The stopping rule on the mean log-likelihood per unit weight.  A float
+    ``tol``: it changed by less than ``tol`` (scikit-learn's rule).  ``"auto"``:
+    the Aitken estimate of the gain still to come is below ``AITKEN_TOL``, or it
+    stopped changing in floating point."""
+    if len(lower_bounds) < 2:
+        return False
+    change = abs(lower_bounds[-1] - lower_bounds[-2])
+    if not isinstance(tol, str):
+        return change < tol
+    if change <= 1e-13 * max(abs(lower_bounds[-1]), 1.0):
+        return True
+    return aitken_gain(lower_bounds) < AITKEN_TOL
 
 
 def fit(
@@ -417,32 +471,75 @@ def fit(
     total = float(data.w.sum())
     log_jac = data.Xt.shape[0] * data.std.log_scale
 
-    def run_init(init: int) -> Run:
+    def finish(result: Run) -> Run:
+        k, d = result.params.means.shape
+        result.collapsed = structure.collapsed(result.params.covariances, k, d, ctx.reg)
+        return result
+
+    def run_init(init: int, max_iter: int | None = None) -> Run:
         if warm is not None:
             start_params, jitter = warm, None
         elif start is not None and init == 0:
             start_params, jitter = start
         else:
             start_params, jitter = initial_params(config, data, rng, given, ctx, init)
-        result = run(config, data, start_params, ctx, jitter)
-        k, d = result.params.means.shape
-        result.collapsed = structure.collapsed(result.params.covariances, k, d, ctx.reg)
-        return result
+        cfg = config if max_iter is None else config._replace(max_iter=max_iter)
+        return finish(run(cfg, data, start_params, ctx, jitter))
 
-    best = best_run(
-        1 if warm is not None else config.n_init,
-        run_init,
-        key=lambda r: (r.collapsed.size, -r.log_likelihood),
-        describe=lambda r: describe_run(
-            "log-likelihood",
-            r.log_likelihood - total * log_jac,
-            len(r.lower_bounds),
-            r.converged,
-        ),
-        verbose=config.verbose,
+    def resume(screened: Run) -> Run:
+        """A screening run continued to convergence."""
+        more = run(config._replace(max_iter=config.max_iter), data, screened.params, ctx)
+        more.lower_bounds = screened.lower_bounds + more.lower_bounds
+        more.events = screened.events + more.events
+        return finish(more)
+
+    describe = lambda r: describe_run(  # noqa: E731
+        "log-likelihood", r.log_likelihood - total * log_jac, len(r.lower_bounds), r.converged
     )
+    single = {"weights", "means", "precisions"} <= given.keys()  # every start the same
+    if warm is not None or config.n_init != "auto" or single:
+        n_init = config.n_init if isinstance(config.n_init, int) and warm is None else 1
+        best = best_run(n_init, run_init, key=_rank, describe=describe, verbose=config.verbose)
+    else:
+        best = _best_of_screened(run_init, resume, ctx, describe, config.verbose)
     messages = events + best.events + collapse_messages(structure, best.collapsed, ctx)
     return Fit(best, ctx, list(dict.fromkeys(messages)))
+
+
+def _rank(run: Run):
+    """A run with a collapsed component sits on a spike of the (unbounded)
+    likelihood: any proper run beats it; then the highest log-likelihood."""
+    return (run.collapsed.size, -run.log_likelihood)
+
+
+def _best_of_screened(run_init, resume, ctx: Context, describe, verbose) -> Run:
+    """``n_init="auto"``: the ``init_params`` start run to convergence, then
+    ``AUTO_SCREENED`` further starts (k-means++ or random rows) screened by
+    ``SCREEN_ITER`` EM iterations each; a screened start whose mean
+    log-likelihood already comes within ``SCREEN_MARGIN`` of the best converged
+    one is run to convergence too.  This is the "small EM" strategy of
+    Biernacki, Celeux & Govaert (2003): a few cheap runs find the basins, only
+    the promising ones are paid for in full; the cost is about twice a single
+    converged run."""
+    best = run_init(0, None)
+    if verbose:
+        print(f"init 0: {describe(best)}")
+    for init in range(1, AUTO_SCREENED + 1):
+        run = run_init(init, SCREEN_ITER)
+        if not run.converged and (run.lower_bounds[-1] >= best.lower_bounds[-1] - SCREEN_MARGIN):
+            run = resume(run)
+        if verbose:
+            print(f"init {init}: {describe(run)}")
+        # Runs that reach the same optimum differ only by rounding (and perhaps
+        # the order of their components): the earliest is kept, so integer weights
+        # and repeated rows give the same fit.
+        gain = run.log_likelihood - best.log_likelihood
+        if run.collapsed.size < best.collapsed.size or (
+            run.collapsed.size == best.collapsed.size
+            and gain > 1e-9 * max(abs(best.log_likelihood), 1.0)
+        ):
+            best = run
+    return best
 
 
 def criteria(log_likelihood: float, log_max_resp: float, n_parameters: int, total: float):
@@ -509,13 +606,27 @@ def _short_list(values: list[int], limit: int = 8) -> str:
     return f"{values[: limit // 2]} ... {values[-limit // 2 :]} ({len(values)} in all)"
 
 
+def _reg_text(reg, scale: float, features=None) -> str:
+    """``reg_covar`` in data units, for messages: one value, or the values of
+    ``features`` (all when None) for a per-feature regulariser."""
+    reg = np.asarray(reg, dtype=float) * scale**2
+    if reg.ndim == 0:
+        return f"reg_covar={float(reg):.3g}"
+    if features is not None:
+        reg = reg[features]
+    if np.ptp(reg) <= 1e-12 * reg.max():
+        return f"reg_covar={reg[0]:.3g}"
+    if reg.size <= 4:
+        return "reg_covar=[" + ", ".join(f"{r:.3g}" for r in reg) + "] (per feature)"
+    return f"reg_covar between {reg.min():.3g} and {reg.max():.3g} (1e-6 x each feature's variance)"
+
+
 def constant_feature_messages(structure: CovarianceStructure, data: Data, reg) -> list[str]:
     std = data.std
-    reg_data = reg * std.scale**2
     if std.mean_variance == 0.0:
         return [
             "every row of X is the same point; the covariance is reg_covar * I with "
-            f"reg_covar={reg_data:.3g}"
+            f"{_reg_text(reg, std.scale)}"
         ]
     var = data.variances
     const = np.flatnonzero(var <= 1e-24 * var.max())
@@ -524,7 +635,7 @@ def constant_feature_messages(structure: CovarianceStructure, data: Data, reg) -
     if structure.isotropic:
         effect = "they only shrink the spherical variances"
     else:
-        effect = f"the variance along them is reg_covar={reg_data:.3g}"
+        effect = f"the variance along them is {_reg_text(reg, std.scale, const)}"
     return [
         f"feature(s) {const.tolist()} of X are constant and carry no information about "
         f"the components; {effect}. Drop them to silence this warning."
@@ -538,11 +649,10 @@ def collapse_messages(structure: CovarianceStructure, collapsed, ctx: Context) -
     if collapsed.size == 0:
         return []
     which = "the tied covariance" if structure.shared else f"component(s) {collapsed.tolist()}"
-    reg_data = ctx.reg * ctx.scale**2
-    if ctx.reg == 0:
+    if not np.any(ctx.reg):
         cure = "it is (nearly) singular; set reg_covar > 0 to regularise it"
     else:
-        cure = f"the covariance was regularised by reg_covar={reg_data:.3g} on the diagonal"
+        cure = f"the covariance was regularised by {_reg_text(ctx.reg, ctx.scale)} on the diagonal"
     return [
         f"{which} collapsed onto a point or a lower-dimensional set (duplicated rows, a "
         f"singleton cluster, or constant or collinear columns); {cure}"

@@ -207,16 +207,32 @@ class CovarianceStructure:
             "parameters are not finite."
         )
 
-    def collapsed(self, covariances, n_components: int, n_features: int, reg: float):
+    def collapsed(self, covariances, n_components: int, n_features: int, reg):
         """Indices of the components (``[0]`` at most when shared) whose
         covariance is (nearly) ``reg`` in some direction: they sit on a point or
-        a subspace and only the regularisation keeps them finite."""
+        a subspace and only the regularisation keeps them finite.
+
+        ``reg`` is one value or one per feature (n_features,); per feature,
+        the test is on the covariance in units of the regulariser,
+        ``R^-1/2 Sigma R^-1/2``, whose smallest eigenvalue is 1 on a collapse.
+        """
         full = self.to_full(covariances, n_components, n_features)
-        low = np.linalg.eigvalsh(full)[..., 0]
-        if self.shared:
-            low = low[:1]
+        reg = np.asarray(reg, dtype=float)
+        if self.isotropic and reg.ndim:  # one variance: regularised by the mean
+            reg = reg.mean()
         # Standardised units: the data's variance is about 1, so 1e-10 is "nothing".
-        return np.flatnonzero(low <= reg * (1 + 1e-6) + 1e-10)
+        if reg.ndim == 0 or not (reg > 0).all():
+            low = np.linalg.eigvalsh(full)[..., 0]
+            flagged = low <= reg.max(initial=0.0) * (1 + 1e-6) + 1e-10
+        else:
+            inv_root = 1.0 / np.sqrt(reg)
+            scaled = full * inv_root[:, None] * inv_root[None, :]
+            flagged = (np.linalg.eigvalsh(scaled)[..., 0] <= 1 + 1e-6) | (
+                np.linalg.eigvalsh(full)[..., 0] <= 1e-10
+            )
+        if self.shared:
+            flagged = flagged[:1]
+        return np.flatnonzero(flagged)
 
     def kernel_arrays(self, prec_chol, n_components: int, n_features: int):
         """``prec`` (K, P, D) for the kernels and ``log|U_k|`` (K,)."""

@@ -33,17 +33,31 @@ class GaussianMixture(BaseMixture):
     covariance_type : {"full", "tied", "diag", "spherical"}, default="full"
         Structure of the covariances (scikit-learn's vocabulary; mclust's VVV,
         EEE, VVI and VII).
-    tol : float, default=1e-3
-        Stop when the mean log-likelihood per unit of weight changes by less.
+    tol : "auto" or float, default="auto"
+        When to stop.  ``"auto"`` stops at the optimum: when the Aitken
+        estimate of the log-likelihood still to gain is below 1e-3 (in units
+        of the mean sample weight), or the log-likelihood stops changing in
+        floating point (Böhning et al. 1994; McNicholas et al. 2010), so a fit
+        ends within about 1e-3 of the optimum its start leads to.  A float is
+        scikit-learn's rule: stop when the mean log-likelihood per unit of
+        weight changes by less (scikit-learn's default 1e-3 stops long before
+        the optimum when EM is slow, as it is with overlapping components).
     reg_covar : float or "auto", default="auto"
         Added to the diagonal of every covariance.  A float is absolute, in
-        squared data units, exactly as in scikit-learn.  ``"auto"`` is
-        ``1e-6`` times the average per-feature variance of the training data,
-        so the fit is the same whatever the units of ``X``.
-    max_iter : int, default=100
+        squared data units, exactly as in scikit-learn.  ``"auto"`` adds
+        ``1e-6`` times each feature's own variance to that feature's variance,
+        so the fit is equivariant to rescaling any column (a constant column
+        gets 1e-6 times the mean variance).
+    max_iter : int, default=1000
         Maximum EM iterations per initialisation.
-    n_init : int, default=1
-        Initialisations to run; the one with the highest final log-likelihood is kept.
+    n_init : "auto" or int, default="auto"
+        Initialisations to run; the run with the highest final log-likelihood
+        is kept.  ``"auto"``: the ``init_params`` start, then further starts
+        (k-means++ or random rows), each screened by 20 EM iterations; those
+        already within 0.01 (mean log-likelihood) of the best converged run
+        are run to convergence too.  This is the "small EM" strategy of
+        Biernacki, Celeux & Govaert (2003): multiple starts against EM's local
+        optima, paid for in full only where promising.
     init_params : {"auto", "hierarchical", "kmeans", "k-means++", "random", \
 "random_from_data"}, default="auto"
         How initial responsibilities are made.  "hierarchical" is mclust's
@@ -133,6 +147,10 @@ class GaussianMixture(BaseMixture):
     References
     ----------
     Dempster, Laird & Rubin (1977); Bishop (2006) §9.2; McLachlan & Peel (2000).
+    Stopping: Böhning, Dietz, Schaub, Schlattmann & Lindsay (1994), Ann. Inst.
+    Statist. Math. 46, 373-388; McNicholas, Murphy, McDaid & Frost (2010),
+    Comput. Stat. Data Anal. 54, 711-723.  Restarts: Biernacki, Celeux &
+    Govaert (2003), Comput. Stat. Data Anal. 41, 561-575.
     """
 
     def __init__(
@@ -140,10 +158,10 @@ class GaussianMixture(BaseMixture):
         n_components: int = 1,
         *,
         covariance_type: str = "full",
-        tol: float = 1e-3,
+        tol: float | str = "auto",
         reg_covar: float | str = "auto",
-        max_iter: int = 100,
-        n_init: int = 1,
+        max_iter: int = 1000,
+        n_init: int | str = "auto",
         init_params: str = "auto",
         weights_init=None,
         means_init=None,
@@ -232,13 +250,20 @@ class GaussianMixture(BaseMixture):
             warnings.warn(msg, DegenerateDataWarning, stacklevel=3)
         if not best.converged and self.max_iter > 0:
             lbs = best.lower_bounds
-            if len(lbs) > 1:
+            if len(lbs) < 2:
+                detail = "a single iteration cannot show convergence"
+            elif isinstance(self.tol, str):
+                gain = core.aitken_gain(lbs, float(w.sum()))  # total
+                detail = (
+                    f"the log-likelihood still grows: about {gain:.3g} more to gain"
+                    if np.isfinite(gain)
+                    else "the log-likelihood still grows irregularly"
+                )
+            else:
                 detail = (
                     f"the last change of the mean log-likelihood, {abs(lbs[-1] - lbs[-2]):.3g}, "
                     f"is above tol={self.tol}"
                 )
-            else:
-                detail = "a single iteration cannot show convergence"
             warn_not_converged(
                 "EM",
                 self.max_iter,

@@ -281,11 +281,15 @@ def select_model(
     **params
         Further :class:`~bayesmix.GaussianMixture` parameters (``tol``,
         ``max_iter``, ``n_init``, ``init_params``, ``reg_covar``...).  ``tol``
-        defaults to 1e-4 here, tighter than a single fit's 1e-3: a criterion
-        compares optima, so every cell must reach one rather than stall on a
-        plateau.  (mclust stops at a relative change of 1e-5 in the total
-        log-likelihood, about the same for a typical log-density per row of
-        -2 to -10.)
+        defaults to 1e-4 here (scikit-learn's rule on the mean log-likelihood:
+        enough to rank the cells, and over-fitted cells, whose likelihood
+        creeps up for thousands of iterations, stop early), after which the
+        selected model alone is continued to its optimum (``tol="auto"``) and
+        its row of ``table_`` updated; pass ``tol`` to use it everywhere,
+        without that last step.  ``n_init`` defaults to 1: every cell starts
+        from the grid's one hierarchical agglomeration, cut at each K, as
+        mclust does (Fraley & Raftery 2002); pass ``n_init="auto"`` or a
+        number for restarts in every cell.
 
     Returns
     -------
@@ -330,7 +334,9 @@ def select_model(
     for bad in ("n_components", "covariance_type", "random_state"):
         if bad in params:
             raise TypeError(f"{bad} is set by select_model itself; do not pass it in **params.")
+    refine = "tol" not in params
     params.setdefault("tol", 1e-4)
+    params.setdefault("n_init", 1)
     GaussianMixture(**params)  # unknown parameter names fail here, before any fit
     rng = check_random_state(random_state)
     # One seed for the whole grid, as mclust clusters once for every G: the
@@ -408,6 +414,15 @@ def select_model(
     best_row = table.iloc[int(np.nanargmin(scores))]
     best_key = (best_row["covariance_type"], int(best_row["n_components"]))
     best = models[best_key]
+    if refine:
+        best = _refine(best, params, data)
+        models[best_key] = best
+        at = int(np.nanargmin(scores))
+        for key, value in training_criteria(best).items():
+            table.loc[table.index[at], key] = value
+        table.loc[table.index[at], ["converged", "n_iter"]] = [bool(best.converged_), best.n_iter_]
+        if names is not None:
+            best.feature_names_in_ = names
     if not best.converged_:
         warnings.warn(
             f"the selected model ({best_key[0]}, {best_key[1]} components) did not converge "
@@ -422,6 +437,30 @@ def select_model(
         models,
         criterion,
     )
+
+
+def _refine(model, params: dict, data):
+    """The selected cell, continued from its parameters to its optimum
+    (``tol="auto"``): the grid stops every cell at a change of 1e-4 in the mean
+    log-likelihood, which is enough to rank them but not to report the winner."""
+    refined = dict(
+        params,
+        n_components=model.n_components,
+        covariance_type=model.covariance_type,
+        random_state=model.random_state,
+        tol="auto",
+        n_init=1,
+        weights_init=model.weights_,
+        means_init=model.means_,
+        precisions_init=model.precisions_,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        more = fit_prepared(refined, data)
+    # the model keeps the user's parameters; only its fit moves to the optimum
+    more.set_params(**{k: v for k, v in model.get_params().items()})
+    more.n_iter_ = model.n_iter_ + more.n_iter_
+    return more
 
 
 def _check_components(n_components) -> list[int]:

@@ -48,8 +48,8 @@ def two_blobs(seed=0, n=100, d=2):
 
 
 def auto_reg(X):
-    """reg_covar='auto': 1e-6 x the average per-feature variance of X."""
-    return 1e-6 * X.var(axis=0).mean()
+    """reg_covar='auto': 1e-6 x each feature's variance, (n_features,)."""
+    return 1e-6 * X.var(axis=0)
 
 
 COLLAPSE = r"collapsed onto a point or a lower-dimensional set.*regularised by reg_covar="
@@ -65,8 +65,10 @@ def test_singleton_cluster(covariance_type):
     j = int(np.argmin(gm.weights_))
     np.testing.assert_allclose(gm.weights_[j], 1 / len(X), rtol=1e-6)
     np.testing.assert_allclose(gm.means_[j], [40.0, -40.0], rtol=1e-9)
-    # The component is the point, with reg_covar * I as its covariance.
-    np.testing.assert_allclose(full_covariances(gm)[j], auto_reg(X) * np.eye(2), rtol=1e-6)
+    # The component is the point, with the regulariser as its covariance (its mean
+    # for a spherical model, which has one variance).
+    reg = auto_reg(X).mean() if covariance_type == "spherical" else auto_reg(X)
+    np.testing.assert_allclose(full_covariances(gm)[j], np.diag(np.broadcast_to(reg, 2)), rtol=1e-6)
     assert gm.predict([[40.0, -40.0]])[0] == j
 
 
@@ -87,16 +89,21 @@ def test_duplicated_points(covariance_type):
     np.testing.assert_allclose(gm.weights_, 1 / 3, rtol=1e-9)
     order = np.argsort(gm.means_[:, 0])
     np.testing.assert_allclose(gm.means_[order], points[np.argsort(points[:, 0])], atol=1e-9)
+    reg = auto_reg(X).mean() if covariance_type == "spherical" else auto_reg(X)
     np.testing.assert_allclose(
-        full_covariances(gm), np.broadcast_to(auto_reg(X) * np.eye(2), (3, 2, 2)), rtol=1e-6
+        full_covariances(gm),
+        np.broadcast_to(np.diag(np.broadcast_to(reg, 2)), (3, 2, 2)),
+        rtol=1e-6,
     )
     np.testing.assert_array_equal(gm.predict(points), gm.predict(X[::20]))
 
 
 def test_duplicated_rows_inside_data():
     X = np.vstack([two_blobs(n=60)[:60], np.repeat([[8.0, 8.0]], 30, axis=0)])
+    # One start: further starts (n_init="auto") may find a proper fit, which is
+    # then preferred to the spike on the duplicates.
     with expect_degenerate(r"component\(s\) \[\d\] " + COLLAPSE):
-        gm = GaussianMixture(2, random_state=0).fit(X)
+        gm = GaussianMixture(2, n_init=1, random_state=0).fit(X)
     assert_finite(gm)
     j = gm.predict([[8.0, 8.0]])[0]
     np.testing.assert_allclose(gm.weights_[j], 1 / 3, rtol=1e-6)
@@ -138,7 +145,7 @@ def test_collinear_features(covariance_type):
             gm = GaussianMixture(2, **kw).fit(Xl)
         # Along the null direction only the regularisation is left.
         v = np.array([1.0, -2.0, -1.0]) / np.sqrt(6.0)
-        np.testing.assert_allclose(v @ full_covariances(gm) @ v, auto_reg(Xl), rtol=1e-4)
+        np.testing.assert_allclose(v @ full_covariances(gm) @ v, v**2 @ auto_reg(Xl), rtol=1e-4)
     else:  # a diagonal model does not see the collinearity: nothing degenerate
         gm = GaussianMixture(2, **kw).fit(Xl)
     assert_finite(gm)
@@ -233,7 +240,7 @@ def test_emptied_component_is_reseeded():
     assert np.all(gm.weights_ > 1e-10)
 
 
-def test_reg_covar_auto_is_relative_to_the_data_variance():
+def test_reg_covar_auto_is_relative_to_each_feature_variance():
     X = two_blobs(6) * [1.0, 100.0]
     X = np.vstack([X, [[50.0, -5000.0]]])  # a singleton: its covariance is reg_covar * I
     with expect_degenerate(COLLAPSE):
@@ -243,6 +250,23 @@ def test_reg_covar_auto_is_relative_to_the_data_variance():
     with expect_degenerate(r"regularised by reg_covar=0\.01 "):
         gm = GaussianMixture(3, covariance_type="diag", reg_covar=0.01, random_state=0).fit(X)
     np.testing.assert_allclose(gm.covariances_[int(np.argmin(gm.weights_))], 0.01, rtol=1e-6)
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag"])
+def test_rescaling_one_column_changes_nothing_for_the_others(covariance_type):
+    """The default regulariser follows each feature's own scale, so the fit is
+    equivariant to rescaling any one column (wine's proline, ~1e5 times the
+    variance of the other columns, must not regularise them)."""
+    rng = np.random.default_rng(3)
+    X = np.vstack([rng.normal(size=(60, 3)), rng.normal(size=(40, 3)) + np.array([3.0, 0.0, 2.0])])
+    c = np.array([1.0, 1.0, 1e4])
+    kw = dict(covariance_type=covariance_type, n_init=1, random_state=0)
+    a = GaussianMixture(2, **kw).fit(X)
+    b = GaussianMixture(2, **kw).fit(X * c)
+    np.testing.assert_allclose(b.means_, a.means_ * c, rtol=1e-6, atol=1e-9)
+    outer = np.outer(c, c) if covariance_type != "diag" else c * c
+    np.testing.assert_allclose(b.covariances_, a.covariances_ * outer, rtol=1e-6, atol=1e-12)
+    assert b.log_likelihood_ == pytest.approx(a.log_likelihood_ - len(X) * np.log(1e4), rel=1e-9)
 
 
 def test_collapsed_components_are_reported_as_an_attribute():

@@ -405,7 +405,7 @@ def test_verbose_output(make_random_data, capsys):
     assert [line.split(":")[0] for line in out] == ["init 0", "init 1"]
     assert all("log-likelihood" in line and "converged=True" in line for line in out)
     assert any(f"{gm.log_likelihood_:.6f}" in line for line in out)
-    gm = GaussianMixture(2, verbose=2, random_state=0).fit(X)
+    gm = GaussianMixture(2, n_init=1, verbose=2, random_state=0).fit(X)
     lines = capsys.readouterr().out.splitlines()
     iterations = [line for line in lines if line.strip().startswith("iteration")]
     assert len(iterations) == gm.n_iter_

@@ -2,6 +2,7 @@
 with R's mclust on the bundled data (tests/mclust_reference_fits.jsonl)."""
 
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -228,14 +229,18 @@ def test_grid_cells_equal_lone_fits_from_the_grid_seed(init_params):
         n_components=[1, 2, 3],
         covariance_types=("spherical", "diag", "tied", "full"),
         init_params=init_params,
+        tol=1e-4,  # cells as they are: the selected one is not continued
         random_state=11,
         n_jobs=2,
     )
     seed = int(np.random.default_rng(11).integers(0, 2**63 - 1))
     for (ct, k), model in sel.models_.items():
         lone = GaussianMixture(
-            k, covariance_type=ct, tol=1e-4, init_params=init_params, random_state=seed
-        ).fit(X)
+            k, covariance_type=ct, tol=1e-4, n_init=1, init_params=init_params, random_state=seed
+        )
+        with warnings.catch_warnings():  # an over-fitted cell may creep for 1000 iterations
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            lone.fit(X)
         assert model.n_iter_ == lone.n_iter_, (ct, k)
         np.testing.assert_allclose(model.means_, lone.means_, rtol=1e-9, atol=1e-12)
         np.testing.assert_allclose(model.covariances_, lone.covariances_, rtol=1e-9, atol=1e-12)
@@ -243,3 +248,34 @@ def test_grid_cells_equal_lone_fits_from_the_grid_seed(init_params):
         # the table's ICL entropy term comes from the fit's last E-step
         row = sel.table_[(sel.table_.covariance_type == ct) & (sel.table_.n_components == k)]
         assert row.icl.iloc[0] == pytest.approx(lone.icl(X), rel=1e-10)
+
+
+def test_the_selected_model_is_continued_to_its_optimum():
+    """The grid stops cells at tol=1e-4 to rank them; the winner then runs to its
+    own optimum, and its row of the table says so."""
+    X = load_faithful()
+    sel = select_model(X, n_components=range(1, 5), random_state=0)
+    best = sel.best_
+    again = GaussianMixture(
+        best.n_components,
+        covariance_type=best.covariance_type,
+        weights_init=best.weights_,
+        means_init=best.means_,
+        precisions_init=best.precisions_,
+        n_init=1,
+        tol=1e-12,
+        max_iter=5000,
+    ).fit(X)
+    assert again.log_likelihood_ - best.log_likelihood_ < 0.05
+    row = sel.table_[
+        (sel.table_.covariance_type == best.covariance_type)
+        & (sel.table_.n_components == best.n_components)
+    ].iloc[0]
+    assert row.log_likelihood == pytest.approx(best.log_likelihood_, rel=1e-12)
+    assert row.bic == pytest.approx(best.bic(X), rel=1e-10)
+    assert best.tol == 1e-4 and best.n_init == 1  # the parameters the grid used
+    unrefined = select_model(X, n_components=range(1, 5), random_state=0, tol=1e-4)
+    ll_before = unrefined.table_.set_index(["covariance_type", "n_components"]).loc[
+        (best.covariance_type, best.n_components), "log_likelihood"
+    ]
+    assert best.log_likelihood_ >= ll_before - 1e-9

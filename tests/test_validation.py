@@ -122,7 +122,7 @@ BAD_PARAMS = [
     ("covariance_type", ["full"], ValueError, "covariance_type"),
     ("tol", -1e-3, ValueError, "tol must be >= 0"),
     ("tol", np.nan, ValueError, "tol must be finite"),
-    ("tol", "small", TypeError, "tol must be a real number"),
+    ("tol", "small", ValueError, "tol=.small. is not supported; use .auto. or"),
     ("reg_covar", -1.0, ValueError, "reg_covar must be >= 0"),
     ("reg_covar", np.inf, ValueError, "reg_covar must be finite"),
     ("reg_covar", "big", ValueError, "reg_covar='big' is not supported"),
