@@ -34,7 +34,7 @@ from ._components import Components, expected_gaussian
 from ._conjugate import gamma_kl
 from ._kernels import MixtureStats, log_prob_pass
 from .covariance import CovarianceStructure
-from .priors import Gamma
+from .priors import Dirichlet, Gamma, NormalInverseWishart
 
 __all__ = [
     "LegacyFamily",
@@ -49,6 +49,7 @@ __all__ = [
     "init",
     "mean_weights",
     "predictive_log_prob",
+    "resolve_priors",
     "step",
     "try_reorder",
     "update",
@@ -428,3 +429,51 @@ def _per_feature_logpdf(Xt, means, inv_scale, log_const, dof_t):
             log_prob_pass(Xt[f : f + 1], centre, prec, zero, row_lse=row, dof=dof)
             logp[k] += row
     return logp
+
+
+def resolve_priors(n_components: int, structure, Xt, w, std, wp, cp):
+    """Resolved priors: ``(weight prior, component prior in data units (public),
+    Prior in standardised units, structure)``.
+
+    Defaults are computed on the standardised data ``Xt`` (so data near
+    1e+-150 do not overflow) and are the same, up to rounding, as
+    :meth:`NormalInverseWishart.resolve` on ``X``; explicit values are
+    kept exactly.
+    """
+    n_features = Xt.shape[0]
+    k = n_components
+    c, s = std.center, std.scale
+    if not np.any(Xt[:, w > 0]) and cp.scale is None:
+        # All columns constant: any scale is arbitrary; the identity keeps the fit finite.
+        cp = NormalInverseWishart(cp.mean, cp.kappa, cp.dof, np.eye(n_features))
+    # One component's prior must not depend on how many components are allowed
+    # (K is only a truncation level for a DP), or ELBOs would not compare across K.
+    # This call also checks the explicit values against the data dimension.
+    defaults = cp.resolve(Xt.T, w, n_components=1)
+    mean = defaults.mean if cp.mean is None else (cp.mean - c) / s
+    scale = defaults.scale if cp.scale is None else cp.scale / s**2
+    public = NormalInverseWishart(
+        mean=mean * s + c if cp.mean is None else cp.mean,
+        kappa=defaults.kappa,
+        dof=defaults.dof,
+        scale=scale * s**2 if cp.scale is None else cp.scale,
+    )
+    if isinstance(wp, Dirichlet):
+        weight_prior = Dirichlet(wp.resolve(k))
+        conc, gamma, dp = weight_prior.concentration, None, False
+    else:
+        weight_prior = wp
+        gamma = wp.concentration if wp.learned else None
+        conc = gamma.mean if gamma is not None else wp.concentration
+        dp = True
+    prior = Prior(
+        mean=mean,
+        kappa=defaults.kappa,
+        dof=defaults.dof,
+        scale=scale,
+        scale_t=structure.prior_scale(scale),
+        dp=dp,
+        concentration=conc,
+        gamma=gamma,
+    )
+    return weight_prior, public, prior, structure

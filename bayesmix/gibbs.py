@@ -201,7 +201,8 @@ class DirichletProcessMixture(BaseMixture):
     ``t_k`` the Student-t predictive of cluster ``k`` and ``t_0`` that of the
     prior.  :meth:`predict` returns :attr:`labels_` for the training data and
     otherwise assigns each row to the point-partition cluster of highest
-    ``n_k t_k(x)``; :meth:`predict_proba` normalises those.  :meth:`sample`
+    ``n_k t_k(x)``; :meth:`predict_proba` normalises those for new rows and,
+    for the training rows, comes from the allocation draws.  :meth:`sample`
     draws from the Gaussian summary (``weights_``, ``means_``,
     ``covariances_``).
 

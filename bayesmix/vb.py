@@ -33,7 +33,6 @@ from ._validation import (
     check_random_state,
     check_real,
 )
-from ._vb_core import Prior
 from ._vb_uncertainty import (
     MeanFieldWarning,
     interval_coverage,
@@ -282,53 +281,6 @@ default="kmeans"
             )
         return wp, cp
 
-    def _resolve_priors(self, Xt, w, std, wp, cp):
-        """Resolved priors in data units (public) and in standardised units.
-
-        Defaults are computed on the standardised data ``Xt`` (so data near
-        1e+-150 do not overflow) and are the same, up to rounding, as
-        :meth:`NormalInverseWishart.resolve` on ``X``; explicit values are
-        kept exactly.
-        """
-        n_features = Xt.shape[0]
-        k = self.n_components
-        c, s = std.center, std.scale
-        if not np.any(Xt[:, w > 0]) and cp.scale is None:
-            # All columns constant: any scale is arbitrary; the identity keeps the fit finite.
-            cp = NormalInverseWishart(cp.mean, cp.kappa, cp.dof, np.eye(n_features))
-        # One component's prior must not depend on how many components are allowed
-        # (K is only a truncation level for a DP), or ELBOs would not compare across K.
-        # This call also checks the explicit values against the data dimension.
-        defaults = cp.resolve(Xt.T, w, n_components=1)
-        mean = defaults.mean if cp.mean is None else (cp.mean - c) / s
-        scale = defaults.scale if cp.scale is None else cp.scale / s**2
-        public = NormalInverseWishart(
-            mean=mean * s + c if cp.mean is None else cp.mean,
-            kappa=defaults.kappa,
-            dof=defaults.dof,
-            scale=scale * s**2 if cp.scale is None else cp.scale,
-        )
-        if isinstance(wp, Dirichlet):
-            weight_prior = Dirichlet(wp.resolve(k))
-            conc, gamma, dp = weight_prior.concentration, None, False
-        else:
-            weight_prior = wp
-            gamma = wp.concentration if wp.learned else None
-            conc = gamma.mean if gamma is not None else wp.concentration
-            dp = True
-        structure = get_structure(self.covariance_type)
-        prior = Prior(
-            mean=mean,
-            kappa=defaults.kappa,
-            dof=defaults.dof,
-            scale=scale,
-            scale_t=structure.prior_scale(scale),
-            dp=dp,
-            concentration=conc,
-            gamma=gamma,
-        )
-        return weight_prior, public, prior, structure
-
     # --------------------------------------------------------------- fitting
     def fit(self, X, y=None, sample_weight=None):
         """Fit the variational posterior.
@@ -357,7 +309,9 @@ default="kmeans"
         Xt, w, std = data.Xt, data.w, data.std
         n_features = Xt.shape[0]
         k = self.n_components
-        weight_prior, component_prior, prior, structure = self._resolve_priors(Xt, w, std, wp, cp)
+        weight_prior, component_prior, prior, structure = _vb_core.resolve_priors(
+            self.n_components, get_structure(self.covariance_type), Xt, w, std, wp, cp
+        )
         rng = check_random_state(self.random_state)
         self._structure = structure
 
