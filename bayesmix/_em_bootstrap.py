@@ -15,8 +15,7 @@ import numpy as np
 from . import _em_core as core
 from ._data import prepare
 from ._kernels import single_threaded_blas
-from ._relabel import _assign as assign
-from ._relabel import apply_permutation
+from ._relabel import apply_permutation, assign_labels
 from ._validation import (
     check_choice,
     check_distinct_rows,
@@ -185,7 +184,7 @@ def _aligned(model, weights, means, covs):
     ref_prec = np.linalg.inv(get_structure(model.covariance_type).to_full(model.covariances_, k, d))
     diff = means[:, :, None, :] - model.means_[None, None, :, :]  # (draw, slot, label, D)
     cost = np.einsum("bsjd,jde,bsje->bsj", diff, ref_prec, diff, optimize=True)
-    perm = assign(cost)
+    perm = assign_labels(cost)
     return (
         apply_permutation(weights, perm, axis=1),
         apply_permutation(means, perm, axis=1),

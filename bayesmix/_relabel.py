@@ -31,12 +31,12 @@ import warnings
 
 import numpy as np
 
-__all__ = ["apply_permutation", "match_parameters", "stephens"]
+__all__ = ["apply_permutation", "assign_labels", "match_parameters", "stephens"]
 
 _TINY = 1e-12
 
 
-def _assign(cost: np.ndarray) -> np.ndarray:
+def assign_labels(cost: np.ndarray) -> np.ndarray:
     """Permutations minimising ``sum_j cost[s, perm[s, j], j]`` for each draw.
 
     cost : (n_draws, n_components, n_components), rows = draw slots,
@@ -98,7 +98,7 @@ def stephens(probs: np.ndarray, pivot: int = 0, max_iter: int = 100) -> tuple[np
     for _ in range(max_iter):
         log_q = np.log(q + _TINY)
         cost = -np.einsum("sik,ij->skj", probs, log_q, optimize=True)
-        new = _assign(cost)
+        new = assign_labels(cost)
         if perm is not None and np.array_equal(new, perm):
             converged = True
             break
@@ -140,7 +140,7 @@ def match_parameters(
         diff = means[:, :, None, :] - ref_mean[None, None, :, :]  # (S, slot, label, D)
         cost = np.einsum("skjd,jde,skje->skj", diff, ref_prec, diff, optimize=True)
         cost = np.where(np.isfinite(cost), cost, 0.0)
-        new = _assign(cost)
+        new = assign_labels(cost)
         if perm is not None and np.array_equal(new, perm):
             converged = True
             break
