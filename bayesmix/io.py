@@ -421,6 +421,26 @@ def load(path):
         raise bad("its metadata is nested too deeply") from None
 
 
+# Parameters added to an estimator after files of it were written: for each, the
+# value that reproduces what a file saved without it was fitted with (a refit of
+# a loaded model must behave as the saved one did). A parameter missing from a
+# file and not listed here makes the file unreadable rather than silently changed.
+_ADDED_PARAMS: dict[str, dict[str, object]] = {
+    "VariationalGaussianMixture": {"moves": False},
+}
+
+
+def _added_params(cls, missing: set) -> dict:
+    known = _ADDED_PARAMS.get(cls.__name__, {})
+    unknown = sorted(missing - set(known))
+    if unknown:
+        raise ValueError(
+            f"the saved parameters lack {unknown}, which {cls.__name__} needs; "
+            "the file was not written by bayesmix"
+        )
+    return {name: known[name] for name in missing}
+
+
 def _rebuild(meta: dict, arrays: dict):
     cls = _resolve_class(meta.get("class"))
     if not _is_estimator(cls):
@@ -428,11 +448,12 @@ def _rebuild(meta: dict, arrays: dict):
     decode = _Decoder(arrays)
     params = decode(meta.get("params"))
     state = decode(meta.get("state"))
-    if not isinstance(params, dict) or set(params) != set(cls._param_names()):
+    names = set(cls._param_names())
+    if not isinstance(params, dict) or not set(params) <= names:
         raise ValueError(
-            f"the saved parameters do not match {cls.__name__}'s parameters "
-            f"{sorted(cls._param_names())}"
+            f"the saved parameters do not match {cls.__name__}'s parameters {sorted(names)}"
         )
+    params = {**_added_params(cls, names - set(params)), **params}
     state = _checked_names(state, "the model")
     model = cls(**params)
     for name, value in state.items():

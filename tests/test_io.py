@@ -297,6 +297,23 @@ def test_wrong_parameters_are_refused(saved):
         load(saved)
 
 
+def test_parameter_added_after_saving_takes_the_value_the_file_was_fitted_with(
+    saved, fitted, monkeypatch
+):
+    # A file written before a parameter existed lacks it; io._ADDED_PARAMS says
+    # which value reproduces the saved model (here: pretend "verbose" is new).
+    import bayesmix.io as bio
+
+    _rewrite(saved, meta_change=lambda m: m["params"].pop("verbose"))
+    with pytest.raises(ValueError, match=r"lack \['verbose'\]"):
+        load(saved)
+    monkeypatch.setitem(bio._ADDED_PARAMS, "GaussianMixture", {"verbose": 3})
+    model = load(saved)
+    assert model.verbose == 3
+    X = np.random.default_rng(0).normal(size=(5, fitted["em"].means_.shape[1]))
+    np.testing.assert_array_equal(model.score_samples(X), fitted["em"].score_samples(X))
+
+
 def test_save_refuses_non_models_and_unsafe_attributes(fitted, tmp_path):
     with pytest.raises(TypeError, match="bayesmix estimator"):
         save(object(), tmp_path / "x.npz")
