@@ -30,11 +30,12 @@ from types import SimpleNamespace
 import numpy as np
 from scipy.special import betaln, digamma, gammaln
 
+from . import _vb_hyper
 from ._components import Components, expected_gaussian
 from ._conjugate import gamma_kl
 from ._kernels import MixtureStats, log_prob_pass
 from .covariance import CovarianceStructure
-from .priors import Dirichlet, Gamma, NormalInverseWishart
+from .priors import Dirichlet, Gamma, NormalInverseWishart, RandomScale
 
 __all__ = [
     "LegacyFamily",
@@ -71,6 +72,17 @@ class Prior:
     dp: bool
     concentration: float  # Dirichlet concentration, or the fixed / prior-mean DP one
     gamma: Gamma | None  # hyperprior of the DP concentration when learned
+    # hyperpriors of the base measure (:mod:`bayesmix._vb_hyper`); None: fixed.
+    # When learned, ``scale`` / ``kappa`` above are only the starting values.
+    scale_gamma: Gamma | None = None  # b ~ Gamma, Psi0 = b diag(base)
+    base: np.ndarray | None = None  # (D,) diagonal of A (standardised units)
+    b_start: float | None = None  # the starting E[b]
+    kappa_gamma: Gamma | None = None  # kappa0 ~ Gamma
+
+    @property
+    def learned(self) -> bool:
+        """True when a base-measure hyperparameter is learned."""
+        return self.scale_gamma is not None or self.kappa_gamma is not None
 
 
 @dataclass
@@ -86,6 +98,11 @@ class Posterior:
     means: np.ndarray  # (K, D)
     dof: np.ndarray  # (K,)
     scale: np.ndarray  # covariance type's shape
+    # q(b) and q(kappa0) = Gamma(shape, rate) when learned (:mod:`._vb_hyper`)
+    b_shape: float | None = None
+    b_rate: float | None = None
+    k_shape: float | None = None
+    k_rate: float | None = None
     # derived arrays (filled by expect)
     prec: np.ndarray = field(default=None, repr=False)  # kernel factors of E[Lambda]
     log_det_u: np.ndarray = field(default=None, repr=False)
@@ -93,6 +110,9 @@ class Posterior:
     e_log_pi: np.ndarray = field(default=None, repr=False)
     log_const: np.ndarray = field(default=None, repr=False)
     kl: float = 0.0
+    # the hyperparameters' part of ``kl`` (:func:`bayesmix._vb_hyper.kl`): a
+    # constant for the moves, which score candidates at a fixed q(b) q(kappa0)
+    kl_hyper: float = 0.0
     # KL of each component's q(mu, Sigma) (K,); None for a shared covariance
     kl_components: np.ndarray = field(default=None, repr=False)
 
@@ -120,7 +140,16 @@ def update(stats, shift, prior: Prior, structure: CovarianceStructure, old) -> P
     """Conjugate updates of q(pi) (and q(alpha)) and q(mu, Sigma) from the
     statistics ``stats`` (``nk``, ``s1``, ``s2``) accumulated around ``shift``
     (K, D); ``old`` is the previous posterior (None at the start).  The
-    returned posterior has no expectations yet (see :func:`expect`)."""
+    returned posterior has no expectations yet (see :func:`expect`).  Learned
+    base-measure hyperparameters keep ``old``'s ``q`` (the prior's start when
+    ``old`` is None) and enter at their expectations."""
+    if old is None:
+        k, d = stats.s1.shape
+        hyper = _vb_hyper.start(prior, structure, k, d)
+    else:
+        hyper = {f: getattr(old, f) for f in ("b_shape", "b_rate", "k_shape", "k_rate")}
+    weights = weight_posterior(stats.nk, prior, old)
+    prior = _vb_hyper.at(prior, SimpleNamespace(**hyper), structure)
     nk = stats.nk
     s1 = stats.s1
     kappa = prior.kappa + nk
@@ -145,7 +174,7 @@ def update(stats, shift, prior: Prior, structure: CovarianceStructure, old) -> P
         incr = 0.5 * (incr + np.swapaxes(incr, 1, 2))
     dof, scale = structure.conjugate_update(prior.scale_t, prior.dof, nk, incr)
 
-    return Posterior(*weight_posterior(nk, prior, old), kappa, means, dof, scale)
+    return Posterior(*weights, kappa, means, dof, scale, **hyper)
 
 
 def weight_posterior(nk, prior: Prior, old):
@@ -220,6 +249,8 @@ def _kernel_precision(prec, diagonal: bool):
 def expect(post: Posterior, prior: Prior, structure: CovarianceStructure) -> Posterior:
     """``post`` with its kernel arrays, E[log pi], E[Lambda] and KL(q || prior)."""
     k, d = post.means.shape
+    kl_hyper = _vb_hyper.kl(post, prior, structure)
+    prior = _vb_hyper.at(prior, post, structure)
     e_cov = structure.expected_covariance(post.dof, post.scale, d)
     _, prec_chol, _ = structure.factorise(e_cov)
     prec, log_det_u = structure.kernel_arrays(prec_chol, k, d)
@@ -250,7 +281,8 @@ def expect(post: Posterior, prior: Prior, structure: CovarianceStructure) -> Pos
         e_prec=e_prec,
         e_log_pi=e_log_pi,
         log_const=comps.log_const,
-        kl=float(kl_w + kl_mean + kl_prec),
+        kl=float(kl_w + kl_mean + kl_prec + kl_hyper),
+        kl_hyper=kl_hyper,
         kl_components=kl_components,
     )
 
@@ -299,15 +331,75 @@ def try_reorder(post, elbo, entropy, stats, old, prior, structure):
 
 
 # ------------------------------------------------------------------- iterations
-def init(Xt, w, resp, prior: Prior, structure: CovarianceStructure):
+def init(Xt, w, resp, prior: Prior, structure: CovarianceStructure, hyper=None):
     """The statistics workspace and the first posterior from initial
-    responsibilities ``resp`` (n_samples, K)."""
+    responsibilities ``resp`` (n_samples, K); learned hyperparameters start
+    from ``hyper``'s ``q`` (a Posterior) when given."""
     n_features = Xt.shape[0]
     k = resp.shape[1]
     stats = MixtureStats(Xt.shape[1], k, n_features, structure.diagonal)
     shift = np.zeros((k, n_features))
     stats.from_resp(Xt, w, resp, shift)
-    return stats, expect(update(stats, shift, prior, structure, None), prior, structure)
+    post = expect(update(stats, shift, prior, structure, hyper), prior, structure)
+    return stats, refresh_hyper(stats, shift, post, prior, structure)
+
+
+# Rounds of coordinate steps q(b) q(kappa0) <-> q(mu, Sigma) per iteration
+# (responsibilities fixed): they need no pass over the data, so the
+# hyperparameters reach their optimum for the current responsibilities within
+# each iteration instead of creeping towards it one E-step at a time.
+_HYPER_ROUNDS = 10
+_HYPER_RTOL = 1e-8
+
+
+def _rates(post) -> np.ndarray:
+    return np.array([post.b_rate or 1.0, post.k_rate or 1.0])
+
+
+def _hyper_step(stats, shift, post, prior, structure, rates=None):
+    """``q(b) q(kappa0)`` updated from ``post`` (or set to the given ``rates``,
+    shapes kept), then ``q(mu, Sigma)`` and the weights updated for them."""
+    if rates is None:
+        hyper = _vb_hyper.update(post, prior, structure)
+    else:
+        hyper = dataclasses.replace(
+            post,
+            b_rate=None if post.b_rate is None else float(rates[0]),
+            k_rate=None if post.k_rate is None else float(rates[1]),
+        )
+    return expect(update(stats, shift, prior, structure, hyper), prior, structure)
+
+
+def refresh_hyper(stats, shift, post: Posterior, prior: Prior, structure) -> Posterior:
+    """Raise the ELBO over ``q(b) q(kappa0)``, ``q(mu, Sigma)`` and the weights
+    for the statistics ``stats`` around ``shift`` (``post`` as given when no
+    hyperparameter is learned).
+
+    Each round is two exact coordinate steps, which cannot lower the ELBO,
+    then an Aitken extrapolation of the two Gamma rates (the coordinate steps
+    converge linearly: the components the data leave empty pull ``q(b)``
+    towards its current value), kept only when its ELBO is higher.
+    """
+    if not prior.learned:
+        return post
+    for _ in range(_HYPER_ROUNDS):
+        first = _hyper_step(stats, shift, post, prior, structure)
+        if np.all(np.abs(_rates(first) - _rates(post)) <= _HYPER_RTOL * _rates(first)):
+            return first
+        second = _hyper_step(stats, shift, first, prior, structure)
+        r0, r1, r2 = _rates(post), _rates(first), _rates(second)
+        best = second
+        if np.all(np.abs(r2 - r1) <= _HYPER_RTOL * r2):
+            return best
+        with np.errstate(divide="ignore", invalid="ignore"):
+            jump = r2 - (r2 - r1) ** 2 / (r2 - 2.0 * r1 + r0)
+        jump = np.where(np.isfinite(jump) & (jump > 0), jump, r2)
+        if not np.array_equal(jump, r2):
+            cand = _hyper_step(stats, shift, second, prior, structure, jump)
+            if energy(cand, stats, shift) - cand.kl > energy(second, stats, shift) - second.kl:
+                best = cand
+        post = best
+    return post
 
 
 def step(Xt, w, stats, post: Posterior, prior: Prior, structure, reorder: bool):
@@ -317,6 +409,7 @@ def step(Xt, w, stats, post: Posterior, prior: Prior, structure, reorder: bool):
     old = post
     stats.e_step(Xt, w, old.means, old.prec, old.log_const)
     post = expect(update(stats, old.means, prior, structure, old), prior, structure)
+    post = refresh_hyper(stats, old.means, post, prior, structure)
     # ELBO(r_t, q_t) = H(r_t) + energy of r_t under q_t - KL(q_t), where the
     # entropy H(r_t) = sum_i w_i lse_i - energy of r_t under q_{t-1}
     entropy = stats.log_likelihood - energy(old, stats, old.means)
@@ -326,10 +419,13 @@ def step(Xt, w, stats, post: Posterior, prior: Prior, structure, reorder: bool):
     return post, elbo
 
 
-def cavi(Xt, w, resp, prior, structure, max_iter, tol, *, reorder=True, verbose=0) -> Run:
+def cavi(
+    Xt, w, resp, prior, structure, max_iter, tol, *, reorder=True, verbose=0, hyper=None
+) -> Run:
     """Coordinate ascent from initial responsibilities until the ELBO grows by
-    less than ``tol`` per unit of weight, or ``max_iter`` iterations."""
-    stats, post = init(Xt, w, resp, prior, structure)
+    less than ``tol`` per unit of weight, or ``max_iter`` iterations (learned
+    hyperparameters start from ``hyper``'s ``q`` when given)."""
+    stats, post = init(Xt, w, resp, prior, structure, hyper)
     total = w.sum()
     lower_bounds = []
     converged = False
@@ -438,12 +534,30 @@ def resolve_priors(n_components: int, structure, Xt, w, std, wp, cp):
     Defaults are computed on the standardised data ``Xt`` (so data near
     1e+-150 do not overflow) and are the same, up to rounding, as
     :meth:`NormalInverseWishart.resolve` on ``X``; explicit values are
-    kept exactly.
+    kept exactly.  A :class:`~bayesmix.priors.RandomScale` ``scale`` and a
+    :class:`~bayesmix.priors.Gamma` ``kappa`` are hyperpriors
+    (:mod:`bayesmix._vb_hyper`); with a ``RandomScale`` the default ``dof``
+    is ``D + 3`` (Richardson & Green's ``sigma^-2 ~ Gamma(2, beta)`` in one
+    dimension), as for the Gibbs sampler.  The public prior then holds the
+    starting values; the fit replaces them by their posterior means.
     """
     n_features = Xt.shape[0]
     k = n_components
     c, s = std.center, std.scale
-    if not np.any(Xt[:, w > 0]) and cp.scale is None:
+    rows = Xt[:, w > 0].T
+    random_scale = cp.scale if isinstance(cp.scale, RandomScale) else None
+    kappa_gamma = cp.kappa if isinstance(cp.kappa, Gamma) else None
+    if random_scale is not None or kappa_gamma is not None:
+        dof = cp.dof
+        if dof is None and random_scale is not None:
+            dof = n_features + 3.0
+        cp = NormalInverseWishart(
+            cp.mean,
+            kappa_gamma.mean if kappa_gamma is not None else cp.kappa,
+            dof,
+            None if random_scale is not None else cp.scale,
+        )
+    if not np.any(rows) and cp.scale is None:
         # All columns constant: any scale is arbitrary; the identity keeps the fit finite.
         cp = NormalInverseWishart(cp.mean, cp.kappa, cp.dof, np.eye(n_features))
     # One component's prior must not depend on how many components are allowed
@@ -452,6 +566,14 @@ def resolve_priors(n_components: int, structure, Xt, w, std, wp, cp):
     defaults = cp.resolve(Xt.T, w, n_components=1)
     mean = defaults.mean if cp.mean is None else (cp.mean - c) / s
     scale = defaults.scale if cp.scale is None else cp.scale / s**2
+    base = b_start = None
+    if random_scale is not None:
+        base = RandomScale.base(rows)
+        # start where E[Sigma] is about the data's per-feature variance (as the Gibbs sampler)
+        var = (Xt * Xt) @ w / w.sum()
+        var = np.where(var > 0, var, base / 2.0)
+        b_start = max(defaults.dof - n_features - 1.0, 1.0) * float(np.mean(var / base))
+        scale = np.diag(b_start * base)
     public = NormalInverseWishart(
         mean=mean * s + c if cp.mean is None else cp.mean,
         kappa=defaults.kappa,
@@ -475,5 +597,9 @@ def resolve_priors(n_components: int, structure, Xt, w, std, wp, cp):
         dp=dp,
         concentration=conc,
         gamma=gamma,
+        scale_gamma=None if random_scale is None else random_scale.gamma,
+        base=base,
+        b_start=b_start,
+        kappa_gamma=kappa_gamma,
     )
     return weight_prior, public, prior, structure

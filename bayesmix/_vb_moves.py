@@ -27,6 +27,10 @@ centre), so scoring every pair costs no pass over the data; a delete costs
 one E-step.  For a Dirichlet process the candidate's components are put in
 decreasing order of expected count before scoring (the stick-breaking prior
 favours large early sticks; relabelling is part of the optimisation).
+Learned base-measure hyperparameters (:mod:`bayesmix._vb_hyper`) keep the
+current fit's ``q(b) q(kappa0)`` in every candidate, which is still a member
+of the variational family, so the score is still an exact ELBO; coordinate
+ascent after the move updates them.
 
 References
 ----------
@@ -128,8 +132,11 @@ class _Scorer:
         return _vb_core.energy_terms(cand, stats, shift) - nk * cand.e_log_pi - cand.kl_components
 
     def weights(self, nk) -> float:
+        """The weights' part ``W(counts)``, plus the constant part of learned
+        base-measure hyperparameters (``q(b) q(kappa0)`` stay those of the
+        current fit in every candidate): each separable score adds it once."""
         order = _ordered(nk, self.dp_order)
-        return _vb_core.weight_elbo(nk[order], self.prior, self.post)
+        return _vb_core.weight_elbo(nk[order], self.prior, self.post) - self.post.kl_hyper
 
     def whole(self, nk, s1, s2, shift, ent) -> float:
         """The candidate's ELBO scored whole (any covariance type)."""
@@ -334,7 +341,17 @@ def refine(Xt, w, run, prior, structure, *, max_iter, tol, reorder=True, max_mov
                 break
             _, new_resp, j = deleted
             found = [Move("delete", (j,), float(current), float("nan"))]
-        new = _vb_core.cavi(Xt, w, new_resp, prior, structure, max_iter, tol, reorder=reorder)
+        new = _vb_core.cavi(
+            Xt,
+            w,
+            new_resp,
+            prior,
+            structure,
+            max_iter,
+            tol,
+            reorder=reorder,
+            hyper=run.post if prior.learned else None,
+        )
         if not new.elbo > current:  # cannot happen: coordinate ascent keeps the gain
             break
         moves.extend(Move(m.kind, m.components, m.elbo_before, float(new.elbo)) for m in found)

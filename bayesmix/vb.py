@@ -17,7 +17,7 @@ import warnings
 
 import numpy as np
 
-from . import _init, _vb_core, _vb_moves
+from . import _init, _vb_core, _vb_hyper, _vb_moves
 from ._base import BaseMixture
 from ._components import Components
 from ._data import prepare
@@ -245,6 +245,7 @@ default="kmeans"
         init_params: str = "kmeans",
         random_state=None,
         verbose: int = 0,
+        moves: bool = True,
     ):
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -256,6 +257,7 @@ default="kmeans"
         self.init_params = init_params
         self.random_state = random_state
         self.verbose = verbose
+        self.moves = moves
 
     # ------------------------------------------------------------------ checks
     def _check_params(self):
@@ -267,6 +269,11 @@ default="kmeans"
         check_choice(self.init_params, "init_params", INIT_METHODS)
         check_int(self.verbose, "verbose", low=0)
         check_random_state(self.random_state)
+        if not isinstance(self.moves, (bool, np.bool_)):
+            raise TypeError(
+                f"moves must be True (merge and delete moves after coordinate ascent) or "
+                f"False (coordinate ascent alone), got {self.moves!r}."
+            )
         wp = DirichletProcess(1.0) if self.weight_prior is None else self.weight_prior
         if not isinstance(wp, (Dirichlet, DirichletProcess)):
             raise TypeError(
@@ -330,7 +337,7 @@ default="kmeans"
             else:
                 resp = _init.initial_resp(self.init_params, Xt, w, k, rng)
             run = self._cavi(Xt, w, resp, prior, structure, self.max_iter, self.tol)
-            if self._moves:
+            if self.moves:
                 run, run.moves = _vb_moves.refine(
                     Xt,
                     w,
@@ -359,6 +366,7 @@ default="kmeans"
         self._post = best.post
         self.weight_prior_ = weight_prior
         self.component_prior_ = component_prior
+        self._set_hyper(best.post, prior, structure)
         publish_fit(
             self,
             n_features=n_features,
@@ -402,7 +410,6 @@ default="kmeans"
         return self
 
     _reorder = True  # relabel DP sticks by size (off only to compare with scikit-learn)
-    _moves = True  # merge and delete moves after coordinate ascent (Notes)
 
     def _cavi(self, Xt, w, resp, prior, structure, max_iter, tol) -> _vb_core.Run:
         """Coordinate ascent from initial responsibilities (standardised units)."""
@@ -437,6 +444,26 @@ default="kmeans"
         # Student-t predictive components in standardised units
         self._predictive = structure.predictive(
             np.log(self.weights_), post.means, post.dof, post.scale, post.kappa
+        )
+
+    def _set_hyper(self, post, prior, structure):
+        """``scale_posterior_``, ``kappa_posterior_`` and ``component_prior_`` at
+        the learned hyperparameters' posterior means (data units)."""
+        self.scale_posterior_ = self.kappa_posterior_ = None
+        if not prior.learned:
+            return
+        s = self._standardiser.scale
+        at = _vb_hyper.at(prior, post, structure)
+        if prior.scale_gamma is not None:
+            self.scale_posterior_ = Gamma(post.b_shape, post.b_rate)
+        if prior.kappa_gamma is not None:
+            self.kappa_posterior_ = Gamma(post.k_shape, post.k_rate)
+        cp = self.component_prior_
+        self.component_prior_ = NormalInverseWishart(
+            mean=cp.mean,
+            kappa=float(at.kappa),
+            dof=cp.dof,
+            scale=at.scale * s**2 if prior.scale_gamma is not None else cp.scale,
         )
 
     def _after_load(self):
