@@ -394,6 +394,8 @@ def refresh_hyper(stats, shift, post: Posterior, prior: Prior, structure) -> Pos
         with np.errstate(divide="ignore", invalid="ignore"):
             jump = r2 - (r2 - r1) ** 2 / (r2 - 2.0 * r1 + r0)
         jump = np.where(np.isfinite(jump) & (jump > 0), jump, r2)
+        if post.b_rate is not None:  # stay in the family (``_vb_hyper.max_rate``)
+            jump[0] = min(jump[0], _vb_hyper.max_rate(prior, post.b_shape))
         if not np.array_equal(jump, r2):
             cand = _hyper_step(stats, shift, second, prior, structure, jump)
             if energy(cand, stats, shift) - cand.kl > energy(second, stats, shift) - second.kl:

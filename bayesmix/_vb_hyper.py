@@ -16,7 +16,9 @@ and every factor stays conjugate (Bishop 2006 §10.2 for the scheme):
   over every block of the K truncation components (``K nu0 D / 2`` for
   ``"full"``, ``nu0 D / 2`` for ``"tied"``, ``K D (nu0 - D + 1) / 2`` for
   ``"diag"`` and ``"spherical"``), and ``q(Sigma_k)`` is the usual conjugate
-  update with ``Psi0 = E_q[b] A``.
+  update with ``Psi0 = E_q[b] A``.  The family keeps ``E_q[b]`` at or above
+  ``1e-6`` of its starting value (:func:`max_rate`), which binds only when
+  rows coincide (the Gibbs sampler floors ``b`` at the same place).
 * ``log p(mu_k | Sigma_k, kappa0)`` is linear in ``kappa0`` and ``log
   kappa0``: ``q(kappa0) = Gamma(a + K D / 2, r + sum_k E_q[(mu_k - m0)^T
   Lambda_k (mu_k - m0)] / 2)``, the expectation being ``D / kappa_k + (m_k -
@@ -44,7 +46,7 @@ from scipy.special import digamma
 
 from ._conjugate import gamma_kl
 
-__all__ = ["at", "kl", "scale_terms", "start", "update"]
+__all__ = ["B_FLOOR", "at", "kl", "max_rate", "scale_terms", "start", "update"]
 
 
 def scale_terms(structure, dof0: float, n_components: int, n_features: int) -> float:
@@ -103,10 +105,8 @@ def update(post, prior, structure):
             trace = float((e_prec * a).sum())
         else:
             trace = float(np.einsum("kii,i->", e_prec, a))
-        changes.update(
-            b_shape=g.shape + scale_terms(structure, prior.dof, k, d),
-            b_rate=g.rate + 0.5 * trace,
-        )
+        shape = g.shape + scale_terms(structure, prior.dof, k, d)
+        changes.update(b_shape=shape, b_rate=min(g.rate + 0.5 * trace, max_rate(prior, shape)))
     if prior.kappa_gamma is not None:
         g = prior.kappa_gamma
         diff = post.means - prior.mean
@@ -120,6 +120,22 @@ def update(post, prior, structure):
             k_rate=g.rate + 0.5 * float((d / post.kappa + maha).sum()),
         )
     return dataclasses.replace(post, **changes)
+
+
+# The floor of E_q[b], relative to its start: rows that coincide (a constant
+# column, a component on duplicated rows) make the ELBO grow without bound as
+# b -> 0, as the likelihood does as a covariance collapses.  The Gibbs sampler
+# floors its draws of b at the same place (1e-6 of the data's variance).
+B_FLOOR = 1e-6
+
+
+def max_rate(prior, shape: float) -> float:
+    """The largest rate of ``q(b) = Gamma(shape, rate)`` in the variational
+    family: ``E_q[b] >= B_FLOOR * b_start``.  For a fixed shape, ``KL(Gamma(shape,
+    r) || Gamma(shape, R))`` grows with ``|log(r / R)|``, so the clamped rate
+    ``min(R, max_rate)`` is the family's best: the update stays an exact
+    coordinate step and the ELBO a lower bound."""
+    return shape / (B_FLOOR * prior.b_start)
 
 
 def kl(post, prior, structure) -> float:

@@ -41,7 +41,7 @@ from ._vb_uncertainty import (
 )
 from .covariance import get_structure
 from .exceptions import DegenerateDataWarning
-from .priors import Dirichlet, DirichletProcess, Gamma, NormalInverseWishart
+from .priors import Dirichlet, DirichletProcess, Gamma, NormalInverseWishart, RandomScale
 
 __all__ = ["MeanFieldWarning", "VariationalGaussianMixture"]
 
@@ -280,7 +280,9 @@ default="kmeans"
                 f"weight_prior must be a bayesmix.Dirichlet or bayesmix.DirichletProcess "
                 f"(or None for DirichletProcess(1.0)), got {wp!r}."
             )
-        cp = NormalInverseWishart() if self.component_prior is None else self.component_prior
+        cp = self.component_prior
+        if cp is None:
+            cp = NormalInverseWishart(scale=RandomScale())
         if not isinstance(cp, NormalInverseWishart):
             raise TypeError(
                 "component_prior must be a bayesmix.NormalInverseWishart (or None for the "

@@ -213,7 +213,6 @@ def test_matches_sklearn_bayesian_gaussian_mixture(prior_type, monkeypatch):
 
     # scikit-learn never relabels its sticks by size, nor merges or deletes components
     monkeypatch.setattr(VariationalGaussianMixture, "_reorder", False)
-    monkeypatch.setattr(VariationalGaussianMixture, "_moves", False)
 
     rng = np.random.default_rng(5)
     X = three_blobs(5, n_samples=400)
@@ -250,6 +249,7 @@ def test_matches_sklearn_bayesian_gaussian_mixture(prior_type, monkeypatch):
         component_prior=NormalInverseWishart(mean=mean, kappa=kappa, dof=dof, scale=scale),
         max_iter=n_iter,
         tol=0.0,
+        moves=False,
     )
     with pytest.warns(ConvergenceWarning):
         vb._fit(X, resp_init=resp)
@@ -546,7 +546,15 @@ def test_default_priors_are_resolved_and_documented():
     vb = VariationalGaussianMixture(3, random_state=0).fit(X)
     cp = vb.component_prior_
     np.testing.assert_allclose(cp.mean, X.mean(axis=0))
-    assert cp.kappa == 0.01 and cp.dof == 4.0
+    # Richardson & Green's scale: b A, A = 2 diag(range^2), b learned; dof D + 3
+    assert cp.kappa == 0.01 and cp.dof == 5.0
+    q_b = vb.scale_posterior_
+    assert q_b.shape == pytest.approx(0.2 + 3 * 2 * 5.0 / 2)
+    np.testing.assert_allclose(cp.scale, q_b.mean * np.diag(2 * np.ptp(X, axis=0) ** 2))
+    assert vb.kappa_posterior_ is None
+    fixed = VariationalGaussianMixture(3, component_prior=NormalInverseWishart(), random_state=0)
+    cp = fixed.fit(X).component_prior_
+    assert cp.kappa == 0.01 and cp.dof == 4.0 and fixed.scale_posterior_ is None
     np.testing.assert_allclose(cp.scale, np.cov(X.T, bias=True))
     assert vb.weight_prior_ == DirichletProcess(1.0)
     assert vb.concentration_ == 1.0 and vb.concentration_posterior_ is None

@@ -50,12 +50,9 @@ def data_sets():
 
 # ---------------------------------------------------------------- moves
 def _fit(X, moves, **kw):
-    class Engine(VariationalGaussianMixture):
-        _moves = moves
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        return Engine(**kw).fit(X)
+        return VariationalGaussianMixture(moves=moves, **kw).fit(X)
 
 
 @pytest.mark.parametrize("covariance_type", ["full", "diag", "spherical", "tied"])
