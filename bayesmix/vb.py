@@ -318,7 +318,7 @@ default="kmeans"
         Xt, w, std = data.Xt, data.w, data.std
         n_features = Xt.shape[0]
         k = self.n_components
-        weight_prior, component_prior, prior, structure = _vb_core.resolve_priors(
+        weight_prior, component_prior, prior, structure = _vb_hyper.resolve_priors(
             self.n_components, get_structure(self.covariance_type), Xt, w, std, wp, cp
         )
         rng = check_random_state(self.random_state)
@@ -368,7 +368,9 @@ default="kmeans"
         self._post = best.post
         self.weight_prior_ = weight_prior
         self.component_prior_ = component_prior
-        self._set_hyper(best.post, prior, structure)
+        self.scale_posterior_, self.kappa_posterior_, self.component_prior_ = _vb_hyper.publish(
+            best.post, prior, structure, component_prior, std.scale
+        )
         publish_fit(
             self,
             n_features=n_features,
@@ -448,26 +450,6 @@ default="kmeans"
             np.log(self.weights_), post.means, post.dof, post.scale, post.kappa
         )
 
-    def _set_hyper(self, post, prior, structure):
-        """``scale_posterior_``, ``kappa_posterior_`` and ``component_prior_`` at
-        the learned hyperparameters' posterior means (data units)."""
-        self.scale_posterior_ = self.kappa_posterior_ = None
-        if not prior.learned:
-            return
-        s = self._standardiser.scale
-        at = _vb_hyper.at(prior, post, structure)
-        if prior.scale_gamma is not None:
-            self.scale_posterior_ = Gamma(post.b_shape, post.b_rate)
-        if prior.kappa_gamma is not None:
-            self.kappa_posterior_ = Gamma(post.k_shape, post.k_rate)
-        cp = self.component_prior_
-        self.component_prior_ = NormalInverseWishart(
-            mean=cp.mean,
-            kappa=float(at.kappa),
-            dof=cp.dof,
-            scale=at.scale * s**2 if prior.scale_gamma is not None else cp.scale,
-        )
-
     def _after_load(self):
         """Upgrade the private state of files saved by bayesmix 0.1.0: their
         ``_family`` (a second covariance registry, now folded into
@@ -506,21 +488,9 @@ default="kmeans"
         check_fitted(self)
         n_samples = check_int(n_samples, "n_samples", low=1)
         rng = check_random_state(self.random_state)
-        post, structure = self._post, self._structure
-        k, d = post.means.shape
-        dof_t, cov_t = structure.predictive_scale(post.dof, post.scale, post.kappa, d)
-        counts = rng.multinomial(n_samples, self.weights_)
-        labels = np.repeat(np.arange(k), counts)
-        z = rng.standard_normal((n_samples, d))
-        per_feature = structure.feature_blocks
-        chi2 = rng.chisquare(dof_t[labels][:, None], size=(n_samples, d if per_feature else 1))
-        z *= np.sqrt(dof_t[labels][:, None] / chi2)
-        if per_feature:
-            x = post.means[labels] + np.sqrt(cov_t)[labels] * z
-        else:
-            full = structure.per_component().to_full(cov_t, k, d)
-            chol = np.linalg.cholesky(full)
-            x = post.means[labels] + np.einsum("nij,nj->ni", chol[labels], z)
+        x, labels = _vb_core.draw_predictive(
+            self._post, self._structure, self.weights_, n_samples, rng
+        )
         std = self._standardiser
         return x * std.scale + std.center, labels
 
