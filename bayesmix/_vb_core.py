@@ -34,6 +34,7 @@ from . import _vb_hyper
 from ._components import Components, expected_gaussian
 from ._conjugate import gamma_kl
 from ._kernels import MixtureStats, log_prob_pass
+from ._vb_uncertainty import missing_information
 from .covariance import CovarianceStructure
 from .priors import Gamma
 
@@ -45,6 +46,7 @@ __all__ = [
     "cavi",
     "draw_parameters",
     "draw_predictive",
+    "effective",
     "energy",
     "energy_terms",
     "expect",
@@ -546,3 +548,21 @@ def draw_predictive(post: Posterior, structure, weights, n_samples: int, rng):
     full = structure.per_component().to_full(cov_t, k, d)
     chol = np.linalg.cholesky(full)
     return post.means[labels] + np.einsum("nij,nj->ni", chol[labels], z), labels
+
+
+def effective(Xt, w, post: Posterior, predictive: Components, structure):
+    """``(effective (K,) bool, missing information)``: the components that are
+    the most probable under the predictive mixture for at least one row of
+    positive weight, and the fraction of missing information of their weights
+    (:func:`bayesmix._vb_uncertainty.missing_information`, from the E-step
+    responsibilities restricted to them: empty components carry none)."""
+    k, n_features = post.means.shape
+    _, proba = predictive_log_prob(Xt, predictive, True)
+    mask = np.zeros(k, dtype=bool)
+    mask[np.unique(proba[w > 0].argmax(axis=1))] = True
+    resp = np.empty((Xt.shape[1], k))
+    stats = MixtureStats(Xt.shape[1], k, n_features, structure.diagonal)
+    stats.e_step(Xt, w, post.means, post.prec, post.log_const, resp=resp)
+    resp = resp[:, mask]
+    resp /= resp.sum(axis=1, keepdims=True)
+    return mask, missing_information(resp, w)

@@ -23,7 +23,6 @@ from ._components import Components
 from ._data import prepare
 from ._fitting import best_run, describe_run, publish_fit, warn_not_converged
 from ._init import INIT_METHODS
-from ._kernels import MixtureStats
 from ._validation import (
     check_choice,
     check_distinct_rows,
@@ -33,12 +32,7 @@ from ._validation import (
     check_random_state,
     check_real,
 )
-from ._vb_uncertainty import (
-    MeanFieldWarning,
-    interval_coverage,
-    missing_information,
-    warn_if_too_narrow,
-)
+from ._vb_uncertainty import MeanFieldWarning, interval_coverage, warn_if_too_narrow
 from .covariance import get_structure
 from .exceptions import DegenerateDataWarning
 from .priors import Dirichlet, DirichletProcess, Gamma, NormalInverseWishart, RandomScale
@@ -54,12 +48,16 @@ class VariationalGaussianMixture(BaseMixture):
     alpha)`` (Dirichlet process, ``alpha`` fixed or ``~ Gamma(shape,
     rate)``); component ``k`` has ``(mu_k, Sigma_k) ~
     NormalInverseWishart(mean, kappa, dof, scale)``; ``x_i | z_i = k ~ N(mu_k,
-    Sigma_k)``.  The variational posterior factorises as ``q(z) q(pi or v)
-    q(alpha) prod_k q(mu_k, Sigma_k)``, each factor in its conjugate family.
+    Sigma_k)``.  The scale may be random, ``scale = b A`` with ``b ~
+    Gamma`` (:class:`~bayesmix.priors.RandomScale`, the default), and so may
+    ``kappa``.  The variational posterior factorises as ``q(z) q(pi or v)
+    q(alpha) q(b) q(kappa) prod_k q(mu_k, Sigma_k)``, each factor in its
+    conjugate family.
 
     Defaults: ``n_components=10`` (a truncation level), Dirichlet-process
-    weights with concentration 1, the data-driven ``NormalInverseWishart``
-    below, ``tol=1e-5`` per observation, ``max_iter=500``, k-means
+    weights with concentration 1, the base measure of the Gibbs sampler
+    (Richardson & Green's random scale, below), ``tol=1e-5`` per
+    observation, ``max_iter=500``, k-means
     initialisation followed by merge and delete moves accepted only when they
     raise the ELBO (Hughes & Sudderth 2013), so components the data do not
     support are emptied; a component is *effective* when it is the most
@@ -83,12 +81,21 @@ class VariationalGaussianMixture(BaseMixture):
         ``DirichletProcess(Gamma(shape, rate))`` learns the concentration.
         ``Dirichlet(None)`` uses concentration ``1 / n_components``.
     component_prior : NormalInverseWishart, optional
-        ``None`` means ``NormalInverseWishart()``: every value data-driven,
-        as documented in :meth:`NormalInverseWishart.resolve` with
-        ``n_components=1`` — mean: the data mean; kappa: 0.01; dof: D + 2;
-        scale: the data covariance, so ``E[Sigma]`` is the covariance of the
-        whole data set.  The prior of a component does not depend on K, so the
-        ELBO compares across K.  The resolved prior is ``component_prior_``.
+        ``None`` means ``NormalInverseWishart(scale=RandomScale())``, the
+        :class:`~bayesmix.DirichletProcessMixture` default (Richardson & Green
+        1997, §2.3, generalised to D features): mean the data mean; kappa
+        0.01 (Fraley & Raftery 2007); dof ``D + 3`` (their ``sigma^-2 ~
+        Gamma(2, beta)`` in one dimension); ``scale = b A`` with ``A = 2
+        diag(R_1^2, .., R_D^2)``, ``R_f`` the range of feature ``f``, and
+        ``b ~ Gamma(0.2, 10)`` learned by its own conjugate factor ``q(b)``
+        (``scale_posterior_``).  ``kappa=Gamma(a, r)`` learns ``kappa`` too
+        (``kappa_posterior_``; Escobar & West 1995 use ``Gamma(0.5, 50)``).
+        Every field left ``None`` with an explicit array ``scale`` follows
+        :meth:`NormalInverseWishart.resolve` (``NormalInverseWishart()``: the
+        data covariance as scale, dof ``D + 2``).  The prior of a component
+        does not depend on K, so the ELBO compares across K.  The resolved
+        prior, learned values at their posterior means, is
+        ``component_prior_``.
     tol : float, default=1e-5
         Stop when the ELBO grows by less than ``tol`` per unit of sample weight
         (per observation) in one iteration — a change relative to the data
@@ -106,6 +113,10 @@ default="kmeans"
         gives the same result bit for bit.
     verbose : int, default=0
         Print the ELBO every iteration when >= 2, per initialisation when 1.
+    moves : bool, default=True
+        After coordinate ascent converges, try merge and delete moves and
+        keep those that raise the ELBO (Notes).  ``False``: coordinate ascent
+        alone (the behaviour of files saved before this parameter existed).
 
     Attributes
     ----------
@@ -135,7 +146,13 @@ default="kmeans"
     concentration_posterior_ : Gamma or None
         ``q(concentration)`` when it is learned.
     weight_prior_, component_prior_ :
-        The resolved priors (data units).
+        The resolved priors (data units); learned base-measure values at
+        their posterior means.
+    scale_posterior_ : Gamma or None
+        ``q(b)`` when the scale is a :class:`~bayesmix.priors.RandomScale`
+        (``component_prior_.scale`` is ``E_q[b] A``).
+    kappa_posterior_ : Gamma or None
+        ``q(kappa)`` when ``kappa`` is a :class:`~bayesmix.priors.Gamma`.
     elbo_ : float
         The evidence lower bound at the fitted variational posterior (with
         responsibilities optimal for it): every constant included, so it is
@@ -186,6 +203,17 @@ default="kmeans"
     ``n_components=1`` and a Dirichlet prior the ELBO equals the exact log
     marginal likelihood of the conjugate model.
 
+    *Learned base measure.*  ``log p(Sigma_k | b)`` is linear in ``b`` and
+    ``log b``, so ``q(b) = Gamma(g + N_b, h + sum_k tr(A E_q[Sigma_k^-1]) /
+    2)``, the sum over all K components and ``N_b = K dof D / 2`` for
+    ``"full"`` (``dof D / 2`` for ``"tied"``, ``K D (dof - D + 1) / 2`` for
+    ``"diag"`` and ``"spherical"``); ``q(mu_k, Sigma_k)`` is the usual update
+    with scale ``E_q[b] A``.  The ELBO is that of the fixed prior at ``b =
+    E_q[b]`` plus ``N_b (E_q[log b] - log E_q[b]) - KL(q(b) || p(b))``
+    (likewise for ``kappa``), so it stays a lower bound and never
+    decreases.  ``E_q[b]`` is kept at or above ``1e-6`` of its starting
+    value, which binds only when rows coincide (:mod:`bayesmix._vb_hyper`).
+
     *Moves.*  Coordinate ascent stops at the first local optimum; started from
     ``n_components`` pieces of a real table it keeps every piece, because
     moving rows one at a time from one piece of a cluster to another lowers
@@ -227,6 +255,8 @@ default="kmeans"
     References
     ----------
     Bishop (2006) §10.2; Blei & Jordan (2006), Bayesian Analysis 1, 121-144;
+    Richardson & Green (1997), JRSS B 59, 731-792; Escobar & West (1995),
+    JASA 90, 577-588; Fraley & Raftery (2007), J. Classification 24, 155-181;
     Kurihara, Welling & Teh (2007), IJCAI; Ueda, Nakano, Ghahramani & Hinton
     (2000), Neural Computation 12, 2109-2128; Hughes & Sudderth (2013),
     NeurIPS 26; Wang & Titterington (2005), AISTATS.
@@ -387,17 +417,10 @@ default="kmeans"
         # probable (predict_proba's argmax) for at least one training row, so
         # predict on the training data uses exactly these labels, and
         # posterior() draws only these components.
-        _, proba = _vb_core.predictive_log_prob(Xt, self._predictive, True)
-        self.effective_components_ = np.zeros(k, dtype=bool)
-        self.effective_components_[np.unique(proba[w > 0].argmax(axis=1))] = True
+        self.effective_components_, self.missing_information_ = _vb_core.effective(
+            Xt, w, best.post, self._predictive, structure
+        )
         self.n_effective_components_ = int(self.effective_components_.sum())
-        resp = np.empty((Xt.shape[1], k))
-        stats = MixtureStats(Xt.shape[1], k, n_features, structure.diagonal)
-        stats.e_step(Xt, w, best.post.means, best.post.prec, best.post.log_const, resp=resp)
-        # the weights of the fit's components: empty ones carry no information
-        resp = resp[:, self.effective_components_]
-        resp /= resp.sum(axis=1, keepdims=True)
-        self.missing_information_ = missing_information(resp, w)
 
         for msg in events:
             warnings.warn(msg, DegenerateDataWarning, stacklevel=2)
