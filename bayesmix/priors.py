@@ -13,7 +13,8 @@ Parameterisation (the public contract):
 * ``RandomScale(shape, rate)``: a hyperprior on the NIW ``scale`` (Richardson &
   Green 1997, generalised to ``D`` features): ``scale = 2 b diag(R_1^2, ..,
   R_D^2)`` with ``R_f`` the range of feature ``f`` and ``b ~ Gamma(shape,
-  rate)``; sampled by :class:`~bayesmix.DirichletProcessMixture`.  A
+  rate)``; sampled by :class:`~bayesmix.DirichletProcessMixture` and learned
+  by :class:`~bayesmix.VariationalGaussianMixture` (its ``q(b)``).  A
   :class:`Gamma` given as the NIW ``kappa`` is likewise a hyperprior on it.
 
 ``None`` in a prior means a data-driven default chosen at fit time by
@@ -165,17 +166,21 @@ class NormalInverseWishart:
     mean : (n_features,) array, optional
     kappa : float > 0 or Gamma, optional
         A :class:`Gamma` is a hyperprior under which
-        :class:`~bayesmix.DirichletProcessMixture` samples ``kappa`` (e.g.
+        :class:`~bayesmix.DirichletProcessMixture` samples ``kappa`` and
+        :class:`~bayesmix.VariationalGaussianMixture` learns it (e.g.
         ``Gamma(0.5, 50)``, Escobar & West 1995's ``1/tau ~ Gamma(w/2, W/2)``
         with ``w = 1``, ``W = 100``).
     dof : float > D - 1, optional
     scale : (n_features, n_features) symmetric positive-definite array or RandomScale, optional
         A :class:`RandomScale` is a hyperprior under which
-        :class:`~bayesmix.DirichletProcessMixture` samples the scale.
+        :class:`~bayesmix.DirichletProcessMixture` samples the scale and
+        :class:`~bayesmix.VariationalGaussianMixture` learns it.
 
     ``None`` values are filled by :meth:`resolve` at fit time (the Gibbs
-    sampler's default ``scale`` is ``RandomScale()``, see its docstring).
-    Hyperpriors are sampled by the Gibbs engine only.
+    sampler's and the variational engine's default ``scale`` is
+    ``RandomScale()``, see their docstrings).
+    Hyperpriors are sampled by the Gibbs engine and learned, each by its own
+    conjugate variational factor, by the variational engine.
     """
 
     mean: np.ndarray | None = None
@@ -244,8 +249,8 @@ class NormalInverseWishart:
 
         Explicit values are kept exactly.  Returns a new prior.  Hyperpriors
         (a :class:`Gamma` ``kappa``, a :class:`RandomScale` ``scale``) are
-        sampled by :class:`~bayesmix.DirichletProcessMixture` only, so they
-        are refused here.
+        handled by the engines themselves (the Gibbs sampler draws them, the
+        variational engine learns them), so they are refused here.
         """
         if self.learned:
             raise ValueError(
