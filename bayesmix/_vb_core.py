@@ -351,7 +351,7 @@ def init(Xt, w, resp, prior: Prior, structure: CovarianceStructure, hyper=None):
 # hyperparameters reach their optimum for the current responsibilities within
 # each iteration instead of creeping towards it one E-step at a time.
 _HYPER_ROUNDS = 10
-_HYPER_RTOL = 1e-8
+_HYPER_RTOL = 1e-6
 
 
 def _rates(post) -> np.ndarray:
