@@ -200,8 +200,8 @@ default="kmeans"
     that prior favours large early sticks, after each update the components
     are relabelled by decreasing expected count whenever this raises the ELBO
     (so the trace stays monotone and used components come first).  With
-    ``n_components=1`` and a Dirichlet prior the ELBO equals the exact log
-    marginal likelihood of the conjugate model.
+    ``n_components=1``, a Dirichlet prior and a fixed component prior the ELBO
+    equals the exact log marginal likelihood of the conjugate model.
 
     *Learned base measure.*  ``log p(Sigma_k | b)`` is linear in ``b`` and
     ``log b``, so ``q(b) = Gamma(g + N_b, h + sum_k tr(A E_q[Sigma_k^-1]) /
