@@ -55,6 +55,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import _arviz, _draws, _partition, _relabel, _summary
+from . import io as _io
 from ._display import posterior_html
 from ._validation import check_choice, check_int, check_random_state, check_X
 
@@ -100,6 +101,10 @@ class MixturePosterior:
         ``permutation[c, s, j]`` is the engine's slot that became component ``j``.
     relabel_converged : bool
     """
+
+    # what bayesmix.io looks for in a result it saves (io imports no posterior code)
+    _bayesmix_result = True
+    _unsaved_attributes = ("_cache",)  # derived quantities, recomputed on demand
 
     def __init__(self, *args, **kwargs):
         if args or kwargs:
@@ -212,6 +217,25 @@ class MixturePosterior:
         if check_convergence and self.kind not in _INDEPENDENT_KINDS and self.n_draws >= 8:
             _summary.warn_if_not_converged(self._label_invariant())
         return self
+
+    # ------------------------------------------------------------- files
+    def save(self, path) -> None:
+        """Write this posterior to ``path`` (npz + JSON metadata, no pickle, as
+        models are saved); read it back with :func:`bayesmix.load` or
+        :meth:`MixturePosterior.load`.  Every array (draws, relabelling
+        permutations, data, partitions) is restored bit for bit, so summaries,
+        densities and :meth:`to_arviz` give the same results.  For ArviZ's own
+        formats, ``to_arviz().to_netcdf(path)`` needs the ``netcdf`` extra
+        (``pip install bayesmix[netcdf]``)."""
+        _io.save(self, path)
+
+    @classmethod
+    def load(cls, path) -> MixturePosterior:
+        """Read a posterior written by :meth:`save` (TypeError for another kind of file)."""
+        return _io.load_as(path, cls)
+
+    def _after_load(self) -> None:
+        self._cache = {}
 
     # ------------------------------------------------ kernels, relabelling
     def _feature_major(self, X):

@@ -26,6 +26,7 @@ import numpy as np
 
 from . import _em_core as em_core
 from . import _init
+from . import io as _io
 from ._data import prepare
 from ._kernels import serial_kernels, single_threaded_blas
 from ._validation import (
@@ -90,8 +91,28 @@ class ModelSelection:
     models_: dict = field(repr=False)
     criterion: str = "bic"
 
+    # what bayesmix.io looks for in a result it saves
+    _bayesmix_result = True
+
     def __repr__(self) -> str:
         return f"ModelSelection(criterion={self.criterion!r}, best={self.best_params_})"
+
+    def save(self, path) -> None:
+        """Write this selection (its table and every fitted model) to ``path``
+        (npz + JSON metadata, no pickle, as models are saved); read it back
+        with :func:`bayesmix.load` or :meth:`ModelSelection.load`."""
+        _io.save(self, path)
+
+    @classmethod
+    def load(cls, path) -> ModelSelection:
+        """Read a selection written by :meth:`save` (TypeError for another kind of file)."""
+        return _io.load_as(path, cls)
+
+    def _after_load(self) -> None:
+        # best_ is one of models_ (the file holds two copies): one object again
+        key = (self.best_params_.get("covariance_type"), self.best_params_.get("n_components"))
+        if self.best_ is not None and key in self.models_:
+            self.models_[key] = self.best_
 
 
 def _record_warning(message, category, filename, lineno, file=None, line=None):
