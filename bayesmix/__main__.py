@@ -134,10 +134,15 @@ def _select_em(X, ks, covariance_types, n_init, seed, say, names=None):
 def _format_table(table) -> str:
     header = f"{'covariance':>10} {'K':>3} {'log-lik':>11} {'params':>6} {'BIC':>10} {'ICL':>10}"
     lines = [header]
+
+    def num(value, width: int, digits: int) -> str:
+        # a failed fit has no numbers: a dash, not a stale value
+        return f"{'-':>{width}}" if not np.isfinite(value) else f"{value:>{width}.{digits}f}"
+
     for r in table.to_dict("records"):
         line = (
-            f"{r['covariance_type']:>10} {r['n_components']:>3} {r['log_likelihood']:>11.2f} "
-            f"{r['n_parameters']:>6.0f} {r['bic']:>10.2f} {r['icl']:>10.2f}"
+            f"{r['covariance_type']:>10} {r['n_components']:>3} {num(r['log_likelihood'], 11, 2)} "
+            f"{num(r['n_parameters'], 6, 0)} {num(r['bic'], 10, 2)} {num(r['icl'], 10, 2)}"
         )
         if r.get("error"):
             line += f"  failed: {r['error']}"
