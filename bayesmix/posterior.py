@@ -564,13 +564,16 @@ class MixturePosterior:
             out["concentration"] = self.concentration
         return out
 
-    def summary(self, ci: float = 0.95, var_names=None):
+    def summary(self, ci: float = 0.95, var_names=None, components="occupied"):
         """Summary table of every scalar quantity (pandas DataFrame).
 
         Rows: ``weights[k]``, ``means[k, feature]``, ``covariances[k, f, g]``
         (upper triangle) for the relabelled components, then the
         label-invariant ``total_log_likelihood``, ``n_occupied`` and, when
-        learned, ``concentration``.  Columns: ``mean``, ``sd``,
+        learned, ``concentration``.  Columns: the tidy ``variable``,
+        ``component``, ``feature``, ``feature_bis`` (for filtering and
+        pivoting: ``table[table.variable == "means"].pivot(index="component",
+        columns="feature", values="mean")``), then ``mean``, ``sd``,
         ``eti{ci}_lb`` / ``eti{ci}_ub`` (equal-tailed credible interval),
         ``ess_bulk``, ``ess_tail`` and ``r_hat`` (rank-normalised split R-hat,
         Vehtari et al. 2021; a single chain is split in two halves).  NaN
@@ -583,12 +586,46 @@ class MixturePosterior:
         var_names : sequence of str, optional
             Keep only rows whose name starts with one of these
             (e.g. ``["weights", "n_occupied"]``).
+        components : "occupied", "all" or sequence of int, default="occupied"
+            Which components get rows.  ``"occupied"``: those the draws'
+            partitions give at least one row on average (posterior expected
+            number of observations >= 1); a component expected to hold less
+            than one observation describes no data (without data, every
+            component is listed).  ``"all"``: every component.
         """
         ci = _summary.check_ci(ci)
         names = self.feature_names or list(range(self.n_features))
-        rows = _summary.component_rows(self.weights, self.means, self.covariances, names)
+        rows = _summary.component_rows(
+            self.weights, self.means, self.covariances, names, self._listed(components)
+        )
         rows += list(self._label_invariant().items())
         return _summary.summary_table(rows, ci, var_names, kind=self.kind)
+
+    def expected_counts(self) -> np.ndarray:
+        """Posterior expected number of observations (total sample weight) of
+        each component, (n_components,), from the draws' partitions."""
+        self._need_X("The expected counts")
+        alloc = self.allocations.reshape(-1, self.X.shape[0])
+        k = self.weights.shape[2]
+        counts = np.zeros(k)
+        for row in alloc:  # one bincount per draw: memory stays O(K)
+            counts += np.bincount(row, weights=self.sample_weight, minlength=k)
+        return counts / alloc.shape[0]
+
+    def _listed(self, components) -> list[int]:
+        k = self.weights.shape[2]
+        if isinstance(components, str):
+            check_choice(components, "components", ("occupied", "all"))
+            if components == "all" or self.X is None:
+                return list(range(k))
+            return [int(j) for j in np.flatnonzero(self.expected_counts() >= 1.0)]
+        listed = [check_int(j, "each components entry", low=0) for j in components]
+        bad = [j for j in listed if j >= k]
+        if bad:
+            raise ValueError(
+                f"components {bad} do not exist: this posterior has {k} components (0..{k - 1})."
+            )
+        return listed
 
     def diagnostics(self):
         """R-hat and ESS of the label-invariant quantities (a DataFrame, the
