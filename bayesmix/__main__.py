@@ -262,7 +262,10 @@ def _model_summary(model, X) -> dict:
     return out
 
 
-def _save_figures(model, X, rows, out: Path, prefix: str = "") -> list[Path]:
+def _save_figures(model, X, rows, out: Path, prefix: str = "", features=None) -> list[Path]:
+    """The figures of a fit as PNG files.  With more than two features (or
+    ``features`` naming more than two) the components, classification and
+    uncertainty figures are pairs plots over those features."""
     import matplotlib.pyplot as plt
 
     from . import plotting
@@ -270,17 +273,39 @@ def _save_figures(model, X, rows, out: Path, prefix: str = "") -> list[Path]:
     written = []
 
     def save(ax, name, title=None):
-        if title:
+        grid = isinstance(ax, np.ndarray)  # a pairs plot: one title for the grid
+        fig = ax.flat[0].figure if grid else ax.figure
+        if title and grid:
+            fig.suptitle(title, y=1.01)
+        elif title:
             ax.set_title(title)
         path = out / f"{prefix}{name}.png"
-        ax.figure.savefig(path, dpi=110, bbox_inches="tight")
-        plt.close(ax.figure)
+        fig.savefig(path, dpi=110, bbox_inches="tight")
+        plt.close(fig)
         written.append(path)
 
+    names = list(X.columns) if hasattr(X, "columns") else None
+    idx = [names.index(f) for f in features] if features and names else None
+    n_shown = len(idx) if idx else X.shape[1]
+    pair = tuple(idx[:2]) if idx and len(idx) >= 2 else (0, 1)
     label = f"{type(model).__name__}, K={model.means_.shape[0]}"
-    save(plotting.plot_components(model, X), "components", label)
-    save(plotting.plot_density(model, X), "density", "fitted density")
-    save(plotting.plot_uncertainty(model, X), "uncertainty", "assignment uncertainty")
+    if n_shown > 2:
+        for kind, title in (
+            ("components", label),
+            ("classification", "classification"),
+            ("uncertainty", "assignment uncertainty"),
+        ):
+            axes = plotting.plot_pairs(model, X, kind=kind, features=idx)
+            save(axes, kind, title)
+        save(plotting.plot_density(model, X, features=pair), "density", "fitted density")
+    else:
+        save(plotting.plot_components(model, X, features=pair), "components", label)
+        save(plotting.plot_density(model, X, features=pair), "density", "fitted density")
+        save(
+            plotting.plot_uncertainty(model, X, features=pair),
+            "uncertainty",
+            "assignment uncertainty",
+        )
     if getattr(model, "lower_bounds_", None):
         save(plotting.plot_convergence(model), "convergence", "convergence")
     if rows is not None:
@@ -321,6 +346,13 @@ def _fit_command(args) -> int:
 
     # a DataFrame, so the model keeps the column names (feature_names_in_)
     data = pd.DataFrame(X, columns=names)
+    plot_features = _names(args.features) or None
+    if plot_features:
+        unknown = [f for f in plot_features if f not in names]
+        if unknown:
+            raise CLIError(f"--features: {unknown[0]!r} is not a fitted column; they are {names}")
+        if len(plot_features) < 2 and len(names) > 1:
+            raise CLIError("--features needs at least two columns (a pair to plot)")
     created = _make_out(out)
     try:
         with _warnings_as_lines():
@@ -344,7 +376,7 @@ def _fit_command(args) -> int:
     ).to_csv(labels_path, index=False)
     model_path = out / "model.npz"
     model.save(model_path)
-    figures = _save_figures(model, data, rows, out)
+    figures = _save_figures(model, data, rows, out, features=plot_features)
 
     summary = {
         "data": str(args.data),
@@ -559,6 +591,13 @@ def _parser() -> argparse.ArgumentParser:
         "(default: an unnamed first column, or a column named like an identifier)",
     )
     fit.add_argument("--delimiter", help="field separator, e.g. ';' or '\\t' (default: sniffed)")
+    fit.add_argument(
+        "--features",
+        action="append",
+        metavar="NAMES",
+        help="columns to draw, comma-separated (default: all; with more than two, the "
+        "components, classification and uncertainty figures are pairs plots)",
+    )
     fit.add_argument("--no-header", action="store_true", help="the first line is data")
     fit.add_argument("--n-init", type=int, default=5, help="restarts for EM and VB")
     fit.add_argument("--n-iter", type=int, default=None, help="Gibbs sweeps per chain")

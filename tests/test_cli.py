@@ -377,3 +377,26 @@ def test_fit_help_shows_defaults(capsys):
     for default in ("(default: em)", "(default: auto)", "(default: 5)", "(default: 0)"):
         assert default in text
     assert "--exclude" in text and "--id-column" in text and "(default: None)" not in text
+
+
+def test_more_than_two_features_get_pairs_plots(tmp_path, capsys):
+    pd = pytest.importorskip("pandas")
+    from bayesmix.datasets import load_iris
+
+    frame = pd.DataFrame(load_iris(), columns=["sl", "sw", "pl", "pw"])
+    path = tmp_path / "iris.csv"
+    frame.to_csv(path)  # with its index column
+    out = tmp_path / "out"
+    assert main(_fit_args(path, out, "--features", "pl,pw,sl")) == 0
+    capsys.readouterr()
+    import matplotlib.image
+
+    sizes = {}
+    for name in ("components", "classification", "uncertainty", "density"):
+        png = out / f"{name}.png"
+        assert png.read_bytes()[:8] == PNG_MAGIC
+        sizes[name] = matplotlib.image.imread(png).shape
+    # a 3 x 3 grid is larger than the single density panel
+    assert sizes["components"][0] > 1.5 * sizes["density"][0]
+    assert main(_fit_args(path, tmp_path / "o2", "--features", "nope,pl")) == 1
+    assert "--features: 'nope' is not a fitted column" in capsys.readouterr().err
