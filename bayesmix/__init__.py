@@ -17,8 +17,14 @@ from .posterior import MixturePosterior
 from .priors import Dirichlet, DirichletProcess, Gamma, NormalInverseWishart, RandomScale
 from .selection import ModelSelection, select_model
 
+_LAZY_SUBMODULES = ("datasets", "plotting")  # plotting imports matplotlib: only on use
+
 
 def __getattr__(name: str):
+    if name in _LAZY_SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
     # The variational engine imports scipy.special (~0.1 s): a process that only
     # fits by EM should not pay for it (PEP 562 lazy attribute).
     if name == "VariationalGaussianMixture":
@@ -30,6 +36,10 @@ def __getattr__(name: str):
 
         return DirichletProcessMixture
     raise AttributeError(f"module 'bayesmix' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__, *_LAZY_SUBMODULES})
 
 
 __all__ = [
@@ -49,6 +59,8 @@ __all__ = [
     "VariationalGaussianMixture",
     "__version__",
     "bootstrap_em",
+    "datasets",
     "load",
+    "plotting",
     "select_model",
 ]

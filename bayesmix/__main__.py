@@ -2,8 +2,9 @@
 
 ``python -m bayesmix demo`` fits the bundled data with every engine, prints
 the model-selection table and a posterior summary, and writes its figures as
-PNG files.  ``bayesmix fit data.csv --out DIR`` fits a CSV file and writes a
-JSON summary, the labels with their assignment uncertainty, the saved model
+PNG files.  ``bayesmix fit data.csv --out DIR`` fits a table (CSV, TSV or
+Parquet, read by :mod:`bayesmix._cli_table`) and writes a JSON summary, the
+labels with their assignment uncertainty (and the rows' IDs), the saved model
 and PNG figures.
 """
 
@@ -11,22 +12,20 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import csv
 import json
 import math
+import os
 import sys
+import tempfile
 import time
 import warnings
 from pathlib import Path
 
 import numpy as np
 
+from ._cli_table import CLIError, read_table
+
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
-_MISSING = {"", "na", "nan", "n/a", "null", "none", "?"}
-
-
-class CLIError(Exception):
-    """A user-facing error: printed as one line, exit status 1."""
 
 
 def _engine_class(method: str):
@@ -63,72 +62,44 @@ def _warnings_as_lines():
 
 # ---------------------------------------------------------------------- reading
 def read_csv(path: Path, columns=None, header: bool | None = None):
-    """Read a numeric CSV file; returns ``(X, feature names)``.
+    """Read a numeric table; returns ``(X, feature names)`` (see :func:`read_table`)."""
+    table = read_table(path, columns=columns, header=header)
+    return table.X, table.names
 
-    The first line is a header when any of its cells is not a number (or when
-    ``header=True``).  Every problem raises :class:`CLIError` with a message
-    naming the file, the line and the column.
-    """
-    if not path.exists():
-        raise CLIError(f"{path}: no such file")
-    if path.is_dir():
-        raise CLIError(f"{path}: is a directory, not a CSV file")
+
+def _names(values) -> list[str]:
+    """Column names from repeated and/or comma-separated option values."""
+    names = []
+    for value in values or ():
+        names.extend(v.strip() for v in value.split(",") if v.strip())
+    return names
+
+
+def _check_out(out: Path) -> None:
+    """Refuse an output directory that cannot be written, before anything is fitted."""
+    if out.exists() and not out.is_dir():
+        raise CLIError(f"--out {out}: is a file, not a directory; name a directory")
+    parent = out
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise CLIError(f"--out {out}: {parent} is a file, so the directory cannot be made")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise CLIError(f"--out {out}: {parent} is not writable; choose another directory")
+
+
+def _make_out(out: Path) -> bool:
+    """Create ``out`` and prove it writable; returns whether it was created."""
+    created = not out.exists()
     try:
-        with open(path, newline="", encoding="utf-8-sig") as fh:
-            rows = [(n, row) for n, row in enumerate(csv.reader(fh), start=1)]
-    except UnicodeDecodeError as exc:
-        raise CLIError(f"{path}: not a UTF-8 text file ({exc.reason})") from None
-    except csv.Error as exc:
-        raise CLIError(f"{path}: not a readable CSV file ({exc})") from None
-    rows = [(n, row) for n, row in rows if any(cell.strip() for cell in row)]
-    if not rows:
-        raise CLIError(f"{path}: the file is empty")
-
-    def is_number(cell: str) -> bool:
-        try:
-            float(cell)
-        except ValueError:
-            return False
-        return True
-
-    first = rows[0][1]
-    if header is None:
-        header = not all(is_number(c.strip()) for c in first)
-    if header:
-        names = [c.strip() for c in first]
-        rows = rows[1:]
-    else:
-        names = [f"x{j}" for j in range(len(first))]
-    if not rows:
-        raise CLIError(f"{path}: no data rows after the header")
-    n_columns = len(names)
-    if columns:
-        missing = [c for c in columns if c not in names]
-        if missing:
-            raise CLIError(f"{path}: no column named {missing[0]!r}; the columns are {names}")
-        keep = [names.index(c) for c in columns]
-    else:
-        keep = list(range(n_columns))
-    X = np.empty((len(rows), len(keep)))
-    for i, (line, row) in enumerate(rows):
-        if len(row) != n_columns:
-            raise CLIError(
-                f"{path}: line {line} has {len(row)} columns but the "
-                f"{'header' if header else 'first line'} has {n_columns}"
-            )
-        for out_j, j in enumerate(keep):
-            cell = row[j].strip()
-            where = f"{path}: line {line}, column {j + 1} ({names[j]!r})"
-            if cell.lower() in _MISSING:
-                raise CLIError(f"{where}: missing value {cell!r}; remove or fill this row")
-            try:
-                value = float(cell)
-            except ValueError:
-                raise CLIError(f"{where}: {cell!r} is not a number") from None
-            if not math.isfinite(value):
-                raise CLIError(f"{where}: {cell!r} is not a finite number")
-            X[i, out_j] = value
-    return X, [names[j] for j in keep]
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as exc:
+        raise CLIError(
+            f"--out {out}: cannot write there ({exc.strerror}); choose another directory"
+        ) from None
+    return created
 
 
 # ---------------------------------------------------------------------- fitting
@@ -163,10 +134,15 @@ def _select_em(X, ks, covariance_types, n_init, seed, say, names=None):
 def _format_table(table) -> str:
     header = f"{'covariance':>10} {'K':>3} {'log-lik':>11} {'params':>6} {'BIC':>10} {'ICL':>10}"
     lines = [header]
+
+    def num(value, width: int, digits: int) -> str:
+        # a failed fit has no numbers: a dash, not a stale value
+        return f"{'-':>{width}}" if not np.isfinite(value) else f"{value:>{width}.{digits}f}"
+
     for r in table.to_dict("records"):
         line = (
-            f"{r['covariance_type']:>10} {r['n_components']:>3} {r['log_likelihood']:>11.2f} "
-            f"{r['n_parameters']:>6.0f} {r['bic']:>10.2f} {r['icl']:>10.2f}"
+            f"{r['covariance_type']:>10} {r['n_components']:>3} {num(r['log_likelihood'], 11, 2)} "
+            f"{num(r['n_parameters'], 6, 0)} {num(r['bic'], 10, 2)} {num(r['icl'], 10, 2)}"
         )
         if r.get("error"):
             line += f"  failed: {r['error']}"
@@ -286,7 +262,10 @@ def _model_summary(model, X) -> dict:
     return out
 
 
-def _save_figures(model, X, rows, out: Path, prefix: str = "") -> list[Path]:
+def _save_figures(model, X, rows, out: Path, prefix: str = "", features=None) -> list[Path]:
+    """The figures of a fit as PNG files.  With more than two features (or
+    ``features`` naming more than two) the components, classification and
+    uncertainty figures are pairs plots over those features."""
     import matplotlib.pyplot as plt
 
     from . import plotting
@@ -294,17 +273,39 @@ def _save_figures(model, X, rows, out: Path, prefix: str = "") -> list[Path]:
     written = []
 
     def save(ax, name, title=None):
-        if title:
+        grid = isinstance(ax, np.ndarray)  # a pairs plot: one title for the grid
+        fig = ax.flat[0].figure if grid else ax.figure
+        if title and grid:
+            fig.suptitle(title, y=1.01)
+        elif title:
             ax.set_title(title)
         path = out / f"{prefix}{name}.png"
-        ax.figure.savefig(path, dpi=110, bbox_inches="tight")
-        plt.close(ax.figure)
+        fig.savefig(path, dpi=110, bbox_inches="tight")
+        plt.close(fig)
         written.append(path)
 
+    names = list(X.columns) if hasattr(X, "columns") else None
+    idx = [names.index(f) for f in features] if features and names else None
+    n_shown = len(idx) if idx else X.shape[1]
+    pair = tuple(idx[:2]) if idx and len(idx) >= 2 else (0, 1)
     label = f"{type(model).__name__}, K={model.means_.shape[0]}"
-    save(plotting.plot_components(model, X), "components", label)
-    save(plotting.plot_density(model, X), "density", "fitted density")
-    save(plotting.plot_uncertainty(model, X), "uncertainty", "assignment uncertainty")
+    if n_shown > 2:
+        for kind, title in (
+            ("components", label),
+            ("classification", "classification"),
+            ("uncertainty", "assignment uncertainty"),
+        ):
+            axes = plotting.plot_pairs(model, X, kind=kind, features=idx)
+            save(axes, kind, title)
+        save(plotting.plot_density(model, X, features=pair), "density", "fitted density")
+    else:
+        save(plotting.plot_components(model, X, features=pair), "components", label)
+        save(plotting.plot_density(model, X, features=pair), "density", "fitted density")
+        save(
+            plotting.plot_uncertainty(model, X, features=pair),
+            "uncertainty",
+            "assignment uncertainty",
+        )
     if getattr(model, "lower_bounds_", None):
         save(plotting.plot_convergence(model), "convergence", "convergence")
     if rows is not None:
@@ -325,43 +326,64 @@ def _fit_command(args) -> int:
     matplotlib.use("Agg")
 
     say = _progress(args.quiet)
-    columns = [c.strip() for c in args.columns.split(",")] if args.columns else None
-    X, names = read_csv(Path(args.data), columns=columns, header=False if args.no_header else None)
+    out = Path(args.out)
+    _check_out(out)  # before reading and fitting: a long fit must not end in a write error
+    table = read_table(
+        Path(args.data),
+        columns=_names(args.columns) or None,
+        exclude=_names(args.exclude),
+        id_column=args.id_column,
+        header=False if args.no_header else None,
+        delimiter=args.delimiter,
+    )
+    X, names = table.X, table.names
     if X.shape[0] < 2:
         raise CLIError(f"{args.data}: a mixture needs at least 2 data rows, got {X.shape[0]}")
-    if len(set(names)) != len(names):
-        raise CLIError(f"{args.data}: the header repeats a column name: {names}")
     say(f"read {X.shape[0]} rows x {X.shape[1]} columns {names} from {args.data}")
+    for note in table.notes:
+        say(f"  {note}")
     import pandas as pd  # a dependency of xarray, hence of arviz-base
 
     # a DataFrame, so the model keeps the column names (feature_names_in_)
     data = pd.DataFrame(X, columns=names)
+    plot_features = _names(args.features) or None
+    if plot_features:
+        unknown = [f for f in plot_features if f not in names]
+        if unknown:
+            raise CLIError(f"--features: {unknown[0]!r} is not a fitted column; they are {names}")
+        if len(plot_features) < 2 and len(names) > 1:
+            raise CLIError("--features needs at least two columns (a pair to plot)")
+    created = _make_out(out)
     try:
         with _warnings_as_lines():
             model, rows = _fit_model(data, args, say)
-    except ValueError as exc:  # the estimators' own messages name the cure
+    except (ValueError, CLIError) as exc:  # the estimators' own messages name the cure
+        if created and not any(out.iterdir()):
+            out.rmdir()
         raise CLIError(str(exc)) from None
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
 
     resp = model.predict_proba(data)
     labels = resp.argmax(axis=1)
     uncertainty = 1.0 - resp.max(axis=1)
     labels_path = out / "labels.csv"
-    with open(labels_path, "w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["row", "label", "uncertainty"])
-        for i, (lab, u) in enumerate(zip(labels, uncertainty, strict=True), start=1):
-            writer.writerow([i, int(lab), f"{u:.6g}"])
+    if table.ids is not None:
+        id_name = table.id_name if table.id_name not in ("label", "uncertainty") else "id"
+        ids = table.ids.to_numpy()
+    else:
+        id_name, ids = "row", np.arange(1, X.shape[0] + 1)
+    pd.DataFrame(
+        {id_name: ids, "label": labels, "uncertainty": [f"{u:.6g}" for u in uncertainty]}
+    ).to_csv(labels_path, index=False)
     model_path = out / "model.npz"
     model.save(model_path)
-    figures = _save_figures(model, data, rows, out)
+    figures = _save_figures(model, data, rows, out, features=plot_features)
 
     summary = {
         "data": str(args.data),
         "n_samples": X.shape[0],
         "n_features": X.shape[1],
         "features": names,
+        "id_column": table.id_name,
         "method": args.method,
         **_model_summary(model, data),
         "label_counts": np.bincount(labels, minlength=model.means_.shape[0]),
@@ -502,20 +524,45 @@ def _posterior(model):
 
 
 # ------------------------------------------------------------------------- main
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Every option's help shows its default, except flags and unset options
+    (their help says what happens without them)."""
+
+    def _get_help_string(self, action):
+        if action.default is None or action.default is False or action.default == []:
+            return action.help
+        return super()._get_help_string(action)
+
+
 def _parser() -> argparse.ArgumentParser:
+    fmt = _HelpFormatter
     parser = argparse.ArgumentParser(
         prog="bayesmix",
         description="Gaussian mixtures by EM, variational Bayes and collapsed Gibbs sampling.",
+        formatter_class=fmt,
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="fit the bundled data with every engine and write plots")
+    demo = sub.add_parser(
+        "demo", help="fit the bundled data with every engine and write plots", formatter_class=fmt
+    )
     demo.add_argument("--out", type=Path, default=Path("bayesmix-demo"), help="output directory")
     demo.add_argument("--quick", action="store_true", help="a smaller grid and shorter chains")
     demo.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
 
-    fit = sub.add_parser("fit", help="fit a numeric CSV file and write a summary, labels, plots")
-    fit.add_argument("data", help="CSV file: one row per observation, numeric columns")
-    fit.add_argument("--method", choices=("em", "vb", "gibbs"), default="em")
+    fit = sub.add_parser(
+        "fit",
+        help="fit a table (CSV, TSV, Parquet) and write a summary, labels, plots",
+        formatter_class=fmt,
+        description=(
+            "Fit a Gaussian mixture to the numeric columns of a table. The delimiter is "
+            "sniffed (comma, semicolon, tab, bar); an unnamed first column (the index "
+            "pandas' to_csv writes) and a column named like an identifier holding distinct "
+            "integers are taken as row IDs, not features, and said so; text columns must "
+            "be left out with --exclude."
+        ),
+    )
+    fit.add_argument("data", help="CSV / TSV / Parquet file: one row per observation")
+    fit.add_argument("--method", choices=("em", "vb", "gibbs"), default="em", help="engine")
     fit.add_argument(
         "--components",
         default="auto",
@@ -528,11 +575,33 @@ def _parser() -> argparse.ArgumentParser:
         help="covariance type ('auto': EM compares all four by BIC, VB and Gibbs use full)",
     )
     fit.add_argument("--out", type=Path, default=Path("bayesmix-out"), help="output directory")
-    fit.add_argument("--columns", help="comma-separated column names to use (default: all)")
+    fit.add_argument(
+        "--columns", action="append", help="columns to fit, comma-separated (default: all)"
+    )
+    fit.add_argument(
+        "--exclude",
+        action="append",
+        metavar="NAME",
+        help="columns to leave out, comma-separated or repeated (text columns must be)",
+    )
+    fit.add_argument(
+        "--id-column",
+        metavar="NAME",
+        help="a column of row IDs: not fitted, written as the first column of labels.csv "
+        "(default: an unnamed first column, or a column named like an identifier)",
+    )
+    fit.add_argument("--delimiter", help="field separator, e.g. ';' or '\\t' (default: sniffed)")
+    fit.add_argument(
+        "--features",
+        action="append",
+        metavar="NAMES",
+        help="columns to draw, comma-separated (default: all; with more than two, the "
+        "components, classification and uncertainty figures are pairs plots)",
+    )
     fit.add_argument("--no-header", action="store_true", help="the first line is data")
-    fit.add_argument("--n-init", type=int, default=5, help="restarts for EM and VB (default 5)")
+    fit.add_argument("--n-init", type=int, default=5, help="restarts for EM and VB")
     fit.add_argument("--n-iter", type=int, default=None, help="Gibbs sweeps per chain")
-    fit.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    fit.add_argument("--seed", type=int, default=0, help="random seed")
     fit.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     return parser
 
@@ -540,6 +609,8 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     """Entry point of the ``bayesmix`` command; returns the exit status."""
     args = _parser().parse_args(argv)
+    if getattr(args, "delimiter", None) is not None:
+        args.delimiter = {"\\t": "\t", "tab": "\t"}.get(args.delimiter, args.delimiter)
     try:
         if args.command == "demo":
             return _demo(args.out, args.quick, args.quiet)

@@ -106,14 +106,23 @@ def model_html(model) -> str:
     header = ["component", "weight"] + [f"mean {n}" for n in names[:shown_features]]
     if shown_features < n_features:
         header.append("...")
+    # A variational fit keeps empty slots (its truncation level): list only the
+    # components that describe data, and say how many were left out.
+    effective = getattr(model, "effective_components_", None)
+    listed = np.arange(n_components)
+    if effective is not None and np.shape(effective) == (n_components,):
+        listed = np.flatnonzero(np.asarray(effective, dtype=bool))
     rows = []
-    for k in range(min(n_components, _MAX_ROWS)):
-        row = [k, weights[k], *means[k, :shown_features]]
+    for k in listed[:_MAX_ROWS]:
+        row = [int(k), weights[k], *means[k, :shown_features]]
         if shown_features < n_features:
             row.append("...")
         rows.append(row)
-    if n_components > _MAX_ROWS:
-        rows.append([f"... {n_components - _MAX_ROWS} more", "", *[""] * (len(header) - 2)])
+    blank = [""] * (len(header) - 2)
+    if listed.size > _MAX_ROWS:
+        rows.append([f"... {listed.size - _MAX_ROWS} more", "", *blank])
+    if listed.size < n_components:
+        rows.append([f"{n_components - listed.size} empty not shown", "", *blank])
     parts.append(_table(rows, header=header))
     parts.append("</div>")
     return "".join(parts)

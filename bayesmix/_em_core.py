@@ -375,9 +375,14 @@ def step(structure: CovarianceStructure, data: Data, stats: MixtureStats, params
     return State(new, jitter, empty, reseed_jitter, log_likelihood)
 
 
-def run(config: Config, data: Data, params: Params, ctx: Context, jitter=None) -> Run:
+def run(config: Config, data: Data, params: Params, ctx: Context, jitter=None, history=()) -> Run:
     """:func:`step` from ``params`` until converged or ``max_iter``, then a
-    final E-step, so ``log_likelihood`` belongs to the returned parameters."""
+    final E-step, so ``log_likelihood`` belongs to the returned parameters.
+
+    ``history`` holds the mean log-likelihoods of the run that ``params``
+    continue (a warm start): convergence is judged on the whole sequence, so a
+    warm-started fit with a small ``max_iter`` converges across calls, as in
+    scikit-learn."""
     structure = config.structure
     Xt, w = data.Xt, data.w
     k, d = params.means.shape
@@ -387,6 +392,7 @@ def run(config: Config, data: Data, params: Params, ctx: Context, jitter=None) -
     log = EventLog(structure, ctx.scale)
     log.jitter(jitter, 0)
     converged = False
+    history = [float(v) for v in history[-2:]]  # has_converged reads the last three
     for it in range(config.max_iter):
         state = step(structure, data, stats, params, ctx)
         params = state.params
@@ -398,7 +404,7 @@ def run(config: Config, data: Data, params: Params, ctx: Context, jitter=None) -
         if config.verbose >= 2:
             print(f"  iteration {it + 1}: mean log-likelihood {lower_bounds[-1]:.8f}")
         # An iteration that re-seeded moved the parameters: not a fixed point.
-        if not state.reseeded.size and has_converged(config.tol, lower_bounds):
+        if not state.reseeded.size and has_converged(config.tol, history + lower_bounds):
             converged = True
             break
     # A final E-step: log_likelihood_ belongs to the returned parameters, and
@@ -456,13 +462,15 @@ def fit(
     given: dict,
     *,
     warm: Params | None = None,
+    warm_history=(),
     start=None,
 ) -> Fit:
     """The best of ``n_init`` runs (one from ``warm`` parameters when given).
 
     ``start`` (``(params, jitter)`` in standardised units) replaces the first
     initialisation: :func:`~bayesmix.select_model` passes the shared start of
-    its grid.  A run with a collapsed component sits on a spike of the
+    its grid.  ``warm_history`` is the warm fit's ``lower_bounds`` (see :func:`run`).
+    A run with a collapsed component sits on a spike of the
     (unbounded) likelihood: it is a degenerate solution, not a better fit, so
     any proper run beats it (mclust reports such fits as singular).
     """
@@ -484,12 +492,17 @@ def fit(
             start_params, jitter = start
         else:
             start_params, jitter = initial_params(config, data, rng, given, ctx, init)
-        cfg = config if max_iter is None else config._replace(max_iter=max_iter)
-        return finish(run(cfg, data, start_params, ctx, jitter))
+        # max_iter caps every run, screening runs included (n_iter_ <= max_iter)
+        cfg = (
+            config if max_iter is None else config._replace(max_iter=min(max_iter, config.max_iter))
+        )
+        history = warm_history if warm is not None else ()
+        return finish(run(cfg, data, start_params, ctx, jitter, history))
 
     def resume(screened: Run) -> Run:
         """A screening run continued to convergence."""
-        more = run(config._replace(max_iter=config.max_iter), data, screened.params, ctx)
+        left = max(config.max_iter - len(screened.lower_bounds), 0)
+        more = run(config._replace(max_iter=left), data, screened.params, ctx)
         more.lower_bounds = screened.lower_bounds + more.lower_bounds
         more.events = screened.events + more.events
         return finish(more)

@@ -17,7 +17,13 @@ from ._diagnostics import RHAT_THRESHOLD, draw_diagnostics
 from ._validation import check_real
 from .exceptions import ConvergenceWarning
 
-__all__ = ["check_ci", "component_rows", "summary_table", "warn_if_not_converged"]
+__all__ = [
+    "TIDY_COLUMNS",
+    "check_ci",
+    "component_rows",
+    "summary_table",
+    "warn_if_not_converged",
+]
 
 
 def check_ci(ci) -> float:
@@ -28,37 +34,52 @@ def check_ci(ci) -> float:
     return ci
 
 
-def component_rows(weights, means, covariances, feature_labels) -> list[tuple[str, np.ndarray]]:
-    """``(name, (n_chains, n_draws) draws)`` of every component-specific scalar:
-    ``weights[k]``, ``means[k, f]``, then the upper triangle ``covariances[k, f, g]``.
+TIDY_COLUMNS = ("variable", "component", "feature", "feature_bis")
+
+
+def component_rows(
+    weights, means, covariances, feature_labels, components=None
+) -> list[tuple[str, np.ndarray, tuple]]:
+    """``(name, (n_chains, n_draws) draws, (variable, component, feature,
+    feature_bis))`` of every component-specific scalar: ``weights[k]``,
+    ``means[k, f]``, then the upper triangle ``covariances[k, f, g]``.
 
     ``weights`` (C, S, K), ``means`` (C, S, K, D), ``covariances`` (C, S, K, D, D);
-    ``feature_labels`` names the D features in the row names.
+    ``feature_labels`` names the D features in the row names; ``components``
+    (default: all K) are the components to list.
     """
-    k = weights.shape[2]
+    ks = range(weights.shape[2]) if components is None else components
     n_features = means.shape[3]
+    labels = feature_labels
     rows = []
-    for j in range(k):
-        rows.append((f"weights[{j}]", weights[:, :, j]))
-    for j in range(k):
+    for j in ks:
+        rows.append((f"weights[{j}]", weights[:, :, j], ("weights", j, None, None)))
+    for j in ks:
         for f in range(n_features):
-            rows.append((f"means[{j}, {feature_labels[f]}]", means[:, :, j, f]))
-    for j in range(k):
+            rows.append(
+                (f"means[{j}, {labels[f]}]", means[:, :, j, f], ("means", j, labels[f], None))
+            )
+    for j in ks:
         for f in range(n_features):
             for g in range(f, n_features):
                 rows.append(
                     (
-                        f"covariances[{j}, {feature_labels[f]}, {feature_labels[g]}]",
+                        f"covariances[{j}, {labels[f]}, {labels[g]}]",
                         covariances[:, :, j, f, g],
+                        ("covariances", j, labels[f], labels[g]),
                     )
                 )
     return rows
 
 
 def summary_table(rows, ci: float = 0.95, var_names=None, kind: str | None = None):
-    """A pandas DataFrame summarising ``rows`` (``(name, (C, S) draws)`` pairs).
+    """A pandas DataFrame summarising ``rows`` (``(name, (C, S) draws)`` pairs,
+    or triples whose third item is ``(variable, component, feature,
+    feature_bis)``).
 
-    Columns ``mean``, ``sd``, ``eti{ci}_lb`` / ``eti{ci}_ub``, ``ess_bulk``,
+    Index: the rows' names.  Columns: the tidy ``variable``, ``component``,
+    ``feature``, ``feature_bis`` (missing where they do not apply), then
+    ``mean``, ``sd``, ``eti{ci}_lb`` / ``eti{ci}_ub``, ``ess_bulk``,
     ``ess_tail``, ``r_hat``; NaN draws are left out of the mean, sd and
     interval and make the diagnostics NaN.  ``var_names`` keeps the rows whose
     name (before ``[``) is one of them; ``kind`` is stored in ``attrs``.
@@ -72,7 +93,14 @@ def summary_table(rows, ci: float = 0.95, var_names=None, kind: str | None = Non
     pct = f"{100 * ci:g}"
     index = [r[0] for r in rows]
     if not rows:
-        return pd.DataFrame(columns=["mean", "sd", f"eti{pct}_lb", f"eti{pct}_ub"])
+        return pd.DataFrame(columns=[*TIDY_COLUMNS, "mean", "sd", f"eti{pct}_lb", f"eti{pct}_ub"])
+    meta = [r[2] if len(r) > 2 else (r[0], None, None, None) for r in rows]
+    tidy = {
+        "variable": [m[0] for m in meta],
+        "component": pd.array([m[1] for m in meta], dtype="Int64"),
+        "feature": [None if m[2] is None else str(m[2]) for m in meta],
+        "feature_bis": [None if m[3] is None else str(m[3]) for m in meta],
+    }
     stack = np.stack([r[1] for r in rows])  # (n_rows, C, S)
     flat = stack.reshape(stack.shape[0], -1)
     alpha = 0.5 * (1.0 - ci)
@@ -85,7 +113,7 @@ def summary_table(rows, ci: float = 0.95, var_names=None, kind: str | None = Non
             f"eti{pct}_ub": np.nanquantile(flat, 1.0 - alpha, axis=1),
         }
     table.update(draw_diagnostics(stack))
-    frame = pd.DataFrame(table, index=index)
+    frame = pd.DataFrame({**tidy, **table}, index=index)
     frame.attrs["kind"] = kind
     return frame
 

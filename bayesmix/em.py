@@ -88,7 +88,10 @@ class GaussianMixture(BaseMixture):
     warm_start : bool, default=False
         Start the next ``fit`` from this fit's parameters (``n_init`` is then 1)
         when it has the same ``n_components``, ``covariance_type`` and number
-        of features; otherwise the next fit starts afresh.
+        of features; otherwise the next fit starts afresh.  A warm-started fit
+        judges convergence on the log-likelihoods of the previous call and its
+        own together, so repeated calls with a small ``max_iter`` converge
+        (as in scikit-learn).
     verbose : int, default=0
         Print the log-likelihood every iteration when >= 2, per init when 1.
 
@@ -216,7 +219,13 @@ class GaussianMixture(BaseMixture):
         ):
             data = data.restandardised(self._standardiser)
             warm = self._params
-        result = core.fit(config, data, rng, given, warm=warm)
+        # Convergence is judged against the previous call too (scikit-learn's
+        # rule), in the kernels' standardised units (see _publish).
+        history = []
+        if warm is not None:
+            log_jac = data.Xt.shape[0] * self._standardiser.log_scale
+            history = [lb + log_jac for lb in getattr(self, "lower_bounds_", ())]
+        result = core.fit(config, data, rng, given, warm=warm, warm_history=history)
         self._publish(config, data, result)
         return self
 

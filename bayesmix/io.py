@@ -13,6 +13,12 @@ covariance structures of :mod:`bayesmix.covariance`, and instances of
 classes defined inside bayesmix (created without calling their
 constructors, then given their saved attributes).
 
+Results are saved the same way: :class:`~bayesmix.MixturePosterior` and
+:class:`~bayesmix.ModelSelection` (classes that set ``_bayesmix_result =
+True``) are stored attribute by attribute, their pandas tables column by
+column and the models they hold as nested models, and :func:`load` reads any
+of them back.
+
 Engines need no code of their own to be saved: every instance attribute is
 stored.  A class is a bayesmix estimator, one that :func:`save` writes and
 :func:`load` rebuilds, when it sets the class attribute
@@ -26,7 +32,8 @@ File layout (version 1)
 -----------------------
 ``__bayesmix__.npy`` (uint8): JSON ``{"format": "bayesmix-model",
 "format_version": 1, "bayesmix_version", "class": "module:QualName",
-"params": {...}, "state": {...}}``; ``a0.npy``, ``a1.npy``, ...: the arrays.
+"params": {...}, "state": {...}}`` (a result has no ``"params"``); ``a0.npy``,
+``a1.npy``, ...: the arrays.
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ import json
 import math
 import os
 import re
+import sys
 import tempfile
 import zipfile
 from pathlib import Path
@@ -90,6 +98,13 @@ class _Encoder:
                 if len(dtypes) == 1 and next(iter(dtypes)).kind in "biufc":
                     return {_TAG: "scalarlist", "key": self._store(np.asarray(value))}
             return [self(v, f"{where}[{i}]") for i, v in enumerate(value)]
+        cls = type(value)
+        if isinstance(value, tuple) and _is_bayesmix_namedtuple(cls):
+            return {
+                _TAG: "namedtuple",
+                "class": f"{cls.__module__}:{cls.__qualname__}",
+                "items": [self(v, f"{where}.{n}") for n, v in zip(cls._fields, value, strict=True)],
+            }
         if isinstance(value, tuple):
             return {_TAG: "tuple", "items": [self(v, f"{where}[{i}]") for i, v in enumerate(value)]}
         if isinstance(value, (set, frozenset)):
@@ -113,7 +128,10 @@ class _Encoder:
             return {_TAG: "randomstate", "state": self(value.get_state(legacy=False), where)}
         if isinstance(value, CovarianceStructure):
             return {_TAG: "covariance", "name": value.name}
-        cls = type(value)
+        if _is_estimator(cls):  # a model held by a result: params + state, as save() writes
+            return {_TAG: "estimator", **_estimator_record(value, self)}
+        if _is_dataframe(value):
+            return self._frame(value, where)
         if _MODULE_RE.match(cls.__module__ or "") and hasattr(value, "__dict__"):
             return {
                 _TAG: "object",
@@ -125,6 +143,34 @@ class _Encoder:
             "safe file representation. An engine keeping such a cache should list it in "
             "_unsaved_attributes and rebuild it in _after_load()."
         )
+
+    def _column(self, values, where: str):
+        """A pandas column or index: numeric ones as arrays, text ones as lists."""
+        dtype = values.dtype
+        if isinstance(dtype, np.dtype) and dtype.kind in "biufcmM":
+            return {"dtype": dtype.str, "values": self._array(np.asarray(values), where)}
+        name = str(dtype)
+        if name not in _TEXT_DTYPES:
+            raise TypeError(f"cannot save {where}: columns of dtype {name} are not supported")
+        items = [None if _is_na(v) else v for v in values.tolist()]
+        return {"dtype": name, "values": self(items, where)}
+
+    def _frame(self, frame, where: str):
+        import pandas as pd
+
+        if not all(isinstance(c, str) for c in frame.columns) or frame.columns.has_duplicates:
+            raise TypeError(f"cannot save {where}: a table needs distinct string column names")
+        index = frame.index
+        if isinstance(index, pd.RangeIndex):
+            index_record = {"range": [index.start, index.stop, index.step]}
+        else:
+            index_record = self._column(index, f"{where}.index")
+        return {
+            _TAG: "dataframe",
+            "columns": [[c, self._column(frame[c], f"{where}[{c!r}]")] for c in frame.columns],
+            "index": index_record,
+            "attrs": self(dict(frame.attrs), f"{where}.attrs"),
+        }
 
     def _array(self, arr: np.ndarray, where: str):
         if arr.dtype.kind == "O":
@@ -232,6 +278,55 @@ class _Decoder:
     def _tag_covariance(self, d):
         return get_structure(d["name"])
 
+    def _tag_namedtuple(self, d):
+        cls = _resolve_class(d["class"], namedtuple=True)
+        items = [self(v) for v in d["items"]]
+        if len(items) != len(cls._fields):
+            raise ValueError(f"{d['class']} has {len(cls._fields)} fields, the file {len(items)}")
+        return cls._make(items)
+
+    def _tag_estimator(self, d):
+        return _rebuild_estimator(d, self)
+
+    def _column(self, d):
+        import pandas as pd
+
+        dtype, values = d["dtype"], self(d["values"])
+        if dtype in _TEXT_DTYPES:
+            if not isinstance(values, list) or not all(
+                v is None or isinstance(v, (str, bool, int, float)) for v in values
+            ):
+                raise ValueError("a text column holds values that are not plain")
+            return pd.array(values, dtype=dtype) if dtype != "object" else _object_array(values)
+        if not isinstance(values, np.ndarray) or values.dtype.str != dtype:
+            raise ValueError("a numeric column does not match its recorded dtype")
+        return values
+
+    def _tag_dataframe(self, d):
+        import pandas as pd
+
+        columns = {}
+        for name, record in d["columns"]:
+            if not isinstance(name, str) or name in columns:
+                raise ValueError("table column names must be distinct strings")
+            columns[name] = self._column(record)
+        index = d["index"]
+        if "range" in index:
+            start, stop, step = index["range"]
+            if not all(type(v) is int for v in (start, stop, step)):
+                raise ValueError("range bounds must be integers")
+            index = pd.RangeIndex(start, stop, step)
+        else:
+            index = pd.Index(self._column(index))
+        frame = pd.DataFrame(columns, index=index)
+        if len(frame.columns) == 0:
+            frame = pd.DataFrame(index=index)
+        attrs = self(d["attrs"])
+        if not isinstance(attrs, dict):
+            raise ValueError("table attrs must be a dict")
+        frame.attrs.update(attrs)
+        return frame
+
     def _tag_object(self, d):
         cls = _resolve_class(d["class"])
         obj = object.__new__(cls)
@@ -261,8 +356,9 @@ _MOVED = {
 }
 
 
-def _resolve_class(spec) -> type:
-    """A class defined inside bayesmix, from ``"module:QualName"``; nothing else."""
+def _resolve_class(spec, namedtuple: bool = False) -> type:
+    """A class defined inside bayesmix, from ``"module:QualName"``; nothing else
+    (with ``namedtuple=True``: a NamedTuple class defined inside bayesmix)."""
     if not isinstance(spec, str) or spec.count(":") != 1:
         raise ValueError(f"bad class reference {spec!r}")
     spec = _MOVED.get(spec, spec)
@@ -277,15 +373,69 @@ def _resolve_class(spec) -> type:
         obj = getattr(obj, part, None)
     if not isinstance(obj, type) or obj.__module__ != module_name:
         raise ValueError(f"class {spec!r} is not available in this version of bayesmix")
+    if namedtuple:
+        if not _is_bayesmix_namedtuple(obj):
+            raise ValueError(f"class {spec!r} is not a named tuple")
+        return obj
     if obj.__new__ is not object.__new__:
         raise ValueError(f"class {spec!r} cannot be restored from a file")
     return obj
+
+
+def _is_bayesmix_namedtuple(cls) -> bool:
+    return (
+        isinstance(cls, type)
+        and issubclass(cls, tuple)
+        and isinstance(getattr(cls, "_fields", None), tuple)
+        and bool(_MODULE_RE.match(cls.__module__ or ""))
+    )
+
+
+_TEXT_DTYPES = ("object", "str", "string")
+
+
+def _is_dataframe(value) -> bool:
+    pd = sys.modules.get("pandas")  # a DataFrame exists only if pandas was imported
+    return pd is not None and isinstance(value, pd.DataFrame)
+
+
+def _is_na(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _object_array(values: list) -> np.ndarray:
+    arr = np.empty(len(values), dtype=object)
+    arr[:] = values
+    return arr
 
 
 # ------------------------------------------------------------------------ public
 def _is_estimator(cls) -> bool:
     """Whether ``cls`` declares itself a bayesmix estimator (see the module docstring)."""
     return getattr(cls, "_bayesmix_estimator", False) is True
+
+
+def _is_result(cls) -> bool:
+    """Whether ``cls`` declares itself a saveable bayesmix result (a posterior, a selection)."""
+    return getattr(cls, "_bayesmix_result", False) is True
+
+
+def _estimator_record(model, enc: _Encoder) -> dict:
+    cls = type(model)
+    return {
+        "class": f"{cls.__module__}:{cls.__qualname__}",
+        "params": {k: enc(v, f"parameter {k!r}") for k, v in model.get_params().items()},
+        "state": {k: enc(getattr(model, k), f"attribute {k!r}") for k in _state_names(model)},
+    }
+
+
+def _result_record(result, enc: _Encoder) -> dict:
+    cls = type(result)
+    skip = set(getattr(cls, "_unsaved_attributes", ()))
+    return {
+        "class": f"{cls.__module__}:{cls.__qualname__}",
+        "state": {k: enc(v, f"attribute {k!r}") for k, v in vars(result).items() if k not in skip},
+    }
 
 
 def _state_names(model) -> list[str]:
@@ -295,11 +445,13 @@ def _state_names(model) -> list[str]:
 
 
 def save(model, path) -> None:
-    """Write a model (fitted or not) to ``path`` as npz + JSON metadata.
+    """Write a model (fitted or not), a posterior or a model selection to
+    ``path`` as npz + JSON metadata.
 
     Parameters
     ----------
-    model : GaussianMixture, VariationalGaussianMixture or DirichletProcessMixture
+    model : GaussianMixture, VariationalGaussianMixture, DirichletProcessMixture,
+        MixturePosterior or ModelSelection
     path : str or path-like
         Written exactly as given (no extension is added); ``.npz`` is the
         conventional suffix.  The file is written to a temporary name and then
@@ -315,20 +467,19 @@ def save(model, path) -> None:
     --------
     load : read the model back.
     """
-    if not _is_estimator(type(model)):
+    cls = type(model)
+    if not (_is_estimator(cls) or _is_result(cls)):
         raise TypeError(
-            f"model must be a bayesmix estimator (GaussianMixture, ...), got "
-            f"{type(model).__name__}."
+            "model must be a bayesmix estimator (GaussianMixture, ...), a MixturePosterior "
+            f"or a ModelSelection, got {cls.__name__}."
         )
     enc = _Encoder()
-    cls = type(model)
+    record = _estimator_record(model, enc) if _is_estimator(cls) else _result_record(model, enc)
     meta = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "bayesmix_version": __version__,
-        "class": f"{cls.__module__}:{cls.__qualname__}",
-        "params": {k: enc(v, f"parameter {k!r}") for k, v in model.get_params().items()},
-        "state": {k: enc(getattr(model, k), f"attribute {k!r}") for k in _state_names(model)},
+        **record,
     }
     text = json.dumps(meta, allow_nan=False, separators=(",", ":"))
     members = dict(enc.arrays)
@@ -347,7 +498,8 @@ def save(model, path) -> None:
 
 
 def load(path):
-    """Read a model written by :func:`save` (or ``model.save``).
+    """Read a model, posterior or model selection written by :func:`save`
+    (or by its ``save`` method).
 
     Parameters
     ----------
@@ -358,7 +510,9 @@ def load(path):
     model
         An estimator of the saved class, with the saved parameters and, if it
         was fitted, every fitted attribute restored exactly (bit for bit), so
-        ``predict``, ``score_samples`` and the rest give the same results.
+        ``predict``, ``score_samples`` and the rest give the same results; or
+        the saved :class:`~bayesmix.MixturePosterior` /
+        :class:`~bayesmix.ModelSelection`, every array and table restored exactly.
 
     Raises
     ------
@@ -421,6 +575,16 @@ def load(path):
         raise bad("its metadata is nested too deeply") from None
 
 
+def load_as(path, cls: type):
+    """:func:`load`, checking that the file holds a ``cls``."""
+    obj = load(path)
+    if not isinstance(obj, cls):
+        raise TypeError(
+            f"{path} holds a {type(obj).__name__}, not a {cls.__name__}; read it with bayesmix.load"
+        )
+    return obj
+
+
 # Parameters added to an estimator after files of it were written: for each, the
 # value that reproduces what a file saved without it was fitted with (a refit of
 # a loaded model must behave as the saved one did). A parameter missing from a
@@ -442,10 +606,22 @@ def _added_params(cls, missing: set) -> dict:
 
 
 def _rebuild(meta: dict, arrays: dict):
+    decode = _Decoder(arrays)
+    cls = _resolve_class(meta.get("class"))
+    if _is_result(cls) and "params" not in meta:
+        result = object.__new__(cls)
+        result.__dict__.update(_checked_names(decode(meta.get("state")), meta.get("class")))
+        after = getattr(result, "_after_load", None)
+        if after is not None:
+            after()
+        return result
+    return _rebuild_estimator(meta, decode)
+
+
+def _rebuild_estimator(meta: dict, decode: _Decoder):
     cls = _resolve_class(meta.get("class"))
     if not _is_estimator(cls):
         raise ValueError(f"class {meta.get('class')!r} is not a bayesmix estimator")
-    decode = _Decoder(arrays)
     params = decode(meta.get("params"))
     state = decode(meta.get("state"))
     names = set(cls._param_names())

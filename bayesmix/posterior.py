@@ -55,6 +55,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import _arviz, _draws, _partition, _relabel, _summary
+from . import io as _io
 from ._display import posterior_html
 from ._validation import check_choice, check_int, check_random_state, check_X
 
@@ -100,6 +101,10 @@ class MixturePosterior:
         ``permutation[c, s, j]`` is the engine's slot that became component ``j``.
     relabel_converged : bool
     """
+
+    # what bayesmix.io looks for in a result it saves (io imports no posterior code)
+    _bayesmix_result = True
+    _unsaved_attributes = ("_cache",)  # derived quantities, recomputed on demand
 
     def __init__(self, *args, **kwargs):
         if args or kwargs:
@@ -212,6 +217,25 @@ class MixturePosterior:
         if check_convergence and self.kind not in _INDEPENDENT_KINDS and self.n_draws >= 8:
             _summary.warn_if_not_converged(self._label_invariant())
         return self
+
+    # ------------------------------------------------------------- files
+    def save(self, path) -> None:
+        """Write this posterior to ``path`` (npz + JSON metadata, no pickle, as
+        models are saved); read it back with :func:`bayesmix.load` or
+        :meth:`MixturePosterior.load`.  Every array (draws, relabelling
+        permutations, data, partitions) is restored bit for bit, so summaries,
+        densities and :meth:`to_arviz` give the same results.  For ArviZ's own
+        formats, ``to_arviz().to_netcdf(path)`` needs the ``netcdf`` extra
+        (``pip install bayesmix[netcdf]``)."""
+        _io.save(self, path)
+
+    @classmethod
+    def load(cls, path) -> MixturePosterior:
+        """Read a posterior written by :meth:`save` (TypeError for another kind of file)."""
+        return _io.load_as(path, cls)
+
+    def _after_load(self) -> None:
+        self._cache = {}
 
     # ------------------------------------------------ kernels, relabelling
     def _feature_major(self, X):
@@ -540,13 +564,16 @@ class MixturePosterior:
             out["concentration"] = self.concentration
         return out
 
-    def summary(self, ci: float = 0.95, var_names=None):
+    def summary(self, ci: float = 0.95, var_names=None, components="occupied"):
         """Summary table of every scalar quantity (pandas DataFrame).
 
         Rows: ``weights[k]``, ``means[k, feature]``, ``covariances[k, f, g]``
         (upper triangle) for the relabelled components, then the
         label-invariant ``total_log_likelihood``, ``n_occupied`` and, when
-        learned, ``concentration``.  Columns: ``mean``, ``sd``,
+        learned, ``concentration``.  Columns: the tidy ``variable``,
+        ``component``, ``feature``, ``feature_bis`` (for filtering and
+        pivoting: ``table[table.variable == "means"].pivot(index="component",
+        columns="feature", values="mean")``), then ``mean``, ``sd``,
         ``eti{ci}_lb`` / ``eti{ci}_ub`` (equal-tailed credible interval),
         ``ess_bulk``, ``ess_tail`` and ``r_hat`` (rank-normalised split R-hat,
         Vehtari et al. 2021; a single chain is split in two halves).  NaN
@@ -559,12 +586,46 @@ class MixturePosterior:
         var_names : sequence of str, optional
             Keep only rows whose name starts with one of these
             (e.g. ``["weights", "n_occupied"]``).
+        components : "occupied", "all" or sequence of int, default="occupied"
+            Which components get rows.  ``"occupied"``: those the draws'
+            partitions give at least one row on average (posterior expected
+            number of observations >= 1); a component expected to hold less
+            than one observation describes no data (without data, every
+            component is listed).  ``"all"``: every component.
         """
         ci = _summary.check_ci(ci)
         names = self.feature_names or list(range(self.n_features))
-        rows = _summary.component_rows(self.weights, self.means, self.covariances, names)
+        rows = _summary.component_rows(
+            self.weights, self.means, self.covariances, names, self._listed(components)
+        )
         rows += list(self._label_invariant().items())
         return _summary.summary_table(rows, ci, var_names, kind=self.kind)
+
+    def expected_counts(self) -> np.ndarray:
+        """Posterior expected number of observations (total sample weight) of
+        each component, (n_components,), from the draws' partitions."""
+        self._need_X("The expected counts")
+        alloc = self.allocations.reshape(-1, self.X.shape[0])
+        k = self.weights.shape[2]
+        counts = np.zeros(k)
+        for row in alloc:  # one bincount per draw: memory stays O(K)
+            counts += np.bincount(row, weights=self.sample_weight, minlength=k)
+        return counts / alloc.shape[0]
+
+    def _listed(self, components) -> list[int]:
+        k = self.weights.shape[2]
+        if isinstance(components, str):
+            check_choice(components, "components", ("occupied", "all"))
+            if components == "all" or self.X is None:
+                return list(range(k))
+            return [int(j) for j in np.flatnonzero(self.expected_counts() >= 1.0)]
+        listed = [check_int(j, "each components entry", low=0) for j in components]
+        bad = [j for j in listed if j >= k]
+        if bad:
+            raise ValueError(
+                f"components {bad} do not exist: this posterior has {k} components (0..{k - 1})."
+            )
+        return listed
 
     def diagnostics(self):
         """R-hat and ESS of the label-invariant quantities (a DataFrame, the

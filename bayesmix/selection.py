@@ -26,6 +26,7 @@ import numpy as np
 
 from . import _em_core as em_core
 from . import _init
+from . import io as _io
 from ._data import prepare
 from ._kernels import serial_kernels, single_threaded_blas
 from ._validation import (
@@ -90,8 +91,28 @@ class ModelSelection:
     models_: dict = field(repr=False)
     criterion: str = "bic"
 
+    # what bayesmix.io looks for in a result it saves
+    _bayesmix_result = True
+
     def __repr__(self) -> str:
         return f"ModelSelection(criterion={self.criterion!r}, best={self.best_params_})"
+
+    def save(self, path) -> None:
+        """Write this selection (its table and every fitted model) to ``path``
+        (npz + JSON metadata, no pickle, as models are saved); read it back
+        with :func:`bayesmix.load` or :meth:`ModelSelection.load`."""
+        _io.save(self, path)
+
+    @classmethod
+    def load(cls, path) -> ModelSelection:
+        """Read a selection written by :meth:`save` (TypeError for another kind of file)."""
+        return _io.load_as(path, cls)
+
+    def _after_load(self) -> None:
+        # best_ is one of models_ (the file holds two copies): one object again
+        key = (self.best_params_.get("covariance_type"), self.best_params_.get("n_components"))
+        if self.best_ is not None and key in self.models_:
+            self.models_[key] = self.best_
 
 
 def _record_warning(message, category, filename, lineno, file=None, line=None):
@@ -203,7 +224,8 @@ def _fit_cell(data, ct, k, seed, params, criterion, folds, start=None, cv_data=N
                 f"singular: component(s) {model.collapsed_components_.tolist()} collapsed "
                 "onto a point or a subspace in every restart"
             )
-            for key in ("bic", "aic", "icl"):
+            # no numbers for a failed row: the spike's likelihood is not a fit's
+            for key in ("log_likelihood", "bic", "aic", "icl"):
                 row[key] = np.nan
             model = None
         elif criterion == "cv":
@@ -263,7 +285,9 @@ def select_model(
     X : array-like or DataFrame, (n_samples, n_features)
     n_components : iterable of int, default=range(1, 10)
     covariance_types : iterable of {"spherical", "diag", "tied", "full"}
-        mclust's VII, VVI, EEE and VVV.
+        mclust's VII, VVI, EEE and VVV.  With one feature "full", "diag" and
+        "spherical" are one model (mclust's "V", "tied" is "E"): only the
+        first of them given is fitted, so the table shows each model once.
     criterion : {"bic", "aic", "icl", "cv"}, default="bic"
         Information criteria are minimised; "cv" maximises the
         ``n_folds``-fold cross-validated held-out log-likelihood (each cell
@@ -322,7 +346,7 @@ def select_model(
     X_arr, names = check_X(X, min_samples=2)
     w = check_sample_weight(sample_weight, X_arr.shape[0])
     ks = _check_components(n_components)
-    cts = _check_covariance_types(covariance_types)
+    cts = _distinct_models(_check_covariance_types(covariance_types), X_arr.shape[1])
     check_choice(criterion, "criterion", CRITERIA)
     n_folds = check_int(n_folds, "n_folds", low=2)
     if criterion == "cv" and n_folds > X_arr.shape[0]:
@@ -476,6 +500,26 @@ def _check_components(n_components) -> list[int]:
         raise ValueError("n_components is empty; pass at least one number of components.")
     ks = [check_int(k, "each n_components", low=1) for k in ks]
     return list(dict.fromkeys(ks))
+
+
+def _distinct_models(cts: list[str], n_features: int) -> list[str]:
+    """The covariance types that are distinct models for ``n_features``.
+
+    With one feature a covariance is a variance, either one per component or
+    one shared, so "full", "diag" and "spherical" are the same model (mclust's
+    "V") and "tied" is mclust's "E".  The grid keeps the first type of each
+    model, in the order given, so the table shows each model once.
+    """
+    if n_features != 1:
+        return cts
+    seen, keep = set(), []
+    for ct in cts:
+        # in 1-D two structures with the same number of parameters are one model
+        key = COVARIANCE_TYPES[ct].n_parameters(2, 1)
+        if key not in seen:
+            seen.add(key)
+            keep.append(ct)
+    return keep
 
 
 def _check_covariance_types(covariance_types) -> list[str]:

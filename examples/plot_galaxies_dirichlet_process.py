@@ -8,6 +8,9 @@ returns a posterior over partitions of the galaxies, and so over the number
 of clusters, together with the density and the co-clustering of pairs.
 """
 
+import sys
+from pathlib import Path
+
 import matplotlib.pyplot as plt
 import numpy as np
 
@@ -15,6 +18,18 @@ from bayesmix import plotting
 from bayesmix.datasets import load_galaxies
 from bayesmix.gibbs import DirichletProcessMixture
 from bayesmix.priors import NormalInverseWishart
+
+# Run as a script, the example keeps its figures as PNG files in the directory
+# given as its argument (default: examples/output); the gallery passes one.
+OUT = Path(sys.argv[1] if len(sys.argv) > 1 else "examples/output")
+OUT.mkdir(parents=True, exist_ok=True)
+
+
+def keep(fig, name):
+    """Write ``fig`` as ``OUT/<name>.png``."""
+    fig.savefig(OUT / f"{name}.png", dpi=110, bbox_inches="tight")
+    print(f"wrote {OUT / name}.png")
+
 
 G = load_galaxies(unit=1000.0)  # (82, 1)
 
@@ -39,11 +54,13 @@ plotting.plot_n_components(default.n_clusters_samples_, ax=axes[0])
 plotting.plot_n_components(narrow.n_clusters_samples_, ax=axes[1], color="C1")
 axes[0].set_title("default prior: E[Sigma] = data variance")
 axes[1].set_title("E[Sigma] = 1")
+keep(fig, "galaxies_dirichlet_process_n_components")
 
 # %%
 # Do the four chains agree on the number of clusters?  Their rank histograms
 # stay inside the band expected of chains that sample the same distribution.
-plotting.plot_rank(narrow.n_clusters_samples_, name="number of clusters")
+ax = plotting.plot_rank(narrow.n_clusters_samples_, name="number of clusters")
+keep(ax.figure, "galaxies_dirichlet_process_rank")
 
 # %%
 # Parameters are drawn given each kept partition; the posterior layer
@@ -52,12 +69,14 @@ plotting.plot_rank(narrow.n_clusters_samples_, name="number of clusters")
 posterior = narrow.posterior()
 ax = plotting.plot_posterior_density(posterior, grid=np.linspace(5, 40, 400), ci=0.9)
 ax.set_xlabel("velocity (1000 km/s)")
+keep(ax.figure, "galaxies_dirichlet_process_density")
 
 # %%
 # Co-clustering: the posterior probability that two galaxies share a cluster,
 # ordered by the point partition (the partition minimising Binder's loss).
 # The distant groups are certain; the split of the central group is not.
-plotting.plot_coclustering(posterior)
+ax = plotting.plot_coclustering(posterior)
+keep(ax.figure, "galaxies_dirichlet_process_coclustering")
 partition = posterior.point_partition()
 print("point partition, cluster sizes:", np.bincount(partition))
 

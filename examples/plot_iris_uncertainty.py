@@ -8,10 +8,25 @@ clustering agrees with them, and the assignment uncertainty shows where it
 could not be sure.
 """
 
+import sys
+from pathlib import Path
+
 import numpy as np
 
 from bayesmix import plotting, select_model
 from bayesmix.datasets import IRIS_SPECIES, load_iris
+
+# Run as a script, the example keeps its figures as PNG files in the directory
+# given as its argument (default: examples/output); the gallery passes one.
+OUT = Path(sys.argv[1] if len(sys.argv) > 1 else "examples/output")
+OUT.mkdir(parents=True, exist_ok=True)
+
+
+def keep(fig, name):
+    """Write ``fig`` as ``OUT/<name>.png``."""
+    fig.savefig(OUT / f"{name}.png", dpi=110, bbox_inches="tight")
+    print(f"wrote {OUT / name}.png")
+
 
 X, species = load_iris(return_species=True)  # (150, 4) array, species coded 0, 1, 2
 petal = ("petal length (cm)", "petal width (cm)")
@@ -37,12 +52,14 @@ for k, row in enumerate(table):
 gm3 = sel.models_[("full", 3)]
 ax = plotting.plot_components(gm3, X, features=(2, 3))
 ax.set(title=f"{gm3.covariance_type}, K={gm3.n_components}", xlabel=petal[0], ylabel=petal[1])
+keep(ax.figure, "iris_uncertainty_components")
 
 # %%
 # With three components, the uncertain rows sit between versicolor and
 # virginica; setosa's are certain.
 ax = plotting.plot_uncertainty(gm3, X, features=(2, 3))
 ax.set(xlabel=petal[0], ylabel=petal[1])
+keep(ax.figure, "iris_uncertainty")
 uncertainty = 1 - gm3.predict_proba(X).max(axis=1)
 for s, name in enumerate(IRIS_SPECIES):
     print(f"{name:>10}: mean uncertainty {uncertainty[species == s].mean():.3f}")

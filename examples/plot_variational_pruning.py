@@ -7,6 +7,9 @@ components; the data decide how many get weight.  The evidence lower bound
 (ELBO) rises at every iteration.
 """
 
+import sys
+from pathlib import Path
+
 import matplotlib.pyplot as plt
 import numpy as np
 
@@ -14,6 +17,18 @@ from bayesmix import plotting
 from bayesmix.datasets import load_faithful
 from bayesmix.priors import DirichletProcess
 from bayesmix.vb import VariationalGaussianMixture
+
+# Run as a script, the example keeps its figures as PNG files in the directory
+# given as its argument (default: examples/output); the gallery passes one.
+OUT = Path(sys.argv[1] if len(sys.argv) > 1 else "examples/output")
+OUT.mkdir(parents=True, exist_ok=True)
+
+
+def keep(fig, name):
+    """Write ``fig`` as ``OUT/<name>.png``."""
+    fig.savefig(OUT / f"{name}.png", dpi=110, bbox_inches="tight")
+    print(f"wrote {OUT / name}.png")
+
 
 X = load_faithful(as_frame=True)  # a DataFrame: the columns name the axes
 vb = VariationalGaussianMixture(
@@ -29,12 +44,15 @@ fig, ax = plt.subplots(figsize=(5, 3))
 ax.bar(np.arange(vb.n_components), vb.weights_)
 ax.set_xlabel("component")
 ax.set_ylabel("posterior mean weight")
+keep(fig, "variational_pruning_weights")
 
 # %%
 # The fitted components (those with weight below 0.5% are not drawn).
-plotting.plot_components(vb, X)
+ax = plotting.plot_components(vb, X)
+keep(ax.figure, "variational_pruning_components")
 
 # %%
 # The ELBO per iteration of the kept run: coordinate ascent never lowers it.
-plotting.plot_convergence(vb)
+ax = plotting.plot_convergence(vb)
+keep(ax.figure, "variational_pruning_elbo")
 assert np.all(np.diff(vb.lower_bounds_) > -1e-6 * abs(vb.elbo_))

@@ -1,4 +1,5 @@
 import json
+import os
 import subprocess
 import sys
 
@@ -88,7 +89,8 @@ def test_bad_csv_in_a_real_process_has_no_traceback(tmp_path):
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr
     assert proc.stderr.strip().splitlines() == [
-        f"bayesmix: error: {path}: line 3, column 2 ('y'): 'oops' is not a number"
+        f"bayesmix: error: {path}: line 3, column 2 ('y'): 'oops' is not a number; "
+        "fix the cell, or leave the column out with --exclude y"
     ]
 
 
@@ -213,3 +215,188 @@ def test_fit_with_gibbs_reports_the_posterior_of_k(tmp_path, capsys):
         assert (out / f"{name}.png").read_bytes()[:8] == PNG_MAGIC
     labels = np.genfromtxt(out / "labels.csv", delimiter=",", names=True)
     assert len(np.unique(labels["label"])) == 2
+
+
+# ------------------------------------------------------------- real tables
+def _two_blobs(n=40, seed=0):
+    rng = np.random.default_rng(seed)
+    return np.vstack([rng.normal(0, 1, (n, 2)), rng.normal(8, 1, (n, 2))])
+
+
+def _fit_args(path, out, *extra):
+    return ["fit", str(path), "--components", "2", "--covariance", "full", "--n-init", "1",
+            "--out", str(out), *extra]  # fmt: skip
+
+
+def test_pandas_index_column_is_ids_not_a_feature(tmp_path, capsys):
+    pd = pytest.importorskip("pandas")
+    X = _two_blobs()
+    frame = pd.DataFrame(X, columns=["a", "b"], index=np.arange(100, 100 + len(X)))
+    path = tmp_path / "indexed.csv"
+    frame.to_csv(path)  # writes the index as an unnamed first column
+    out = tmp_path / "out"
+    assert main(_fit_args(path, out)) == 0
+    err = capsys.readouterr().err
+    assert "first column has no name" in err and "rows' IDs" in err
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["features"] == ["a", "b"] and summary["n_features"] == 2
+    labels = pd.read_csv(out / "labels.csv")
+    assert list(labels.columns) == ["index", "label", "uncertainty"]
+    np.testing.assert_array_equal(labels["index"], frame.index)
+
+
+def test_id_column_is_carried_into_labels(tmp_path, capsys):
+    pd = pytest.importorskip("pandas")
+    X = _two_blobs()
+    ids = [f"W{i:03d}" for i in range(len(X))]
+    frame = pd.DataFrame({"sample": ids, "a": X[:, 0], "b": X[:, 1]})
+    path = tmp_path / "named.csv"
+    frame.to_csv(path, index=False)
+    # without the option, the text column is refused with the cure named
+    status = main(_fit_args(path, tmp_path / "refused"))
+    err = capsys.readouterr().err
+    assert status == 1 and err.count("\n") == 1
+    assert "line 2, column 1 ('sample'): 'W000' is not a number" in err
+    assert "--exclude sample" in err
+    assert not (tmp_path / "refused").exists()
+
+    out = tmp_path / "out"
+    assert main(_fit_args(path, out, "--id-column", "sample")) == 0
+    capsys.readouterr()
+    labels = pd.read_csv(out / "labels.csv")
+    assert list(labels.columns) == ["sample", "label", "uncertainty"]
+    assert labels["sample"].tolist() == ids
+    model = load(out / "model.npz")
+    assert list(model.feature_names_in_) == ["a", "b"]
+    np.testing.assert_array_equal(
+        labels["label"], model.predict(pd.DataFrame(X, columns=["a", "b"]))
+    )
+
+    # --exclude leaves the text column out; the rows are then numbered
+    out2 = tmp_path / "out2"
+    assert main(_fit_args(path, out2, "--exclude", "sample")) == 0
+    assert "left out: 'sample'" in capsys.readouterr().err
+    labels2 = pd.read_csv(out2 / "labels.csv")
+    assert list(labels2.columns) == ["row", "label", "uncertainty"]
+    np.testing.assert_array_equal(labels2["label"], labels["label"])
+
+
+def test_numeric_id_column_is_detected_and_said(tmp_path, capsys):
+    pd = pytest.importorskip("pandas")
+    X = _two_blobs()
+    frame = pd.DataFrame({"id": np.arange(1, len(X) + 1) * 7, "a": X[:, 0], "b": X[:, 1]})
+    path = tmp_path / "ids.csv"
+    frame.to_csv(path, index=False)
+    out = tmp_path / "out"
+    assert main(_fit_args(path, out)) == 0
+    assert "column 'id' holds distinct integers" in capsys.readouterr().err
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["features"] == ["a", "b"] and summary["id_column"] == "id"
+    labels = pd.read_csv(out / "labels.csv")
+    np.testing.assert_array_equal(labels["id"], frame["id"])
+    # naming the columns turns the detection off
+    out2 = tmp_path / "out2"
+    assert main(_fit_args(path, out2, "--columns", "id,a,b")) == 0
+    assert json.loads((out2 / "summary.json").read_text())["features"] == ["id", "a", "b"]
+
+
+@pytest.mark.parametrize(
+    ("sep", "decimal", "suffix"),
+    [(";", ".", ".csv"), (";", ",", ".csv"), ("\t", ".", ".tsv"), ("|", ".", ".txt")],
+    ids=["semicolon", "semicolon-decimal-comma", "tsv", "bar"],
+)
+def test_delimiter_is_sniffed(tmp_path, sep, decimal, suffix):
+    X = np.round(_two_blobs(10), 3)
+    lines = [sep.join(["a", "b"])]
+    lines += [sep.join(repr(float(v)).replace(".", decimal) for v in row) for row in X]
+    path = tmp_path / f"data{suffix}"
+    path.write_text("\n".join(lines) + "\n")
+    got, names = read_csv(path)
+    assert names == ["a", "b"]
+    np.testing.assert_array_equal(got, X)
+
+
+def test_explicit_delimiter_and_text_column_from_cli(tmp_path, capsys):
+    path = tmp_path / "semi.txt"
+    path.write_text("name;a;b\nx;1;2\ny;3;4\nz;5;7\n")
+    status = main(["fit", str(path), "--delimiter", ";", "--quiet", "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert status == 1
+    assert "column 1 ('name'): 'x' is not a number; a column of text cannot be fitted" in err
+    assert "--exclude name" in err
+
+
+def test_unwritable_out_is_refused_before_reading_or_fitting(tmp_path, capsys, faithful_csv):
+    path, _ = faithful_csv
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    for out in (blocker, blocker / "sub"):
+        status = main(["fit", str(path), "--quiet", "--out", str(out)])
+        err = capsys.readouterr().err
+        assert status == 1 and err.startswith(f"bayesmix: error: --out {out}: ")
+        assert "directory" in err
+    # refused before the data are read: a missing data file is not what it reports
+    status = main(["fit", str(tmp_path / "missing.csv"), "--quiet", "--out", str(blocker)])
+    assert status == 1 and "--out" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root writes anywhere")
+def test_read_only_out_is_refused(tmp_path, capsys, faithful_csv):
+    path, _ = faithful_csv
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        status = main(["fit", str(path), "--quiet", "--out", str(locked / "out")])
+    finally:
+        locked.chmod(0o700)
+    assert status == 1 and "not writable" in capsys.readouterr().err
+
+
+def test_parquet_needs_pyarrow_or_reads(tmp_path):
+    pd = pytest.importorskip("pandas")
+    import importlib.util
+
+    path = tmp_path / "data.parquet"
+    X = _two_blobs(10)
+    if importlib.util.find_spec("pyarrow") is None:
+        path.write_bytes(b"PAR1")
+        with pytest.raises(Exception, match="reading Parquet needs pyarrow"):
+            read_csv(path)
+        return
+    pd.DataFrame(X, columns=["a", "b"]).to_parquet(path)
+    got, names = read_csv(path)
+    assert names == ["a", "b"]
+    np.testing.assert_array_equal(got, X)
+
+
+def test_fit_help_shows_defaults(capsys):
+    with pytest.raises(SystemExit):
+        main(["fit", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for default in ("(default: em)", "(default: auto)", "(default: 5)", "(default: 0)"):
+        assert default in text
+    assert "--exclude" in text and "--id-column" in text and "(default: None)" not in text
+
+
+def test_more_than_two_features_get_pairs_plots(tmp_path, capsys):
+    pd = pytest.importorskip("pandas")
+    from bayesmix.datasets import load_iris
+
+    frame = pd.DataFrame(load_iris(), columns=["sl", "sw", "pl", "pw"])
+    path = tmp_path / "iris.csv"
+    frame.to_csv(path)  # with its index column
+    out = tmp_path / "out"
+    assert main(_fit_args(path, out, "--features", "pl,pw,sl")) == 0
+    capsys.readouterr()
+    import matplotlib.image
+
+    sizes = {}
+    for name in ("components", "classification", "uncertainty", "density"):
+        png = out / f"{name}.png"
+        assert png.read_bytes()[:8] == PNG_MAGIC
+        sizes[name] = matplotlib.image.imread(png).shape
+    # a 3 x 3 grid is larger than the single density panel
+    assert sizes["components"][0] > 1.5 * sizes["density"][0]
+    assert main(_fit_args(path, tmp_path / "o2", "--features", "nope,pl")) == 1
+    assert "--features: 'nope' is not a fitted column" in capsys.readouterr().err

@@ -376,3 +376,14 @@ def test_posterior_html():
     html = post._repr_html_()
     assert "MixturePosterior" in html and "1 x 50" in html and "variational" in html
     assert "slot(s) with mean weight &lt; 0.005 not shown" in html
+
+
+def test_vb_html_lists_only_effective_components(X):
+    vb = VariationalGaussianMixture(n_components=8, random_state=0).fit(X)
+    n_eff = vb.n_effective_components_
+    assert n_eff < 8  # Old Faithful needs fewer than eight
+    html = vb._repr_html_()
+    body = html.split("<th>component</th>", 1)[1]
+    n_rows = body.count("<tr>")
+    assert n_rows == n_eff + 1  # the effective components, then one line for the rest
+    assert f"{8 - n_eff} empty not shown" in html

@@ -365,3 +365,54 @@ def test_rank_plot_of_tied_integer_draws_is_flat_when_chains_agree():
         counts = s.get_data().values
         assert counts.sum() == 1000
         assert counts.min() > 60 and counts.max() < 140  # expected 100 per bin
+
+
+# ---------------------------------------------------- pictures for real tables
+def test_pairs_plot_every_pair_or_the_chosen_ones():
+    import pandas as pd
+
+    from bayesmix import GaussianMixture, plotting
+    from bayesmix.datasets import load_iris
+
+    X = pd.DataFrame(load_iris(), columns=["sl", "sw", "pl", "pw"])
+    gm = GaussianMixture(3, random_state=0).fit(X)
+    axes = plotting.plot_pairs(gm, X)
+    assert axes.shape == (4, 4)
+    assert not axes[0, 1].axison and axes[1, 0].axison  # upper triangle left empty
+    assert axes[3, 0].get_xlabel() == "sl" and axes[3, 0].get_ylabel() == "pw"
+    assert len(axes[1, 0].patches) == 2 * 3  # two ellipses per component
+    legend = axes[3, 0].get_legend()
+    assert [t.get_text() for t in legend.get_texts()] == ["1 sd (39%)", "2 sd (86%)"]
+    axes = plotting.plot_pairs(gm, X, kind="classification", features=["pl", "pw", 0])
+    assert axes.shape == (3, 3) and len(axes[1, 0].patches) == 0
+    assert axes[2, 0].get_ylabel() == "sl"
+    axes = plotting.plot_pairs(gm, X, kind="uncertainty", features=[2, 3])
+    assert axes[1, 0].get_legend().get_title().get_text() == "uncertainty"
+    with pytest.raises(ValueError, match="no feature named 'petal'"):
+        plotting.plot_pairs(gm, X, features=["petal", "pw"])
+    with pytest.raises(ValueError, match="kind must be one of"):
+        plotting.plot_pairs(gm, X, kind="density")
+    plt.close("all")
+
+
+def test_bic_plot_is_scaled_to_the_competitive_models():
+    import pandas as pd
+
+    from bayesmix import plotting
+
+    table = pd.DataFrame(
+        {
+            "covariance_type": ["full"] * 3 + ["spherical"] * 3,
+            "n_components": [1, 2, 3] * 2,
+            "bic": [5000.0, 100.0, 120.0, 9000.0, 300.0, 250.0],
+        }
+    )
+    ax = plotting.plot_criterion(table)
+    low, high = ax.get_ylim()
+    assert low < 100.0 and 250.0 < high < 400.0  # both types' best shown, not the 9000
+    texts = [t.get_text() for t in ax.texts]
+    assert any("continue above" in t for t in texts)
+    # nothing to clip: the full range, and no note
+    ax = plotting.plot_criterion(table[table["n_components"] > 1])
+    assert ax.get_ylim()[1] > 300.0 and not ax.texts
+    plt.close("all")

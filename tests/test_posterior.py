@@ -5,6 +5,7 @@ implementations (scipy's multivariate normal)."""
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy.stats import multivariate_normal
 
@@ -298,6 +299,10 @@ def test_summary_table(rng):
     )
     table = post.summary(ci=0.9)
     assert list(table.columns) == [
+        "variable",
+        "component",
+        "feature",
+        "feature_bis",
         "mean",
         "sd",
         "eti90_lb",
@@ -391,3 +396,53 @@ def test_to_arviz_without_data(rng):
     weights, means, covs, _, _ = gibbs_like_draws(rng, truth, n_draws=5, n_slots=3)
     dt = MixturePosterior.from_draws(weights, means, covs, kind="variational").to_arviz()
     assert set(dt.children) == {"posterior", "sample_stats"}
+
+
+def test_summary_tidy_columns_and_occupied_components(rng):
+    """Tidy (variable, component, feature, feature_bis) columns beside the row
+    names; components expected to hold less than one row are left out."""
+    X, truth = make_data(rng)
+    weights, means, covs, labels, _ = gibbs_like_draws(rng, truth, n_chains=2, n_draws=20)
+    # a fourth slot used by a single draw, for two rows: expected count 2 / 40 < 1
+    c, s = 0, 3
+    spare = int(np.setdiff1d(np.arange(5), np.unique(labels[c, s]))[0])
+    weights[c, s, spare] = 0.01
+    weights[c, s] /= weights[c, s].sum()
+    means[c, s, spare] = [30.0, 30.0]
+    covs[c, s, spare] = np.eye(2)
+    labels[c, s, :2] = spare
+    post = MixturePosterior.from_draws(
+        weights, means, covs, labels=labels, X=X, feature_names=["a", "b"],
+        check_convergence=False,
+    )  # fmt: skip
+    assert post.weights.shape[2] == 4
+    counts = post.expected_counts()
+    assert counts.sum() == pytest.approx(X.shape[0])
+    assert np.sort(counts)[0] == pytest.approx(2 / 40)
+    small = int(np.argmin(counts))
+
+    table = post.summary()
+    listed = set(table["component"].dropna().astype(int))
+    assert listed == set(range(4)) - {small}
+    everything = post.summary(components="all")
+    assert set(everything["component"].dropna().astype(int)) == set(range(4))
+    assert len(everything) == len(table) + 6  # weight, 2 means, 3 covariances
+
+    j0 = min(listed)
+    row = table.loc[f"covariances[{j0}, a, b]"]
+    assert (row["variable"], row["component"], row["feature"], row["feature_bis"]) == (
+        "covariances", j0, "a", "b"
+    )  # fmt: skip
+    assert pd.isna(table.loc[f"weights[{j0}]", "feature"])
+    assert table.loc["n_occupied", "variable"] == "n_occupied"
+    assert pd.isna(table.loc["n_occupied", "component"])
+    means_table = table[table["variable"] == "means"].pivot(
+        index="component", columns="feature", values="mean"
+    )
+    j = int(means_table.index[0])
+    assert means_table.loc[j, "b"] == pytest.approx(np.nanmean(post.means[:, :, j, 1]))
+    assert list(post.summary(components=[small])["component"].dropna().unique()) == [small]
+    with pytest.raises(ValueError, match="do not exist"):
+        post.summary(components=[7])
+    with pytest.raises(ValueError, match="components"):
+        post.summary(components="some")

@@ -213,7 +213,7 @@ def test_a_fit_collapsed_onto_a_point_is_singular_not_best():
         for k in (2, 3):
             assert np.isnan(table.loc[(ct, k), "bic"])
             assert table.loc[(ct, k), "error"].startswith("singular")
-            assert np.isfinite(table.loc[(ct, k), "log_likelihood"])
+            assert np.isnan(table.loc[(ct, k), "log_likelihood"])  # no numbers (issue 15)
     assert sel.best_params_["n_components"] == 1
 
 
@@ -279,3 +279,34 @@ def test_the_selected_model_is_continued_to_its_optimum():
         (best.covariance_type, best.n_components), "log_likelihood"
     ]
     assert best.log_likelihood_ >= ll_before - 1e-9
+
+
+# ------------------------------------------------ what a newcomer reads (issue 15)
+def test_one_feature_shows_each_model_once():
+    X = load_galaxies(unit=1000)
+    sel = select_model(X, n_components=[1, 2], random_state=0)
+    # full, diag and spherical are one model in 1-D (mclust's V); tied is E
+    types = list(dict.fromkeys(sel.table_["covariance_type"]))
+    assert len(types) == 2 and "tied" in types
+    assert len(sel.table_) == 4
+    sel = select_model(X, n_components=[2], covariance_types=("spherical", "diag"), random_state=0)
+    assert sel.table_["covariance_type"].tolist() == ["spherical"]
+    # two features: every type is its own model
+    sel = select_model(load_faithful(), n_components=[1], random_state=0)
+    assert len(sel.table_) == 4
+
+
+def test_singular_row_has_no_numbers():
+    # three distinct points, one of them alone: three components collapse onto them
+    X = np.repeat([[0.0, 0.0], [1.0, 1.0], [2.0, 0.5]], [10, 10, 1], axis=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sel = select_model(X, n_components=[1, 3], covariance_types=("full",), random_state=0)
+    ok, failed = sel.table_.iloc[0], sel.table_.iloc[1]
+    assert not ok["error"] and np.isfinite(ok["log_likelihood"])
+    assert failed["error"].startswith("singular")
+    assert np.isnan(failed[["log_likelihood", "bic", "aic", "icl"]].astype(float)).all()
+    from bayesmix.__main__ import _format_table
+
+    line = _format_table(sel.table_).splitlines()[2]
+    assert "failed: singular" in line and "nan" not in line.split("failed")[0]

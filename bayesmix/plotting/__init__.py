@@ -13,6 +13,7 @@ drawn the same way.
 function                         draws
 ================================ ===================================================
 :func:`plot_components`          data coloured by hard label, component ellipses
+:func:`plot_pairs`               every pair of features: components, labels, uncertainty
 :func:`plot_density`             density contours (2-D) or curve (1-D)
 :func:`plot_density_band`        1-D density with a credible band, from arrays
 :func:`plot_posterior_density`   the same from a ``MixturePosterior``
@@ -26,6 +27,7 @@ function                         draws
 ================================ ===================================================
 
 The figures live in modules by subject: ``_fitted`` (a fitted model),
+``_pairs`` (a grid of the fitted-model figures over pairs of features),
 ``_posterior`` (a ``MixturePosterior``), ``_selection`` (a model grid) and
 ``_mcmc`` (iterations and chains); ``_common`` holds what they share.
 """
@@ -34,6 +36,7 @@ from __future__ import annotations
 
 from ._fitted import plot_components, plot_density
 from ._mcmc import plot_convergence, plot_rank, plot_trace
+from ._pairs import plot_pairs
 from ._posterior import (
     plot_coclustering,
     plot_density_band,
@@ -51,6 +54,7 @@ __all__ = [
     "plot_density",
     "plot_density_band",
     "plot_n_components",
+    "plot_pairs",
     "plot_posterior_density",
     "plot_rank",
     "plot_trace",

@@ -33,6 +33,7 @@ def plot_components(
     n_std: Sequence[float] = (1.0, 2.0),
     labels: bool = True,
     min_weight: float = 0.005,
+    legend: bool = True,
 ):
     """Data coloured by hard label, with each component drawn as ellipses.
 
@@ -58,6 +59,10 @@ def plot_components(
     min_weight : float, default=0.005
         Components with a smaller weight (the empty ones a variational fit
         keeps) are not drawn.
+    legend : bool, default=True
+        Name the ellipses in a legend: ``r`` standard deviations, and the
+        share ``1 - exp(-r^2 / 2)`` of the component's mass (in the plane of
+        ``features``) that the ellipse holds.
 
     Returns
     -------
@@ -118,9 +123,28 @@ def plot_components(
             textcoords="offset points",
             fontsize=8,
         )
+    if legend and len(n_std) and len(shown):
+        ax.legend(handles=_ellipse_handles(n_std), title="ellipses", frameon=False, fontsize=8)
     ax.set_xlabel(_feature_label(model, i))
     ax.set_ylabel(_feature_label(model, j))
     return ax
+
+
+def _ellipse_handles(n_std):
+    """Legend entries naming each ellipse: its radius in standard deviations
+    and the probability a 2-D Gaussian puts inside it, ``1 - exp(-r^2 / 2)``."""
+    from matplotlib.lines import Line2D
+
+    return [
+        Line2D(
+            [],
+            [],
+            color="0.3",
+            lw=1.5 if r == n_std[0] else 0.8,
+            label=f"{r:g} sd ({100 * (1 - np.exp(-0.5 * r * r)):.0f}%)",
+        )
+        for r in n_std
+    ]
 
 
 # ----------------------------------------------------------------------- density
