@@ -33,8 +33,8 @@ import warnings
 import numpy as np
 
 from ._base import BaseMixture
-from ._diagnostics import rhat_limit, split_rhat
-from ._gibbs_core import Draws, run_chains
+from ._diagnostics import RHAT_THRESHOLD, bulk_ess, rhat_limit, split_rhat
+from ._gibbs_core import AUTO_MIN_ESS, Draws, run_auto, run_chains
 from ._gibbs_hyper import prepare, prior_at, resolve_prior, summarise_hyper
 from ._gibbs_model import data_key, expand_rows, label_dtype, reject_positional_seed
 from ._gibbs_summary import (
@@ -68,6 +68,8 @@ from .priors import DirichletProcess, Gamma, NormalInverseWishart
 __all__ = ["DirichletProcessMixture"]
 
 _CACHE_BYTES = 256 * 2**20  # predictive components cached up to this size
+AUTO_TIME_BUDGET = 60.0  # seconds of sampling an n_iter="auto" fit may take
+AUTO_MAX_ITER = 20_000  # iterations per chain an n_iter="auto" fit may take
 
 
 # ----------------------------------------------------------------------- estimator
@@ -218,11 +220,11 @@ class DirichletProcessMixture(BaseMixture):
         concentration: float | Gamma | DirichletProcess = 1.0,
         component_prior: NormalInverseWishart | None = None,
         *,
-        n_iter: int = 1000,
+        n_iter: int | str = "auto",
         burn_in: int | None = None,
         thin: int = 1,
         n_chains: int = 4,
-        split_merge: bool | int = True,
+        split_merge: bool | int | str = "auto",
         random_state=None,
         progress: bool = True,
     ):
@@ -251,11 +253,23 @@ class DirichletProcessMixture(BaseMixture):
                 "component_prior must be a bayesmix.priors.NormalInverseWishart or None, got "
                 f"{type(prior).__name__}."
             )
-        n_iter = check_int(self.n_iter, "n_iter", low=1)
         burn_in = check_int(self.burn_in, "burn_in", low=0, allow_none=True)
-        if burn_in is None:
+        if isinstance(self.n_iter, str):
+            if self.n_iter != "auto":
+                raise ValueError(
+                    f"n_iter must be a positive integer or 'auto', got {self.n_iter!r}."
+                )
+            if burn_in is not None:
+                raise ValueError(
+                    "burn_in applies to an integer n_iter; with n_iter='auto' the first half "
+                    "of each chain is burn-in. Pass an integer n_iter, or leave burn_in=None."
+                )
+            n_iter = None
+        else:
+            n_iter = check_int(self.n_iter, "n_iter", low=1)
+        if n_iter is not None and burn_in is None:
             burn_in = n_iter // 2
-        if burn_in >= n_iter:
+        if n_iter is not None and burn_in >= n_iter:
             raise ValueError(
                 f"burn_in={burn_in} must be smaller than n_iter={n_iter}, so that some draws "
                 "are kept; raise n_iter or lower burn_in."
@@ -263,7 +277,14 @@ class DirichletProcessMixture(BaseMixture):
         thin = check_int(self.thin, "thin", low=1)
         check_int(self.n_chains, "n_chains", low=1)
         sm = self.split_merge
-        if isinstance(sm, (bool, np.bool_)):
+        if isinstance(sm, str):
+            if sm != "auto":
+                raise ValueError(
+                    f"split_merge must be True, False, a non-negative integer or 'auto', "
+                    f"got {sm!r}."
+                )
+            n_proposals = -1
+        elif isinstance(sm, (bool, np.bool_)):
             n_proposals = int(bool(sm))
         else:
             n_proposals = check_int(sm, "split_merge", low=0)
@@ -300,14 +321,31 @@ class DirichletProcessMixture(BaseMixture):
         model, hyper = prepare(rows.X, prior_data)
         n = model.X.shape[0]
         n_chains = self.n_chains
-        kept = np.arange(burn_in, self.n_iter, thin)
         root = check_random_state(self.random_state)
         streams = np.random.SeedSequence(int(root.integers(0, 2**63))).spawn(n_chains)
-        progress = Progress(n_chains * self.n_iter, bool(self.progress))
+        auto = burn_in is None
+        total = n_chains * (AUTO_MAX_ITER if auto else self.n_iter)
+        progress = Progress(total, bool(self.progress))
         try:
-            draws = run_chains(
-                model, rows, conc, n_proposals, self.n_iter, kept, streams, progress.tick, hyper
-            )
+            if auto:
+                draws, report = run_auto(
+                    model,
+                    rows,
+                    conc,
+                    n_proposals,
+                    thin,
+                    streams,
+                    progress.tick,
+                    hyper,
+                    AUTO_TIME_BUDGET,
+                    AUTO_MAX_ITER,
+                )
+            else:
+                kept = np.arange(burn_in, self.n_iter, thin)
+                draws = run_chains(
+                    model, rows, conc, n_proposals, self.n_iter, kept, streams, progress.tick, hyper
+                )
+                report = None
         finally:
             progress.close()
 
@@ -346,11 +384,29 @@ class DirichletProcessMixture(BaseMixture):
             self.feature_names_in_ = names
         elif hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
-        self.n_iter_ = self.n_iter
         self.rhat_ = split_rhat(draws.log_joint)
         limit = rhat_limit(*draws.log_joint.shape)
         self.converged_ = not (self.rhat_ > limit)
         self._set_point_partition(X)
+        if report is not None:
+            self.n_iter_ = report.n_iter
+            self.ess_ = report.ess
+            self.converged_ = report.converged
+            if not report.converged:
+                warnings.warn(
+                    f"n_iter='auto' stopped after {report.n_iter} iterations per chain "
+                    f"({report.seconds:.0f} s; budget AUTO_TIME_BUDGET = {AUTO_TIME_BUDGET:.0f} "
+                    f"s, cap AUTO_MAX_ITER = {AUTO_MAX_ITER}) before the chains agreed: split "
+                    f"R-hat of the log joint {report.rhat:.3f} and of the number of clusters "
+                    f"{report.rhat_k:.3f} (want <= {RHAT_THRESHOLD}), bulk ESS of the log "
+                    f"joint {report.ess:.0f} (want >= {AUTO_MIN_ESS}). Pass a larger integer "
+                    f"n_iter (e.g. n_iter={4 * report.n_iter}) to run longer.",
+                    ConvergenceWarning,
+                    stacklevel=2,
+                )
+            return self
+        self.n_iter_ = self.n_iter
+        self.ess_ = bulk_ess(draws.log_joint)
         if not self.converged_:
             warnings.warn(
                 f"The {n_chains} chain(s) disagree: split R-hat of the log joint is "

@@ -66,7 +66,9 @@ Neal (2000), *Markov chain sampling methods for Dirichlet process mixture
 models*, JCGS 9, algorithm 3; Jain & Neal (2004), *A split-merge Markov chain
 Monte Carlo procedure for the Dirichlet process mixture model*, JCGS 13;
 Murphy (2007), *Conjugate Bayesian analysis of the Gaussian distribution*;
-Dahl (2006), *Model-based clustering for expression data via a Dirichlet
+Dahl (2005), *Sequentially-allocated merge-split sampler for conjugate and
+nonconjugate Dirichlet process mixture models*, Tech. rep., Texas A&M (launch
+states); Dahl (2006), *Model-based clustering for expression data via a Dirichlet
 process mixture model* (least-squares point partition).
 """
 
@@ -526,6 +528,47 @@ def _rebuild_launch(X, S, z, m, anchor, side, prior, launch):
 
 
 @njit(cache=True, nogil=True)
+def _sequential_launch(X, S, z, m, anchors, prior, launch, order, work):
+    """Draw a launch state by sequential allocation (Dahl 2005): the launch
+    clusters start as the two anchors, and the rows ``S[:m]``, in a uniformly
+    random order, join side 0 or 1 with probability proportional to ``n_side
+    p(x | rows already on that side)``.
+
+    The draw depends on the anchors, the set ``S`` and the rows' values only,
+    not on how the current state splits ``S``, so it is a valid launch state
+    for Jain & Neal's (2004) restricted Gibbs proposal; unlike a uniformly
+    random one it already separates two distinct groups in high dimension,
+    where a few restricted scans from a random split rarely do.
+    """
+    consts = prior[4]
+    tables = prior[5]
+    counts, means, R, inv_diag, logdet = launch
+    kappa0 = consts[0]
+    nu0 = consts[1]
+    for t in range(m):
+        z[t] = -1
+        order[t] = t
+    for t in range(m - 1, 0, -1):  # Fisher-Yates
+        u = np.random.randint(0, t + 1)
+        v = order[t]
+        order[t] = order[u]
+        order[u] = v
+    for side in range(2):
+        _rebuild_launch(X, S, z, m, anchors[side], side, prior, launch)
+    for r in range(m):
+        t = order[r]
+        x = X[S[t]]
+        lw0 = _log_pred(x, 0, means, R, inv_diag, logdet, counts[0], nu0, tables, work)
+        lw1 = _log_pred(x, 1, means, R, inv_diag, logdet, counts[1], nu0, tables, work)
+        e = math.exp(min(lw1 - lw0, 700.0))
+        side = 0 if np.random.random() * (1.0 + e) < 1.0 else 1
+        z[t] = side
+        _add_row(x, side, counts, means, R, inv_diag, logdet, kappa0, work)
+    for side in range(2):  # exact statistics for the scans
+        _rebuild_launch(X, S, z, m, anchors[side], side, prior, launch)
+
+
+@njit(cache=True, nogil=True)
 def _restricted_scan(X, S, z, m, mode, original, anchors, prior, launch, work):
     """One restricted Gibbs scan of the rows ``S[:m]`` between the two launch
     clusters (side 0 holds ``anchors[0]``, side 1 ``anchors[1]``).
@@ -593,8 +636,10 @@ def split_merge(X, labels, n_clusters, prior, log_alpha, n_proposals, n_scans, s
     n_clusters : int
 
     Each proposal picks two distinct rows ``i``, ``j``.  The other rows of their
-    cluster(s), ``S``, are spread at random over two launch clusters anchored
-    at ``i`` and ``j`` and reshuffled by ``n_scans`` restricted Gibbs scans.  If
+    cluster(s), ``S``, are spread over two launch clusters anchored at ``i`` and
+    ``j`` by sequential allocation in a random order (Dahl 2005,
+    :func:`_sequential_launch`) and reshuffled by ``n_scans`` restricted Gibbs
+    scans.  If
     ``i`` and ``j`` share a cluster, one more restricted scan proposes the split
     and its probability ``q`` enters the acceptance ratio
     ``alpha Gamma(n_i) Gamma(n_j) / Gamma(n_i + n_j) L_i L_j / L_ij / q``;
@@ -622,6 +667,7 @@ def split_merge(X, labels, n_clusters, prior, log_alpha, n_proposals, n_scans, s
     merged_R = np.empty((n_features, n_features))
     merged_inv = np.empty(n_features)
     anchors = np.empty(2, np.int64)
+    order = np.empty(n_samples, np.int64)
     xbar = np.empty(n_features)
     work = np.empty(n_features)
     K = n_clusters
@@ -647,11 +693,8 @@ def split_merge(X, labels, n_clusters, prior, log_alpha, n_proposals, n_scans, s
                     original[m] = 0 if lk == a else 1
                     rows[m + 2] = k
                     m += 1
-        # launch state: uniform random sides, then restricted Gibbs scans
-        for t in range(m):
-            z[t] = 0 if np.random.random() < 0.5 else 1
-        for side in range(2):
-            _rebuild_launch(X, S, z, m, anchors[side], side, prior, launch)
+        # launch state: sequential allocation, then restricted Gibbs scans
+        _sequential_launch(X, S, z, m, anchors, prior, launch, order, work)
         mode = np.int64(0)  # not a literal: one compiled scan serves every mode
         for _scan in range(n_scans):
             _restricted_scan(X, S, z, m, mode, original, anchors, prior, launch, work)
