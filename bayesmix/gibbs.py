@@ -256,7 +256,7 @@ class DirichletProcessMixture(BaseMixture):
         burn_in = check_int(self.burn_in, "burn_in", low=0, allow_none=True)
         if isinstance(self.n_iter, str):
             if self.n_iter != "auto":
-                raise ValueError(
+                raise TypeError(
                     f"n_iter must be a positive integer or 'auto', got {self.n_iter!r}."
                 )
             if burn_in is not None:
@@ -279,7 +279,7 @@ class DirichletProcessMixture(BaseMixture):
         sm = self.split_merge
         if isinstance(sm, str):
             if sm != "auto":
-                raise ValueError(
+                raise TypeError(
                     f"split_merge must be True, False, a non-negative integer or 'auto', "
                     f"got {sm!r}."
                 )
