@@ -44,6 +44,7 @@ __all__ = [
     "ChainState",
     "Draws",
     "StepInfo",
+    "auto_proposals",
     "escobar_west",
     "init",
     "initial_labels",
@@ -53,7 +54,7 @@ __all__ = [
     "step",
 ]
 
-LAUNCH_SCANS = 5  # intermediate restricted Gibbs scans per split-merge launch state
+LAUNCH_SCANS = 1  # intermediate restricted Gibbs scans per split-merge launch state
 HYPER_WARMUP = 20  # hyperparameter draws given a chain's starting partition
 AUTO_FIRST_BLOCK = 50  # iterations of an n_iter="auto" run before its first check
 AUTO_MIN_ESS = 400  # bulk ESS of the log joint an "auto" run asks for (Vehtari et al. 2021)
@@ -88,6 +89,16 @@ class Draws(NamedTuple):
     split_merge: np.ndarray  # (n_chains, 4) int64, summed over all iterations
     hyper_b: np.ndarray | None = None  # (n_chains, n_kept) Psi0 = b A of each draw
     hyper_kappa: np.ndarray | None = None  # (n_chains, n_kept) kappa0 of each draw
+
+
+def auto_proposals(n_clusters: int) -> int:
+    """Split-merge proposals per iteration under ``split_merge="auto"``:
+    ``ceil(K / 2)`` for a state of ``K`` clusters.  A proposal works on the rows
+    of one or two clusters, about ``2 n / K`` of them, so the proposals of an
+    iteration touch about ``n`` rows in all, about the work of one Gibbs sweep
+    at small ``K``, and every pair of clusters keeps being proposed for a merge
+    (and every cluster for a split) however many clusters there are."""
+    return max(1, (n_clusters + 1) // 2)
 
 
 def escobar_west(rng, alpha: float, n_clusters: int, n_samples: int, prior: Gamma) -> float:
@@ -281,8 +292,8 @@ class _Chain:
         for _ in range(n_steps):
             k = keep(self.it)
             n_prop = self.n_proposals
-            if n_prop < 0:  # "auto": one proposal per current cluster
-                n_prop = self.state.n_clusters
+            if n_prop < 0:  # "auto"
+                n_prop = auto_proposals(self.state.n_clusters)
             self.state, info = step(
                 self.model, self.state, self.rng, self.concentration, n_prop, k, self.hyper
             )
