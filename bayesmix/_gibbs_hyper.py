@@ -43,8 +43,10 @@ from .priors import Gamma, NormalInverseWishart, RandomScale
 __all__ = [
     "Hyper",
     "HyperState",
+    "draw_b_collapsed",
     "draw_hyper",
     "initial_state",
+    "log_b_conditional",
     "log_hyperprior",
     "model_at",
     "prepare",
@@ -152,6 +154,8 @@ def draw_hyper(
     p = model.prior
     d = model.X.shape[1]
     counts, mu, R, _ = cluster_posteriors(model.X, labels, n_clusters, p.mean, p.scale, p.kappa)
+    if hyper.kappa is None and hyper.scale is not None:
+        return HyperState(draw_b_collapsed(rng, hyper, state, p.dof, counts, R), state.kappa)
     K = n_clusters
     chi = np.sqrt(rng.chisquare(p.dof + counts[:, None] - np.arange(d)[None, :]))
     normals = rng.standard_normal((K, d * (d - 1) // 2))
@@ -172,6 +176,76 @@ def draw_hyper(
         g = hyper.kappa
         kappa = float(rng.gamma(g.shape + 0.5 * n_clusters * d, 1.0 / (g.rate + 0.5 * quad_sum)))
     return HyperState(b, kappa)
+
+
+def log_b_conditional(u, g: Gamma, nu0: float, counts, lam) -> np.ndarray:
+    """``log p(u | partition, X)`` up to a constant, ``u = log b``, with the
+    cluster parameters integrated out (``kappa0`` fixed).
+
+    ``Psi_n = b A + B_k`` with ``B_k = S_k + kappa0 n_k / (kappa0 + n_k) (xbar_k
+    - m0)(xbar_k - m0)^T`` free of ``b``, so ``log|Psi_n| = log|A| + sum_j log(b
+    + lam_kj)``, ``lam_k`` the eigenvalues of ``A^-1/2 B_k A^-1/2`` (K, D); the
+    NIW marginal likelihoods then give ``g u - h e^u + sum_k [nu0 D u / 2 -
+    (nu0 + n_k) / 2 sum_j log(e^u + lam_kj)]`` (with the Jacobian of ``u``),
+    concave in ``u``."""
+    u = np.atleast_1d(np.asarray(u, dtype=float))
+    b = np.exp(u)
+    K, d = lam.shape
+    out = (g.shape + 0.5 * K * d * nu0) * u - g.rate * b
+    nun = nu0 + counts
+    for k in range(K):
+        out -= 0.5 * nun[k] * np.log(b[:, None] + lam[k][None, :]).sum(axis=1)
+    return out
+
+
+def draw_b_collapsed(rng, hyper: Hyper, state: HyperState, nu0: float, counts, R) -> float:
+    """One draw of ``b`` from ``p(b | partition, X)``, the cluster parameters
+    integrated out (:func:`log_b_conditional`), by slice sampling ``u = log b``
+    with stepping out and shrinkage (Neal 2003).  ``R`` (K, D, D) are the upper
+    Cholesky factors of the clusters' ``Psi_n`` at the current ``b``.
+
+    Unlike the data-augmentation update, whose ``b`` and cluster precisions
+    are so tightly coupled in several dimensions that ``b`` moves by a small
+    step per iteration, this draws ``b`` from its conditional given the
+    partition alone.  ``b`` stays above ``hyper.b_min`` (a truncation of the
+    conditional that binds only for coincident rows)."""
+    b0 = state.b
+    base = hyper.base
+    K, d, _ = R.shape
+    psi_n = np.einsum("kji,kjl->kil", R, R)
+    B = psi_n - b0 * np.diag(base)[None]
+    isq = 1.0 / np.sqrt(base)
+    M = B * isq[None, :, None] * isq[None, None, :]
+    lam = np.clip(np.linalg.eigvalsh(M), 0.0, None)
+    g = hyper.scale
+
+    def f(u):
+        return float(log_b_conditional(u, g, nu0, counts, lam)[0])
+
+    lo_bound = math.log(hyper.b_min) if hyper.b_min > 0 else -math.inf
+    u0 = math.log(b0)
+    width = 2.0 / math.sqrt(g.shape + 0.5 * K * d * nu0)  # about the conditional's sd
+    level = f(u0) + math.log(rng.random())
+    left = u0 - width * rng.random()
+    right = left + width
+    for _ in range(64):  # stepping out
+        if left <= lo_bound or f(left) < level:
+            break
+        left -= width
+    for _ in range(64):
+        if f(right) < level:
+            break
+        right += width
+    left = max(left, lo_bound)
+    for _ in range(200):  # shrinkage
+        u = left + (right - left) * rng.random()
+        if f(u) >= level:
+            return float(math.exp(u))
+        if u < u0:
+            left = u
+        else:
+            right = u
+    return float(b0)
 
 
 def log_hyperprior(hyper: Hyper, state: HyperState) -> float:
