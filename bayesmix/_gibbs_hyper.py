@@ -192,10 +192,8 @@ def log_b_conditional(u, g: Gamma, nu0: float, counts, lam) -> np.ndarray:
     b = np.exp(u)
     K, d = lam.shape
     out = (g.shape + 0.5 * K * d * nu0) * u - g.rate * b
-    nun = nu0 + counts
-    for k in range(K):
-        out -= 0.5 * nun[k] * np.log(b[:, None] + lam[k][None, :]).sum(axis=1)
-    return out
+    weights = np.repeat(0.5 * (nu0 + counts), d)  # (K D,), cluster by cluster
+    return out - np.log(b[:, None] + lam.reshape(-1)[None, :]) @ weights
 
 
 def draw_b_collapsed(rng, hyper: Hyper, state: HyperState, nu0: float, counts, R) -> float:
