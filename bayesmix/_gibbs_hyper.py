@@ -37,7 +37,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ._gibbs_model import Model, niw_tables, prepare_model
-from ._kernels._gibbs import cluster_posteriors, hyper_statistics
+from ._kernels._gibbs import cluster_posteriors, hyper_statistics, slice_log_b
 from .priors import Gamma, NormalInverseWishart, RandomScale
 
 __all__ = [
@@ -216,34 +216,14 @@ def draw_b_collapsed(rng, hyper: Hyper, state: HyperState, nu0: float, counts, R
     M = B * isq[None, :, None] * isq[None, None, :]
     lam = np.clip(np.linalg.eigvalsh(M), 0.0, None)
     g = hyper.scale
-
-    def f(u):
-        return float(log_b_conditional(u, g, nu0, counts, lam)[0])
-
     lo_bound = math.log(hyper.b_min) if hyper.b_min > 0 else -math.inf
-    u0 = math.log(b0)
     width = 2.0 / math.sqrt(g.shape + 0.5 * K * d * nu0)  # about the conditional's sd
-    level = f(u0) + math.log(rng.random())
-    left = u0 - width * rng.random()
-    right = left + width
-    for _ in range(64):  # stepping out
-        if left <= lo_bound or f(left) < level:
-            break
-        left -= width
-    for _ in range(64):
-        if f(right) < level:
-            break
-        right += width
-    left = max(left, lo_bound)
-    for _ in range(200):  # shrinkage
-        u = left + (right - left) * rng.random()
-        if f(u) >= level:
-            return float(math.exp(u))
-        if u < u0:
-            left = u
-        else:
-            right = u
-    return float(b0)
+    weights = np.ascontiguousarray(np.repeat(0.5 * (nu0 + counts), d), dtype=np.float64)
+    head = g.shape + 0.5 * K * d * nu0
+    seed = int(rng.integers(0, 2**63))
+    return float(
+        slice_log_b(math.log(b0), head, g.rate, lam.reshape(-1), weights, lo_bound, width, seed)
+    )
 
 
 def log_hyperprior(hyper: Hyper, state: HyperState) -> float:

@@ -88,6 +88,7 @@ __all__ = [
     "hyper_statistics",
     "partition_overlap",
     "prior_log_predictive",
+    "slice_log_b",
     "split_merge",
 ]
 
@@ -807,6 +808,56 @@ def hyper_statistics(R, chi, normals, diff, z, sqrt_base):
                 acc += L[i, j] * w[i]
             quad_sum += acc * acc
     return trace_sum, quad_sum
+
+
+@njit(cache=True, nogil=True)
+def _log_b_density(u, head, rate, lam, weights):
+    """``head u - rate e^u - sum_t weights[t] log(e^u + lam[t])``."""
+    b = math.exp(u)
+    out = head * u - rate * b
+    for t in range(lam.shape[0]):
+        out -= weights[t] * math.log(b + lam[t])
+    return out
+
+
+@njit(cache=True, nogil=True)
+def slice_log_b(u0, head, rate, lam, weights, lo_bound, width, seed):
+    """One slice-sampling update (Neal 2003: stepping out, then shrinkage) of
+    ``u = log b`` under the log density ``head u - rate e^u - sum_t weights[t]
+    log(e^u + lam[t])`` restricted to ``u >= lo_bound``; returns ``b``.
+
+    Parameters
+    ----------
+    u0 : float, current ``log b``
+    head, rate : float
+    lam, weights : (m,) float64
+    lo_bound : float (``-inf``: none)
+    width : float, the stepping-out width
+    seed : int, seeds numba's generator for this call
+    """
+    np.random.seed(seed)
+    level = _log_b_density(u0, head, rate, lam, weights) + math.log(np.random.random())
+    left = u0 - width * np.random.random()
+    right = left + width
+    for _ in range(64):
+        if left <= lo_bound or _log_b_density(left, head, rate, lam, weights) < level:
+            break
+        left -= width
+    for _ in range(64):
+        if _log_b_density(right, head, rate, lam, weights) < level:
+            break
+        right += width
+    if left < lo_bound:
+        left = lo_bound
+    for _ in range(200):
+        u = left + (right - left) * np.random.random()
+        if _log_b_density(u, head, rate, lam, weights) >= level:
+            return math.exp(u)
+        if u < u0:
+            left = u
+        else:
+            right = u
+    return math.exp(u0)
 
 
 # ----------------------------------------------------------------------- outputs
