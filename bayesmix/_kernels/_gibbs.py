@@ -615,6 +615,26 @@ def _restricted_scan(X, S, z, m, mode, original, anchors, prior, launch, work):
 
 
 @njit(cache=True, nogil=True)
+def _log_split(counts, logdet, ld, log_alpha, nu0, tables):
+    """log of [posterior of the split held by the launch clusters] / [posterior of
+    their union], ``ld`` the log-determinant of the union's ``Psi_n``."""
+    n0 = counts[0]
+    n1 = counts[1]
+    return (
+        log_alpha
+        + math.lgamma(n0)
+        + math.lgamma(n1)
+        - math.lgamma(n0 + n1)
+        + tables[1, n0]
+        - 0.5 * (nu0 + n0) * logdet[0]
+        + tables[1, n1]
+        - 0.5 * (nu0 + n1) * logdet[1]
+        - tables[1, n0 + n1]
+        + 0.5 * (nu0 + n0 + n1) * ld
+    )
+
+
+@njit(cache=True, nogil=True)
 def split_merge(X, labels, n_clusters, prior, log_alpha, n_proposals, n_scans, seed, stats):
     """Split-merge Metropolis-Hastings proposals with restricted Gibbs launch
     states (Jain & Neal 2004, conjugate case).
@@ -645,12 +665,16 @@ def split_merge(X, labels, n_clusters, prior, log_alpha, n_proposals, n_scans, s
     and its probability ``q`` enters the acceptance ratio
     ``alpha Gamma(n_i) Gamma(n_j) / Gamma(n_i + n_j) L_i L_j / L_ij / q``;
     otherwise the merge is proposed, with the inverse ratio and ``q`` the
-    probability that a final restricted scan recreates the current split.
+    probability that a final restricted scan recreates the current split.  The
+    acceptance uniform is drawn first, so a merge that would be rejected even
+    with ``q = 1`` (most merges of distinct clusters) is rejected before any
+    launch state is built.
     """
     np.random.seed(seed)
     mean0, psi0, _, _, consts, tables = prior
     n_samples, n_features = X.shape
     nu0 = consts[1]
+    kappa0 = consts[0]
     launch = (
         np.zeros(2, np.int64),
         np.empty((2, n_features)),
@@ -694,37 +718,39 @@ def split_merge(X, labels, n_clusters, prior, log_alpha, n_proposals, n_scans, s
                     original[m] = 0 if lk == a else 1
                     rows[m + 2] = k
                     m += 1
+        split = a == b
+        stats[0 if split else 2] += 1
+        log_u = math.log(np.random.random())  # the acceptance test's uniform
+        if not split:
+            # A merge is accepted iff log u < log q - log_split with log q <= 0, so
+            # when log u >= -log_split it is rejected whatever the launch state:
+            # decide that first, from the current split, without building one.
+            for t in range(m):
+                z[t] = original[t]
+            for side in range(2):
+                _rebuild_launch(X, S, z, m, anchors[side], side, prior, launch)
+            ld = _build_from_rows(
+                X, rows, m + 2, mean0, psi0, kappa0, merged_mean, merged_R, merged_inv, xbar, work
+            )
+            log_split = _log_split(counts, logdet, ld, log_alpha, nu0, tables)
+            if log_u >= -log_split:
+                continue
         # launch state: sequential allocation, then restricted Gibbs scans
         _sequential_launch(X, S, z, m, anchors, prior, launch, order, work)
         mode = np.int64(0)  # not a literal: one compiled scan serves every mode
         for _scan in range(n_scans):
             _restricted_scan(X, S, z, m, mode, original, anchors, prior, launch, work)
-        split = a == b
         mode = np.int64(1 if split else 2)
         log_q = _restricted_scan(X, S, z, m, mode, original, anchors, prior, launch, work)
-        for side in range(2):  # exact statistics for the acceptance ratio
-            _rebuild_launch(X, S, z, m, anchors[side], side, prior, launch)
-        ld = _build_from_rows(
-            X, rows, m + 2, mean0, psi0, consts[0], merged_mean, merged_R, merged_inv, xbar, work
-        )
-        n0 = counts[0]
-        n1 = counts[1]
-        # log of [posterior of the split] / [posterior of the merged cluster]
-        log_split = (
-            log_alpha
-            + math.lgamma(n0)
-            + math.lgamma(n1)
-            - math.lgamma(n0 + n1)
-            + tables[1, n0]
-            - 0.5 * (nu0 + n0) * logdet[0]
-            + tables[1, n1]
-            - 0.5 * (nu0 + n1) * logdet[1]
-            - tables[1, n0 + n1]
-            + 0.5 * (nu0 + n0 + n1) * ld
-        )
+        if split:
+            for side in range(2):  # exact statistics for the acceptance ratio
+                _rebuild_launch(X, S, z, m, anchors[side], side, prior, launch)
+            ld = _build_from_rows(
+                X, rows, m + 2, mean0, psi0, kappa0, merged_mean, merged_R, merged_inv, xbar, work
+            )
+            log_split = _log_split(counts, logdet, ld, log_alpha, nu0, tables)
         log_r = log_split - log_q if split else log_q - log_split
-        stats[0 if split else 2] += 1
-        if not (log_r >= 0.0 or np.random.random() < math.exp(log_r)):
+        if not log_u < log_r:
             continue
         stats[1 if split else 3] += 1
         if split:
