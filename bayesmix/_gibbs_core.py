@@ -7,14 +7,20 @@ draws.
 
 One iteration is, when the base measure has hyperpriors, one update of its
 hyperparameters (``_gibbs_hyper``), then ``n_proposals`` split-merge
-proposals (Jain & Neal 2004), one Gibbs sweep over every row (Neal 2000,
-algorithm 3), both one jitted call of ``_kernels/_gibbs.py``, then, when the
-concentration is learned, one Escobar & West (1995) update of it.
+proposals (Jain & Neal 2004, launch states by Dahl's 2005 sequential
+allocation; ``auto_proposals`` under ``split_merge="auto"``), one Gibbs sweep
+over every row (Neal 2000, algorithm 3), both one jitted call of
+``_kernels/_gibbs.py``, then, when the concentration is learned, one Escobar &
+West (1995) update of it.  :func:`run_chains` runs a fixed number of
+iterations; :func:`run_auto` runs blocks until the draws pass Vehtari et
+al.'s (2021) checks or a time budget runs out.
 
 References
 ----------
-Neal (2000), JCGS 9, 249-265; Jain & Neal (2004), JCGS 13, 158-182; Escobar &
-West (1995), JASA 90, 577-588.
+Neal (2000), JCGS 9, 249-265; Jain & Neal (2004), JCGS 13, 158-182; Dahl
+(2005), Texas A&M tech. rep.; Escobar & West (1995), JASA 90, 577-588; Gelman &
+Rubin (1992), Statist. Sci. 7, 457-472; Vehtari et al. (2021), Bayesian
+Analysis 16, 667-718.
 """
 
 from __future__ import annotations

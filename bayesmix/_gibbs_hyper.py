@@ -17,7 +17,11 @@ and the current hyperparameters,
 * ``kappa0 | mu, Sigma ~ Gamma(a + K D / 2, r + sum_k (mu_k - m0)^T Lambda_k
   (mu_k - m0) / 2)``;
 
-then the cluster parameters are dropped again.  Both conditionals are
+then the cluster parameters are dropped again.  With ``kappa0`` fixed (the
+default) ``b`` is instead drawn from ``p(b | partition, X)`` itself, the
+cluster parameters integrated out (:func:`draw_b_collapsed`, slice sampling,
+Neal 2003): in several dimensions ``b`` and the cluster precisions are so
+tightly coupled that the augmented update moves ``b`` by small steps.  Both conditionals are
 conjugate, so the update is exact and costs ``O(K D^3)``; the kernels' prior
 arrays (the tables, the factor of ``Psi0``, the prior predictive of each row)
 are then refreshed in ``O(n D)`` because ``Psi0`` is diagonal.
@@ -26,7 +30,8 @@ References
 ----------
 Richardson & Green (1997), JRSS B 59, 731-792; Escobar & West (1995), JASA
 90, 577-588; Görür & Rasmussen (2010), J. Comput. Sci. Technol. 25, 653-664;
-Tanner & Wong (1987), JASA 82, 528-540.
+Tanner & Wong (1987), JASA 82, 528-540; Neal (2003), Ann. Statist. 31,
+705-767.
 """
 
 from __future__ import annotations

@@ -100,24 +100,45 @@ class DirichletProcessMixture(BaseMixture):
         ``n_features + 2`` with an explicit scale.  ``kappa=Gamma(a, r)``
         learns ``kappa`` too (Escobar & West 1995 use ``Gamma(0.5, 50)``).
         Explicit values are used exactly; see ``docs/user_guide/priors.rst``.
-    n_iter : int, default=1000
+    n_iter : int or "auto", default="auto"
         Iterations per chain, burn-in included.  One iteration is the
-        split-merge proposals, one Gibbs sweep over every row, and (when
-        learned) one concentration update.
+        hyperparameter update, the split-merge proposals, one Gibbs sweep over
+        every row, and (when learned) one concentration update.  ``"auto"``
+        runs the chains in blocks (``AUTO_FIRST_BLOCK = 50`` iterations, then
+        half the iterations so far) and stops once the split R-hat of the log
+        joint and of the number of clusters are at most 1.01 and the bulk ESS
+        of the log joint over all chains is at least ``AUTO_MIN_ESS = 400``
+        (Vehtari et al. 2021), or when ``AUTO_TIME_BUDGET = 60`` seconds of
+        sampling or ``AUTO_MAX_ITER = 20000`` iterations are spent (then a
+        :class:`~bayesmix.exceptions.ConvergenceWarning` gives the figures and
+        the cure).  The first half of each chain is burn-in.  :attr:`n_iter_`
+        says how long it ran.  The draws are reproducible from the seed unless
+        the time budget ended the run.
     burn_in : int, optional
         Iterations discarded at the start of each chain; ``None`` means
-        ``n_iter // 2``.
+        ``n_iter // 2`` (only ``None`` with ``n_iter="auto"``).
     thin : int, default=1
         Keep every ``thin``-th iteration after burn-in.
     n_chains : int, default=4
         Independent chains, each with its own random stream spawned from
-        ``random_state`` and its own k-means++ starting partition.  Chains run
-        on a thread pool over the available cores (``BAYESMIX_NUM_THREADS``
-        caps it); the result does not depend on the number of threads.
-    split_merge : bool or int, default=True
-        Split-merge proposals per iteration: ``True`` is one, ``False`` or 0
-        none, an integer that many.  Each launch state is built by
-        ``LAUNCH_SCANS = 5`` restricted Gibbs scans.
+        ``random_state``.  Chain ``c`` of ``C`` starts from a k-means partition
+        into ``1 + round((K0 - 1) c / (C - 1))`` clusters, ``K0 = alpha log(1 +
+        n / alpha)`` the prior expected number: apart, as Gelman & Rubin (1992)
+        ask, and from below, because split moves repair too few clusters
+        whereas merges rarely repair too many in high dimension.  With a
+        learned scale, its hyperparameter is first drawn ``HYPER_WARMUP = 20``
+        times given the starting partition.  Chains run on a thread pool over
+        the available cores (``BAYESMIX_NUM_THREADS`` caps it); the result does
+        not depend on the number of threads.
+    split_merge : bool, int or "auto", default="auto"
+        Split-merge proposals per iteration: ``"auto"`` is ``ceil(K / 2)`` for
+        a state of ``K`` clusters (a proposal works on about ``2 n / K`` rows,
+        so an iteration's proposals touch about ``n`` rows, and every pair of
+        clusters keeps being proposed however many there are); ``True`` is
+        one, ``False`` or 0 none, an integer that many.  Each launch state is
+        drawn by sequential allocation of the two clusters' rows in a random
+        order (Dahl 2005), then ``LAUNCH_SCANS = 1`` restricted Gibbs scan
+        (Jain & Neal 2004).
     random_state : None, int or numpy Generator
         The same seed gives the same draws bit for bit.
     progress : bool, default=True
@@ -170,7 +191,12 @@ class DirichletProcessMixture(BaseMixture):
         :class:`~bayesmix.exceptions.ConvergenceWarning` says what to change.
     rhat_ : float
         That R-hat (NaN when it cannot be computed).
+    ess_ : float
+        Bulk effective sample size of the log joint over all chains (NaN when
+        it cannot be computed).  Under ``n_iter="auto"``, ``converged_`` means
+        every stopping criterion was met.
     n_iter_ : int
+        Iterations run per chain, burn-in included.
     n_features_in_, feature_names_in_ :
         As in scikit-learn.
 
@@ -182,9 +208,12 @@ class DirichletProcessMixture(BaseMixture):
     predictive of a row under ``K`` clusters costs ``K`` triangular solves.
 
     *Hyperpriors.*  Under the default prior each iteration first updates the
-    learned hyperparameters given the partition (``_gibbs_hyper``: the
-    clusters' parameters are drawn from their NIW posteriors, then ``b`` and
-    ``kappa`` from their conjugate conditionals); ``log_joint_samples_`` then
+    learned hyperparameters given the partition (``_gibbs_hyper``): with
+    ``kappa`` fixed, ``b`` is drawn from its conditional given the partition
+    alone, the cluster parameters integrated out, by slice sampling (Neal
+    2003); when ``kappa`` is learned too, the clusters' parameters are drawn
+    from their NIW posteriors, then ``b`` and ``kappa`` from their conjugate
+    conditionals; ``log_joint_samples_`` then
     includes ``log p(b)`` (and ``log p(kappa)``), and every kept draw's
     predictive and parameter draws use that draw's hyperparameters.
 
@@ -211,8 +240,13 @@ class DirichletProcessMixture(BaseMixture):
     References
     ----------
     Neal (2000), JCGS 9, 249-265, algorithm 3; Jain & Neal (2004), JCGS 13,
-    158-182; Escobar & West (1995), JASA 90, 577-588; Dahl (2006); Murphy
-    (2007), *Conjugate Bayesian analysis of the Gaussian distribution*.
+    158-182; Dahl (2005), *Sequentially-allocated merge-split sampler for
+    conjugate and nonconjugate Dirichlet process mixture models*, Texas A&M
+    tech. rep.; Escobar & West (1995), JASA 90, 577-588; Neal (2003), *Slice
+    sampling*, Ann. Statist. 31, 705-767; Gelman & Rubin (1992), Statist. Sci.
+    7, 457-472; Vehtari, Gelman, Simpson, Carpenter & Bürkner (2021),
+    Bayesian Analysis 16, 667-718; Dahl (2006); Murphy (2007), *Conjugate
+    Bayesian analysis of the Gaussian distribution*.
     """
 
     def __init__(
