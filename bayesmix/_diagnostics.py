@@ -13,7 +13,7 @@ import warnings
 
 import numpy as np
 
-__all__ = ["RHAT_THRESHOLD", "draw_diagnostics", "rhat_limit", "split_rhat"]
+__all__ = ["RHAT_THRESHOLD", "bulk_ess", "draw_diagnostics", "rhat_limit", "split_rhat"]
 
 # Vehtari et al. (2021) recommend trusting draws only when R-hat < 1.01.
 RHAT_THRESHOLD = 1.01
@@ -37,6 +37,20 @@ def split_rhat(x: np.ndarray) -> float:
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)
         return float(array_stats.rhat(x, chain_axis=0, draw_axis=1))
+
+
+def bulk_ess(x: np.ndarray) -> float:
+    """Bulk effective sample size of one quantity's draws (n_chains, n_draws),
+    all chains together (arviz-stats, Vehtari et al. 2021).  NaN when it cannot
+    be computed (fewer than 4 draws a chain, non-finite or constant draws)."""
+    from arviz_stats.base import array_stats
+
+    x = np.asarray(x, dtype=float)
+    if x.shape[1] < 4 or not np.isfinite(x).all() or np.ptp(x) == 0:
+        return float("nan")
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return float(array_stats.ess(x, chain_axis=0, draw_axis=1, method="bulk"))
 
 
 def rhat_limit(n_chains: int, n_kept: int) -> float:

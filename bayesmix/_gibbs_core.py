@@ -7,46 +7,63 @@ draws.
 
 One iteration is, when the base measure has hyperpriors, one update of its
 hyperparameters (``_gibbs_hyper``), then ``n_proposals`` split-merge
-proposals (Jain & Neal 2004), one Gibbs sweep over every row (Neal 2000,
-algorithm 3), both one jitted call of ``_kernels/_gibbs.py``, then, when the
-concentration is learned, one Escobar & West (1995) update of it.
+proposals (Jain & Neal 2004, launch states by Dahl's 2005 sequential
+allocation; ``auto_proposals`` under ``split_merge="auto"``), one Gibbs sweep
+over every row (Neal 2000, algorithm 3), both one jitted call of
+``_kernels/_gibbs.py``, then, when the concentration is learned, one Escobar &
+West (1995) update of it.  :func:`run_chains` runs a fixed number of
+iterations; :func:`run_auto` runs blocks until the draws pass Vehtari et
+al.'s (2021) checks or a time budget runs out.
 
 References
 ----------
-Neal (2000), JCGS 9, 249-265; Jain & Neal (2004), JCGS 13, 158-182; Escobar &
-West (1995), JASA 90, 577-588.
+Neal (2000), JCGS 9, 249-265; Jain & Neal (2004), JCGS 13, 158-182; Dahl
+(2005), Texas A&M tech. rep.; Escobar & West (1995), JASA 90, 577-588; Gelman &
+Rubin (1992), Statist. Sci. 7, 457-472; Vehtari et al. (2021), Bayesian
+Analysis 16, 667-718.
 """
 
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
 import numpy as np
 
+from ._diagnostics import RHAT_THRESHOLD, bulk_ess, split_rhat
 from ._gibbs_hyper import Hyper, HyperState, draw_hyper, initial_state, log_hyperprior, model_at
 from ._gibbs_model import Model, SamplerRows, label_dtype
-from ._init import _assign, kmeans_plusplus
+from ._init import kmeans
 from ._kernels import _n_threads
 from ._kernels._gibbs import canonical_labels, gibbs_sweep, split_merge
 from .priors import Gamma
 
 __all__ = [
+    "AUTO_FIRST_BLOCK",
+    "AUTO_MIN_ESS",
+    "HYPER_WARMUP",
     "LAUNCH_SCANS",
+    "AutoReport",
     "ChainState",
     "Draws",
     "StepInfo",
+    "auto_proposals",
     "escobar_west",
     "init",
     "initial_labels",
     "log_joint",
+    "run_auto",
     "run_chains",
     "step",
 ]
 
-LAUNCH_SCANS = 5  # intermediate restricted Gibbs scans per split-merge launch state
+LAUNCH_SCANS = 1  # intermediate restricted Gibbs scans per split-merge launch state
+HYPER_WARMUP = 20  # hyperparameter draws given a chain's starting partition
+AUTO_FIRST_BLOCK = 50  # iterations of an n_iter="auto" run before its first check
+AUTO_MIN_ESS = 400  # bulk ESS of the log joint an "auto" run asks for (Vehtari et al. 2021)
 
 
 class ChainState(NamedTuple):
@@ -78,6 +95,16 @@ class Draws(NamedTuple):
     split_merge: np.ndarray  # (n_chains, 4) int64, summed over all iterations
     hyper_b: np.ndarray | None = None  # (n_chains, n_kept) Psi0 = b A of each draw
     hyper_kappa: np.ndarray | None = None  # (n_chains, n_kept) kappa0 of each draw
+
+
+def auto_proposals(n_clusters: int) -> int:
+    """Split-merge proposals per iteration under ``split_merge="auto"``:
+    ``ceil(K / 2)`` for a state of ``K`` clusters.  A proposal works on the rows
+    of one or two clusters, about ``2 n / K`` of them, so the proposals of an
+    iteration touch about ``n`` rows in all, about the work of one Gibbs sweep
+    at small ``K``, and every pair of clusters keeps being proposed for a merge
+    (and every cluster for a split) however many clusters there are."""
+    return max(1, (n_clusters + 1) // 2)
 
 
 def escobar_west(rng, alpha: float, n_clusters: int, n_samples: int, prior: Gamma) -> float:
@@ -113,31 +140,57 @@ def log_joint(
     return lj
 
 
-def initial_labels(Xs: np.ndarray, alpha: float, rng) -> np.ndarray:
-    """A k-means++ partition of the rows ``Xs`` (n_samples, n_features) into about
-    the prior expected number of clusters, ``alpha log(1 + n / alpha)`` (its random
-    seeding makes the chains start apart)."""
+def initial_labels(
+    Xs: np.ndarray, alpha: float, rng, chain: int = 0, n_chains: int = 1
+) -> np.ndarray:
+    """The starting partition of chain ``chain`` of ``n_chains``: k-means (Lloyd
+    iterations from k-means++ seeds) of the rows ``Xs`` (n_samples, n_features)
+    into ``K_c`` clusters, ``K_c`` spread evenly from 1 (the first chain) to the
+    prior expected number of clusters ``K0 = alpha log(1 + n / alpha)`` (the
+    last).
+
+    The chains start apart, as Gelman & Rubin (1992) ask of chains whose
+    agreement is to be judged, but from below: a split move finds a natural
+    split of a cluster by sequential allocation, whereas a merge move must
+    re-create the current split by chance, which in high dimension it almost
+    never does, so a chain started with too many clusters can stay there.
+    """
     n = Xs.shape[0]
     k0 = int(np.clip(round(alpha * math.log1p(n / alpha)), 1, n))
+    k = 1 if n_chains < 2 else 1 + round((k0 - 1) * chain / (n_chains - 1))
+    if k == 1:
+        return np.zeros(n, dtype=np.int64)
     Xt = np.ascontiguousarray(Xs.T)
-    w = np.ones(n)
-    labels = _assign(Xt, w, kmeans_plusplus(Xt, w, k0, rng))[0]
+    labels = kmeans(Xt, np.ones(n), k, rng)[1]
     _, labels = np.unique(labels, return_inverse=True)  # drop empty clusters
     return np.ascontiguousarray(labels, dtype=np.int64)
 
 
-def init(model: Model, concentration, rng, hyper: Hyper | None = None) -> ChainState:
+def init(
+    model: Model,
+    concentration,
+    rng,
+    hyper: Hyper | None = None,
+    chain: int = 0,
+    n_chains: int = 1,
+) -> ChainState:
     """A chain's first state: the concentration (drawn from its Gamma hyperprior
-    when learned, else the fixed value), a k-means++ partition and, with
-    hyperpriors, the starting hyperparameters of ``model``."""
+    when learned, else the fixed value), the partition of
+    :func:`initial_labels` and, with hyperpriors, hyperparameters drawn
+    ``HYPER_WARMUP`` times from their conditional given that partition (so the
+    first sweeps do not run under the arbitrary starting scale)."""
     if isinstance(concentration, Gamma):
         alpha = float(rng.gamma(concentration.shape, 1.0 / concentration.rate))
     else:
         alpha = float(concentration)
-    labels = initial_labels(model.X, alpha, rng)
+    labels = initial_labels(model.X, alpha, rng, chain, n_chains)
+    K = int(labels.max()) + 1
     if hyper is None:
-        return ChainState(labels, int(labels.max()) + 1, alpha)
-    return ChainState(labels, int(labels.max()) + 1, alpha, initial_state(model, hyper), model)
+        return ChainState(labels, K, alpha)
+    hs = initial_state(model, hyper)
+    for _ in range(HYPER_WARMUP):
+        hs = draw_hyper(rng, model_at(model, hyper, hs), hyper, hs, labels, K)
+    return ChainState(labels, K, alpha, hs, model_at(model, hyper, hs))
 
 
 def step(
@@ -218,6 +271,98 @@ def step(
     return ChainState(labels, n_clusters, alpha, hs, new_model), StepInfo(lj, counts)
 
 
+class _Chain:
+    """One chain run in blocks: its stream, state and the records of the
+    iterations it keeps (``it``, canonical labels, K, alpha, log joint, b,
+    kappa)."""
+
+    def __init__(self, c, n_chains, model, concentration, stream, hyper, n_proposals, dtype):
+        self.c, self.n_chains = c, n_chains
+        self.model, self.concentration, self.hyper = model, concentration, hyper
+        self.n_proposals = n_proposals
+        self.rng = np.random.Generator(np.random.PCG64(stream))
+        self.state = None
+        self.it = 0
+        self.records = []
+        self.sm = np.zeros(4, dtype=np.int64)
+        n = model.X.shape[0]
+        self.dtype = dtype
+        self.canon = np.empty(n, dtype=np.int64)
+        self.map_work = np.empty(n, dtype=np.int64)
+
+    def advance(self, n_steps: int, keep: Callable[[int], bool], tick) -> None:
+        if self.state is None:
+            self.state = init(
+                self.model, self.concentration, self.rng, self.hyper, self.c, self.n_chains
+            )
+        for _ in range(n_steps):
+            k = keep(self.it)
+            n_prop = self.n_proposals
+            if n_prop < 0:  # "auto"
+                n_prop = auto_proposals(self.state.n_clusters)
+            self.state, info = step(
+                self.model, self.state, self.rng, self.concentration, n_prop, k, self.hyper
+            )
+            self.sm += info.split_merge
+            if k:
+                st = self.state
+                canonical_labels(st.labels, self.canon, self.map_work)
+                b, kap = st.hyper if st.hyper is not None else (np.nan, np.nan)
+                rec = (self.it, self.canon.astype(self.dtype), st.n_clusters, st.alpha)
+                self.records.append((*rec, info.log_joint, b, kap))
+            self.it += 1
+            tick()
+
+    def drop_before(self, it: int) -> None:
+        self.records = [r for r in self.records if r[0] >= it]
+
+
+def _run_block(chains: list, n_steps: int, keep, tick) -> None:
+    """Advance every chain ``n_steps`` iterations on a thread pool (each chain has
+    its own stream and records, so the draws do not depend on the threads)."""
+    n_threads = min(len(chains), _n_threads())
+    if n_threads > 1:
+        with ThreadPoolExecutor(n_threads, thread_name_prefix="bayesmix-gibbs") as pool:
+            futures = [pool.submit(ch.advance, n_steps, keep, tick) for ch in chains]
+            for fut in futures:
+                fut.result()
+    else:
+        for ch in chains:
+            ch.advance(n_steps, keep, tick)
+
+
+def _draws(chains: list, rows: SamplerRows, learned_hyper: bool) -> Draws:
+    """The records of every chain (the same number each) as :class:`Draws`."""
+    n_chains = len(chains)
+    n_kept = len(chains[0].records)
+    n = chains[0].canon.size
+    dtype = chains[0].dtype
+    n_rows = rows.present.size
+    labels_out = np.full((n_chains, n_kept, n_rows), -1, dtype=dtype)
+    full_out = np.empty((n_chains, n_kept, n), dtype=dtype)
+    n_clusters = np.empty((n_chains, n_kept), dtype=np.int64)
+    log_joints = np.empty((n_chains, n_kept))
+    alphas = np.empty((n_chains, n_kept))
+    hyper_b = np.full((n_chains, n_kept), np.nan)
+    hyper_kappa = np.full((n_chains, n_kept), np.nan)
+    present, row_pos = rows.present, rows.row_pos
+    row_canon = np.empty(row_pos.size, dtype=np.int64)
+    map_work = np.empty(n, dtype=np.int64)
+    for c, ch in enumerate(chains):
+        for s, (_, lab, K, alpha, lj, b, kap) in enumerate(ch.records):
+            full_out[c, s] = lab
+            canonical_labels(lab[row_pos], row_canon, map_work)
+            labels_out[c, s, present] = row_canon
+            n_clusters[c, s], alphas[c, s], log_joints[c, s] = K, alpha, lj
+            hyper_b[c, s], hyper_kappa[c, s] = b, kap
+    sm_counts = np.stack([ch.sm for ch in chains])
+    if not learned_hyper:
+        return Draws(labels_out, full_out, n_clusters, log_joints, alphas, sm_counts)
+    return Draws(
+        labels_out, full_out, n_clusters, log_joints, alphas, sm_counts, hyper_b, hyper_kappa
+    )
+
+
 def run_chains(
     model: Model,
     rows: SamplerRows,
@@ -232,61 +377,97 @@ def run_chains(
     """Run one chain per ``np.random.SeedSequence`` of ``streams`` for ``n_iter``
     iterations and keep the draws of the iterations ``kept`` (increasing).
 
-    Chains run on a thread pool of up to ``_n_threads()`` threads (the kernels
-    release the GIL); each chain has its own stream and output slots, so the
-    draws do not depend on the number of threads.  ``tick`` is called after
-    every iteration of every chain (from the chains' threads).  With ``hyper``
-    the base measure's hyperparameters are sampled too and kept per draw.
+    ``n_proposals`` split-merge proposals per iteration, or, when negative, as
+    many as the chain has clusters.  Chains run on a thread pool of up to
+    ``_n_threads()`` threads (the kernels release the GIL); each chain has its
+    own stream and output slots, so the draws do not depend on the number of
+    threads.  ``tick`` is called after every iteration of every chain (from the
+    chains' threads).  With ``hyper`` the base measure's hyperparameters are
+    sampled too and kept per draw.
     """
     n_chains = len(streams)
-    n = model.X.shape[0]
-    n_rows = rows.present.size
-    n_kept = kept.size
-    work_dtype = label_dtype(n - 1)
-    labels_out = np.full((n_chains, n_kept, n_rows), -1, dtype=work_dtype)
-    full_out = np.empty((n_chains, n_kept, n), dtype=work_dtype)
-    n_clusters = np.empty((n_chains, n_kept), dtype=np.int64)
-    log_joints = np.empty((n_chains, n_kept))
-    alphas = np.empty((n_chains, n_kept))
-    sm_counts = np.zeros((n_chains, 4), dtype=np.int64)
-    hyper_b = np.full((n_chains, n_kept), np.nan)
-    hyper_kappa = np.full((n_chains, n_kept), np.nan)
-    present, row_pos = rows.present, rows.row_pos
+    dtype = label_dtype(model.X.shape[0] - 1)
+    chains = [
+        _Chain(c, n_chains, model, concentration, streams[c], hyper, n_proposals, dtype)
+        for c in range(n_chains)
+    ]
+    keep_set = frozenset(int(k) for k in kept)
+    _run_block(chains, n_iter, keep_set.__contains__, tick)
+    return _draws(chains, rows, hyper is not None)
 
-    def run_chain(c: int) -> None:
-        rng = np.random.Generator(np.random.PCG64(streams[c]))
-        state = init(model, concentration, rng, hyper)
-        canon = np.empty(n, dtype=np.int64)
-        row_canon = np.empty(row_pos.size, dtype=np.int64)
-        map_work = np.empty(n, dtype=np.int64)
-        s = 0
-        for it in range(n_iter):
-            keep = s < n_kept and it == kept[s]
-            state, info = step(model, state, rng, concentration, n_proposals, keep, hyper)
-            sm_counts[c] += info.split_merge
-            if keep:
-                canonical_labels(state.labels, canon, map_work)
-                full_out[c, s] = canon
-                canonical_labels(canon[row_pos], row_canon, map_work)
-                labels_out[c, s, present] = row_canon
-                n_clusters[c, s] = state.n_clusters
-                alphas[c, s] = state.alpha
-                log_joints[c, s] = info.log_joint
-                if hyper is not None:
-                    hyper_b[c, s], hyper_kappa[c, s] = state.hyper
-                s += 1
-            tick()
 
-    n_threads = min(n_chains, _n_threads())
-    if n_threads > 1:
-        with ThreadPoolExecutor(n_threads, thread_name_prefix="bayesmix-gibbs") as pool:
-            for fut in [pool.submit(run_chain, c) for c in range(n_chains)]:
-                fut.result()
-    else:
-        for c in range(n_chains):
-            run_chain(c)
-    if hyper is None:
-        return Draws(labels_out, full_out, n_clusters, log_joints, alphas, sm_counts)
-    return Draws(
-        labels_out, full_out, n_clusters, log_joints, alphas, sm_counts, hyper_b, hyper_kappa
-    )
+class AutoReport(NamedTuple):
+    """How an ``n_iter="auto"`` run ended."""
+
+    n_iter: int  # iterations per chain, burn-in included
+    converged: bool  # every criterion met
+    rhat: float  # split R-hat of the log joint over the kept draws
+    rhat_k: float  # split R-hat of the number of clusters (NaN: constant)
+    ess: float  # bulk ESS of the log joint, all chains
+    seconds: float
+
+
+def run_auto(
+    model: Model,
+    rows: SamplerRows,
+    concentration,
+    n_proposals: int,
+    thin: int,
+    streams: list,
+    tick: Callable[[], None] = lambda: None,
+    hyper: Hyper | None = None,
+    budget: float = 60.0,
+    max_iter: int = 20_000,
+) -> tuple[Draws, AutoReport]:
+    """Run the chains in blocks until their draws pass the checks of Vehtari et
+    al. (2021), or until ``budget`` seconds or ``max_iter`` iterations.
+
+    After each block the second half of every chain is kept (burn-in: the first
+    half), every ``thin``-th iteration, and the run stops when the split R-hat
+    of the log joint and of the number of clusters are at most
+    ``RHAT_THRESHOLD = 1.01`` and the bulk ESS of the log joint over all chains
+    is at least ``AUTO_MIN_ESS = 400`` (Vehtari et al.'s 100 per chain for four
+    chains).  The first block is ``AUTO_FIRST_BLOCK`` iterations, each later one
+    half the iterations so far (shortened to what the time left allows).  The
+    draws are deterministic given the seed unless the time budget ends the run.
+    """
+    t0 = time.perf_counter()
+    n_chains = len(streams)
+    dtype = label_dtype(model.X.shape[0] - 1)
+    chains = [
+        _Chain(c, n_chains, model, concentration, streams[c], hyper, n_proposals, dtype)
+        for c in range(n_chains)
+    ]
+
+    def keep(it: int) -> bool:
+        return it % thin == 0
+
+    total = 0
+    block = AUTO_FIRST_BLOCK
+    while True:
+        tb = time.perf_counter()
+        _run_block(chains, block, keep, tick)
+        total += block
+        per_iter = (time.perf_counter() - tb) / block
+        for ch in chains:
+            ch.drop_before(total // 2)
+        n_kept = min(len(ch.records) for ch in chains)
+        for ch in chains:  # the same kept iterations in every chain
+            ch.records = ch.records[len(ch.records) - n_kept :]
+        lj = np.array([[r[4] for r in ch.records] for ch in chains])
+        ks = np.array([[r[2] for r in ch.records] for ch in chains], dtype=float)
+        rhat, rhat_k, ess = split_rhat(lj), split_rhat(ks), bulk_ess(lj)
+        converged = (
+            not (rhat > RHAT_THRESHOLD)
+            and not (rhat_k > RHAT_THRESHOLD)
+            and (ess >= AUTO_MIN_ESS or np.isnan(rhat))
+        )
+        elapsed = time.perf_counter() - t0
+        left = min(budget - elapsed, per_iter * (max_iter - total))
+        if converged or left < per_iter or total >= max_iter:
+            break
+        block = int(min(max(total // 2, 1), left / max(per_iter, 1e-9)))
+        if block < 1:
+            break
+    report = AutoReport(total, bool(converged), rhat, rhat_k, ess, time.perf_counter() - t0)
+    return _draws(chains, rows, hyper is not None), report

@@ -17,7 +17,11 @@ and the current hyperparameters,
 * ``kappa0 | mu, Sigma ~ Gamma(a + K D / 2, r + sum_k (mu_k - m0)^T Lambda_k
   (mu_k - m0) / 2)``;
 
-then the cluster parameters are dropped again.  Both conditionals are
+then the cluster parameters are dropped again.  With ``kappa0`` fixed (the
+default) ``b`` is instead drawn from ``p(b | partition, X)`` itself, the
+cluster parameters integrated out (:func:`draw_b_collapsed`, slice sampling,
+Neal 2003): in several dimensions ``b`` and the cluster precisions are so
+tightly coupled that the augmented update moves ``b`` by small steps.  Both conditionals are
 conjugate, so the update is exact and costs ``O(K D^3)``; the kernels' prior
 arrays (the tables, the factor of ``Psi0``, the prior predictive of each row)
 are then refreshed in ``O(n D)`` because ``Psi0`` is diagonal.
@@ -26,7 +30,8 @@ References
 ----------
 Richardson & Green (1997), JRSS B 59, 731-792; Escobar & West (1995), JASA
 90, 577-588; Görür & Rasmussen (2010), J. Comput. Sci. Technol. 25, 653-664;
-Tanner & Wong (1987), JASA 82, 528-540.
+Tanner & Wong (1987), JASA 82, 528-540; Neal (2003), Ann. Statist. 31,
+705-767.
 """
 
 from __future__ import annotations
@@ -37,14 +42,16 @@ from typing import NamedTuple
 import numpy as np
 
 from ._gibbs_model import Model, niw_tables, prepare_model
-from ._kernels._gibbs import cluster_posteriors, hyper_statistics
+from ._kernels._gibbs import cluster_posteriors, hyper_statistics, slice_log_b
 from .priors import Gamma, NormalInverseWishart, RandomScale
 
 __all__ = [
     "Hyper",
     "HyperState",
+    "draw_b_collapsed",
     "draw_hyper",
     "initial_state",
+    "log_b_conditional",
     "log_hyperprior",
     "model_at",
     "prepare",
@@ -152,6 +159,8 @@ def draw_hyper(
     p = model.prior
     d = model.X.shape[1]
     counts, mu, R, _ = cluster_posteriors(model.X, labels, n_clusters, p.mean, p.scale, p.kappa)
+    if hyper.kappa is None and hyper.scale is not None:
+        return HyperState(draw_b_collapsed(rng, hyper, state, p.dof, counts, R), state.kappa)
     K = n_clusters
     chi = np.sqrt(rng.chisquare(p.dof + counts[:, None] - np.arange(d)[None, :]))
     normals = rng.standard_normal((K, d * (d - 1) // 2))
@@ -172,6 +181,54 @@ def draw_hyper(
         g = hyper.kappa
         kappa = float(rng.gamma(g.shape + 0.5 * n_clusters * d, 1.0 / (g.rate + 0.5 * quad_sum)))
     return HyperState(b, kappa)
+
+
+def log_b_conditional(u, g: Gamma, nu0: float, counts, lam) -> np.ndarray:
+    """``log p(u | partition, X)`` up to a constant, ``u = log b``, with the
+    cluster parameters integrated out (``kappa0`` fixed).
+
+    ``Psi_n = b A + B_k`` with ``B_k = S_k + kappa0 n_k / (kappa0 + n_k) (xbar_k
+    - m0)(xbar_k - m0)^T`` free of ``b``, so ``log|Psi_n| = log|A| + sum_j log(b
+    + lam_kj)``, ``lam_k`` the eigenvalues of ``A^-1/2 B_k A^-1/2`` (K, D); the
+    NIW marginal likelihoods then give ``g u - h e^u + sum_k [nu0 D u / 2 -
+    (nu0 + n_k) / 2 sum_j log(e^u + lam_kj)]`` (with the Jacobian of ``u``),
+    concave in ``u``."""
+    u = np.atleast_1d(np.asarray(u, dtype=float))
+    b = np.exp(u)
+    K, d = lam.shape
+    out = (g.shape + 0.5 * K * d * nu0) * u - g.rate * b
+    weights = np.repeat(0.5 * (nu0 + counts), d)  # (K D,), cluster by cluster
+    return out - np.log(b[:, None] + lam.reshape(-1)[None, :]) @ weights
+
+
+def draw_b_collapsed(rng, hyper: Hyper, state: HyperState, nu0: float, counts, R) -> float:
+    """One draw of ``b`` from ``p(b | partition, X)``, the cluster parameters
+    integrated out (:func:`log_b_conditional`), by slice sampling ``u = log b``
+    with stepping out and shrinkage (Neal 2003).  ``R`` (K, D, D) are the upper
+    Cholesky factors of the clusters' ``Psi_n`` at the current ``b``.
+
+    Unlike the data-augmentation update, whose ``b`` and cluster precisions
+    are so tightly coupled in several dimensions that ``b`` moves by a small
+    step per iteration, this draws ``b`` from its conditional given the
+    partition alone.  ``b`` stays above ``hyper.b_min`` (a truncation of the
+    conditional that binds only for coincident rows)."""
+    b0 = state.b
+    base = hyper.base
+    K, d, _ = R.shape
+    psi_n = np.einsum("kji,kjl->kil", R, R)
+    B = psi_n - b0 * np.diag(base)[None]
+    isq = 1.0 / np.sqrt(base)
+    M = B * isq[None, :, None] * isq[None, None, :]
+    lam = np.clip(np.linalg.eigvalsh(M), 0.0, None)
+    g = hyper.scale
+    lo_bound = math.log(hyper.b_min) if hyper.b_min > 0 else -math.inf
+    width = 2.0 / math.sqrt(g.shape + 0.5 * K * d * nu0)  # about the conditional's sd
+    weights = np.ascontiguousarray(np.repeat(0.5 * (nu0 + counts), d), dtype=np.float64)
+    head = g.shape + 0.5 * K * d * nu0
+    seed = int(rng.integers(0, 2**63))
+    return float(
+        slice_log_b(math.log(b0), head, g.rate, lam.reshape(-1), weights, lo_bound, width, seed)
+    )
 
 
 def log_hyperprior(hyper: Hyper, state: HyperState) -> float:

@@ -33,8 +33,8 @@ import warnings
 import numpy as np
 
 from ._base import BaseMixture
-from ._diagnostics import rhat_limit, split_rhat
-from ._gibbs_core import Draws, run_chains
+from ._diagnostics import RHAT_THRESHOLD, bulk_ess, rhat_limit, split_rhat
+from ._gibbs_core import AUTO_MIN_ESS, Draws, run_auto, run_chains
 from ._gibbs_hyper import prepare, prior_at, resolve_prior, summarise_hyper
 from ._gibbs_model import data_key, expand_rows, label_dtype, reject_positional_seed
 from ._gibbs_summary import (
@@ -68,6 +68,8 @@ from .priors import DirichletProcess, Gamma, NormalInverseWishart
 __all__ = ["DirichletProcessMixture"]
 
 _CACHE_BYTES = 256 * 2**20  # predictive components cached up to this size
+AUTO_TIME_BUDGET = 60.0  # seconds of sampling an n_iter="auto" fit may take
+AUTO_MAX_ITER = 20_000  # iterations per chain an n_iter="auto" fit may take
 
 
 # ----------------------------------------------------------------------- estimator
@@ -98,24 +100,45 @@ class DirichletProcessMixture(BaseMixture):
         ``n_features + 2`` with an explicit scale.  ``kappa=Gamma(a, r)``
         learns ``kappa`` too (Escobar & West 1995 use ``Gamma(0.5, 50)``).
         Explicit values are used exactly; see ``docs/user_guide/priors.rst``.
-    n_iter : int, default=1000
+    n_iter : int or "auto", default="auto"
         Iterations per chain, burn-in included.  One iteration is the
-        split-merge proposals, one Gibbs sweep over every row, and (when
-        learned) one concentration update.
+        hyperparameter update, the split-merge proposals, one Gibbs sweep over
+        every row, and (when learned) one concentration update.  ``"auto"``
+        runs the chains in blocks (``AUTO_FIRST_BLOCK = 50`` iterations, then
+        half the iterations so far) and stops once the split R-hat of the log
+        joint and of the number of clusters are at most 1.01 and the bulk ESS
+        of the log joint over all chains is at least ``AUTO_MIN_ESS = 400``
+        (Vehtari et al. 2021), or when ``AUTO_TIME_BUDGET = 60`` seconds of
+        sampling or ``AUTO_MAX_ITER = 20000`` iterations are spent (then a
+        :class:`~bayesmix.exceptions.ConvergenceWarning` gives the figures and
+        the cure).  The first half of each chain is burn-in.  :attr:`n_iter_`
+        says how long it ran.  The draws are reproducible from the seed unless
+        the time budget ended the run.
     burn_in : int, optional
         Iterations discarded at the start of each chain; ``None`` means
-        ``n_iter // 2``.
+        ``n_iter // 2`` (only ``None`` with ``n_iter="auto"``).
     thin : int, default=1
         Keep every ``thin``-th iteration after burn-in.
     n_chains : int, default=4
         Independent chains, each with its own random stream spawned from
-        ``random_state`` and its own k-means++ starting partition.  Chains run
-        on a thread pool over the available cores (``BAYESMIX_NUM_THREADS``
-        caps it); the result does not depend on the number of threads.
-    split_merge : bool or int, default=True
-        Split-merge proposals per iteration: ``True`` is one, ``False`` or 0
-        none, an integer that many.  Each launch state is built by
-        ``LAUNCH_SCANS = 5`` restricted Gibbs scans.
+        ``random_state``.  Chain ``c`` of ``C`` starts from a k-means partition
+        into ``1 + round((K0 - 1) c / (C - 1))`` clusters, ``K0 = alpha log(1 +
+        n / alpha)`` the prior expected number: apart, as Gelman & Rubin (1992)
+        ask, and from below, because split moves repair too few clusters
+        whereas merges rarely repair too many in high dimension.  With a
+        learned scale, its hyperparameter is first drawn ``HYPER_WARMUP = 20``
+        times given the starting partition.  Chains run on a thread pool over
+        the available cores (``BAYESMIX_NUM_THREADS`` caps it); the result does
+        not depend on the number of threads.
+    split_merge : bool, int or "auto", default="auto"
+        Split-merge proposals per iteration: ``"auto"`` is ``ceil(K / 2)`` for
+        a state of ``K`` clusters (a proposal works on about ``2 n / K`` rows,
+        so an iteration's proposals touch about ``n`` rows, and every pair of
+        clusters keeps being proposed however many there are); ``True`` is
+        one, ``False`` or 0 none, an integer that many.  Each launch state is
+        drawn by sequential allocation of the two clusters' rows in a random
+        order (Dahl 2005), then ``LAUNCH_SCANS = 1`` restricted Gibbs scan
+        (Jain & Neal 2004).
     random_state : None, int or numpy Generator
         The same seed gives the same draws bit for bit.
     progress : bool, default=True
@@ -168,7 +191,12 @@ class DirichletProcessMixture(BaseMixture):
         :class:`~bayesmix.exceptions.ConvergenceWarning` says what to change.
     rhat_ : float
         That R-hat (NaN when it cannot be computed).
+    ess_ : float
+        Bulk effective sample size of the log joint over all chains (NaN when
+        it cannot be computed).  Under ``n_iter="auto"``, ``converged_`` means
+        every stopping criterion was met.
     n_iter_ : int
+        Iterations run per chain, burn-in included.
     n_features_in_, feature_names_in_ :
         As in scikit-learn.
 
@@ -180,9 +208,12 @@ class DirichletProcessMixture(BaseMixture):
     predictive of a row under ``K`` clusters costs ``K`` triangular solves.
 
     *Hyperpriors.*  Under the default prior each iteration first updates the
-    learned hyperparameters given the partition (``_gibbs_hyper``: the
-    clusters' parameters are drawn from their NIW posteriors, then ``b`` and
-    ``kappa`` from their conjugate conditionals); ``log_joint_samples_`` then
+    learned hyperparameters given the partition (``_gibbs_hyper``): with
+    ``kappa`` fixed, ``b`` is drawn from its conditional given the partition
+    alone, the cluster parameters integrated out, by slice sampling (Neal
+    2003); when ``kappa`` is learned too, the clusters' parameters are drawn
+    from their NIW posteriors, then ``b`` and ``kappa`` from their conjugate
+    conditionals; ``log_joint_samples_`` then
     includes ``log p(b)`` (and ``log p(kappa)``), and every kept draw's
     predictive and parameter draws use that draw's hyperparameters.
 
@@ -209,8 +240,13 @@ class DirichletProcessMixture(BaseMixture):
     References
     ----------
     Neal (2000), JCGS 9, 249-265, algorithm 3; Jain & Neal (2004), JCGS 13,
-    158-182; Escobar & West (1995), JASA 90, 577-588; Dahl (2006); Murphy
-    (2007), *Conjugate Bayesian analysis of the Gaussian distribution*.
+    158-182; Dahl (2005), *Sequentially-allocated merge-split sampler for
+    conjugate and nonconjugate Dirichlet process mixture models*, Texas A&M
+    tech. rep.; Escobar & West (1995), JASA 90, 577-588; Neal (2003), *Slice
+    sampling*, Ann. Statist. 31, 705-767; Gelman & Rubin (1992), Statist. Sci.
+    7, 457-472; Vehtari, Gelman, Simpson, Carpenter & Bürkner (2021),
+    Bayesian Analysis 16, 667-718; Dahl (2006); Murphy (2007), *Conjugate
+    Bayesian analysis of the Gaussian distribution*.
     """
 
     def __init__(
@@ -218,11 +254,11 @@ class DirichletProcessMixture(BaseMixture):
         concentration: float | Gamma | DirichletProcess = 1.0,
         component_prior: NormalInverseWishart | None = None,
         *,
-        n_iter: int = 1000,
+        n_iter: int | str = "auto",
         burn_in: int | None = None,
         thin: int = 1,
         n_chains: int = 4,
-        split_merge: bool | int = True,
+        split_merge: bool | int | str = "auto",
         random_state=None,
         progress: bool = True,
     ):
@@ -251,11 +287,23 @@ class DirichletProcessMixture(BaseMixture):
                 "component_prior must be a bayesmix.priors.NormalInverseWishart or None, got "
                 f"{type(prior).__name__}."
             )
-        n_iter = check_int(self.n_iter, "n_iter", low=1)
         burn_in = check_int(self.burn_in, "burn_in", low=0, allow_none=True)
-        if burn_in is None:
+        if isinstance(self.n_iter, str):
+            if self.n_iter != "auto":
+                raise TypeError(
+                    f"n_iter must be a positive integer or 'auto', got {self.n_iter!r}."
+                )
+            if burn_in is not None:
+                raise ValueError(
+                    "burn_in applies to an integer n_iter; with n_iter='auto' the first half "
+                    "of each chain is burn-in. Pass an integer n_iter, or leave burn_in=None."
+                )
+            n_iter = None
+        else:
+            n_iter = check_int(self.n_iter, "n_iter", low=1)
+        if n_iter is not None and burn_in is None:
             burn_in = n_iter // 2
-        if burn_in >= n_iter:
+        if n_iter is not None and burn_in >= n_iter:
             raise ValueError(
                 f"burn_in={burn_in} must be smaller than n_iter={n_iter}, so that some draws "
                 "are kept; raise n_iter or lower burn_in."
@@ -263,7 +311,14 @@ class DirichletProcessMixture(BaseMixture):
         thin = check_int(self.thin, "thin", low=1)
         check_int(self.n_chains, "n_chains", low=1)
         sm = self.split_merge
-        if isinstance(sm, (bool, np.bool_)):
+        if isinstance(sm, str):
+            if sm != "auto":
+                raise TypeError(
+                    f"split_merge must be True, False, a non-negative integer or 'auto', "
+                    f"got {sm!r}."
+                )
+            n_proposals = -1
+        elif isinstance(sm, (bool, np.bool_)):
             n_proposals = int(bool(sm))
         else:
             n_proposals = check_int(sm, "split_merge", low=0)
@@ -300,14 +355,31 @@ class DirichletProcessMixture(BaseMixture):
         model, hyper = prepare(rows.X, prior_data)
         n = model.X.shape[0]
         n_chains = self.n_chains
-        kept = np.arange(burn_in, self.n_iter, thin)
         root = check_random_state(self.random_state)
         streams = np.random.SeedSequence(int(root.integers(0, 2**63))).spawn(n_chains)
-        progress = Progress(n_chains * self.n_iter, bool(self.progress))
+        auto = burn_in is None
+        total = n_chains * (AUTO_MAX_ITER if auto else self.n_iter)
+        progress = Progress(total, bool(self.progress))
         try:
-            draws = run_chains(
-                model, rows, conc, n_proposals, self.n_iter, kept, streams, progress.tick, hyper
-            )
+            if auto:
+                draws, report = run_auto(
+                    model,
+                    rows,
+                    conc,
+                    n_proposals,
+                    thin,
+                    streams,
+                    progress.tick,
+                    hyper,
+                    AUTO_TIME_BUDGET,
+                    AUTO_MAX_ITER,
+                )
+            else:
+                kept = np.arange(burn_in, self.n_iter, thin)
+                draws = run_chains(
+                    model, rows, conc, n_proposals, self.n_iter, kept, streams, progress.tick, hyper
+                )
+                report = None
         finally:
             progress.close()
 
@@ -346,11 +418,29 @@ class DirichletProcessMixture(BaseMixture):
             self.feature_names_in_ = names
         elif hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
-        self.n_iter_ = self.n_iter
         self.rhat_ = split_rhat(draws.log_joint)
         limit = rhat_limit(*draws.log_joint.shape)
         self.converged_ = not (self.rhat_ > limit)
         self._set_point_partition(X)
+        if report is not None:
+            self.n_iter_ = report.n_iter
+            self.ess_ = report.ess
+            self.converged_ = report.converged
+            if not report.converged:
+                warnings.warn(
+                    f"n_iter='auto' stopped after {report.n_iter} iterations per chain "
+                    f"({report.seconds:.0f} s; budget AUTO_TIME_BUDGET = {AUTO_TIME_BUDGET:.0f} "
+                    f"s, cap AUTO_MAX_ITER = {AUTO_MAX_ITER}) before the chains agreed: split "
+                    f"R-hat of the log joint {report.rhat:.3f} and of the number of clusters "
+                    f"{report.rhat_k:.3f} (want <= {RHAT_THRESHOLD}), bulk ESS of the log "
+                    f"joint {report.ess:.0f} (want >= {AUTO_MIN_ESS}). Pass a larger integer "
+                    f"n_iter (e.g. n_iter={4 * report.n_iter}) to run longer.",
+                    ConvergenceWarning,
+                    stacklevel=2,
+                )
+            return self
+        self.n_iter_ = self.n_iter
+        self.ess_ = bulk_ess(draws.log_joint)
         if not self.converged_:
             warnings.warn(
                 f"The {n_chains} chain(s) disagree: split R-hat of the log joint is "

@@ -10,10 +10,15 @@ informative, ``E[Sigma] = I`` with ``dof = max(D + 2, 2 D)``, so that the true
 partition is where the chain stays: in 128 dimensions the cost of learning a
 full covariance from 250 rows is so large that under a vague prior the
 posterior prefers other partitions (tiny clusters), and the time per sweep
-would then measure a different number of clusters.  Each figure is the median of several blocks
+would then measure a different number of clusters.  A second table times whole
+iterations the way ``DirichletProcessMixture()`` runs them (default prior and
+proposals, K not given, after burn-in); in 128 dimensions on the 10-cluster set
+of ``bench_defaults.py``, since under a vague prior the four clusters here are
+better described by one.  Each figure is the median of several blocks
 of sweeps; the machine may be shared, so the thread CPU time is printed beside
 the wall time.  The cost of one split-merge proposal (the default adds one
-per iteration, with 5 restricted Gibbs scans for its launch state) is printed
+per iteration, with LAUNCH_SCANS restricted Gibbs scans after a sequential-allocation
+launch state) is printed
 too, and so is the wall time of a whole 4-chain fit with the chains run one
 after the other against the chains run on a thread pool.
 
@@ -112,6 +117,65 @@ def bench_kernels(n_samples, n_features, n_blocks):
     return wall, cpu, sm_wall, K_after_sweeps
 
 
+def bench_defaults_iteration(n_samples, n_features, n_burn, n_timed):
+    """Time of one iteration the way ``DirichletProcessMixture()`` runs it: the
+    default prior (RandomScale, b learned), ``split_merge="auto"`` proposals,
+    the sweep, the log joint (``n_iter="auto"`` records it every iteration), K
+    not given; one chain from the default start (k-means at the prior's K0),
+    timed after ``n_burn`` burn-in iterations.  Returns (wall, cpu) seconds per
+    iteration, the thread CPU time of the sweep alone at the states held, and
+    the mean number of clusters held while timed."""
+    from bayesmix._gibbs_core import init, step
+    from bayesmix._gibbs_hyper import prepare, resolve_prior
+
+    if n_features > 20:
+        # The four clusters of make_data are one Gaussian to a vague full-covariance
+        # prior in 128-D (a single cluster wins); time the 10-cluster set of issue 11.
+        from bench_defaults import clusters_128
+
+        X, _ = clusters_128(n=n_samples, d=n_features)
+    else:
+        X, _ = make_data(n_samples, n_features)
+    model, hyper = prepare(X, resolve_prior(NormalInverseWishart(), X))
+    rng = np.random.default_rng(0)
+    state = init(model, 1.0, rng, hyper, 3, 4)  # the last chain's start: k-means at K0
+    for _ in range(n_burn):
+        state, _ = step(model, state, rng, 1.0, auto(state), True, hyper)
+    ks = []
+
+    def one(_r):
+        nonlocal state
+        state, _ = step(model, state, rng, 1.0, auto(state), True, hyper)
+        ks.append(state.n_clusters)
+
+    walls, cpus, sweeps = [], [], []
+    for _ in range(3):
+        w, c = time_block(one, max(1, n_timed // 3))
+        walls.append(w)
+        cpus.append(c)
+        labels = state.labels.copy()
+        m = state.model
+        _, sweep_cpu = time_block(
+            lambda q, lab=labels, m=m: gibbs_sweep(
+                m.X, lab, state.n_clusters, m.log_prior_pred, m.kernel_prior, 0.0, q, False
+            ),
+            1,
+        )
+        sweeps.append(sweep_cpu)
+    return (
+        float(np.median(walls)),
+        float(np.median(cpus)),
+        float(np.median(sweeps)),
+        float(np.mean(ks)),
+    )
+
+
+def auto(state):
+    from bayesmix._gibbs_core import auto_proposals
+
+    return auto_proposals(state.n_clusters)
+
+
 def bench_chains(n_samples, n_features, n_iter):
     """Wall time of a 4-chain fit, chains sequential vs on the thread pool."""
     X, _ = make_data(n_samples, n_features)
@@ -167,6 +231,30 @@ def main():
         "sweep plus one split-merge proposal (the default iteration), wall time; reference:\n"
         "bayesm rDPGibbs (n=2000, d=2) and dpgmm on CPU (n=1000, d=128) per iteration, as\n"
         "quoted in issue 4, and the speed-up of our sweep (wall) over it."
+    )
+    print(
+        "\nUnder defaults (DirichletProcessMixture(): RandomScale prior with b learned, "
+        'split_merge="auto",\nlog joint every iteration, K not given), one chain after burn-in, '
+        "against the sweep at the true K:"
+    )
+    head = (
+        f"{'n':>6} {'d':>4} | {'K held':>6} | {'iteration cpu':>13} | {'sweep cpu':>9} | "
+        f"{'true-K sweep cpu':>16} | {'target':>7} | {'sweep/target':>12}"
+    )
+    print(head)
+    print("-" * len(head))
+    for n, d, target, _ in WORKLOADS:
+        _, cpu_k, _, _ = bench_kernels(n, d, 3)
+        n_burn, n_timed = (30, 15) if d > 20 else (100, 150 if args.quick else 300)
+        _, cpu, sweep, k_held = bench_defaults_iteration(n, d, n_burn, n_timed)
+        print(
+            f"{n:>6} {d:>4} | {k_held:6.1f} | {1e3 * cpu:13.3f} | {1e3 * sweep:9.3f} | "
+            f"{1e3 * cpu_k:16.3f} | {target:7.1f} | {1e3 * sweep / target:12.2f}"
+        )
+    print(
+        "thread CPU ms per iteration of one chain (hyperparameter update, split-merge\n"
+        "proposals, sweep, log joint), and of its sweep alone at the partition it holds;\n"
+        "'true-K sweep cpu' is the sweep at the true K under the informative prior (first table)."
     )
     n_iter = 100 if args.quick else 200
     chains = bench_chains(2_000, 2, n_iter)

@@ -62,7 +62,8 @@ def test_output_shapes_and_types(fitted, blobs):
     assert (labels[:, 0] == 0).all()
     np.testing.assert_array_equal(labels.max(axis=1) + 1, fitted.n_clusters_samples_.ravel())
     assert fitted.split_merge_counts_.shape == (2, 4)
-    assert (fitted.split_merge_counts_[:, [0, 2]].sum(axis=1) == 200).all()
+    # split_merge="auto": one proposal per cluster of the current state, so at least one
+    assert (fitted.split_merge_counts_[:, [0, 2]].sum(axis=1) >= 200).all()
     assert ((fitted.split_merge_acceptance_ >= 0) & (fitted.split_merge_acceptance_ <= 1)).all()
     assert fitted.n_iter_ == 200 and fitted.converged_ and fitted.rhat_ < 1.05
     assert fitted.n_features_in_ == 2
@@ -486,7 +487,7 @@ def test_label_dtype():
 
 def test_params_and_pickle(fitted, blobs):
     params = fitted.get_params()
-    assert params["n_chains"] == 2 and params["split_merge"] is True
+    assert params["n_chains"] == 2 and params["split_merge"] == "auto"
     m = DirichletProcessMixture().set_params(**params)
     assert m.get_params() == params
     with pytest.raises(ValueError, match="Invalid parameter"):

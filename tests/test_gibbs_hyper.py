@@ -130,3 +130,32 @@ def test_galaxies_default_number_of_clusters():
     K = m.n_clusters_samples_
     assert 5.0 <= K.mean() <= 8.0
     assert 5 <= np.bincount(K.ravel()).argmax() <= 8
+
+
+def test_slice_sampler_of_log_b_draws_its_conditional():
+    """Repeated slice updates of u = log b sample the density of
+    ``log_b_conditional``: its mean and quartiles match numerical integration."""
+    from bayesmix._gibbs_hyper import log_b_conditional
+    from bayesmix._kernels._gibbs import slice_log_b
+    from bayesmix.priors import Gamma
+
+    rng = np.random.default_rng(0)
+    lam = rng.gamma(2.0, 1.0, size=(3, 2))
+    counts = np.array([4, 7, 2])
+    g, nu0 = Gamma(0.2, 10.0), 5.0
+    u = np.linspace(-12.0, 6.0, 20001)
+    logp = log_b_conditional(u, g, nu0, counts, lam)
+    p = np.exp(logp - logp.max())
+    p /= p.sum()
+    cdf = np.cumsum(p)
+    head = g.shape + 0.5 * lam.size * nu0
+    weights = np.repeat(0.5 * (nu0 + counts), 2).astype(float)
+    draws, cur = np.empty(20000), 0.0
+    for t in range(draws.size):
+        cur = np.log(slice_log_b(cur, head, g.rate, lam.ravel(), weights, -np.inf, 0.5, t))
+        draws[t] = cur
+    draws = draws[100:]
+    sd = np.sqrt((p * (u - (p * u).sum()) ** 2).sum())
+    assert abs(draws.mean() - (p * u).sum()) < 0.05 * sd
+    for q in (0.25, 0.5, 0.75):
+        assert abs(np.quantile(draws, q) - u[np.searchsorted(cdf, q)]) < 0.08 * sd

@@ -66,7 +66,9 @@ Neal (2000), *Markov chain sampling methods for Dirichlet process mixture
 models*, JCGS 9, algorithm 3; Jain & Neal (2004), *A split-merge Markov chain
 Monte Carlo procedure for the Dirichlet process mixture model*, JCGS 13;
 Murphy (2007), *Conjugate Bayesian analysis of the Gaussian distribution*;
-Dahl (2006), *Model-based clustering for expression data via a Dirichlet
+Dahl (2005), *Sequentially-allocated merge-split sampler for conjugate and
+nonconjugate Dirichlet process mixture models*, Tech. rep., Texas A&M (launch
+states); Dahl (2006), *Model-based clustering for expression data via a Dirichlet
 process mixture model* (least-squares point partition).
 """
 
@@ -86,6 +88,7 @@ __all__ = [
     "hyper_statistics",
     "partition_overlap",
     "prior_log_predictive",
+    "slice_log_b",
     "split_merge",
 ]
 
@@ -526,6 +529,47 @@ def _rebuild_launch(X, S, z, m, anchor, side, prior, launch):
 
 
 @njit(cache=True, nogil=True)
+def _sequential_launch(X, S, z, m, anchors, prior, launch, order, work):
+    """Draw a launch state by sequential allocation (Dahl 2005): the launch
+    clusters start as the two anchors, and the rows ``S[:m]``, in a uniformly
+    random order, join side 0 or 1 with probability proportional to ``n_side
+    p(x | rows already on that side)``.
+
+    The draw depends on the anchors, the set ``S`` and the rows' values only,
+    not on how the current state splits ``S``, so it is a valid launch state
+    for Jain & Neal's (2004) restricted Gibbs proposal; unlike a uniformly
+    random one it already separates two distinct groups in high dimension,
+    where a few restricted scans from a random split rarely do.
+    """
+    consts = prior[4]
+    tables = prior[5]
+    counts, means, R, inv_diag, logdet = launch
+    kappa0 = consts[0]
+    nu0 = consts[1]
+    for t in range(m):
+        z[t] = -1
+        order[t] = t
+    for t in range(m - 1, 0, -1):  # Fisher-Yates
+        u = np.random.randint(0, t + 1)
+        v = order[t]
+        order[t] = order[u]
+        order[u] = v
+    for side in range(2):
+        _rebuild_launch(X, S, z, m, anchors[side], side, prior, launch)
+    for r in range(m):
+        t = order[r]
+        x = X[S[t]]
+        lw0 = _log_pred(x, 0, means, R, inv_diag, logdet, counts[0], nu0, tables, work)
+        lw1 = _log_pred(x, 1, means, R, inv_diag, logdet, counts[1], nu0, tables, work)
+        e = math.exp(min(lw1 - lw0, 700.0))
+        side = 0 if np.random.random() * (1.0 + e) < 1.0 else 1
+        z[t] = side
+        _add_row(x, side, counts, means, R, inv_diag, logdet, kappa0, work)
+    for side in range(2):  # exact statistics for the scans
+        _rebuild_launch(X, S, z, m, anchors[side], side, prior, launch)
+
+
+@njit(cache=True, nogil=True)
 def _restricted_scan(X, S, z, m, mode, original, anchors, prior, launch, work):
     """One restricted Gibbs scan of the rows ``S[:m]`` between the two launch
     clusters (side 0 holds ``anchors[0]``, side 1 ``anchors[1]``).
@@ -571,6 +615,26 @@ def _restricted_scan(X, S, z, m, mode, original, anchors, prior, launch, work):
 
 
 @njit(cache=True, nogil=True)
+def _log_split(counts, logdet, ld, log_alpha, nu0, tables):
+    """log of [posterior of the split held by the launch clusters] / [posterior of
+    their union], ``ld`` the log-determinant of the union's ``Psi_n``."""
+    n0 = counts[0]
+    n1 = counts[1]
+    return (
+        log_alpha
+        + math.lgamma(n0)
+        + math.lgamma(n1)
+        - math.lgamma(n0 + n1)
+        + tables[1, n0]
+        - 0.5 * (nu0 + n0) * logdet[0]
+        + tables[1, n1]
+        - 0.5 * (nu0 + n1) * logdet[1]
+        - tables[1, n0 + n1]
+        + 0.5 * (nu0 + n0 + n1) * ld
+    )
+
+
+@njit(cache=True, nogil=True)
 def split_merge(X, labels, n_clusters, prior, log_alpha, n_proposals, n_scans, seed, stats):
     """Split-merge Metropolis-Hastings proposals with restricted Gibbs launch
     states (Jain & Neal 2004, conjugate case).
@@ -593,18 +657,24 @@ def split_merge(X, labels, n_clusters, prior, log_alpha, n_proposals, n_scans, s
     n_clusters : int
 
     Each proposal picks two distinct rows ``i``, ``j``.  The other rows of their
-    cluster(s), ``S``, are spread at random over two launch clusters anchored
-    at ``i`` and ``j`` and reshuffled by ``n_scans`` restricted Gibbs scans.  If
+    cluster(s), ``S``, are spread over two launch clusters anchored at ``i`` and
+    ``j`` by sequential allocation in a random order (Dahl 2005,
+    :func:`_sequential_launch`) and reshuffled by ``n_scans`` restricted Gibbs
+    scans.  If
     ``i`` and ``j`` share a cluster, one more restricted scan proposes the split
     and its probability ``q`` enters the acceptance ratio
     ``alpha Gamma(n_i) Gamma(n_j) / Gamma(n_i + n_j) L_i L_j / L_ij / q``;
     otherwise the merge is proposed, with the inverse ratio and ``q`` the
-    probability that a final restricted scan recreates the current split.
+    probability that a final restricted scan recreates the current split.  The
+    acceptance uniform is drawn first, so a merge that would be rejected even
+    with ``q = 1`` (most merges of distinct clusters) is rejected before any
+    launch state is built.
     """
     np.random.seed(seed)
     mean0, psi0, _, _, consts, tables = prior
     n_samples, n_features = X.shape
     nu0 = consts[1]
+    kappa0 = consts[0]
     launch = (
         np.zeros(2, np.int64),
         np.empty((2, n_features)),
@@ -622,6 +692,7 @@ def split_merge(X, labels, n_clusters, prior, log_alpha, n_proposals, n_scans, s
     merged_R = np.empty((n_features, n_features))
     merged_inv = np.empty(n_features)
     anchors = np.empty(2, np.int64)
+    order = np.empty(n_samples, np.int64)
     xbar = np.empty(n_features)
     work = np.empty(n_features)
     K = n_clusters
@@ -647,40 +718,39 @@ def split_merge(X, labels, n_clusters, prior, log_alpha, n_proposals, n_scans, s
                     original[m] = 0 if lk == a else 1
                     rows[m + 2] = k
                     m += 1
-        # launch state: uniform random sides, then restricted Gibbs scans
-        for t in range(m):
-            z[t] = 0 if np.random.random() < 0.5 else 1
-        for side in range(2):
-            _rebuild_launch(X, S, z, m, anchors[side], side, prior, launch)
+        split = a == b
+        stats[0 if split else 2] += 1
+        log_u = math.log(np.random.random())  # the acceptance test's uniform
+        if not split:
+            # A merge is accepted iff log u < log q - log_split with log q <= 0, so
+            # when log u >= -log_split it is rejected whatever the launch state:
+            # decide that first, from the current split, without building one.
+            for t in range(m):
+                z[t] = original[t]
+            for side in range(2):
+                _rebuild_launch(X, S, z, m, anchors[side], side, prior, launch)
+            ld = _build_from_rows(
+                X, rows, m + 2, mean0, psi0, kappa0, merged_mean, merged_R, merged_inv, xbar, work
+            )
+            log_split = _log_split(counts, logdet, ld, log_alpha, nu0, tables)
+            if log_u >= -log_split:
+                continue
+        # launch state: sequential allocation, then restricted Gibbs scans
+        _sequential_launch(X, S, z, m, anchors, prior, launch, order, work)
         mode = np.int64(0)  # not a literal: one compiled scan serves every mode
         for _scan in range(n_scans):
             _restricted_scan(X, S, z, m, mode, original, anchors, prior, launch, work)
-        split = a == b
         mode = np.int64(1 if split else 2)
         log_q = _restricted_scan(X, S, z, m, mode, original, anchors, prior, launch, work)
-        for side in range(2):  # exact statistics for the acceptance ratio
-            _rebuild_launch(X, S, z, m, anchors[side], side, prior, launch)
-        ld = _build_from_rows(
-            X, rows, m + 2, mean0, psi0, consts[0], merged_mean, merged_R, merged_inv, xbar, work
-        )
-        n0 = counts[0]
-        n1 = counts[1]
-        # log of [posterior of the split] / [posterior of the merged cluster]
-        log_split = (
-            log_alpha
-            + math.lgamma(n0)
-            + math.lgamma(n1)
-            - math.lgamma(n0 + n1)
-            + tables[1, n0]
-            - 0.5 * (nu0 + n0) * logdet[0]
-            + tables[1, n1]
-            - 0.5 * (nu0 + n1) * logdet[1]
-            - tables[1, n0 + n1]
-            + 0.5 * (nu0 + n0 + n1) * ld
-        )
+        if split:
+            for side in range(2):  # exact statistics for the acceptance ratio
+                _rebuild_launch(X, S, z, m, anchors[side], side, prior, launch)
+            ld = _build_from_rows(
+                X, rows, m + 2, mean0, psi0, kappa0, merged_mean, merged_R, merged_inv, xbar, work
+            )
+            log_split = _log_split(counts, logdet, ld, log_alpha, nu0, tables)
         log_r = log_split - log_q if split else log_q - log_split
-        stats[0 if split else 2] += 1
-        if not (log_r >= 0.0 or np.random.random() < math.exp(log_r)):
+        if not log_u < log_r:
             continue
         stats[1 if split else 3] += 1
         if split:
@@ -764,6 +834,56 @@ def hyper_statistics(R, chi, normals, diff, z, sqrt_base):
                 acc += L[i, j] * w[i]
             quad_sum += acc * acc
     return trace_sum, quad_sum
+
+
+@njit(cache=True, nogil=True)
+def _log_b_density(u, head, rate, lam, weights):
+    """``head u - rate e^u - sum_t weights[t] log(e^u + lam[t])``."""
+    b = math.exp(u)
+    out = head * u - rate * b
+    for t in range(lam.shape[0]):
+        out -= weights[t] * math.log(b + lam[t])
+    return out
+
+
+@njit(cache=True, nogil=True)
+def slice_log_b(u0, head, rate, lam, weights, lo_bound, width, seed):
+    """One slice-sampling update (Neal 2003: stepping out, then shrinkage) of
+    ``u = log b`` under the log density ``head u - rate e^u - sum_t weights[t]
+    log(e^u + lam[t])`` restricted to ``u >= lo_bound``; returns ``b``.
+
+    Parameters
+    ----------
+    u0 : float, current ``log b``
+    head, rate : float
+    lam, weights : (m,) float64
+    lo_bound : float (``-inf``: none)
+    width : float, the stepping-out width
+    seed : int, seeds numba's generator for this call
+    """
+    np.random.seed(seed)
+    level = _log_b_density(u0, head, rate, lam, weights) + math.log(np.random.random())
+    left = u0 - width * np.random.random()
+    right = left + width
+    for _ in range(64):
+        if left <= lo_bound or _log_b_density(left, head, rate, lam, weights) < level:
+            break
+        left -= width
+    for _ in range(64):
+        if _log_b_density(right, head, rate, lam, weights) < level:
+            break
+        right += width
+    if left < lo_bound:
+        left = lo_bound
+    for _ in range(200):
+        u = left + (right - left) * np.random.random()
+        if _log_b_density(u, head, rate, lam, weights) >= level:
+            return math.exp(u)
+        if u < u0:
+            left = u
+        else:
+            right = u
+    return math.exp(u0)
 
 
 # ----------------------------------------------------------------------- outputs

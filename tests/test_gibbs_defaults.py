@@ -1,0 +1,136 @@
+"""DirichletProcessMixture() with default arguments only: the answers of issue
+11 on real and simulated tables (slow, fixed seeds), and the ``n_iter="auto"``
+run length (it stops, and says what it did)."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+from bayesmix import gibbs
+from bayesmix._gibbs_core import AUTO_FIRST_BLOCK
+from bayesmix.datasets import load_galaxies
+from bayesmix.exceptions import ConvergenceWarning
+from bayesmix.gibbs import DirichletProcessMixture
+
+
+def blobs(seed=0, n=120):
+    rng = np.random.default_rng(seed)
+    centres = np.array([[0.0, 0.0], [6.0, 0.0], [0.0, 6.0]])
+    labels = rng.integers(0, 3, n)
+    return centres[labels] + rng.standard_normal((n, 2)), labels
+
+
+def clusters(n, d, k=10, seed=0):
+    """``k`` spherical clusters in ``d`` dimensions, centres ``N(0, 1.5^2 I)``
+    (benchmarks/bench_defaults.py's 1000 x 128 set at another size)."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(0.0, 1.0, (k, d)) * 1.5
+    labels = rng.integers(0, k, n)
+    return centres[labels] + rng.standard_normal((n, d)), labels
+
+
+def mode(ks):
+    values, counts = np.unique(np.asarray(ks).ravel(), return_counts=True)
+    return int(values[np.argmax(counts)])
+
+
+def ari(a, b):
+    from sklearn.metrics import adjusted_rand_score
+
+    return adjusted_rand_score(a, b)
+
+
+# ------------------------------------------------------------------- "auto" run length
+def test_auto_run_length_stops_when_the_chains_agree():
+    X, _ = blobs()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        m = DirichletProcessMixture(random_state=0, progress=False).fit(X)
+    assert m.n_iter == "auto" and m.split_merge == "auto"
+    assert m.converged_
+    assert m.n_iter_ >= AUTO_FIRST_BLOCK
+    # burn-in: the first half of each chain
+    assert m.n_clusters_samples_.shape[1] == m.n_iter_ - m.n_iter_ // 2
+    assert m.rhat_ <= 1.01 or np.isnan(m.rhat_)
+    assert m.ess_ >= 400 or np.isnan(m.rhat_)
+    assert mode(m.n_clusters_samples_) == 3
+
+
+def test_auto_run_length_warns_when_the_budget_runs_out(monkeypatch):
+    X, _ = blobs(1)
+    monkeypatch.setattr(gibbs, "AUTO_TIME_BUDGET", 0.0)  # one block only
+    with pytest.warns(ConvergenceWarning, match=r"R-hat.*ESS.*n_iter="):
+        m = DirichletProcessMixture(random_state=0, progress=False).fit(X)
+    assert m.n_iter_ == AUTO_FIRST_BLOCK and not m.converged_
+    assert m.n_clusters_samples_.shape[1] == AUTO_FIRST_BLOCK - AUTO_FIRST_BLOCK // 2
+
+
+def test_auto_run_length_is_reproducible_and_thins():
+    X, _ = blobs(2, n=60)
+    a = DirichletProcessMixture(random_state=3, progress=False, thin=2).fit(X)
+    b = DirichletProcessMixture(random_state=3, progress=False, thin=2).fit(X)
+    assert a.n_iter_ == b.n_iter_
+    np.testing.assert_array_equal(a.labels_samples_, b.labels_samples_)
+    kept = len(range(a.n_iter_ // 2 + (a.n_iter_ // 2) % 2, a.n_iter_, 2))
+    assert a.n_clusters_samples_.shape[1] == kept
+
+
+def test_integer_n_iter_runs_exactly_that_long():
+    X, _ = blobs(3, n=50)
+    m = DirichletProcessMixture(n_iter=30, burn_in=10, random_state=0, progress=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        m.fit(X)
+    assert m.n_iter_ == 30 and m.n_clusters_samples_.shape[1] == 20
+
+
+@pytest.mark.parametrize(
+    ("params", "error", "match"),
+    [
+        ({"n_iter": "long"}, TypeError, "n_iter"),
+        ({"burn_in": 10}, ValueError, "burn_in"),
+        ({"split_merge": "many"}, TypeError, "split_merge"),
+    ],
+)
+def test_auto_arguments_are_checked(params, error, match):
+    with pytest.raises(error, match=match):
+        DirichletProcessMixture(progress=False, **params).fit(blobs(n=20)[0])
+
+
+# -------------------------------------------------------------------- real tables
+@pytest.mark.slow
+def test_galaxies_number_of_clusters():
+    """Richardson & Green (1997) and Escobar & West (1995) find about 5 to 8
+    components in the galaxy velocities."""
+    m = DirichletProcessMixture(random_state=0, progress=False).fit(load_galaxies())
+    assert 5.0 <= m.n_clusters_samples_.mean() <= 8.0
+    assert m.converged_
+
+
+@pytest.mark.slow
+def test_wine_partition_follows_the_cultivars():
+    from sklearn.datasets import load_wine
+
+    wine = load_wine()
+    X = (wine.data - wine.data.mean(axis=0)) / wine.data.std(axis=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        m = DirichletProcessMixture(random_state=0, progress=False).fit(X)
+    assert ari(wine.target, m.labels_) >= 0.75
+    assert mode(m.n_clusters_samples_) in (3, 4)
+
+
+@pytest.mark.slow
+def test_high_dimensional_clusters_are_found():
+    """Ten clusters in 128 dimensions (a smaller n than the benchmark's 1000):
+    the chains start from 1 to K0 = 6 clusters and reach the ten by splits.  The
+    run length is fixed (80 iterations) rather than "auto", whose time budget
+    makes the number of iterations depend on the machine's load."""
+    X, y = clusters(400, 128)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        m = DirichletProcessMixture(n_iter=80, random_state=0, progress=False).fit(X)
+    assert mode(m.n_clusters_samples_) == 10
+    assert (m.n_clusters_samples_[:, -1] == 10).all()
+    assert ari(y, m.labels_) > 0.95
