@@ -15,7 +15,7 @@ names the cure:
 * an unnamed first column (the index that ``DataFrame.to_csv()`` writes by
   default) -- used as the rows' IDs and reported, never fitted as a feature;
 * an identifier column (``--id-column NAME``, or a column named ``id`` /
-  ``index`` / ``*_id`` holding distinct integers, reported) -- carried into
+  ``index`` / ``*_id`` holding distinct integers or text, reported) -- carried into
   ``labels.csv``, never fitted;
 * text columns -- refused with the cure: ``--exclude NAME``;
 * missing or non-finite cells -- refused with the line and column.
@@ -202,11 +202,12 @@ def _is_unnamed(name) -> bool:
 
 
 def _looks_like_ids(series) -> bool:
+    """Distinct integers or distinct text (``W000``, ``W001`` ...)."""
     import pandas as pd
 
-    return bool(
-        pd.api.types.is_integer_dtype(series.dtype) and series.is_unique and len(series) > 1
-    )
+    kind = series.dtype
+    usable = pd.api.types.is_integer_dtype(kind) or not pd.api.types.is_numeric_dtype(kind)
+    return bool(usable and series.is_unique and len(series) > 1)
 
 
 def read_table(
@@ -230,7 +231,7 @@ def read_table(
     id_column : str, optional
         A column holding the rows' IDs: not fitted, written to ``labels.csv``.
         Without it an unnamed first column (a pandas index) or a column named
-        like an identifier that holds distinct integers is taken as the IDs,
+        like an identifier that holds distinct integers or text is taken as the IDs,
         with a note saying so.
     header : bool, optional
         Whether the first line names the columns (default: when any of its
@@ -263,24 +264,29 @@ def read_table(
             raise CLIError(f"{path}: no column named {name!r}; the columns are {shown}")
 
     ids, id_name = None, None
+    index_col = names[0] if has_header and names and _is_unnamed(names[0]) else None
+    named = [
+        n
+        for n in names
+        if n not in exclude and n != index_col and _ID_NAME.match(n) and _looks_like_ids(frame[n])
+    ]
     if id_column is not None:
         ids, id_name = frame[id_column], id_column
-    elif not columns and has_header and names and _is_unnamed(names[0]):
-        ids, id_name = frame[names[0]], "index"
+    elif not columns and named:
+        ids, id_name = frame[named[0]], named[0]
+        notes.append(
+            f"column {named[0]!r} holds distinct values and is named like an identifier: "
+            f"used as the rows' IDs, not as a feature (--columns or --id-column to change)"
+        )
+    elif not columns and index_col is not None:
+        ids, id_name = frame[index_col], "index"
+    if not columns and index_col is not None and index_col != id_column:
         notes.append(
             "the first column has no name (an index written by pandas' to_csv?): "
-            "used as the rows' IDs, not as a feature"
+            + ("used as the rows' IDs" if id_name == "index" else "left out")
+            + ", not used as a feature"
         )
-        exclude.append(names[0])
-    elif not columns:
-        for name in names:
-            if name not in exclude and _ID_NAME.match(name) and _looks_like_ids(frame[name]):
-                ids, id_name = frame[name], name
-                notes.append(
-                    f"column {name!r} holds distinct integers and is named like an identifier: "
-                    f"used as the rows' IDs, not as a feature (--columns or --id-column to change)"
-                )
-                break
+        exclude.append(index_col)
     if id_name is not None and id_name in names:
         exclude.append(id_name)
 

@@ -281,6 +281,24 @@ def test_id_column_is_carried_into_labels(tmp_path, capsys):
     np.testing.assert_array_equal(labels2["label"], labels["label"])
 
 
+def test_text_id_column_beside_a_pandas_index(tmp_path, capsys):
+    # DataFrame.to_csv() writes its index; the named text IDs win over it
+    pd = pytest.importorskip("pandas")
+    X = _two_blobs()
+    ids = [f"W{i:03d}" for i in range(len(X))]
+    frame = pd.DataFrame({"sample_id": ids, "a": X[:, 0], "b": X[:, 1]})
+    path = tmp_path / "indexed.csv"
+    frame.to_csv(path)
+    out = tmp_path / "out"
+    assert main(_fit_args(path, out)) == 0
+    err = capsys.readouterr().err
+    assert "column 'sample_id' holds distinct values" in err
+    assert "the first column has no name" in err and "left out" in err
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["features"] == ["a", "b"] and summary["id_column"] == "sample_id"
+    assert list(pd.read_csv(out / "labels.csv")["sample_id"]) == ids
+
+
 def test_numeric_id_column_is_detected_and_said(tmp_path, capsys):
     pd = pytest.importorskip("pandas")
     X = _two_blobs()
@@ -289,7 +307,7 @@ def test_numeric_id_column_is_detected_and_said(tmp_path, capsys):
     frame.to_csv(path, index=False)
     out = tmp_path / "out"
     assert main(_fit_args(path, out)) == 0
-    assert "column 'id' holds distinct integers" in capsys.readouterr().err
+    assert "column 'id' holds distinct values" in capsys.readouterr().err
     summary = json.loads((out / "summary.json").read_text())
     assert summary["features"] == ["a", "b"] and summary["id_column"] == "id"
     labels = pd.read_csv(out / "labels.csv")
