@@ -1,7 +1,8 @@
-"""The EM bootstrap's intervals cover the truth about as often as they say:
-replicates run to their own optimum and are aligned to the fit's labels.
-Before that (replicates stopped by the model's loose tolerance beside the
-full-data start) 90% intervals covered 38-54% of the time."""
+"""The EM bootstrap's intervals cover the truth at least as often as they say:
+each replicate searches for its own best optimum as the fit did and is
+aligned to the fit's labels.  Before that, 90% intervals covered 38-54% of
+the time (replicates stopped by the model's loose tolerance beside the
+full-data start), then 83% (converged, but from the full-data start alone)."""
 
 import warnings
 
@@ -32,5 +33,5 @@ def test_bootstrap_90_percent_intervals_cover_on_overlapping_data():
         hits[:2] += (lo_w <= weights_true) & (weights_true <= hi_w)
         hits[2:] += ((lo_m <= means_true) & (means_true <= hi_m)).ravel()
     coverage = hits / n_sets
-    assert coverage.mean() >= 0.8, coverage
-    assert coverage.min() >= 0.7, coverage
+    assert coverage.mean() >= 0.85, coverage
+    assert coverage.min() >= 0.75, coverage
