@@ -8,13 +8,15 @@ with bootstrap frequency weights, and the replicates become the draws of a
 
 from __future__ import annotations
 
+import contextlib
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from . import _em_core as core
 from ._data import prepare
-from ._kernels import single_threaded_blas
+from ._kernels import _n_threads, serial_kernels, single_threaded_blas
 from ._relabel import apply_permutation, assign_labels
 from ._validation import (
     check_choice,
@@ -128,24 +130,37 @@ def bootstrap_em(
         verbose=0,
     )
     seeds = rng.integers(0, 2**63 - 1, size=n_boot)
+    replicates = [_bootstrap_weights(rng, w, method) for _ in range(n_boot)]
+
+    def one(b: int):
+        """Replicate ``b`` (its own seed and weights: the same whichever thread)."""
+        with serial_kernels() if n_threads > 1 else contextlib.nullcontext():
+            try:
+                return _refit({**params, "random_state": int(seeds[b])}, X_arr, replicates[b])
+            except (ValueError, np.linalg.LinAlgError) as exc:
+                return str(exc)
+
+    # Replicates are independent fits: they run on the kernels' threads, one
+    # replicate per thread (BLAS on one thread each), in order of b.
+    n_threads = min(_n_threads(), n_boot)
+    with warnings.catch_warnings(record=True) as caught, single_threaded_blas():
+        warnings.simplefilter("always")
+        if n_threads == 1:
+            fits = [one(b) for b in range(n_boot)]
+        else:
+            with ThreadPoolExecutor(n_threads, thread_name_prefix="bayesmix-boot") as pool:
+                fits = list(pool.map(one, range(n_boot)))
     weights, means, covs = [], [], []
     failures, not_converged, degenerate = [], 0, 0
-    replicates = [_bootstrap_weights(rng, w, method) for _ in range(n_boot)]
-    with single_threaded_blas():
-        for b, wb in enumerate(replicates):
-            params["random_state"] = int(seeds[b])
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                try:
-                    fit = _refit(params, X_arr, wb)
-                except (ValueError, np.linalg.LinAlgError) as exc:
-                    failures.append(str(exc))
-                    continue
-            not_converged += not fit.best.converged and model.max_iter > 0
-            degenerate += bool(fit.messages) or bool(caught)
-            weights.append(fit.weights)
-            means.append(fit.means)
-            covs.append(fit.covariances)
+    for fit in fits:
+        if isinstance(fit, str):
+            failures.append(fit)
+            continue
+        not_converged += not fit.best.converged and model.max_iter > 0
+        degenerate += bool(fit.messages)
+        weights.append(fit.weights)
+        means.append(fit.means)
+        covs.append(fit.covariances)
     if not weights:
         raise ValueError(
             f"every bootstrap replicate failed (first reason: {failures[0]}); the model "
@@ -158,6 +173,8 @@ def bootstrap_em(
         notes.append(f"{not_converged} replicate(s) stopped at max_iter={model.max_iter}")
     if degenerate:
         notes.append(f"{degenerate} replicate(s) needed regularisation or re-seeding")
+    if caught:
+        notes.append(f"the replicates raised {len(caught)} warning(s) ({caught[0].message})")
     if notes:
         warnings.warn(
             f"Bootstrap of {n_boot} EM replicates: {'; '.join(notes)}. Intervals from "
