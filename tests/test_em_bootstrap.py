@@ -83,3 +83,44 @@ def test_bootstrap_with_integer_sample_weight_keeps_total_weight(rng):
         bootstrap_em(gm, X, method="parametric")
     with pytest.raises(ValueError, match="features"):
         bootstrap_em(gm, X[:, :1])
+
+
+def test_bootstrap_draws_do_not_depend_on_the_number_of_threads(monkeypatch):
+    X = load_faithful()
+    gm = GaussianMixture(2, random_state=0).fit(X)
+    monkeypatch.setenv("BAYESMIX_NUM_THREADS", "2")
+    threaded = bootstrap_em(gm, X, n_boot=12, random_state=5)
+    monkeypatch.setenv("BAYESMIX_NUM_THREADS", "1")
+    serial = bootstrap_em(gm, X, n_boot=12, random_state=5)
+    np.testing.assert_array_equal(threaded.weights, serial.weights)
+    np.testing.assert_array_equal(threaded.means, serial.means)
+    np.testing.assert_array_equal(threaded.covariances, serial.covariances)
+
+
+def test_bootstrap_replicates_search_beyond_the_full_data_basin():
+    # Two overlapping components (n=300): some replicates' best optimum lies in
+    # another basin than the full-data fit's, which a replicate started only
+    # from the fit would miss; the spread of the weights shows it.
+    rng = np.random.default_rng(10_003)
+    z = (rng.random(300) >= 0.4).astype(int)
+    X = rng.standard_normal((300, 2)) + np.array([[0.0, 0.0], [2.5, 0.0]])[z]
+    gm = GaussianMixture(2, random_state=0).fit(X)
+    post = bootstrap_em(gm, X, n_boot=60, random_state=0)
+    import bayesmix._em_bootstrap as eb
+
+    def warm_only(params, X, w):
+        from bayesmix import _em_core as core
+        from bayesmix._data import prepare
+
+        config, r = core.check_config({**params, "n_init": 1})
+        data = prepare(X, w, config.n_components)
+        given = core.check_init_arrays(config, params, data.Xt.shape[0])
+        return eb._Replicate(config, data, core.fit(config, data, r, given))
+
+    orig = eb._refit
+    eb._refit = warm_only
+    try:
+        warm = bootstrap_em(gm, X, n_boot=60, random_state=0)
+    finally:
+        eb._refit = orig
+    assert post.weights[0].std(axis=0).min() > 1.2 * warm.weights[0].std(axis=0).min()
