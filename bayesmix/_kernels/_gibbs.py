@@ -88,6 +88,7 @@ __all__ = [
     "hyper_statistics",
     "partition_overlap",
     "prior_log_predictive",
+    "scale_eigenvalues",
     "slice_log_b",
     "split_merge",
 ]
@@ -884,6 +885,170 @@ def slice_log_b(u0, head, rate, lam, weights, lo_bound, width, seed):
         else:
             right = u
     return math.exp(u0)
+
+
+@njit(cache=True, nogil=True)
+def _tridiagonalise(A, d, e):
+    """Householder reduction of the symmetric ``A`` (n, n) (overwritten) to a
+    tridiagonal matrix of diagonal ``d`` (n,) and off-diagonal ``e`` (n - 1,)
+    with the same eigenvalues (Golub & Van Loan 2013, §8.3.1)."""
+    n = A.shape[0]
+    v = np.empty(n)
+    p = np.empty(n)
+    for k in range(n - 2):
+        norm = 0.0
+        for i in range(k + 1, n):
+            norm += A[i, k] * A[i, k]
+        norm = math.sqrt(norm)
+        d[k] = A[k, k]
+        x0 = A[k + 1, k]
+        if norm == 0.0:
+            e[k] = 0.0
+            continue
+        alpha = -norm if x0 >= 0.0 else norm
+        e[k] = alpha
+        vn = 0.0
+        for i in range(k + 1, n):
+            v[i] = A[i, k]
+        v[k + 1] -= alpha
+        for i in range(k + 1, n):
+            vn += v[i] * v[i]
+        if vn == 0.0:
+            continue
+        vn = 1.0 / math.sqrt(vn)
+        for i in range(k + 1, n):
+            v[i] *= vn
+        # A <- H A H on the trailing block, H = I - 2 v v^T
+        vp = 0.0
+        for i in range(k + 1, n):
+            acc = 0.0
+            for j in range(k + 1, n):
+                acc += A[i, j] * v[j]
+            p[i] = acc
+            vp += v[i] * acc
+        for i in range(k + 1, n):
+            p[i] -= vp * v[i]
+        for i in range(k + 1, n):
+            vi = 2.0 * v[i]
+            pi = 2.0 * p[i]
+            for j in range(k + 1, n):
+                A[i, j] -= vi * p[j] + pi * v[j]
+    if n >= 2:
+        d[n - 2] = A[n - 2, n - 2]
+        e[n - 2] = A[n - 1, n - 2]
+    d[n - 1] = A[n - 1, n - 1]
+
+
+@njit(cache=True, nogil=True)
+def _tridiagonal_eigenvalues(d, e):
+    """Eigenvalues of the symmetric tridiagonal matrix of diagonal ``d`` (n,)
+    and off-diagonal ``e`` (n - 1,), into ``d`` (``e`` is overwritten): implicit
+    symmetric QR steps with Wilkinson shifts and deflation (Golub & Van Loan
+    2013, algorithm 8.3.2)."""
+    n = d.shape[0]
+    eps = 2.220446049250313e-16
+    # an off-diagonal entry below eps |T| is dropped: an absolute error of that
+    # size, which the reduction itself makes anyway
+    floor = 0.0
+    for k in range(n):
+        floor = max(floor, abs(d[k]))
+    for k in range(n - 1):
+        floor = max(floor, abs(e[k]))
+    floor *= eps
+    hi = n - 1
+    budget = 60 * n
+    while hi > 0 and budget > 0:
+        if abs(e[hi - 1]) <= max(floor, eps * (abs(d[hi - 1]) + abs(d[hi]))):
+            e[hi - 1] = 0.0
+            hi -= 1
+            continue
+        lo = hi - 1
+        while lo > 0:
+            if abs(e[lo - 1]) <= max(floor, eps * (abs(d[lo - 1]) + abs(d[lo]))):
+                e[lo - 1] = 0.0
+                break
+            lo -= 1
+        budget -= 1
+        dd = 0.5 * (d[hi - 1] - d[hi])
+        ee = e[hi - 1]
+        h = math.hypot(dd, ee)
+        mu = d[hi] - ee * ee / (dd + (h if dd >= 0.0 else -h))
+        x = d[lo] - mu
+        z = e[lo]
+        for k in range(lo, hi):
+            r = math.hypot(x, z)
+            if r == 0.0:
+                c = 1.0
+                s = 0.0
+            else:
+                c = x / r
+                s = -z / r
+            if k > lo:
+                e[k - 1] = r
+            a = d[k]
+            b = e[k]
+            cc = d[k + 1]
+            d[k] = c * c * a - 2.0 * c * s * b + s * s * cc
+            e[k] = c * s * (a - cc) + (c * c - s * s) * b
+            d[k + 1] = s * s * a + 2.0 * c * s * b + c * c * cc
+            if k + 1 < hi:
+                x = e[k]
+                z = -s * e[k + 1]
+                e[k + 1] *= c
+
+
+@njit(cache=True, nogil=True)
+def scale_eigenvalues(X, labels, n_clusters, mean0, kappa0, base, counts, lam):
+    """What the collapsed update of ``b`` (``Psi0 = b A``, ``A = diag(base)``)
+    needs of a partition: ``counts[k]`` and the eigenvalues ``lam[k]`` (D,) of
+    ``A^-1/2 B_k A^-1/2``, ``B_k = S_k + kappa0 n_k / (kappa0 + n_k) (xbar_k -
+    m0)(xbar_k - m0)^T`` (``S_k`` the scatter of cluster ``k`` about its mean),
+    clipped at 0.
+
+    Built from the rows (two passes) and reduced by Householder
+    tridiagonalisation and implicit QR steps in this thread, not by LAPACK:
+    a threaded BLAS called from the chains' threads at once oversubscribes
+    the cores (hundreds of times slower for 128 features on a loaded machine).
+    """
+    n_samples, n_features = X.shape
+    B = np.zeros((n_clusters, n_features, n_features))
+    xbar = np.zeros((n_clusters, n_features))
+    work = np.empty(n_features)
+    for k in range(n_clusters):
+        counts[k] = 0
+    for i in range(n_samples):
+        k = labels[i]
+        counts[k] += 1
+        for f in range(n_features):
+            xbar[k, f] += X[i, f]
+    for k in range(n_clusters):
+        for f in range(n_features):
+            xbar[k, f] /= counts[k]
+    for i in range(n_samples):
+        k = labels[i]
+        _scatter_add(B[k], X[i], xbar[k], work)
+    isq = np.empty(n_features)
+    for f in range(n_features):
+        isq[f] = 1.0 / math.sqrt(base[f])
+    M = np.empty((n_features, n_features))
+    e = np.empty(max(n_features - 1, 1))
+    for k in range(n_clusters):
+        w = kappa0 * counts[k] / (kappa0 + counts[k])
+        for f in range(n_features):
+            work[f] = xbar[k, f] - mean0[f]
+        for f in range(n_features):
+            for g in range(f, n_features):
+                v = (B[k, f, g] + w * work[f] * work[g]) * isq[f] * isq[g]
+                M[f, g] = v
+                M[g, f] = v
+        if n_features == 1:
+            lam[k, 0] = M[0, 0]
+        else:
+            _tridiagonalise(M, lam[k], e)
+            _tridiagonal_eigenvalues(lam[k], e)
+        for f in range(n_features):
+            if not lam[k, f] > 0.0:
+                lam[k, f] = 0.0
 
 
 # ----------------------------------------------------------------------- outputs
