@@ -34,16 +34,24 @@ from typing import NamedTuple
 import numpy as np
 
 from ._diagnostics import RHAT_THRESHOLD, bulk_ess, split_rhat
-from ._gibbs_hyper import Hyper, HyperState, draw_hyper, initial_state, log_hyperprior, model_at
+from ._gibbs_hyper import (
+    Hyper,
+    HyperState,
+    draw_hyper,
+    initial_state,
+    log_hyperprior,
+    model_at,
+)
 from ._gibbs_model import Model, SamplerRows, label_dtype
 from ._init import kmeans
 from ._kernels import _n_threads
-from ._kernels._gibbs import canonical_labels, gibbs_sweep, split_merge
+from ._kernels._gibbs import canonical_labels, gibbs_block, gibbs_sweep, split_merge
 from .priors import Gamma
 
 __all__ = [
     "AUTO_FIRST_BLOCK",
     "AUTO_MIN_ESS",
+    "BLOCK_STEPS",
     "HYPER_WARMUP",
     "LAUNCH_SCANS",
     "AutoReport",
@@ -51,6 +59,7 @@ __all__ = [
     "Draws",
     "StepInfo",
     "auto_proposals",
+    "block_kernel",
     "escobar_west",
     "init",
     "initial_labels",
@@ -64,6 +73,7 @@ LAUNCH_SCANS = 1  # intermediate restricted Gibbs scans per split-merge launch s
 HYPER_WARMUP = 20  # hyperparameter draws given a chain's starting partition
 AUTO_FIRST_BLOCK = 50  # iterations of an n_iter="auto" run before its first check
 AUTO_MIN_ESS = 400  # bulk ESS of the log joint an "auto" run asks for (Vehtari et al. 2021)
+BLOCK_STEPS = 25  # iterations of a chain per call of the block kernel
 
 
 class ChainState(NamedTuple):
@@ -271,6 +281,13 @@ def step(
     return ChainState(labels, n_clusters, alpha, hs, new_model), StepInfo(lj, counts)
 
 
+def block_kernel(hyper: Hyper | None) -> bool:
+    """Whether chains run in calls of :func:`~bayesmix._kernels._gibbs.gibbs_block`
+    (a fixed base measure, or a learned scale with ``kappa0`` fixed, the
+    default); otherwise (``kappa0`` learned) one :func:`step` at a time."""
+    return hyper is None or (hyper.scale is not None and hyper.kappa is None)
+
+
 class _Chain:
     """One chain run in blocks: its stream, state and the records of the
     iterations it keeps (``it``, canonical labels, K, alpha, log joint, b,
@@ -289,12 +306,18 @@ class _Chain:
         self.dtype = dtype
         self.canon = np.empty(n, dtype=np.int64)
         self.map_work = np.empty(n, dtype=np.int64)
+        self.block = None  # the state gibbs_block keeps, once started (block_kernel)
 
     def advance(self, n_steps: int, keep: Callable[[int], bool], tick) -> None:
         if self.state is None:
             self.state = init(
                 self.model, self.concentration, self.rng, self.hyper, self.c, self.n_chains
             )
+            if block_kernel(self.hyper):
+                self._start_blocks()
+        if self.block is not None:
+            self._advance_blocks(n_steps, keep, tick)
+            return
         for _ in range(n_steps):
             k = keep(self.it)
             n_prop = self.n_proposals
@@ -312,6 +335,91 @@ class _Chain:
                 self.records.append((*rec, info.log_joint, b, kap))
             self.it += 1
             tick()
+
+    def _start_blocks(self) -> None:
+        """The chain's own copies of what :func:`gibbs_block` updates in place
+        (labels, the prior at the current ``b``, the prior predictive of each
+        row) and its packed hyperpriors."""
+        st, hyper = self.state, self.hyper
+        m = st.model if st.model is not None else self.model
+        p = m.prior
+        n, d = m.X.shape
+        prior = (
+            np.ascontiguousarray(p.mean, dtype=np.float64),
+            np.array(p.scale, dtype=np.float64, order="C"),
+            np.array(m.R0, dtype=np.float64, order="C"),
+            np.array(m.inv0, dtype=np.float64),
+            np.array(m.consts, dtype=np.float64),
+            np.array(m.tables, dtype=np.float64, order="C"),
+        )
+        if hyper is not None:
+            g = hyper.scale
+            head = [1.0, g.shape, g.rate, hyper.b_min]
+            scale_args = np.concatenate((head, hyper.base, hyper.sq_dist, hyper.tables0[1]))
+        else:
+            scale_args = np.zeros(4 + d + n + n + 1)
+        conc = self.concentration
+        if isinstance(conc, Gamma):
+            conc_args = np.array([1.0, conc.shape, conc.rate])
+        else:
+            conc_args = np.array([0.0, 1.0, 1.0])
+        self.block = {
+            "labels": np.array(st.labels, dtype=np.int64),
+            "prior": prior,
+            "log_prior_pred": np.array(m.log_prior_pred, dtype=np.float64),
+            "scale_args": np.ascontiguousarray(scale_args, dtype=np.float64),
+            "conc_args": conc_args,
+            "b": st.hyper.b if st.hyper is not None else 1.0,
+            "kappa": st.hyper.kappa if st.hyper is not None else np.nan,
+        }
+
+    def _advance_blocks(self, n_steps: int, keep: Callable[[int], bool], tick) -> None:
+        """``n_steps`` iterations in calls of :func:`gibbs_block`, ``BLOCK_STEPS``
+        at a time (each seeded from the chain's stream)."""
+        blk = self.block
+        X = self.model.X
+        n = X.shape[0]
+        learned_b = self.hyper is not None
+        n_prop = self.n_proposals
+        K, alpha, b = self.state.n_clusters, self.state.alpha, blk["b"]
+        while n_steps > 0:
+            m = min(BLOCK_STEPS, n_steps)
+            flags = np.array([keep(self.it + t) for t in range(m)], dtype=bool)
+            n_keep = int(flags.sum())
+            out_labels = np.empty((n_keep, n), dtype=np.int64)
+            out_values = np.empty((n_keep, 4))
+            seed = int(self.rng.integers(0, 2**63))
+            K, alpha, b = gibbs_block(
+                X,
+                blk["labels"],
+                K,
+                alpha,
+                b,
+                blk["prior"],
+                blk["log_prior_pred"],
+                blk["scale_args"],
+                blk["conc_args"],
+                n_prop,
+                LAUNCH_SCANS,
+                self.model.log_jacobian,
+                flags,
+                seed,
+                out_labels,
+                out_values,
+                self.sm,
+            )
+            kap = blk["kappa"]
+            for r, t in enumerate(np.flatnonzero(flags)):
+                Kr, ar, lj, br = out_values[r]
+                lab = out_labels[r].astype(self.dtype)
+                self.records.append((self.it + int(t), lab, int(Kr), float(ar), lj, br, kap))
+            self.it += m
+            n_steps -= m
+            for _ in range(m):
+                tick()
+        blk["b"] = b
+        hs = HyperState(b, blk["kappa"]) if learned_b else None
+        self.state = ChainState(blk["labels"], K, alpha, hs, None)
 
     def drop_before(self, it: int) -> None:
         self.records = [r for r in self.records if r[0] >= it]

@@ -84,6 +84,7 @@ from ._cholesky import chol_downdate, chol_factor, chol_update, log_det_chol, ma
 __all__ = [
     "canonical_labels",
     "cluster_posteriors",
+    "gibbs_block",
     "gibbs_sweep",
     "hyper_statistics",
     "partition_overlap",
@@ -359,34 +360,8 @@ def _log_ml_sum(counts, logdet, n_clusters, nu0, tables):
 
 # ------------------------------------------------------------------------ sweeps
 @njit(cache=True, nogil=True)
-def gibbs_sweep(X, labels, n_clusters, log_prior_pred, prior, log_alpha, seed, want_log_joint):
-    """One collapsed Gibbs sweep over every row (Neal 2000, algorithm 3).
-
-    Parameters
-    ----------
-    X : (n_samples, n_features) float64, row-major (standardised units)
-    labels : (n_samples,) int64, compact labels; updated in place and left compact
-    n_clusters : int, number of clusters in ``labels``
-    log_prior_pred : (n_samples,) ``log p(x_i)`` under the prior predictive
-        (:func:`prior_log_predictive`)
-    prior : tuple ``(mean0, psi0, R0, inv0, consts, tables)`` (module docstring)
-    log_alpha : float, log of the DP concentration
-    seed : int, seeds numba's generator for this call
-    want_log_joint : bool, rebuild the statistics after the sweep and return
-        the alpha-free part of the log joint
-
-    Returns
-    -------
-    n_clusters : int
-    log_joint_part : float
-        ``sum_k [log ML_k + lgamma(n_k)]`` (NaN unless ``want_log_joint``); the
-        caller adds ``K log alpha + lgamma(alpha) - lgamma(alpha + n)``.
-
-    Each row ``i`` in turn leaves its cluster and joins cluster ``k`` with
-    probability proportional to ``n_k^{-i} p(x_i | rows of k)``, or a new
-    cluster with probability proportional to ``alpha p(x_i)``.
-    """
-    np.random.seed(seed)
+def _sweep(X, labels, n_clusters, log_prior_pred, prior, log_alpha, want_log_joint):
+    """The body of :func:`gibbs_sweep`, drawing from numba's generator as it stands."""
     mean0, psi0, R0, inv0, consts, tables = prior
     n_samples, n_features = X.shape
     kappa0 = consts[0]
@@ -636,42 +611,8 @@ def _log_split(counts, logdet, ld, log_alpha, nu0, tables):
 
 
 @njit(cache=True, nogil=True)
-def split_merge(X, labels, n_clusters, prior, log_alpha, n_proposals, n_scans, seed, stats):
-    """Split-merge Metropolis-Hastings proposals with restricted Gibbs launch
-    states (Jain & Neal 2004, conjugate case).
-
-    Parameters
-    ----------
-    X : (n_samples, n_features) float64, row-major
-    labels : (n_samples,) int64, compact; updated in place and left compact
-    n_clusters : int
-    prior : tuple ``(mean0, psi0, R0, inv0, consts, tables)`` (module docstring)
-    log_alpha : float
-    n_proposals : int, proposals in this call
-    n_scans : int, intermediate restricted Gibbs scans that build each launch state
-    seed : int
-    stats : (4,) int64, incremented in place: splits proposed, splits
-        accepted, merges proposed, merges accepted
-
-    Returns
-    -------
-    n_clusters : int
-
-    Each proposal picks two distinct rows ``i``, ``j``.  The other rows of their
-    cluster(s), ``S``, are spread over two launch clusters anchored at ``i`` and
-    ``j`` by sequential allocation in a random order (Dahl 2005,
-    :func:`_sequential_launch`) and reshuffled by ``n_scans`` restricted Gibbs
-    scans.  If
-    ``i`` and ``j`` share a cluster, one more restricted scan proposes the split
-    and its probability ``q`` enters the acceptance ratio
-    ``alpha Gamma(n_i) Gamma(n_j) / Gamma(n_i + n_j) L_i L_j / L_ij / q``;
-    otherwise the merge is proposed, with the inverse ratio and ``q`` the
-    probability that a final restricted scan recreates the current split.  The
-    acceptance uniform is drawn first, so a merge that would be rejected even
-    with ``q = 1`` (most merges of distinct clusters) is rejected before any
-    launch state is built.
-    """
-    np.random.seed(seed)
+def _split_merge(X, labels, n_clusters, prior, log_alpha, n_proposals, n_scans, stats):
+    """The body of :func:`split_merge`, drawing from numba's generator as it stands."""
     mean0, psi0, _, _, consts, tables = prior
     n_samples, n_features = X.shape
     nu0 = consts[1]
@@ -848,21 +789,8 @@ def _log_b_density(u, head, rate, lam, weights):
 
 
 @njit(cache=True, nogil=True)
-def slice_log_b(u0, head, rate, lam, weights, lo_bound, width, seed):
-    """One slice-sampling update (Neal 2003: stepping out, then shrinkage) of
-    ``u = log b`` under the log density ``head u - rate e^u - sum_t weights[t]
-    log(e^u + lam[t])`` restricted to ``u >= lo_bound``; returns ``b``.
-
-    Parameters
-    ----------
-    u0 : float, current ``log b``
-    head, rate : float
-    lam, weights : (m,) float64
-    lo_bound : float (``-inf``: none)
-    width : float, the stepping-out width
-    seed : int, seeds numba's generator for this call
-    """
-    np.random.seed(seed)
+def _slice_log_b(u0, head, rate, lam, weights, lo_bound, width):
+    """The body of :func:`slice_log_b`, drawing from numba's generator as it stands."""
     level = _log_b_density(u0, head, rate, lam, weights) + math.log(np.random.random())
     left = u0 - width * np.random.random()
     right = left + width
@@ -1049,6 +977,236 @@ def scale_eigenvalues(X, labels, n_clusters, mean0, kappa0, base, counts, lam):
         for f in range(n_features):
             if not lam[k, f] > 0.0:
                 lam[k, f] = 0.0
+
+
+@njit(cache=True, nogil=True)
+def gibbs_sweep(X, labels, n_clusters, log_prior_pred, prior, log_alpha, seed, want_log_joint):
+    """One collapsed Gibbs sweep over every row (Neal 2000, algorithm 3).
+
+    Parameters
+    ----------
+    X : (n_samples, n_features) float64, row-major (standardised units)
+    labels : (n_samples,) int64, compact labels; updated in place and left compact
+    n_clusters : int, number of clusters in ``labels``
+    log_prior_pred : (n_samples,) ``log p(x_i)`` under the prior predictive
+        (:func:`prior_log_predictive`)
+    prior : tuple ``(mean0, psi0, R0, inv0, consts, tables)`` (module docstring)
+    log_alpha : float, log of the DP concentration
+    seed : int, seeds numba's generator for this call
+    want_log_joint : bool, rebuild the statistics after the sweep and return
+        the alpha-free part of the log joint
+
+    Returns
+    -------
+    n_clusters : int
+    log_joint_part : float
+        ``sum_k [log ML_k + lgamma(n_k)]`` (NaN unless ``want_log_joint``); the
+        caller adds ``K log alpha + lgamma(alpha) - lgamma(alpha + n)``.
+
+    Each row ``i`` in turn leaves its cluster and joins cluster ``k`` with
+    probability proportional to ``n_k^{-i} p(x_i | rows of k)``, or a new
+    cluster with probability proportional to ``alpha p(x_i)``.
+    """
+    np.random.seed(seed)
+    return _sweep(X, labels, n_clusters, log_prior_pred, prior, log_alpha, want_log_joint)
+
+
+@njit(cache=True, nogil=True)
+def split_merge(X, labels, n_clusters, prior, log_alpha, n_proposals, n_scans, seed, stats):
+    """Split-merge Metropolis-Hastings proposals with restricted Gibbs launch
+    states (Jain & Neal 2004, conjugate case).
+
+    Parameters
+    ----------
+    X : (n_samples, n_features) float64, row-major
+    labels : (n_samples,) int64, compact; updated in place and left compact
+    n_clusters : int
+    prior : tuple ``(mean0, psi0, R0, inv0, consts, tables)`` (module docstring)
+    log_alpha : float
+    n_proposals : int, proposals in this call
+    n_scans : int, intermediate restricted Gibbs scans that build each launch state
+    seed : int
+    stats : (4,) int64, incremented in place: splits proposed, splits
+        accepted, merges proposed, merges accepted
+
+    Returns
+    -------
+    n_clusters : int
+
+    Each proposal picks two distinct rows ``i``, ``j``.  The other rows of their
+    cluster(s), ``S``, are spread over two launch clusters anchored at ``i`` and
+    ``j`` by sequential allocation in a random order (Dahl 2005,
+    :func:`_sequential_launch`) and reshuffled by ``n_scans`` restricted Gibbs
+    scans.  If
+    ``i`` and ``j`` share a cluster, one more restricted scan proposes the split
+    and its probability ``q`` enters the acceptance ratio
+    ``alpha Gamma(n_i) Gamma(n_j) / Gamma(n_i + n_j) L_i L_j / L_ij / q``;
+    otherwise the merge is proposed, with the inverse ratio and ``q`` the
+    probability that a final restricted scan recreates the current split.  The
+    acceptance uniform is drawn first, so a merge that would be rejected even
+    with ``q = 1`` (most merges of distinct clusters) is rejected before any
+    launch state is built.
+    """
+    np.random.seed(seed)
+    return _split_merge(X, labels, n_clusters, prior, log_alpha, n_proposals, n_scans, stats)
+
+
+@njit(cache=True, nogil=True)
+def slice_log_b(u0, head, rate, lam, weights, lo_bound, width, seed):
+    """One slice-sampling update (Neal 2003: stepping out, then shrinkage) of
+    ``u = log b`` under the log density ``head u - rate e^u - sum_t weights[t]
+    log(e^u + lam[t])`` restricted to ``u >= lo_bound``; returns ``b``.
+
+    Parameters
+    ----------
+    u0 : float, current ``log b``
+    head, rate : float
+    lam, weights : (m,) float64
+    lo_bound : float (``-inf``: none)
+    width : float, the stepping-out width
+    seed : int, seeds numba's generator for this call
+    """
+    np.random.seed(seed)
+    return _slice_log_b(u0, head, rate, lam, weights, lo_bound, width)
+
+
+# ------------------------------------------------------------------ whole blocks
+@njit(cache=True, nogil=True)
+def _gamma_log_density(x, shape, rate):
+    return shape * math.log(rate) - math.lgamma(shape) + (shape - 1.0) * math.log(x) - rate * x
+
+
+@njit(cache=True, nogil=True)
+def gibbs_block(
+    X,
+    labels,
+    n_clusters,
+    alpha,
+    b,
+    prior,
+    log_prior_pred,
+    scale_args,
+    conc_args,
+    n_proposals,
+    n_scans,
+    log_jacobian,
+    keep,
+    seed,
+    out_labels,
+    out_values,
+    stats,
+):
+    """``keep.size`` iterations of one chain in one call, each: when the scale
+    is learned, one collapsed draw of ``b`` (slice sampling, Neal 2003) and the
+    prior refreshed at it; split-merge proposals (:func:`split_merge`); one
+    Gibbs sweep (:func:`gibbs_sweep`); when the concentration is learned, one
+    Escobar & West (1995) draw of it; for a kept iteration, the log joint and
+    the draw written out.  The same transition as ``_gibbs_core.step``.
+
+    Parameters
+    ----------
+    X : (n_samples, n_features) standardised rows
+    labels : (n_samples,) int64, compact; updated in place
+    n_clusters : int
+    alpha : float, the concentration
+    b : float, ``Psi0 = b diag(base)`` (unused unless the scale is learned)
+    prior : tuple ``(mean0, psi0, R0, inv0, consts, tables)``; when the scale is
+        learned ``psi0``, ``R0``, ``inv0``, ``consts[2]`` and ``tables[1]`` are
+        kept at ``b`` in place (diagonal ``Psi0``)
+    log_prior_pred : (n_samples,) kept at ``b`` in place likewise
+    scale_args : float64 ``[learned, shape, rate, b_min, base (D,), sq_dist
+        (n_samples,), G0 (n_samples + 1,)]``: whether ``b`` is learned, its
+        Gamma hyperprior and floor, ``diag(A)``, the rows' ``(x - m0)^T A^-1
+        (x - m0)`` and ``tables[1]`` at ``log|Psi0| = 0``
+    conc_args : (3,) ``[learned, shape, rate]``, the Gamma hyperprior of alpha
+    n_proposals : int, split-merge proposals per iteration (< 0: ``ceil(K / 2)``)
+    n_scans : int, restricted scans per launch state
+    log_jacobian : float, added to the log joint (data units)
+    keep : (n_steps,) bool, iterations whose draw is written out
+    seed : int, seeds numba's generator for this call
+    out_labels : (n_kept, n_samples) int64, canonical labels of the kept draws
+    out_values : (n_kept, 4) ``[n_clusters, alpha, log joint, b]`` of each
+    stats : (4,) int64 split-merge counts, incremented in place
+
+    Returns
+    -------
+    n_clusters : int
+    alpha : float
+    b : float
+    """
+    np.random.seed(seed)
+    mean0, psi0, R0, inv0, consts, tables = prior
+    n_samples, n_features = X.shape
+    kappa0 = consts[0]
+    nu0 = consts[1]
+    learn_b = scale_args[0] > 0.0
+    g_shape = scale_args[1]
+    g_rate = scale_args[2]
+    b_min = scale_args[3]
+    base = scale_args[4 : 4 + n_features]
+    sq_dist = scale_args[4 + n_features : 4 + n_features + n_samples]
+    tables0_1 = scale_args[4 + n_features + n_samples :]
+    learn_alpha = conc_args[0] > 0.0
+    a_shape = conc_args[1]
+    a_rate = conc_args[2]
+    lo_bound = math.log(b_min) if b_min > 0.0 else -np.inf
+    map_work = np.empty(n_samples, np.int64)
+    K = n_clusters
+    s = 0
+    for step in range(keep.shape[0]):
+        if learn_b:
+            counts = np.empty(K, np.int64)
+            lam = np.empty((K, n_features))
+            scale_eigenvalues(X, labels, K, mean0, kappa0, base, counts, lam)
+            head = g_shape + 0.5 * K * n_features * nu0
+            weights = np.empty(K * n_features)
+            for k in range(K):
+                for f in range(n_features):
+                    weights[k * n_features + f] = 0.5 * (nu0 + counts[k])
+            width = 2.0 / math.sqrt(head)
+            b = _slice_log_b(math.log(b), head, g_rate, lam.reshape(-1), weights, lo_bound, width)
+            logdet0 = 0.0
+            for f in range(n_features):
+                v = b * base[f]
+                psi0[f, f] = v
+                R0[f, f] = math.sqrt(v)
+                inv0[f] = 1.0 / R0[f, f]
+                logdet0 += math.log(v)
+            consts[2] = logdet0
+            for t in range(tables.shape[1]):
+                tables[1, t] = tables0_1[t] + 0.5 * nu0 * logdet0
+            lp0 = tables[0, 0] - 0.5 * logdet0
+            c0 = tables[2, 0]
+            for i in range(n_samples):
+                log_prior_pred[i] = lp0 - 0.5 * (nu0 + 1.0) * math.log1p(c0 * sq_dist[i] / b)
+        log_alpha = math.log(alpha)
+        n_prop = n_proposals
+        if n_prop < 0:
+            n_prop = max(1, (K + 1) // 2)
+        if n_prop > 0:
+            K = _split_merge(X, labels, K, prior, log_alpha, n_prop, n_scans, stats)
+        want = keep[step]
+        K, part = _sweep(X, labels, K, log_prior_pred, prior, log_alpha, want)
+        if learn_alpha:
+            eta = np.random.beta(alpha + 1.0, n_samples)
+            rate = a_rate - math.log(eta)
+            odds = (a_shape + K - 1.0) / (n_samples * rate)
+            shape = a_shape + K - (0.0 if np.random.random() < odds / (1.0 + odds) else 1.0)
+            alpha = np.random.gamma(shape, 1.0 / rate)
+        if want:
+            lj = part + K * math.log(alpha) + math.lgamma(alpha) - math.lgamma(alpha + n_samples)
+            if learn_alpha:
+                lj += _gamma_log_density(alpha, a_shape, a_rate)
+            lj += log_jacobian
+            if learn_b:
+                lj += _gamma_log_density(b, g_shape, g_rate)
+            canonical_labels(labels, out_labels[s], map_work)
+            out_values[s, 0] = K
+            out_values[s, 1] = alpha
+            out_values[s, 2] = lj
+            out_values[s, 3] = b if learn_b else np.nan
+            s += 1
+    return K, alpha, b
 
 
 # ----------------------------------------------------------------------- outputs
