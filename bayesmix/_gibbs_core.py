@@ -15,6 +15,14 @@ West (1995) update of it.  :func:`run_chains` runs a fixed number of
 iterations; :func:`run_auto` runs blocks until the draws pass Vehtari et
 al.'s (2021) checks or a time budget runs out.
 
+Unless ``kappa0`` is learned, a chain does not go through :func:`step`: it
+runs ``BLOCK_STEPS`` iterations per call of the kernel ``gibbs_block``, the
+same transition with the prior arrays refreshed in place and the kept draws
+written into preallocated arrays, so an iteration costs its numerical work
+and the four chains run in parallel threads (the kernel releases the GIL).
+Each call seeds numba's generator from the chain's stream, so the draws
+depend on the seed only, not on the threads.
+
 References
 ----------
 Neal (2000), JCGS 9, 249-265; Jain & Neal (2004), JCGS 13, 158-182; Dahl
