@@ -79,7 +79,7 @@ import math
 import numpy as np
 from numba import njit
 
-from ._cholesky import chol_downdate, chol_factor, chol_update, log_det_chol, mahalanobis_sq
+from ._cholesky import chol_factor, log_det_chol, mahalanobis_sq
 
 __all__ = [
     "canonical_labels",
@@ -267,41 +267,78 @@ def _log_loo(x, k, means, R, inv_diag, logdet, n_k, nu0, tables, work):
     return tables[0, n_k - 1] - 0.5 * logdet[k] + 0.5 * (nu0 + n_k - 1.0) * math.log(om)
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _slot_log_det(R, k):
+    """``log|R_k^T R_k|`` of slot ``k`` (as ``log_det_chol(R[k])``, without the slice)."""
+    s = 0.0
+    for j in range(R.shape[1]):
+        s += math.log(R[k, j, j])
+    return 2.0 * s
+
+
 @njit(cache=True, nogil=True)
 def _remove_row(x, k, counts, means, R, inv_diag, logdet, kappa0, work):
     """Take ``x`` out of cluster ``k`` (which keeps at least one row); False
-    when the downdate failed and the cluster must be rebuilt from its rows."""
+    when the downdate failed and the cluster must be rebuilt from its rows.
+
+    The hyperbolic rotations of ``chol_downdate`` on slot ``k`` of the stacks,
+    indexed rather than sliced (a slice costs reference counting per row)."""
     n_features = x.shape[0]
     kap = kappa0 + counts[k]
     sc = math.sqrt(kap / (kap - 1.0))
     inv = 1.0 / (kap - 1.0)
-    mk = means[k]
     for f in range(n_features):
-        u = x[f] - mk[f]
+        u = x[f] - means[k, f]
         work[f] = u * sc
-        mk[f] -= u * inv
+        means[k, f] -= u * inv
     counts[k] -= 1
-    ok = chol_downdate(R[k], inv_diag[k], work)
-    if ok:
-        logdet[k] = log_det_chol(R[k])
-    return ok
+    for j in range(n_features):
+        rjj = R[k, j, j]
+        xj = work[j]
+        r2 = (rjj - xj) * (rjj + xj)
+        if not r2 > 0.0:
+            return False
+        r = math.sqrt(r2)
+        c = r * inv_diag[k, j]
+        s = xj * inv_diag[k, j]
+        inv_c = 1.0 / c
+        R[k, j, j] = r
+        inv_diag[k, j] = 1.0 / r
+        for i in range(j + 1, n_features):
+            rji = (R[k, j, i] - s * work[i]) * inv_c
+            R[k, j, i] = rji
+            work[i] = c * work[i] - s * rji
+    logdet[k] = _slot_log_det(R, k)
+    return True
 
 
 @njit(cache=True, nogil=True)
 def _add_row(x, k, counts, means, R, inv_diag, logdet, kappa0, work):
-    """Put ``x`` into cluster ``k``."""
+    """Put ``x`` into cluster ``k``: the Givens rotations of ``chol_update`` on
+    slot ``k`` of the stacks, indexed rather than sliced."""
     n_features = x.shape[0]
     kap = kappa0 + counts[k]
     sc = math.sqrt(kap / (kap + 1.0))
     inv = 1.0 / (kap + 1.0)
-    mk = means[k]
     for f in range(n_features):
-        v = x[f] - mk[f]
+        v = x[f] - means[k, f]
         work[f] = v * sc
-        mk[f] += v * inv
+        means[k, f] += v * inv
     counts[k] += 1
-    chol_update(R[k], inv_diag[k], work)
-    logdet[k] = log_det_chol(R[k])
+    for j in range(n_features):
+        rjj = R[k, j, j]
+        xj = work[j]
+        r = math.sqrt(rjj * rjj + xj * xj)
+        c = r * inv_diag[k, j]
+        s = xj * inv_diag[k, j]
+        inv_c = 1.0 / c
+        R[k, j, j] = r
+        inv_diag[k, j] = 1.0 / r
+        for i in range(j + 1, n_features):
+            rji = (R[k, j, i] + s * work[i]) * inv_c
+            R[k, j, i] = rji
+            work[i] = c * work[i] - s * rji
+    logdet[k] = _slot_log_det(R, k)
 
 
 @njit(cache=True, nogil=True)
