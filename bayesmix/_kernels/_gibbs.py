@@ -116,16 +116,30 @@ def _finish_niw(n, xbar, mean0, psi0, kappa0, mean_out, R_out, inv_out):
     return log_det_chol(R_out)
 
 
-@njit(cache=True, nogil=True)
-def _scatter_add(R_k, x, centre, work):
-    n_features = x.shape[0]
+@njit(cache=True, nogil=True, inline="always")
+def _scatter_add(R, X, i, centre, work):
+    """``R += (X[i] - centre)(X[i] - centre)^T`` on the upper triangle of ``R``
+    (D, D) (the row indexed, not sliced: a slice costs reference counting)."""
+    n_features = X.shape[1]
     for f in range(n_features):
-        work[f] = x[f] - centre[f]
+        work[f] = X[i, f] - centre[f]
     for f in range(n_features):
         df = work[f]
-        row = R_k[f]
         for g in range(f, n_features):
-            row[g] += df * work[g]
+            R[f, g] += df * work[g]
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _scatter_add_slot(R, k, X, i, xbar, work):
+    """``R[k] += (X[i] - xbar[k])(X[i] - xbar[k])^T`` on the upper triangle, for
+    stacks ``R`` (K, D, D) and ``xbar`` (K, D)."""
+    n_features = X.shape[1]
+    for f in range(n_features):
+        work[f] = X[i, f] - xbar[k, f]
+    for f in range(n_features):
+        df = work[f]
+        for g in range(f, n_features):
+            R[k, f, g] += df * work[g]
 
 
 @njit(cache=True, nogil=True)
@@ -134,16 +148,16 @@ def _build_from_rows(X, rows, m, mean0, psi0, kappa0, mean_out, R_out, inv_out, 
     n_features = X.shape[1]
     xbar[:] = 0.0
     for t in range(m):
-        x = X[rows[t]]
+        i = rows[t]
         for f in range(n_features):
-            xbar[f] += x[f]
+            xbar[f] += X[i, f]
     for f in range(n_features):
         xbar[f] /= m
     for f in range(n_features):
         for g in range(n_features):
             R_out[f, g] = 0.0
     for t in range(m):
-        _scatter_add(R_out, X[rows[t]], xbar, work)
+        _scatter_add(R_out, X, rows[t], xbar, work)
     return _finish_niw(m, xbar, mean0, psi0, kappa0, mean_out, R_out, inv_out)
 
 
@@ -161,15 +175,14 @@ def _build_all(X, labels, n_clusters, mean0, psi0, kappa0, counts, means, R, inv
     for i in range(n_samples):
         k = labels[i]
         counts[k] += 1
-        x = X[i]
         for f in range(n_features):
-            xbar[k, f] += x[f]
+            xbar[k, f] += X[i, f]
     for k in range(n_clusters):
         for f in range(n_features):
             xbar[k, f] /= counts[k]
     for i in range(n_samples):
         k = labels[i]
-        _scatter_add(R[k], X[i], xbar[k], work)
+        _scatter_add_slot(R, k, X, i, xbar, work)
     for k in range(n_clusters):
         logdet[k] = _finish_niw(
             counts[k], xbar[k], mean0, psi0, kappa0, means[k], R[k], inv_diag[k]
@@ -991,7 +1004,7 @@ def scale_eigenvalues(X, labels, n_clusters, mean0, kappa0, base, counts, lam):
             xbar[k, f] /= counts[k]
     for i in range(n_samples):
         k = labels[i]
-        _scatter_add(B[k], X[i], xbar[k], work)
+        _scatter_add_slot(B, k, X, i, xbar, work)
     isq = np.empty(n_features)
     for f in range(n_features):
         isq[f] = 1.0 / math.sqrt(base[f])
