@@ -16,7 +16,7 @@ iterations; :func:`run_auto` runs blocks until the draws pass Vehtari et
 al.'s (2021) checks or a time budget runs out.
 
 Unless ``kappa0`` is learned, a chain does not go through :func:`step`: it
-runs ``BLOCK_STEPS`` iterations per call of the kernel ``gibbs_block``, the
+runs up to ``BLOCK_STEPS`` iterations per call of the kernel ``gibbs_block``, the
 same transition with the prior arrays refreshed in place and the kept draws
 written into preallocated arrays, so an iteration costs its numerical work
 and the four chains run in parallel threads (the kernel releases the GIL).
@@ -68,6 +68,7 @@ __all__ = [
     "StepInfo",
     "auto_proposals",
     "block_kernel",
+    "block_steps",
     "escobar_west",
     "init",
     "initial_labels",
@@ -81,7 +82,7 @@ LAUNCH_SCANS = 1  # intermediate restricted Gibbs scans per split-merge launch s
 HYPER_WARMUP = 20  # hyperparameter draws given a chain's starting partition
 AUTO_FIRST_BLOCK = 50  # iterations of an n_iter="auto" run before its first check
 AUTO_MIN_ESS = 400  # bulk ESS of the log joint an "auto" run asks for (Vehtari et al. 2021)
-BLOCK_STEPS = 25  # iterations of a chain per call of the block kernel
+BLOCK_STEPS = 25  # iterations of a chain per call of the block kernel, at most
 
 
 class ChainState(NamedTuple):
@@ -289,6 +290,16 @@ def step(
     return ChainState(labels, n_clusters, alpha, hs, new_model), StepInfo(lj, counts)
 
 
+def block_steps(n_samples: int, n_features: int) -> int:
+    """Iterations per call of the block kernel: ``BLOCK_STEPS`` for small data,
+    fewer as an iteration costs more (about ``n D^2``), down to one from about
+    twenty million ``n D^2`` (a second or so), so that the progress bar and the
+    time budget of an ``n_iter="auto"`` run still hear from the chains every
+    few seconds.  A function of the data's shape alone, so the draws stay a
+    function of the seed."""
+    return int(min(BLOCK_STEPS, max(1, 20_000_000 // (n_samples * (n_features**2 + 1)))))
+
+
 def block_kernel(hyper: Hyper | None) -> bool:
     """Whether chains run in calls of :func:`~bayesmix._kernels._gibbs.gibbs_block`
     (a fixed base measure, or a learned scale with ``kappa0`` fixed, the
@@ -390,8 +401,9 @@ class _Chain:
         learned_b = self.hyper is not None
         n_prop = self.n_proposals
         K, alpha, b = self.state.n_clusters, self.state.alpha, blk["b"]
+        steps = block_steps(*X.shape)
         while n_steps > 0:
-            m = min(BLOCK_STEPS, n_steps)
+            m = min(steps, n_steps)
             flags = np.array([keep(self.it + t) for t in range(m)], dtype=bool)
             n_keep = int(flags.sum())
             out_labels = np.empty((n_keep, n), dtype=np.int64)
