@@ -949,12 +949,12 @@ def _tridiagonal_eigenvalues(d, e):
         budget -= 1
         dd = 0.5 * (d[hi - 1] - d[hi])
         ee = e[hi - 1]
-        h = math.hypot(dd, ee)
+        h = math.sqrt(dd * dd + ee * ee)
         mu = d[hi] - ee * ee / (dd + (h if dd >= 0.0 else -h))
         x = d[lo] - mu
         z = e[lo]
         for k in range(lo, hi):
-            r = math.hypot(x, z)
+            r = math.sqrt(x * x + z * z)
             if r == 0.0:
                 c = 1.0
                 s = 0.0
