@@ -15,6 +15,14 @@ West (1995) update of it.  :func:`run_chains` runs a fixed number of
 iterations; :func:`run_auto` runs blocks until the draws pass Vehtari et
 al.'s (2021) checks or a time budget runs out.
 
+Unless ``kappa0`` is learned, a chain does not go through :func:`step`: it
+runs up to ``BLOCK_STEPS`` iterations per call of the kernel ``gibbs_block``, the
+same transition with the prior arrays refreshed in place and the kept draws
+written into preallocated arrays, so an iteration costs its numerical work
+and the four chains run in parallel threads (the kernel releases the GIL).
+Each call seeds numba's generator from the chain's stream, so the draws
+depend on the seed only, not on the threads.
+
 References
 ----------
 Neal (2000), JCGS 9, 249-265; Jain & Neal (2004), JCGS 13, 158-182; Dahl
@@ -34,16 +42,24 @@ from typing import NamedTuple
 import numpy as np
 
 from ._diagnostics import RHAT_THRESHOLD, bulk_ess, split_rhat
-from ._gibbs_hyper import Hyper, HyperState, draw_hyper, initial_state, log_hyperprior, model_at
+from ._gibbs_hyper import (
+    Hyper,
+    HyperState,
+    draw_hyper,
+    initial_state,
+    log_hyperprior,
+    model_at,
+)
 from ._gibbs_model import Model, SamplerRows, label_dtype
 from ._init import kmeans
 from ._kernels import _n_threads
-from ._kernels._gibbs import canonical_labels, gibbs_sweep, split_merge
+from ._kernels._gibbs import canonical_labels, gibbs_block, gibbs_sweep, split_merge
 from .priors import Gamma
 
 __all__ = [
     "AUTO_FIRST_BLOCK",
     "AUTO_MIN_ESS",
+    "BLOCK_STEPS",
     "HYPER_WARMUP",
     "LAUNCH_SCANS",
     "AutoReport",
@@ -51,6 +67,8 @@ __all__ = [
     "Draws",
     "StepInfo",
     "auto_proposals",
+    "block_kernel",
+    "block_steps",
     "escobar_west",
     "init",
     "initial_labels",
@@ -64,6 +82,7 @@ LAUNCH_SCANS = 1  # intermediate restricted Gibbs scans per split-merge launch s
 HYPER_WARMUP = 20  # hyperparameter draws given a chain's starting partition
 AUTO_FIRST_BLOCK = 50  # iterations of an n_iter="auto" run before its first check
 AUTO_MIN_ESS = 400  # bulk ESS of the log joint an "auto" run asks for (Vehtari et al. 2021)
+BLOCK_STEPS = 25  # iterations of a chain per call of the block kernel, at most
 
 
 class ChainState(NamedTuple):
@@ -271,6 +290,23 @@ def step(
     return ChainState(labels, n_clusters, alpha, hs, new_model), StepInfo(lj, counts)
 
 
+def block_steps(n_samples: int, n_features: int) -> int:
+    """Iterations per call of the block kernel: ``BLOCK_STEPS`` for small data,
+    fewer as an iteration costs more (about ``n D^2``), down to one from about
+    twenty million ``n D^2`` (a second or so), so that the progress bar and the
+    time budget of an ``n_iter="auto"`` run still hear from the chains every
+    few seconds.  A function of the data's shape alone, so the draws stay a
+    function of the seed."""
+    return int(min(BLOCK_STEPS, max(1, 20_000_000 // (n_samples * (n_features**2 + 1)))))
+
+
+def block_kernel(hyper: Hyper | None) -> bool:
+    """Whether chains run in calls of :func:`~bayesmix._kernels._gibbs.gibbs_block`
+    (a fixed base measure, or a learned scale with ``kappa0`` fixed, the
+    default); otherwise (``kappa0`` learned) one :func:`step` at a time."""
+    return hyper is None or (hyper.scale is not None and hyper.kappa is None)
+
+
 class _Chain:
     """One chain run in blocks: its stream, state and the records of the
     iterations it keeps (``it``, canonical labels, K, alpha, log joint, b,
@@ -289,12 +325,18 @@ class _Chain:
         self.dtype = dtype
         self.canon = np.empty(n, dtype=np.int64)
         self.map_work = np.empty(n, dtype=np.int64)
+        self.block = None  # the state gibbs_block keeps, once started (block_kernel)
 
     def advance(self, n_steps: int, keep: Callable[[int], bool], tick) -> None:
         if self.state is None:
             self.state = init(
                 self.model, self.concentration, self.rng, self.hyper, self.c, self.n_chains
             )
+            if block_kernel(self.hyper):
+                self._start_blocks()
+        if self.block is not None:
+            self._advance_blocks(n_steps, keep, tick)
+            return
         for _ in range(n_steps):
             k = keep(self.it)
             n_prop = self.n_proposals
@@ -312,6 +354,92 @@ class _Chain:
                 self.records.append((*rec, info.log_joint, b, kap))
             self.it += 1
             tick()
+
+    def _start_blocks(self) -> None:
+        """The chain's own copies of what :func:`gibbs_block` updates in place
+        (labels, the prior at the current ``b``, the prior predictive of each
+        row) and its packed hyperpriors."""
+        st, hyper = self.state, self.hyper
+        m = st.model if st.model is not None else self.model
+        p = m.prior
+        n, d = m.X.shape
+        prior = (
+            np.ascontiguousarray(p.mean, dtype=np.float64),
+            np.array(p.scale, dtype=np.float64, order="C"),
+            np.array(m.R0, dtype=np.float64, order="C"),
+            np.array(m.inv0, dtype=np.float64),
+            np.array(m.consts, dtype=np.float64),
+            np.array(m.tables, dtype=np.float64, order="C"),
+        )
+        if hyper is not None:
+            g = hyper.scale
+            head = [1.0, g.shape, g.rate, hyper.b_min]
+            scale_args = np.concatenate((head, hyper.base, hyper.sq_dist, hyper.tables0[1]))
+        else:
+            scale_args = np.zeros(4 + d + n + n + 1)
+        conc = self.concentration
+        if isinstance(conc, Gamma):
+            conc_args = np.array([1.0, conc.shape, conc.rate])
+        else:
+            conc_args = np.array([0.0, 1.0, 1.0])
+        self.block = {
+            "labels": np.array(st.labels, dtype=np.int64),
+            "prior": prior,
+            "log_prior_pred": np.array(m.log_prior_pred, dtype=np.float64),
+            "scale_args": np.ascontiguousarray(scale_args, dtype=np.float64),
+            "conc_args": conc_args,
+            "b": st.hyper.b if st.hyper is not None else 1.0,
+            "kappa": st.hyper.kappa if st.hyper is not None else np.nan,
+        }
+
+    def _advance_blocks(self, n_steps: int, keep: Callable[[int], bool], tick) -> None:
+        """``n_steps`` iterations in calls of :func:`gibbs_block`, ``BLOCK_STEPS``
+        at a time (each seeded from the chain's stream)."""
+        blk = self.block
+        X = self.model.X
+        n = X.shape[0]
+        learned_b = self.hyper is not None
+        n_prop = self.n_proposals
+        K, alpha, b = self.state.n_clusters, self.state.alpha, blk["b"]
+        steps = block_steps(*X.shape)
+        while n_steps > 0:
+            m = min(steps, n_steps)
+            flags = np.array([keep(self.it + t) for t in range(m)], dtype=bool)
+            n_keep = int(flags.sum())
+            out_labels = np.empty((n_keep, n), dtype=np.int64)
+            out_values = np.empty((n_keep, 4))
+            seed = int(self.rng.integers(0, 2**63))
+            K, alpha, b = gibbs_block(
+                X,
+                blk["labels"],
+                K,
+                alpha,
+                b,
+                blk["prior"],
+                blk["log_prior_pred"],
+                blk["scale_args"],
+                blk["conc_args"],
+                n_prop,
+                LAUNCH_SCANS,
+                self.model.log_jacobian,
+                flags,
+                seed,
+                out_labels,
+                out_values,
+                self.sm,
+            )
+            kap = blk["kappa"]
+            for r, t in enumerate(np.flatnonzero(flags)):
+                Kr, ar, lj, br = out_values[r]
+                lab = out_labels[r].astype(self.dtype)
+                self.records.append((self.it + int(t), lab, int(Kr), float(ar), lj, br, kap))
+            self.it += m
+            n_steps -= m
+            for _ in range(m):
+                tick()
+        blk["b"] = b
+        hs = HyperState(b, blk["kappa"]) if learned_b else None
+        self.state = ChainState(blk["labels"], K, alpha, hs, None)
 
     def drop_before(self, it: int) -> None:
         self.records = [r for r in self.records if r[0] >= it]

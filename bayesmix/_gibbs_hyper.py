@@ -42,7 +42,12 @@ from typing import NamedTuple
 import numpy as np
 
 from ._gibbs_model import Model, niw_tables, prepare_model
-from ._kernels._gibbs import cluster_posteriors, hyper_statistics, slice_log_b
+from ._kernels._gibbs import (
+    cluster_posteriors,
+    hyper_statistics,
+    scale_eigenvalues,
+    slice_log_b,
+)
 from .priors import Gamma, NormalInverseWishart, RandomScale
 
 __all__ = [
@@ -158,9 +163,10 @@ def draw_hyper(
     """
     p = model.prior
     d = model.X.shape[1]
-    counts, mu, R, _ = cluster_posteriors(model.X, labels, n_clusters, p.mean, p.scale, p.kappa)
     if hyper.kappa is None and hyper.scale is not None:
-        return HyperState(draw_b_collapsed(rng, hyper, state, p.dof, counts, R), state.kappa)
+        b = draw_b_collapsed(rng, model, hyper, state, labels, n_clusters)
+        return HyperState(b, state.kappa)
+    counts, mu, R, _ = cluster_posteriors(model.X, labels, n_clusters, p.mean, p.scale, p.kappa)
     K = n_clusters
     chi = np.sqrt(rng.chisquare(p.dof + counts[:, None] - np.arange(d)[None, :]))
     normals = rng.standard_normal((K, d * (d - 1) // 2))
@@ -201,25 +207,26 @@ def log_b_conditional(u, g: Gamma, nu0: float, counts, lam) -> np.ndarray:
     return out - np.log(b[:, None] + lam.reshape(-1)[None, :]) @ weights
 
 
-def draw_b_collapsed(rng, hyper: Hyper, state: HyperState, nu0: float, counts, R) -> float:
+def draw_b_collapsed(
+    rng, model: Model, hyper: Hyper, state: HyperState, labels: np.ndarray, n_clusters: int
+) -> float:
     """One draw of ``b`` from ``p(b | partition, X)``, the cluster parameters
     integrated out (:func:`log_b_conditional`), by slice sampling ``u = log b``
-    with stepping out and shrinkage (Neal 2003).  ``R`` (K, D, D) are the upper
-    Cholesky factors of the clusters' ``Psi_n`` at the current ``b``.
+    with stepping out and shrinkage (Neal 2003), given the partition ``labels``
+    (n_samples,) of ``n_clusters`` clusters; ``model`` is the model at ``state``.
 
     Unlike the data-augmentation update, whose ``b`` and cluster precisions
     are so tightly coupled in several dimensions that ``b`` moves by a small
     step per iteration, this draws ``b`` from its conditional given the
     partition alone.  ``b`` stays above ``hyper.b_min`` (a truncation of the
     conditional that binds only for coincident rows)."""
-    b0 = state.b
-    base = hyper.base
-    K, d, _ = R.shape
-    psi_n = np.einsum("kji,kjl->kil", R, R)
-    B = psi_n - b0 * np.diag(base)[None]
-    isq = 1.0 / np.sqrt(base)
-    M = B * isq[None, :, None] * isq[None, None, :]
-    lam = np.clip(np.linalg.eigvalsh(M), 0.0, None)
+    p = model.prior
+    K = n_clusters
+    d = model.X.shape[1]
+    counts = np.empty(K, dtype=np.int64)
+    lam = np.empty((K, d))
+    scale_eigenvalues(model.X, labels, K, p.mean, float(p.kappa), hyper.base, counts, lam)
+    nu0 = p.dof
     g = hyper.scale
     lo_bound = math.log(hyper.b_min) if hyper.b_min > 0 else -math.inf
     width = 2.0 / math.sqrt(g.shape + 0.5 * K * d * nu0)  # about the conditional's sd
@@ -227,7 +234,9 @@ def draw_b_collapsed(rng, hyper: Hyper, state: HyperState, nu0: float, counts, R
     head = g.shape + 0.5 * K * d * nu0
     seed = int(rng.integers(0, 2**63))
     return float(
-        slice_log_b(math.log(b0), head, g.rate, lam.reshape(-1), weights, lo_bound, width, seed)
+        slice_log_b(
+            math.log(state.b), head, g.rate, lam.reshape(-1), weights, lo_bound, width, seed
+        )
     )
 
 

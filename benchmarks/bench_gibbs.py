@@ -120,12 +120,13 @@ def bench_kernels(n_samples, n_features, n_blocks):
 def bench_defaults_iteration(n_samples, n_features, n_burn, n_timed):
     """Time of one iteration the way ``DirichletProcessMixture()`` runs it: the
     default prior (RandomScale, b learned), ``split_merge="auto"`` proposals,
-    the sweep, the log joint (``n_iter="auto"`` records it every iteration), K
-    not given; one chain from the default start (k-means at the prior's K0),
-    timed after ``n_burn`` burn-in iterations.  Returns (wall, cpu) seconds per
+    the sweep, the log joint and the kept draw (``n_iter="auto"`` keeps every
+    iteration), K not given; one chain from the default start (k-means at the
+    prior's K0), run in calls of the block kernel as a fit runs it, timed
+    after ``n_burn`` burn-in iterations.  Returns (wall, cpu) seconds per
     iteration, the thread CPU time of the sweep alone at the states held, and
     the mean number of clusters held while timed."""
-    from bayesmix._gibbs_core import init, step
+    from bayesmix._gibbs_core import _Chain
     from bayesmix._gibbs_hyper import prepare, resolve_prior
 
     if n_features > 20:
@@ -137,27 +138,27 @@ def bench_defaults_iteration(n_samples, n_features, n_burn, n_timed):
     else:
         X, _ = make_data(n_samples, n_features)
     model, hyper = prepare(X, resolve_prior(NormalInverseWishart(), X))
-    rng = np.random.default_rng(0)
-    state = init(model, 1.0, rng, hyper, 3, 4)  # the last chain's start: k-means at K0
-    for _ in range(n_burn):
-        state, _ = step(model, state, rng, 1.0, auto(state), True, hyper)
-    ks = []
+    # the last chain of four: k-means at K0
+    chain = _Chain(3, 4, model, 1.0, np.random.SeedSequence(0), hyper, -1, np.int64)
+    chain.advance(n_burn, lambda it: True, lambda: None)
 
-    def one(_r):
-        nonlocal state
-        state, _ = step(model, state, rng, 1.0, auto(state), True, hyper)
-        ks.append(state.n_clusters)
+    def block(_r, n_steps):
+        chain.advance(n_steps, lambda it: True, lambda: None)
 
     walls, cpus, sweeps = [], [], []
+    ks = []
+    per_block = max(1, n_timed // 3)
     for _ in range(3):
-        w, c = time_block(one, max(1, n_timed // 3))
-        walls.append(w)
-        cpus.append(c)
-        labels = state.labels.copy()
-        m = state.model
+        w, c = time_block(lambda r: block(r, per_block), 1)
+        walls.append(w / per_block)
+        cpus.append(c / per_block)
+        ks.extend(r[2] for r in chain.records[-per_block:])
+        labels = chain.state.labels.copy()
+        m = chain.block
+        K = chain.state.n_clusters
         _, sweep_cpu = time_block(
-            lambda q, lab=labels, m=m: gibbs_sweep(
-                m.X, lab, state.n_clusters, m.log_prior_pred, m.kernel_prior, 0.0, q, False
+            lambda q, lab=labels, m=m, K=K: gibbs_sweep(
+                model.X, lab, K, m["log_prior_pred"], m["prior"], 0.0, q, False
             ),
             1,
         )
@@ -168,12 +169,6 @@ def bench_defaults_iteration(n_samples, n_features, n_burn, n_timed):
         float(np.median(sweeps)),
         float(np.mean(ks)),
     )
-
-
-def auto(state):
-    from bayesmix._gibbs_core import auto_proposals
-
-    return auto_proposals(state.n_clusters)
 
 
 def bench_chains(n_samples, n_features, n_iter):

@@ -549,3 +549,15 @@ def test_sklearn_estimator_checks():
     failed = [r["check_name"] for r in results if r["status"] == "failed"]
     assert failed == []
     assert len(results) > 40
+
+
+def test_block_steps_shrink_with_the_cost_of_an_iteration():
+    """Chains run several iterations per kernel call on small data and one per
+    call when an iteration is expensive (the progress bar keeps ticking)."""
+    from bayesmix._gibbs_core import BLOCK_STEPS, block_steps
+
+    assert block_steps(272, 2) == BLOCK_STEPS
+    assert block_steps(1000, 128) == 1
+    sizes = [block_steps(n, 10) for n in (100, 1_000, 10_000, 100_000, 1_000_000)]
+    assert sizes == sorted(sizes, reverse=True)
+    assert all(1 <= s <= BLOCK_STEPS for s in sizes)

@@ -125,12 +125,13 @@ def test_wine_partition_follows_the_cultivars():
 def test_high_dimensional_clusters_are_found():
     """Ten clusters in 128 dimensions (a smaller n than the benchmark's 1000):
     the chains start from 1 to K0 = 6 clusters and reach the ten by splits.  The
-    run length is fixed (80 iterations) rather than "auto", whose time budget
-    makes the number of iterations depend on the machine's load."""
+    run length is fixed (120 iterations) rather than "auto", whose time budget
+    makes the number of iterations depend on the machine's load; at 80 about
+    one chain in ten still holds nine clusters (13 seeds, 52 chains)."""
     X, y = clusters(400, 128)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        m = DirichletProcessMixture(n_iter=80, random_state=0, progress=False).fit(X)
+        m = DirichletProcessMixture(n_iter=120, random_state=0, progress=False).fit(X)
     assert mode(m.n_clusters_samples_) == 10
     assert (m.n_clusters_samples_[:, -1] == 10).all()
     assert ari(y, m.labels_) > 0.95

@@ -79,15 +79,17 @@ import math
 import numpy as np
 from numba import njit
 
-from ._cholesky import chol_downdate, chol_factor, chol_update, log_det_chol, mahalanobis_sq
+from ._cholesky import chol_factor, log_det_chol, mahalanobis_sq
 
 __all__ = [
     "canonical_labels",
     "cluster_posteriors",
+    "gibbs_block",
     "gibbs_sweep",
     "hyper_statistics",
     "partition_overlap",
     "prior_log_predictive",
+    "scale_eigenvalues",
     "slice_log_b",
     "split_merge",
 ]
@@ -114,16 +116,30 @@ def _finish_niw(n, xbar, mean0, psi0, kappa0, mean_out, R_out, inv_out):
     return log_det_chol(R_out)
 
 
-@njit(cache=True, nogil=True)
-def _scatter_add(R_k, x, centre, work):
-    n_features = x.shape[0]
+@njit(cache=True, nogil=True, inline="always")
+def _scatter_add(R, X, i, centre, work):
+    """``R += (X[i] - centre)(X[i] - centre)^T`` on the upper triangle of ``R``
+    (D, D) (the row indexed, not sliced: a slice costs reference counting)."""
+    n_features = X.shape[1]
     for f in range(n_features):
-        work[f] = x[f] - centre[f]
+        work[f] = X[i, f] - centre[f]
     for f in range(n_features):
         df = work[f]
-        row = R_k[f]
         for g in range(f, n_features):
-            row[g] += df * work[g]
+            R[f, g] += df * work[g]
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _scatter_add_slot(R, k, X, i, xbar, work):
+    """``R[k] += (X[i] - xbar[k])(X[i] - xbar[k])^T`` on the upper triangle, for
+    stacks ``R`` (K, D, D) and ``xbar`` (K, D)."""
+    n_features = X.shape[1]
+    for f in range(n_features):
+        work[f] = X[i, f] - xbar[k, f]
+    for f in range(n_features):
+        df = work[f]
+        for g in range(f, n_features):
+            R[k, f, g] += df * work[g]
 
 
 @njit(cache=True, nogil=True)
@@ -132,16 +148,16 @@ def _build_from_rows(X, rows, m, mean0, psi0, kappa0, mean_out, R_out, inv_out, 
     n_features = X.shape[1]
     xbar[:] = 0.0
     for t in range(m):
-        x = X[rows[t]]
+        i = rows[t]
         for f in range(n_features):
-            xbar[f] += x[f]
+            xbar[f] += X[i, f]
     for f in range(n_features):
         xbar[f] /= m
     for f in range(n_features):
         for g in range(n_features):
             R_out[f, g] = 0.0
     for t in range(m):
-        _scatter_add(R_out, X[rows[t]], xbar, work)
+        _scatter_add(R_out, X, rows[t], xbar, work)
     return _finish_niw(m, xbar, mean0, psi0, kappa0, mean_out, R_out, inv_out)
 
 
@@ -159,15 +175,14 @@ def _build_all(X, labels, n_clusters, mean0, psi0, kappa0, counts, means, R, inv
     for i in range(n_samples):
         k = labels[i]
         counts[k] += 1
-        x = X[i]
         for f in range(n_features):
-            xbar[k, f] += x[f]
+            xbar[k, f] += X[i, f]
     for k in range(n_clusters):
         for f in range(n_features):
             xbar[k, f] /= counts[k]
     for i in range(n_samples):
         k = labels[i]
-        _scatter_add(R[k], X[i], xbar[k], work)
+        _scatter_add_slot(R, k, X, i, xbar, work)
     for k in range(n_clusters):
         logdet[k] = _finish_niw(
             counts[k], xbar[k], mean0, psi0, kappa0, means[k], R[k], inv_diag[k]
@@ -265,41 +280,78 @@ def _log_loo(x, k, means, R, inv_diag, logdet, n_k, nu0, tables, work):
     return tables[0, n_k - 1] - 0.5 * logdet[k] + 0.5 * (nu0 + n_k - 1.0) * math.log(om)
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _slot_log_det(R, k):
+    """``log|R_k^T R_k|`` of slot ``k`` (as ``log_det_chol(R[k])``, without the slice)."""
+    s = 0.0
+    for j in range(R.shape[1]):
+        s += math.log(R[k, j, j])
+    return 2.0 * s
+
+
 @njit(cache=True, nogil=True)
 def _remove_row(x, k, counts, means, R, inv_diag, logdet, kappa0, work):
     """Take ``x`` out of cluster ``k`` (which keeps at least one row); False
-    when the downdate failed and the cluster must be rebuilt from its rows."""
+    when the downdate failed and the cluster must be rebuilt from its rows.
+
+    The hyperbolic rotations of ``chol_downdate`` on slot ``k`` of the stacks,
+    indexed rather than sliced (a slice costs reference counting per row)."""
     n_features = x.shape[0]
     kap = kappa0 + counts[k]
     sc = math.sqrt(kap / (kap - 1.0))
     inv = 1.0 / (kap - 1.0)
-    mk = means[k]
     for f in range(n_features):
-        u = x[f] - mk[f]
+        u = x[f] - means[k, f]
         work[f] = u * sc
-        mk[f] -= u * inv
+        means[k, f] -= u * inv
     counts[k] -= 1
-    ok = chol_downdate(R[k], inv_diag[k], work)
-    if ok:
-        logdet[k] = log_det_chol(R[k])
-    return ok
+    for j in range(n_features):
+        rjj = R[k, j, j]
+        xj = work[j]
+        r2 = (rjj - xj) * (rjj + xj)
+        if not r2 > 0.0:
+            return False
+        r = math.sqrt(r2)
+        c = r * inv_diag[k, j]
+        s = xj * inv_diag[k, j]
+        inv_c = 1.0 / c
+        R[k, j, j] = r
+        inv_diag[k, j] = 1.0 / r
+        for i in range(j + 1, n_features):
+            rji = (R[k, j, i] - s * work[i]) * inv_c
+            R[k, j, i] = rji
+            work[i] = c * work[i] - s * rji
+    logdet[k] = _slot_log_det(R, k)
+    return True
 
 
 @njit(cache=True, nogil=True)
 def _add_row(x, k, counts, means, R, inv_diag, logdet, kappa0, work):
-    """Put ``x`` into cluster ``k``."""
+    """Put ``x`` into cluster ``k``: the Givens rotations of ``chol_update`` on
+    slot ``k`` of the stacks, indexed rather than sliced."""
     n_features = x.shape[0]
     kap = kappa0 + counts[k]
     sc = math.sqrt(kap / (kap + 1.0))
     inv = 1.0 / (kap + 1.0)
-    mk = means[k]
     for f in range(n_features):
-        v = x[f] - mk[f]
+        v = x[f] - means[k, f]
         work[f] = v * sc
-        mk[f] += v * inv
+        means[k, f] += v * inv
     counts[k] += 1
-    chol_update(R[k], inv_diag[k], work)
-    logdet[k] = log_det_chol(R[k])
+    for j in range(n_features):
+        rjj = R[k, j, j]
+        xj = work[j]
+        r = math.sqrt(rjj * rjj + xj * xj)
+        c = r * inv_diag[k, j]
+        s = xj * inv_diag[k, j]
+        inv_c = 1.0 / c
+        R[k, j, j] = r
+        inv_diag[k, j] = 1.0 / r
+        for i in range(j + 1, n_features):
+            rji = (R[k, j, i] + s * work[i]) * inv_c
+            R[k, j, i] = rji
+            work[i] = c * work[i] - s * rji
+    logdet[k] = _slot_log_det(R, k)
 
 
 @njit(cache=True, nogil=True)
@@ -358,34 +410,8 @@ def _log_ml_sum(counts, logdet, n_clusters, nu0, tables):
 
 # ------------------------------------------------------------------------ sweeps
 @njit(cache=True, nogil=True)
-def gibbs_sweep(X, labels, n_clusters, log_prior_pred, prior, log_alpha, seed, want_log_joint):
-    """One collapsed Gibbs sweep over every row (Neal 2000, algorithm 3).
-
-    Parameters
-    ----------
-    X : (n_samples, n_features) float64, row-major (standardised units)
-    labels : (n_samples,) int64, compact labels; updated in place and left compact
-    n_clusters : int, number of clusters in ``labels``
-    log_prior_pred : (n_samples,) ``log p(x_i)`` under the prior predictive
-        (:func:`prior_log_predictive`)
-    prior : tuple ``(mean0, psi0, R0, inv0, consts, tables)`` (module docstring)
-    log_alpha : float, log of the DP concentration
-    seed : int, seeds numba's generator for this call
-    want_log_joint : bool, rebuild the statistics after the sweep and return
-        the alpha-free part of the log joint
-
-    Returns
-    -------
-    n_clusters : int
-    log_joint_part : float
-        ``sum_k [log ML_k + lgamma(n_k)]`` (NaN unless ``want_log_joint``); the
-        caller adds ``K log alpha + lgamma(alpha) - lgamma(alpha + n)``.
-
-    Each row ``i`` in turn leaves its cluster and joins cluster ``k`` with
-    probability proportional to ``n_k^{-i} p(x_i | rows of k)``, or a new
-    cluster with probability proportional to ``alpha p(x_i)``.
-    """
-    np.random.seed(seed)
+def _sweep(X, labels, n_clusters, log_prior_pred, prior, log_alpha, want_log_joint):
+    """The body of :func:`gibbs_sweep`, drawing from numba's generator as it stands."""
     mean0, psi0, R0, inv0, consts, tables = prior
     n_samples, n_features = X.shape
     kappa0 = consts[0]
@@ -635,42 +661,8 @@ def _log_split(counts, logdet, ld, log_alpha, nu0, tables):
 
 
 @njit(cache=True, nogil=True)
-def split_merge(X, labels, n_clusters, prior, log_alpha, n_proposals, n_scans, seed, stats):
-    """Split-merge Metropolis-Hastings proposals with restricted Gibbs launch
-    states (Jain & Neal 2004, conjugate case).
-
-    Parameters
-    ----------
-    X : (n_samples, n_features) float64, row-major
-    labels : (n_samples,) int64, compact; updated in place and left compact
-    n_clusters : int
-    prior : tuple ``(mean0, psi0, R0, inv0, consts, tables)`` (module docstring)
-    log_alpha : float
-    n_proposals : int, proposals in this call
-    n_scans : int, intermediate restricted Gibbs scans that build each launch state
-    seed : int
-    stats : (4,) int64, incremented in place: splits proposed, splits
-        accepted, merges proposed, merges accepted
-
-    Returns
-    -------
-    n_clusters : int
-
-    Each proposal picks two distinct rows ``i``, ``j``.  The other rows of their
-    cluster(s), ``S``, are spread over two launch clusters anchored at ``i`` and
-    ``j`` by sequential allocation in a random order (Dahl 2005,
-    :func:`_sequential_launch`) and reshuffled by ``n_scans`` restricted Gibbs
-    scans.  If
-    ``i`` and ``j`` share a cluster, one more restricted scan proposes the split
-    and its probability ``q`` enters the acceptance ratio
-    ``alpha Gamma(n_i) Gamma(n_j) / Gamma(n_i + n_j) L_i L_j / L_ij / q``;
-    otherwise the merge is proposed, with the inverse ratio and ``q`` the
-    probability that a final restricted scan recreates the current split.  The
-    acceptance uniform is drawn first, so a merge that would be rejected even
-    with ``q = 1`` (most merges of distinct clusters) is rejected before any
-    launch state is built.
-    """
-    np.random.seed(seed)
+def _split_merge(X, labels, n_clusters, prior, log_alpha, n_proposals, n_scans, stats):
+    """The body of :func:`split_merge`, drawing from numba's generator as it stands."""
     mean0, psi0, _, _, consts, tables = prior
     n_samples, n_features = X.shape
     nu0 = consts[1]
@@ -847,21 +839,8 @@ def _log_b_density(u, head, rate, lam, weights):
 
 
 @njit(cache=True, nogil=True)
-def slice_log_b(u0, head, rate, lam, weights, lo_bound, width, seed):
-    """One slice-sampling update (Neal 2003: stepping out, then shrinkage) of
-    ``u = log b`` under the log density ``head u - rate e^u - sum_t weights[t]
-    log(e^u + lam[t])`` restricted to ``u >= lo_bound``; returns ``b``.
-
-    Parameters
-    ----------
-    u0 : float, current ``log b``
-    head, rate : float
-    lam, weights : (m,) float64
-    lo_bound : float (``-inf``: none)
-    width : float, the stepping-out width
-    seed : int, seeds numba's generator for this call
-    """
-    np.random.seed(seed)
+def _slice_log_b(u0, head, rate, lam, weights, lo_bound, width):
+    """The body of :func:`slice_log_b`, drawing from numba's generator as it stands."""
     level = _log_b_density(u0, head, rate, lam, weights) + math.log(np.random.random())
     left = u0 - width * np.random.random()
     right = left + width
@@ -884,6 +863,400 @@ def slice_log_b(u0, head, rate, lam, weights, lo_bound, width, seed):
         else:
             right = u
     return math.exp(u0)
+
+
+@njit(cache=True, nogil=True)
+def _tridiagonalise(A, d, e):
+    """Householder reduction of the symmetric ``A`` (n, n) (overwritten) to a
+    tridiagonal matrix of diagonal ``d`` (n,) and off-diagonal ``e`` (n - 1,)
+    with the same eigenvalues (Golub & Van Loan 2013, §8.3.1)."""
+    n = A.shape[0]
+    v = np.empty(n)
+    p = np.empty(n)
+    for k in range(n - 2):
+        norm = 0.0
+        for i in range(k + 1, n):
+            norm += A[i, k] * A[i, k]
+        norm = math.sqrt(norm)
+        d[k] = A[k, k]
+        x0 = A[k + 1, k]
+        if norm == 0.0:
+            e[k] = 0.0
+            continue
+        alpha = -norm if x0 >= 0.0 else norm
+        e[k] = alpha
+        vn = 0.0
+        for i in range(k + 1, n):
+            v[i] = A[i, k]
+        v[k + 1] -= alpha
+        for i in range(k + 1, n):
+            vn += v[i] * v[i]
+        if vn == 0.0:
+            continue
+        vn = 1.0 / math.sqrt(vn)
+        for i in range(k + 1, n):
+            v[i] *= vn
+        # A <- H A H on the trailing block, H = I - 2 v v^T
+        vp = 0.0
+        for i in range(k + 1, n):
+            acc = 0.0
+            for j in range(k + 1, n):
+                acc += A[i, j] * v[j]
+            p[i] = acc
+            vp += v[i] * acc
+        for i in range(k + 1, n):
+            p[i] -= vp * v[i]
+        for i in range(k + 1, n):
+            vi = 2.0 * v[i]
+            pi = 2.0 * p[i]
+            for j in range(k + 1, n):
+                A[i, j] -= vi * p[j] + pi * v[j]
+    if n >= 2:
+        d[n - 2] = A[n - 2, n - 2]
+        e[n - 2] = A[n - 1, n - 2]
+    d[n - 1] = A[n - 1, n - 1]
+
+
+@njit(cache=True, nogil=True)
+def _tridiagonal_eigenvalues(d, e):
+    """Eigenvalues of the symmetric tridiagonal matrix of diagonal ``d`` (n,)
+    and off-diagonal ``e`` (n - 1,), into ``d`` (``e`` is overwritten): implicit
+    symmetric QR steps with Wilkinson shifts and deflation (Golub & Van Loan
+    2013, algorithm 8.3.2)."""
+    n = d.shape[0]
+    eps = 2.220446049250313e-16
+    # an off-diagonal entry below eps |T| is dropped: an absolute error of that
+    # size, which the reduction itself makes anyway
+    floor = 0.0
+    for k in range(n):
+        floor = max(floor, abs(d[k]))
+    for k in range(n - 1):
+        floor = max(floor, abs(e[k]))
+    floor *= eps
+    hi = n - 1
+    budget = 60 * n
+    while hi > 0 and budget > 0:
+        if abs(e[hi - 1]) <= max(floor, eps * (abs(d[hi - 1]) + abs(d[hi]))):
+            e[hi - 1] = 0.0
+            hi -= 1
+            continue
+        lo = hi - 1
+        while lo > 0:
+            if abs(e[lo - 1]) <= max(floor, eps * (abs(d[lo - 1]) + abs(d[lo]))):
+                e[lo - 1] = 0.0
+                break
+            lo -= 1
+        budget -= 1
+        dd = 0.5 * (d[hi - 1] - d[hi])
+        ee = e[hi - 1]
+        h = math.sqrt(dd * dd + ee * ee)
+        mu = d[hi] - ee * ee / (dd + (h if dd >= 0.0 else -h))
+        x = d[lo] - mu
+        z = e[lo]
+        for k in range(lo, hi):
+            r = math.sqrt(x * x + z * z)
+            if r == 0.0:
+                c = 1.0
+                s = 0.0
+            else:
+                c = x / r
+                s = -z / r
+            if k > lo:
+                e[k - 1] = r
+            a = d[k]
+            b = e[k]
+            cc = d[k + 1]
+            d[k] = c * c * a - 2.0 * c * s * b + s * s * cc
+            e[k] = c * s * (a - cc) + (c * c - s * s) * b
+            d[k + 1] = s * s * a + 2.0 * c * s * b + c * c * cc
+            if k + 1 < hi:
+                x = e[k]
+                z = -s * e[k + 1]
+                e[k + 1] *= c
+
+
+@njit(cache=True, nogil=True)
+def scale_eigenvalues(X, labels, n_clusters, mean0, kappa0, base, counts, lam):
+    """What the collapsed update of ``b`` (``Psi0 = b A``, ``A = diag(base)``)
+    needs of a partition: ``counts[k]`` and the eigenvalues ``lam[k]`` (D,) of
+    ``A^-1/2 B_k A^-1/2``, ``B_k = S_k + kappa0 n_k / (kappa0 + n_k) (xbar_k -
+    m0)(xbar_k - m0)^T`` (``S_k`` the scatter of cluster ``k`` about its mean),
+    clipped at 0.
+
+    Built from the rows (two passes) and reduced by Householder
+    tridiagonalisation and implicit QR steps in this thread, not by LAPACK:
+    a threaded BLAS called from the chains' threads at once oversubscribes
+    the cores (hundreds of times slower for 128 features on a loaded machine).
+    """
+    n_samples, n_features = X.shape
+    B = np.zeros((n_clusters, n_features, n_features))
+    xbar = np.zeros((n_clusters, n_features))
+    work = np.empty(n_features)
+    for k in range(n_clusters):
+        counts[k] = 0
+    for i in range(n_samples):
+        k = labels[i]
+        counts[k] += 1
+        for f in range(n_features):
+            xbar[k, f] += X[i, f]
+    for k in range(n_clusters):
+        for f in range(n_features):
+            xbar[k, f] /= counts[k]
+    for i in range(n_samples):
+        k = labels[i]
+        _scatter_add_slot(B, k, X, i, xbar, work)
+    isq = np.empty(n_features)
+    for f in range(n_features):
+        isq[f] = 1.0 / math.sqrt(base[f])
+    M = np.empty((n_features, n_features))
+    e = np.empty(max(n_features - 1, 1))
+    for k in range(n_clusters):
+        w = kappa0 * counts[k] / (kappa0 + counts[k])
+        for f in range(n_features):
+            work[f] = xbar[k, f] - mean0[f]
+        for f in range(n_features):
+            for g in range(f, n_features):
+                v = (B[k, f, g] + w * work[f] * work[g]) * isq[f] * isq[g]
+                M[f, g] = v
+                M[g, f] = v
+        if n_features == 1:
+            lam[k, 0] = M[0, 0]
+        else:
+            _tridiagonalise(M, lam[k], e)
+            _tridiagonal_eigenvalues(lam[k], e)
+        for f in range(n_features):
+            if not lam[k, f] > 0.0:
+                lam[k, f] = 0.0
+
+
+@njit(cache=True, nogil=True)
+def gibbs_sweep(X, labels, n_clusters, log_prior_pred, prior, log_alpha, seed, want_log_joint):
+    """One collapsed Gibbs sweep over every row (Neal 2000, algorithm 3).
+
+    Parameters
+    ----------
+    X : (n_samples, n_features) float64, row-major (standardised units)
+    labels : (n_samples,) int64, compact labels; updated in place and left compact
+    n_clusters : int, number of clusters in ``labels``
+    log_prior_pred : (n_samples,) ``log p(x_i)`` under the prior predictive
+        (:func:`prior_log_predictive`)
+    prior : tuple ``(mean0, psi0, R0, inv0, consts, tables)`` (module docstring)
+    log_alpha : float, log of the DP concentration
+    seed : int, seeds numba's generator for this call
+    want_log_joint : bool, rebuild the statistics after the sweep and return
+        the alpha-free part of the log joint
+
+    Returns
+    -------
+    n_clusters : int
+    log_joint_part : float
+        ``sum_k [log ML_k + lgamma(n_k)]`` (NaN unless ``want_log_joint``); the
+        caller adds ``K log alpha + lgamma(alpha) - lgamma(alpha + n)``.
+
+    Each row ``i`` in turn leaves its cluster and joins cluster ``k`` with
+    probability proportional to ``n_k^{-i} p(x_i | rows of k)``, or a new
+    cluster with probability proportional to ``alpha p(x_i)``.
+    """
+    np.random.seed(seed)
+    return _sweep(X, labels, n_clusters, log_prior_pred, prior, log_alpha, want_log_joint)
+
+
+@njit(cache=True, nogil=True)
+def split_merge(X, labels, n_clusters, prior, log_alpha, n_proposals, n_scans, seed, stats):
+    """Split-merge Metropolis-Hastings proposals with restricted Gibbs launch
+    states (Jain & Neal 2004, conjugate case).
+
+    Parameters
+    ----------
+    X : (n_samples, n_features) float64, row-major
+    labels : (n_samples,) int64, compact; updated in place and left compact
+    n_clusters : int
+    prior : tuple ``(mean0, psi0, R0, inv0, consts, tables)`` (module docstring)
+    log_alpha : float
+    n_proposals : int, proposals in this call
+    n_scans : int, intermediate restricted Gibbs scans that build each launch state
+    seed : int
+    stats : (4,) int64, incremented in place: splits proposed, splits
+        accepted, merges proposed, merges accepted
+
+    Returns
+    -------
+    n_clusters : int
+
+    Each proposal picks two distinct rows ``i``, ``j``.  The other rows of their
+    cluster(s), ``S``, are spread over two launch clusters anchored at ``i`` and
+    ``j`` by sequential allocation in a random order (Dahl 2005,
+    :func:`_sequential_launch`) and reshuffled by ``n_scans`` restricted Gibbs
+    scans.  If
+    ``i`` and ``j`` share a cluster, one more restricted scan proposes the split
+    and its probability ``q`` enters the acceptance ratio
+    ``alpha Gamma(n_i) Gamma(n_j) / Gamma(n_i + n_j) L_i L_j / L_ij / q``;
+    otherwise the merge is proposed, with the inverse ratio and ``q`` the
+    probability that a final restricted scan recreates the current split.  The
+    acceptance uniform is drawn first, so a merge that would be rejected even
+    with ``q = 1`` (most merges of distinct clusters) is rejected before any
+    launch state is built.
+    """
+    np.random.seed(seed)
+    return _split_merge(X, labels, n_clusters, prior, log_alpha, n_proposals, n_scans, stats)
+
+
+@njit(cache=True, nogil=True)
+def slice_log_b(u0, head, rate, lam, weights, lo_bound, width, seed):
+    """One slice-sampling update (Neal 2003: stepping out, then shrinkage) of
+    ``u = log b`` under the log density ``head u - rate e^u - sum_t weights[t]
+    log(e^u + lam[t])`` restricted to ``u >= lo_bound``; returns ``b``.
+
+    Parameters
+    ----------
+    u0 : float, current ``log b``
+    head, rate : float
+    lam, weights : (m,) float64
+    lo_bound : float (``-inf``: none)
+    width : float, the stepping-out width
+    seed : int, seeds numba's generator for this call
+    """
+    np.random.seed(seed)
+    return _slice_log_b(u0, head, rate, lam, weights, lo_bound, width)
+
+
+# ------------------------------------------------------------------ whole blocks
+@njit(cache=True, nogil=True)
+def _gamma_log_density(x, shape, rate):
+    return shape * math.log(rate) - math.lgamma(shape) + (shape - 1.0) * math.log(x) - rate * x
+
+
+@njit(cache=True, nogil=True)
+def gibbs_block(
+    X,
+    labels,
+    n_clusters,
+    alpha,
+    b,
+    prior,
+    log_prior_pred,
+    scale_args,
+    conc_args,
+    n_proposals,
+    n_scans,
+    log_jacobian,
+    keep,
+    seed,
+    out_labels,
+    out_values,
+    stats,
+):
+    """``keep.size`` iterations of one chain in one call, each: when the scale
+    is learned, one collapsed draw of ``b`` (slice sampling, Neal 2003) and the
+    prior refreshed at it; split-merge proposals (:func:`split_merge`); one
+    Gibbs sweep (:func:`gibbs_sweep`); when the concentration is learned, one
+    Escobar & West (1995) draw of it; for a kept iteration, the log joint and
+    the draw written out.  The same transition as ``_gibbs_core.step``.
+
+    Parameters
+    ----------
+    X : (n_samples, n_features) standardised rows
+    labels : (n_samples,) int64, compact; updated in place
+    n_clusters : int
+    alpha : float, the concentration
+    b : float, ``Psi0 = b diag(base)`` (unused unless the scale is learned)
+    prior : tuple ``(mean0, psi0, R0, inv0, consts, tables)``; when the scale is
+        learned ``psi0``, ``R0``, ``inv0``, ``consts[2]`` and ``tables[1]`` are
+        kept at ``b`` in place (diagonal ``Psi0``)
+    log_prior_pred : (n_samples,) kept at ``b`` in place likewise
+    scale_args : float64 ``[learned, shape, rate, b_min, base (D,), sq_dist
+        (n_samples,), G0 (n_samples + 1,)]``: whether ``b`` is learned, its
+        Gamma hyperprior and floor, ``diag(A)``, the rows' ``(x - m0)^T A^-1
+        (x - m0)`` and ``tables[1]`` at ``log|Psi0| = 0``
+    conc_args : (3,) ``[learned, shape, rate]``, the Gamma hyperprior of alpha
+    n_proposals : int, split-merge proposals per iteration (< 0: ``ceil(K / 2)``)
+    n_scans : int, restricted scans per launch state
+    log_jacobian : float, added to the log joint (data units)
+    keep : (n_steps,) bool, iterations whose draw is written out
+    seed : int, seeds numba's generator for this call
+    out_labels : (n_kept, n_samples) int64, canonical labels of the kept draws
+    out_values : (n_kept, 4) ``[n_clusters, alpha, log joint, b]`` of each
+    stats : (4,) int64 split-merge counts, incremented in place
+
+    Returns
+    -------
+    n_clusters : int
+    alpha : float
+    b : float
+    """
+    np.random.seed(seed)
+    mean0, psi0, R0, inv0, consts, tables = prior
+    n_samples, n_features = X.shape
+    kappa0 = consts[0]
+    nu0 = consts[1]
+    learn_b = scale_args[0] > 0.0
+    g_shape = scale_args[1]
+    g_rate = scale_args[2]
+    b_min = scale_args[3]
+    base = scale_args[4 : 4 + n_features]
+    sq_dist = scale_args[4 + n_features : 4 + n_features + n_samples]
+    tables0_1 = scale_args[4 + n_features + n_samples :]
+    learn_alpha = conc_args[0] > 0.0
+    a_shape = conc_args[1]
+    a_rate = conc_args[2]
+    lo_bound = math.log(b_min) if b_min > 0.0 else -np.inf
+    map_work = np.empty(n_samples, np.int64)
+    K = n_clusters
+    s = 0
+    for step in range(keep.shape[0]):
+        if learn_b:
+            counts = np.empty(K, np.int64)
+            lam = np.empty((K, n_features))
+            scale_eigenvalues(X, labels, K, mean0, kappa0, base, counts, lam)
+            head = g_shape + 0.5 * K * n_features * nu0
+            weights = np.empty(K * n_features)
+            for k in range(K):
+                for f in range(n_features):
+                    weights[k * n_features + f] = 0.5 * (nu0 + counts[k])
+            width = 2.0 / math.sqrt(head)
+            b = _slice_log_b(math.log(b), head, g_rate, lam.reshape(-1), weights, lo_bound, width)
+            logdet0 = 0.0
+            for f in range(n_features):
+                v = b * base[f]
+                psi0[f, f] = v
+                R0[f, f] = math.sqrt(v)
+                inv0[f] = 1.0 / R0[f, f]
+                logdet0 += math.log(v)
+            consts[2] = logdet0
+            for t in range(tables.shape[1]):
+                tables[1, t] = tables0_1[t] + 0.5 * nu0 * logdet0
+            lp0 = tables[0, 0] - 0.5 * logdet0
+            c0 = tables[2, 0]
+            for i in range(n_samples):
+                log_prior_pred[i] = lp0 - 0.5 * (nu0 + 1.0) * math.log1p(c0 * sq_dist[i] / b)
+        log_alpha = math.log(alpha)
+        n_prop = n_proposals
+        if n_prop < 0:
+            n_prop = max(1, (K + 1) // 2)
+        if n_prop > 0:
+            K = _split_merge(X, labels, K, prior, log_alpha, n_prop, n_scans, stats)
+        want = keep[step]
+        K, part = _sweep(X, labels, K, log_prior_pred, prior, log_alpha, want)
+        if learn_alpha:
+            eta = np.random.beta(alpha + 1.0, n_samples)
+            rate = a_rate - math.log(eta)
+            odds = (a_shape + K - 1.0) / (n_samples * rate)
+            shape = a_shape + K - (0.0 if np.random.random() < odds / (1.0 + odds) else 1.0)
+            alpha = np.random.gamma(shape, 1.0 / rate)
+        if want:
+            lj = part + K * math.log(alpha) + math.lgamma(alpha) - math.lgamma(alpha + n_samples)
+            if learn_alpha:
+                lj += _gamma_log_density(alpha, a_shape, a_rate)
+            lj += log_jacobian
+            if learn_b:
+                lj += _gamma_log_density(b, g_shape, g_rate)
+            canonical_labels(labels, out_labels[s], map_work)
+            out_values[s, 0] = K
+            out_values[s, 1] = alpha
+            out_values[s, 2] = lj
+            out_values[s, 3] = b if learn_b else np.nan
+            s += 1
+    return K, alpha, b
 
 
 # ----------------------------------------------------------------------- outputs
