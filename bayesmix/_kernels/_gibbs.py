@@ -162,10 +162,11 @@ def _build_from_rows(X, rows, m, mean0, psi0, kappa0, mean_out, R_out, inv_out, 
 
 
 @njit(cache=True, nogil=True)
-def _build_all(X, labels, n_clusters, mean0, psi0, kappa0, counts, means, R, inv_diag, logdet):
-    """NIW posterior of every cluster of a compact labelling (two passes over X)."""
+def _scatter_by_label(X, labels, n_clusters, counts, xbar, R):
+    """Per cluster of a compact labelling: ``counts[k]``, the mean ``xbar[k]``
+    (zeroed by the caller) and the scatter about it in ``R[k]`` (upper
+    triangle, overwritten); two passes over ``X``."""
     n_samples, n_features = X.shape
-    xbar = np.zeros((n_clusters, n_features))
     work = np.empty(n_features)
     for k in range(n_clusters):
         counts[k] = 0
@@ -181,8 +182,15 @@ def _build_all(X, labels, n_clusters, mean0, psi0, kappa0, counts, means, R, inv
         for f in range(n_features):
             xbar[k, f] /= counts[k]
     for i in range(n_samples):
-        k = labels[i]
-        _scatter_add_slot(R, k, X, i, xbar, work)
+        _scatter_add_slot(R, labels[i], X, i, xbar, work)
+
+
+@njit(cache=True, nogil=True)
+def _build_all(X, labels, n_clusters, mean0, psi0, kappa0, counts, means, R, inv_diag, logdet):
+    """NIW posterior of every cluster of a compact labelling (two passes over X)."""
+    n_features = X.shape[1]
+    xbar = np.zeros((n_clusters, n_features))
+    _scatter_by_label(X, labels, n_clusters, counts, xbar, R)
     for k in range(n_clusters):
         logdet[k] = _finish_niw(
             counts[k], xbar[k], mean0, psi0, kappa0, means[k], R[k], inv_diag[k]
@@ -988,23 +996,11 @@ def scale_eigenvalues(X, labels, n_clusters, mean0, kappa0, base, counts, lam):
     a threaded BLAS called from the chains' threads at once oversubscribes
     the cores (hundreds of times slower for 128 features on a loaded machine).
     """
-    n_samples, n_features = X.shape
+    n_features = X.shape[1]
     B = np.zeros((n_clusters, n_features, n_features))
     xbar = np.zeros((n_clusters, n_features))
     work = np.empty(n_features)
-    for k in range(n_clusters):
-        counts[k] = 0
-    for i in range(n_samples):
-        k = labels[i]
-        counts[k] += 1
-        for f in range(n_features):
-            xbar[k, f] += X[i, f]
-    for k in range(n_clusters):
-        for f in range(n_features):
-            xbar[k, f] /= counts[k]
-    for i in range(n_samples):
-        k = labels[i]
-        _scatter_add_slot(B, k, X, i, xbar, work)
+    _scatter_by_label(X, labels, n_clusters, counts, xbar, B)
     isq = np.empty(n_features)
     for f in range(n_features):
         isq[f] = 1.0 / math.sqrt(base[f])
