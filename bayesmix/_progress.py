@@ -22,8 +22,10 @@ class Progress:
 
     Parameters
     ----------
-    total : int
-        Steps in the whole run (chains x iterations).
+    total : int or None
+        Steps in the whole run (chains x iterations); ``None`` when the run
+        decides its own length (``n_iter="auto"``): the line then shows the
+        steps done, the time spent and ``note`` instead of a bar.
     enabled : bool
         False: :meth:`tick` and :meth:`close` do nothing.
     stream : text stream, optional
@@ -41,8 +43,10 @@ class Progress:
         *,
         label: str = "DirichletProcessMixture",
         unit: str = "sweeps",
+        note: str = "",
     ):
         self.total = total
+        self.note = note
         self.enabled = enabled
         self.stream = stream if stream is not None else sys.stderr
         self.label = label
@@ -65,6 +69,9 @@ class Progress:
             self.done += 1
             now = time.perf_counter()
             elapsed = now - self.start
+            if self.total is None:
+                self._open_ended(elapsed, now)
+                return
             if self.done == 1:
                 # The first step may include compiling the kernels (seconds, once
                 # per install): the rate is measured from the end of it.
@@ -89,6 +96,18 @@ class Progress:
                 f"{elapsed:.1f} s, ~{left:.1f} s left{end}"
             )
             self.stream.flush()
+
+    def _open_ended(self, elapsed: float, now: float) -> None:
+        """The line of a run of its own length: shown after ``PROGRESS_AFTER``
+        seconds, then redrawn as the bar would be."""
+        if elapsed < PROGRESS_AFTER or now - self.last < (0.2 if self.tty else 5.0):
+            return
+        self.shown, self.last = True, now
+        end = "\r" if self.tty else "\n"
+        self.stream.write(
+            f"{self.label} | {self.done} {self.unit}, {elapsed:.1f} s{self.note}{end}"
+        )
+        self.stream.flush()
 
     def close(self) -> None:
         """End the line of a bar redrawn in place."""

@@ -358,8 +358,15 @@ class DirichletProcessMixture(BaseMixture):
         root = check_random_state(self.random_state)
         streams = np.random.SeedSequence(int(root.integers(0, 2**63))).spawn(n_chains)
         auto = burn_in is None
-        total = n_chains * (AUTO_MAX_ITER if auto else self.n_iter)
-        progress = Progress(total, bool(self.progress))
+        if auto:
+            progress = Progress(
+                None,
+                bool(self.progress),
+                note=f" (n_iter='auto': until R-hat <= {RHAT_THRESHOLD} and ESS >= "
+                f"{AUTO_MIN_ESS}, at most {AUTO_TIME_BUDGET:.0f} s)",
+            )
+        else:
+            progress = Progress(n_chains * self.n_iter, bool(self.progress))
         try:
             if auto:
                 draws, report = run_auto(

@@ -455,6 +455,24 @@ def test_progress_bar():
     assert quiet.getvalue() == ""
 
 
+def test_progress_of_a_run_of_its_own_length_has_no_total():
+    # n_iter="auto": no bar towards the iteration cap, the steps, time and rule
+    stream = io.StringIO()
+    bar = Progress(None, True, stream, note=" (until R-hat <= 1.01)")
+    bar.start -= 100.0
+    for _ in range(7):
+        bar.tick()
+    bar.close()
+    line = stream.getvalue().strip().splitlines()[0]
+    assert "| 1 sweeps, 10" in line and "(until R-hat <= 1.01)" in line
+    assert "/" not in line.split("|")[1] and "left" not in line
+    quiet = io.StringIO()
+    bar = Progress(None, True, quiet)  # a fast run shows nothing
+    for _ in range(7):
+        bar.tick()
+    assert quiet.getvalue() == ""
+
+
 def test_progress_eta_leaves_out_the_first_sweep(monkeypatch):
     """The first sweep may include compiling the kernels: the time left is
     projected from the sweeps after it."""
