@@ -17,7 +17,7 @@ import warnings
 
 import numpy as np
 
-from . import _init, _vb_core, _vb_hyper, _vb_moves
+from . import _init, _vb_core, _vb_hyper, _vb_moves, _vb_priors
 from ._base import BaseMixture
 from ._components import Components
 from ._data import prepare
@@ -348,7 +348,7 @@ default="kmeans"
         Xt, w, std = data.Xt, data.w, data.std
         n_features = Xt.shape[0]
         k = self.n_components
-        weight_prior, component_prior, prior, structure = _vb_hyper.resolve_priors(
+        weight_prior, component_prior, prior, structure = _vb_priors.resolve_priors(
             self.n_components, get_structure(self.covariance_type), Xt, w, std, wp, cp
         )
         rng = check_random_state(self.random_state)
