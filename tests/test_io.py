@@ -3,6 +3,7 @@ import warnings
 
 import numpy as np
 import pytest
+from _exact import assert_same
 
 from bayesmix import (
     ConvergenceWarning,
@@ -15,36 +16,6 @@ from bayesmix.datasets import load_faithful
 from bayesmix.io import FORMAT_VERSION, save
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
-
-
-def assert_same(a, b, where="model"):
-    """Recursive exact equality: same types, same dtypes and shapes, same bits."""
-    assert type(a) is type(b), f"{where}: {type(a)} != {type(b)}"
-    if isinstance(a, np.ndarray):
-        assert a.dtype == b.dtype and a.shape == b.shape, where
-        if a.dtype.kind == "f":
-            assert np.array_equal(a.view(np.uint8), b.view(np.uint8)), where
-        else:
-            assert np.array_equal(a, b), where
-    elif isinstance(a, np.random.Generator):
-        assert_same(a.bit_generator.state, b.bit_generator.state, where)
-    elif isinstance(a, (list, tuple)):
-        assert len(a) == len(b), where
-        for i, (x, y) in enumerate(zip(a, b, strict=True)):
-            assert_same(x, y, f"{where}[{i}]")
-    elif isinstance(a, dict):
-        assert list(a) == list(b), where
-        for k in a:
-            assert_same(a[k], b[k], f"{where}[{k!r}]")
-    elif isinstance(a, (float, np.floating)) and np.isnan(a):
-        assert np.isnan(b), where
-    elif hasattr(a, "__dict__") and type(a).__module__.startswith("bayesmix"):
-        if type(a).__name__ == "CovarianceStructure":
-            assert a is b, where
-        else:
-            assert_same(vars(a), vars(b), f"{where}.")
-    else:
-        assert a == b, where
 
 
 @pytest.fixture(scope="module")
