@@ -204,6 +204,12 @@ def _merge_sequence(Z, mass, alpha: float, beta: float) -> np.ndarray:
     return merges
 
 
+def warm_up() -> None:
+    """Compile the agglomeration kernel (run by :mod:`bayesmix._compile` in a
+    worker process on a fresh install)."""
+    hierarchical_labels(np.random.default_rng(0).normal(size=(30, 2)), np.ones(30), 2)
+
+
 def _n_distinct_rows(Y: np.ndarray) -> int:
     """Distinct rows of ``Y`` (n, p), compared as raw bytes after mapping -0.0 to 0.0."""
     Y = np.ascontiguousarray(Y + 0.0)

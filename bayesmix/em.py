@@ -13,6 +13,7 @@ import warnings
 
 import numpy as np
 
+from . import _compile
 from . import _em_core as core
 from ._base import BaseMixture
 from ._data import Data, prepare
@@ -209,6 +210,7 @@ class GaussianMixture(BaseMixture):
         data = prepare(X, sample_weight, self.n_components)
         check_distinct_rows(self.n_components, data.n_distinct)
         given = core.check_init_arrays(config, params, data.Xt.shape[0])
+        _compile.compile_first(_compile.EM)
         # warm_start continues only a fit of the same model on the same features.
         warm = None
         if (
@@ -392,6 +394,16 @@ class GaussianMixture(BaseMixture):
             sample_weight=sample_weight,
             random_state=random_state,
         )
+
+
+def warm_up() -> None:
+    """Compile the kernels of an EM fit and its predictions other than the
+    hierarchical start's (run by :mod:`bayesmix._compile` in a worker process
+    on a fresh install)."""
+    X = np.random.default_rng(0).normal(size=(40, 2))
+    gm = GaussianMixture(2, init_params="kmeans", random_state=0).fit(X)
+    gm.predict_proba(X)
+    gm.score_samples(X)
 
 
 def fit_prepared(params: dict, data: Data, *, start=None) -> GaussianMixture:

@@ -32,6 +32,7 @@ import warnings
 
 import numpy as np
 
+from . import _compile
 from ._base import BaseMixture
 from ._diagnostics import RHAT_THRESHOLD, bulk_ess, rhat_limit, split_rhat
 from ._gibbs_core import AUTO_MIN_ESS, Draws, run_auto, run_chains
@@ -353,6 +354,7 @@ class DirichletProcessMixture(BaseMixture):
 
         prior_data = resolve_prior(prior, rows.X)
         model, hyper = prepare(rows.X, prior_data)
+        _compile.compile_first(_compile.GIBBS)
         n = model.X.shape[0]
         n_chains = self.n_chains
         root = check_random_state(self.random_state)

@@ -17,7 +17,7 @@ import warnings
 
 import numpy as np
 
-from . import _init, _vb_core, _vb_hyper, _vb_moves, _vb_priors
+from . import _compile, _init, _vb_core, _vb_hyper, _vb_moves, _vb_priors
 from ._base import BaseMixture
 from ._components import Components
 from ._data import prepare
@@ -352,6 +352,7 @@ default="kmeans"
             self.n_components, get_structure(self.covariance_type), Xt, w, std, wp, cp
         )
         rng = check_random_state(self.random_state)
+        _compile.compile_first(_compile.VB)
         self._structure = structure
 
         events = []

@@ -11,9 +11,17 @@ also counts BLAS threads starting up, so it can exceed the wall time).
 ``--breakdown`` adds a few partial scripts (imports only) to show where the
 time goes.
 
+``--cold`` measures the first fit after an install instead: each run gets an
+empty ``NUMBA_CACHE_DIR``, so every kernel compiles.  It runs the script with
+the parallel compile workers (the default, :mod:`bayesmix._compile`) and with
+``BAYESMIX_COMPILE_WORKERS=0`` (everything compiled in the fitting process),
+interleaved, and prints wall and CPU time of each; the CPU time includes the
+workers'.  scikit-learn has nothing to compile, so its row is the warm one.
+
 Usage::
 
     python benchmarks/bench_startup.py [--repeats 7] [--breakdown]
+    python benchmarks/bench_startup.py --cold [--repeats 3]
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ import os
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 
 DATA = """
@@ -53,12 +62,15 @@ BREAKDOWN = {
 }
 
 
-def run_once(code: str) -> tuple[float, float]:
-    """(wall seconds, child CPU seconds) of ``python -c code``."""
+def run_once(code: str, env: dict | None = None) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of the child and its children) of ``python -c code``."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     proc = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=os.environ.copy()
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
     )
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -84,11 +96,56 @@ def median(values):
     return values[mid] if len(values) % 2 else 0.5 * (values[mid - 1] + values[mid])
 
 
+def cold(repeats: int) -> None:
+    """First fits with an empty numba cache, with and without compile workers."""
+    code = SCRIPTS["bayesmix: import + fit"]
+    variants = {
+        "bayesmix cold, workers": {},
+        "bayesmix cold, in-process": {"BAYESMIX_COMPILE_WORKERS": "0"},
+    }
+    results = {name: ([], []) for name in variants}
+    for _ in range(repeats):
+        for name, extra in variants.items():
+            with tempfile.TemporaryDirectory() as cache:
+                wall, cpu = run_once(code, {"NUMBA_CACHE_DIR": cache, **extra})
+            results[name][0].append(wall)
+            results[name][1].append(cpu)
+    run_once(code)
+    warm = measure({"bayesmix warm": code, "sklearn": SCRIPTS["sklearn: import + fit"]}, 3)
+    results.update(warm)
+    header = f"{'process':<28}{'wall median s':>14}{'wall min s':>12}{'cpu median s':>14}"
+    print(f"first fit in a fresh process, empty numba cache, {repeats} runs each ({_cores()})")
+    print(header)
+    print("-" * len(header))
+    for name, (walls, cpus) in results.items():
+        print(f"{name:<28}{median(walls):>14.2f}{min(walls):>12.2f}{median(cpus):>14.2f}")
+    walls = results["bayesmix cold, workers"][0]
+    serial = results["bayesmix cold, in-process"][0]
+    print(
+        f"target: first fit on a fresh install <= 10 s (median wall): "
+        f"{'pass' if median(walls) <= 10 else 'FAIL'} ({median(walls):.1f} s); "
+        f"workers / in-process = {median(walls) / median(serial):.2f}"
+    )
+
+
+def _cores() -> str:
+    try:
+        n = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        n = os.cpu_count() or 1
+    return f"{n} usable cores, load average {os.getloadavg()[0]:.1f}"
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--repeats", type=int, default=None, help="runs per script (7; cold 3)")
     parser.add_argument("--breakdown", action="store_true", help="time partial scripts too")
+    parser.add_argument("--cold", action="store_true", help="empty numba cache: the first fit")
     args = parser.parse_args(argv)
+    if args.cold:
+        cold(args.repeats or 3)
+        return
+    args.repeats = args.repeats or 7
 
     run_once(SCRIPTS["bayesmix: import + fit"])  # warm numba's cache (compiles if cold)
     scripts = dict(SCRIPTS)

@@ -1,0 +1,189 @@
+"""The first fit after an install: say that the kernels compile, and compile
+them in parallel worker processes.
+
+numba compiles each kernel the first time a process calls it and keeps the
+machine code in its on-disk cache (``cache=True``; ``NUMBA_CACHE_DIR`` or
+``__pycache__``), so only the first process after an install or an upgrade
+pays.  That first fit used to spend 20-50 s compiling, silently, on one core:
+numba holds one compiler lock per process, so threads cannot share the work.
+Processes can.  An engine lists its kernels as a few :class:`Recipe` s, each a
+function that calls one disjoint group of kernels on tiny data; when numba's
+cache lacks them, :func:`compile_first` prints one line on stderr and runs the
+cold recipes in worker processes side by side (at most one per usable core),
+waits for them, and the fit then loads every kernel from the cache.
+
+Nothing here changes a result: a recipe only fills numba's cache, and if a
+worker fails (no writable cache, no ``sys.executable``, a timeout) the fit
+compiles what is missing itself, as it always did.  Workers run with
+``BAYESMIX_COMPILE_WORKER=1``, which makes :func:`compile_first` a no-op in
+them, one kernel thread and one BLAS thread each.
+
+Environment
+-----------
+``BAYESMIX_COMPILE_WORKERS``: ``0`` compiles in the fitting process (no
+workers); a positive integer caps the workers (default: the usable cores).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ._kernels import mixture_pass
+from ._kernels._gibbs import gibbs_block
+from ._kernels._hierarchical import agglomerate
+
+__all__ = ["EM", "GIBBS", "VB", "Recipe", "compile_first", "is_cached"]
+
+_WORKER_ENV = "BAYESMIX_COMPILE_WORKER"
+_WORKERS_ENV = "BAYESMIX_COMPILE_WORKERS"
+_TIMEOUT = 900.0  # seconds a worker may take before the fit compiles by itself
+NOTICE = (
+    "bayesmix: compiling its numba kernels for this machine ({what}; first use after an "
+    "install or upgrade: usually 10-40 s, once; later runs load them from numba's cache)"
+)
+
+_lock = threading.Lock()
+_done: set[str] = set()
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """One group of kernels an engine needs.
+
+    Attributes
+    ----------
+    name : str
+        What the group is, for the notice ("EM passes").
+    sentinel : numba dispatcher
+        A ``cache=True`` kernel the recipe compiles: while numba's cache holds
+        no code for it, the group counts as not compiled.
+    target : str or None
+        ``"module:function"``, a function without arguments that calls the
+        group's kernels on tiny data (run in a worker process); None for a
+        group only the fitting process compiles.
+    """
+
+    name: str
+    sentinel: object
+    target: str | None
+
+
+# An EM fit's kernels in two groups of about equal compile time: the
+# agglomeration of the hierarchical start, and everything else EM calls.
+EM = (
+    Recipe("hierarchical start", agglomerate, "bayesmix._hierarchical:warm_up"),
+    Recipe("EM passes", mixture_pass, "bayesmix.em:warm_up"),
+)
+# VB runs on the same kernels as EM.  A Gibbs fit needs only the sampler's
+# kernels, which share most of their callees: one group, compiled in the
+# fitting process (a worker would only duplicate the work).
+VB = EM
+GIBBS = (Recipe("Gibbs sampler", gibbs_block, None),)
+
+
+def is_cached(dispatcher) -> bool:
+    """Whether numba's on-disk cache holds code for ``dispatcher`` that is
+    fresh for its source file (an index written by this numba version for
+    today's file).  Unknown (no cache, another numba layout) counts as cached,
+    so that nothing is done."""
+    try:
+        cache = dispatcher._cache
+        index = cache._cache_file._load_index()
+    except Exception:  # pragma: no cover - caching disabled or another numba layout
+        return True
+    if type(cache).__name__ == "NullCache":  # pragma: no cover - cache=False
+        return True
+    return bool(index)
+
+
+def _n_workers(n_cold: int) -> int:
+    env = os.environ.get(_WORKERS_ENV, "").strip()
+    if env:
+        try:
+            cap = int(env)
+        except ValueError:
+            raise ValueError(
+                f"{_WORKERS_ENV}={env!r} is not an integer; set it to 0 (compile in the "
+                "fitting process) or a number of worker processes, or unset it."
+            ) from None
+        if cap < 0:
+            raise ValueError(f"{_WORKERS_ENV} must be >= 0, got {cap}.")
+    else:
+        try:
+            cap = len(os.sched_getaffinity(0))
+        except AttributeError:  # pragma: no cover - not Linux
+            cap = os.cpu_count() or 1
+    if cap <= 1 or n_cold <= 1 or not sys.executable or getattr(sys, "frozen", False):
+        return 0
+    return min(cap, n_cold)
+
+
+def compile_first(recipes: Sequence[Recipe]) -> None:
+    """Make sure numba's cache holds the kernels of ``recipes`` before a fit
+    calls them: if some are missing, print one line on stderr and compile the
+    missing groups in parallel worker processes (see the module docstring).
+
+    Called by an engine after its input checks and before its first compiled
+    call; cheap (one small file read per recipe) once the cache is warm.
+    """
+    if os.environ.get(_WORKER_ENV):
+        return
+    with _lock:
+        cold = [r for r in recipes if r.name not in _done and not is_cached(r.sentinel)]
+        _done.update(r.name for r in recipes)
+        if not cold:
+            return
+        what = ", ".join(r.name for r in cold)
+        print(NOTICE.format(what=what), file=sys.stderr, flush=True)
+        targets = [r.target for r in cold if r.target is not None]
+        n_workers = _n_workers(len(targets))
+        if n_workers and len(targets) == len(cold):
+            _run_workers(targets, n_workers)
+
+
+def _run_workers(targets: list[str], n_workers: int) -> None:
+    """Run ``targets`` in up to ``n_workers`` processes at once and wait."""
+    env = dict(os.environ)
+    env.update(
+        {
+            _WORKER_ENV: "1",
+            "BAYESMIX_NUM_THREADS": "1",
+            "OMP_NUM_THREADS": "1",
+            "OPENBLAS_NUM_THREADS": "1",
+            "MKL_NUM_THREADS": "1",
+        }
+    )
+    pending = list(targets)
+    running: list[tuple[subprocess.Popen, float]] = []
+    while pending or running:
+        while pending and len(running) < n_workers:
+            code = f"from bayesmix._compile import run_target; run_target({pending.pop(0)!r})"
+            cmd = [sys.executable, "-c", code]
+            try:
+                proc = subprocess.Popen(
+                    cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+                )
+            except OSError:  # pragma: no cover - cannot start a process here
+                return
+            running.append((proc, time.monotonic()))
+        proc, started = running.pop(0)
+        try:
+            proc.wait(timeout=max(0.0, _TIMEOUT - (time.monotonic() - started)))
+        except subprocess.TimeoutExpired:  # pragma: no cover - a stuck worker
+            proc.kill()
+            proc.wait()
+
+
+def run_target(target: str) -> None:
+    """Import ``"module:function"`` and call it (what a worker does)."""
+    module, _, name = target.partition(":")
+    if not module.startswith("bayesmix") or not name.isidentifier():
+        raise ValueError(f"not a bayesmix recipe: {target!r}")
+    getattr(importlib.import_module(module), name)()

@@ -1,0 +1,145 @@
+"""The first fit after an install (bayesmix._compile): one notice on stderr,
+the kernels compiled by worker processes into numba's cache, nothing left for
+the fit itself to compile, and silence once the cache is warm."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from bayesmix import _compile
+from bayesmix._compile import NOTICE, Recipe
+
+# A fresh process fits the README's first example and reports, per numba
+# dispatcher of bayesmix's kernels, how many signatures it had to compile
+# itself (cache misses) rather than load from numba's on-disk cache.
+SCRIPT = """
+import importlib, json
+import numpy as np
+import bayesmix
+rng = np.random.default_rng(0)
+X = rng.normal(size=(300, 2)) + np.array([[0.0, 0.0], [3.0, 3.0]])[rng.integers(0, 2, 300)]
+gm = bayesmix.{engine}.fit(X)
+gm.predict_proba(X)
+misses = {{}}
+for name in ["_mixture", "_hierarchical", "_cholesky", "_kmeans", "_gibbs"]:
+    module = importlib.import_module("bayesmix._kernels." + name)
+    for attr, f in vars(module).items():
+        stats = getattr(f, "stats", None)
+        n = sum(getattr(stats, "cache_misses", {{}}).values()) if stats is not None else 0
+        if n:
+            misses[name + "." + attr] = n
+print(json.dumps(misses))
+"""
+
+
+def _run(engine, cache_dir, **env):
+    proc = subprocess.run(
+        [sys.executable, "-c", SCRIPT.format(engine=engine)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={**os.environ, "NUMBA_CACHE_DIR": str(cache_dir), **env},
+    )
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout.strip().splitlines()[-1]), proc.stderr
+
+
+def _notices(stderr):
+    return [line for line in stderr.splitlines() if line.startswith("bayesmix: compiling")]
+
+
+@pytest.mark.slow
+def test_cold_cache_compiles_in_workers_then_the_fit_compiles_nothing(tmp_path):
+    misses, err = _run("GaussianMixture(2, random_state=0)", tmp_path, BAYESMIX_COMPILE_WORKERS="2")
+    notices = _notices(err)
+    assert len(notices) == 1, err
+    assert "hierarchical start" in notices[0] and "EM passes" in notices[0]
+    # everything the fit (and its prediction) called came from the workers
+    assert misses == {}
+    # a later process: nothing to say, nothing to compile
+    misses, err = _run("VariationalGaussianMixture(random_state=0)", tmp_path)
+    assert _notices(err) == []
+    assert misses == {}
+
+
+def test_notice_names_what_compiles_and_how_long(monkeypatch, capsys):
+    Cold = _dispatcher({})
+    monkeypatch.setattr(_compile, "_done", set())
+    monkeypatch.setenv("BAYESMIX_COMPILE_WORKERS", "0")
+    recipes = (Recipe("test kernels", Cold, None),)
+    _compile.compile_first(recipes)
+    err = capsys.readouterr().err
+    assert err == NOTICE.format(what="test kernels") + "\n"
+    assert "10-40 s" in err
+    _compile.compile_first(recipes)  # once per process
+    assert capsys.readouterr().err == ""
+
+
+def _dispatcher(index):
+    class FakeDispatcher:  # numba's layout: dispatcher._cache._cache_file._load_index()
+        class _cache:
+            class _cache_file:
+                @staticmethod
+                def _load_index():
+                    return index
+
+    return FakeDispatcher
+
+
+def test_warm_kernels_and_unknown_caches_print_nothing(monkeypatch, capsys):
+    class Unknown:  # no numba cache to read: counts as compiled
+        _cache = property(lambda self: 1 / 0)
+
+    monkeypatch.setattr(_compile, "_done", set())
+    warm = _dispatcher({("sig", "machine"): "kernel.1.nbc"})
+    assert _compile.is_cached(warm) and _compile.is_cached(Unknown())
+    assert not _compile.is_cached(_dispatcher({}))
+    _compile.compile_first((Recipe("warm", warm, None), Recipe("unknown", Unknown(), None)))
+    assert capsys.readouterr().err == ""
+
+
+def test_is_cached_reads_numba_cache(tmp_path, monkeypatch):
+    # a kernel of our own, in a module of its own, with its own cache directory
+    (tmp_path / "probe_kernel.py").write_text(
+        "from numba import njit\n\n@njit(cache=True)\ndef twice(x):\n    return 2 * x\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import probe_kernel
+
+    assert not _compile.is_cached(probe_kernel.twice)
+    assert probe_kernel.twice(2.0) == 4.0
+    assert _compile.is_cached(probe_kernel.twice)
+    sys.modules.pop("probe_kernel")
+
+
+def test_worker_env_makes_it_a_no_op(monkeypatch, capsys):
+    class Boom:
+        _cache = property(lambda self: 1 / 0)
+
+    monkeypatch.setenv("BAYESMIX_COMPILE_WORKER", "1")
+    monkeypatch.setattr(_compile, "_done", set())
+    _compile.compile_first((Recipe("never", Boom(), None),))
+    assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize("value", ["abc", "-1", "1.5"])
+def test_bad_worker_count_is_a_clear_error(monkeypatch, value):
+    monkeypatch.setenv("BAYESMIX_COMPILE_WORKERS", value)
+    with pytest.raises(ValueError, match="BAYESMIX_COMPILE_WORKERS"):
+        _compile._n_workers(2)
+
+
+def test_worker_count(monkeypatch):
+    monkeypatch.setenv("BAYESMIX_COMPILE_WORKERS", "0")
+    assert _compile._n_workers(2) == 0
+    monkeypatch.setenv("BAYESMIX_COMPILE_WORKERS", "8")
+    assert _compile._n_workers(2) == 2
+    assert _compile._n_workers(1) == 0  # one group: the fitting process compiles it
+
+
+def test_run_target_refuses_foreign_code():
+    with pytest.raises(ValueError, match="not a bayesmix recipe"):
+        _compile.run_target("os:system")
