@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import _compile, _init
 from . import _em_core as em_core
-from . import _init
 from . import io as _io
 from ._data import prepare
 from ._kernels import serial_kernels, single_threaded_blas
@@ -378,6 +378,7 @@ def select_model(
     n_threads = 1 if n_jobs == 1 else min(n_jobs, len(cells))
     # The data are checked, standardised and sorted once for the whole grid.
     data = prepare(X_arr, w, max(ks))
+    _compile.compile_first(_compile.EM)
     # One initialisation per number of components, shared by the covariance
     # types (what each would compute from the same seed anyway), unless the
     # user asked for several random starts or gave initial parameters.
