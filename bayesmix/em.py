@@ -15,6 +15,7 @@ import numpy as np
 
 from . import _compile
 from . import _em_core as core
+from . import _em_online as online
 from ._base import BaseMixture
 from ._data import Data, prepare
 from ._fitting import publish_fit, warn_not_converged
@@ -95,6 +96,15 @@ class GaussianMixture(BaseMixture):
         (as in scikit-learn).
     verbose : int, default=0
         Print the log-likelihood every iteration when >= 2, per init when 1.
+    learning_decay : float in (0.5, 1], default=0.6
+        Step-size decay of :meth:`partial_fit`: the ``t``-th batch after the
+        first moves the running statistics by ``(t + learning_offset) **
+        -learning_decay`` (Liang & Klein 2009 recommend 0.5-0.7 for
+        mini-batches).
+    learning_offset : float >= 0, default=1.0
+        Delays the decay of :meth:`partial_fit`'s step sizes (with 1, the
+        batches after the first get steps 2^-0.6, 3^-0.6, ..., the schedule
+        ``(k + 2) ** -alpha`` of Liang & Klein 2009).
 
     Attributes
     ----------
@@ -109,6 +119,10 @@ class GaussianMixture(BaseMixture):
         Among ``n_init`` runs, one without such a component is kept over a
         collapsed one whatever their log-likelihoods.
     n_iter_ : int
+        EM iterations of the kept run (of the last ``fit``).
+    n_steps_ : int
+        Batches averaged in by :meth:`partial_fit` since the last ``fit``
+        (0 after ``fit``).
     lower_bound_ : float
         Mean log-likelihood per unit weight at the last E-step.
     lower_bounds_ : list of float
@@ -173,6 +187,8 @@ class GaussianMixture(BaseMixture):
         random_state=None,
         warm_start: bool = False,
         verbose: int = 0,
+        learning_decay: float = 0.6,
+        learning_offset: float = 1.0,
     ):
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -187,6 +203,8 @@ class GaussianMixture(BaseMixture):
         self.random_state = random_state
         self.warm_start = warm_start
         self.verbose = verbose
+        self.learning_decay = learning_decay
+        self.learning_offset = learning_offset
 
     # --------------------------------------------------------------- fitting
     def fit(self, X, y=None, sample_weight=None):
@@ -229,6 +247,90 @@ class GaussianMixture(BaseMixture):
             history = [lb + log_jac for lb in getattr(self, "lower_bounds_", ())]
         result = core.fit(config, data, rng, given, warm=warm, warm_history=history)
         self._publish(config, data, result)
+        self._online = None
+        self.n_steps_ = 0
+        return self
+
+    def partial_fit(self, X, y=None, sample_weight=None):
+        """Update the fit with one batch of rows: stepwise (online) EM.
+
+        The first call on an unfitted model is ``fit(X)``.  Each later call
+        moves the model's running sufficient statistics a step
+        ``(t + learning_offset) ** -learning_decay`` towards those of this
+        batch at the current parameters and takes the M-step (Cappé & Moulines
+        2009; Liang & Klein 2009), so a stream of batches converges to the fit
+        of the whole stream without holding it; a model fitted by ``fit``
+        continues from where it stands.  Units (the centre and scale of the
+        data, and ``reg_covar="auto"``) are those of the first batch.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame, (n_samples, n_features)
+            One batch (at least 2 rows).
+        y : ignored
+        sample_weight : array-like (n_samples,), optional
+            Frequency weights of the batch's rows.
+
+        Returns
+        -------
+        self
+
+        Notes
+        -----
+        ``log_likelihood_`` and ``lower_bound_`` then describe the last batch
+        at the parameters before its update; ``n_steps_`` counts the updates.
+        Components are not re-seeded between batches: one whose weight decays
+        to nothing stays empty.
+        """
+        decay, offset = online.check_schedule(self.learning_decay, self.learning_offset)
+        if not hasattr(self, "_params"):
+            return self.fit(X, y, sample_weight)
+        params = self.get_params()
+        config, _ = core.check_config(params)
+        if (
+            config.structure.name != self._structure.name
+            or config.n_components != (self._params.means.shape[0])
+        ):
+            raise ValueError(
+                "partial_fit continues the fitted model, but n_components or "
+                "covariance_type changed since it was fitted; call fit(X) to start again."
+            )
+        data = prepare(X, sample_weight, 1)
+        if data.Xt.shape[0] != self.n_features_in_:
+            raise ValueError(
+                f"X has {data.Xt.shape[0]} features, but GaussianMixture is expecting "
+                f"{self.n_features_in_} features as input (those it was fitted with); pass "
+                "batches with the same columns."
+            )
+        _compile.compile_first(_compile.EM)
+        data = data.restandardised(self._standardiser)
+        state = getattr(self, "_online", None)
+        if state is None:
+            state = online.implied_moments(self._structure, self._params, self._reg)
+        ctx = core.Context(
+            reg=self._reg,
+            scale=self._standardiser.scale,
+            nk_floor=10.0 * np.finfo(float).eps / data.Xt.shape[1],
+        )
+        rho = online.step_size(state.n_steps, decay, offset)
+        state, new, jitter, mean_ll = online.step(
+            self._structure, state, self._params, data.Xt, data.w, ctx, rho
+        )
+        if jitter is not None:
+            warnings.warn(
+                f"partial_fit: covariance(s) {np.flatnonzero(jitter).tolist()} were not "
+                "positive definite after the update and got jitter on their diagonal; "
+                "raise reg_covar.",
+                DegenerateDataWarning,
+                stacklevel=2,
+            )
+        log_jac = data.Xt.shape[0] * self._standardiser.log_scale
+        self._params = new
+        self._online = state
+        self.n_steps_ = state.n_steps
+        self.lower_bound_ = mean_ll - log_jac
+        self.log_likelihood_ = (mean_ll - log_jac) * float(data.w.sum())
+        self._set_public_params()
         return self
 
     def _publish(self, config: core.Config, data: Data, result: core.Fit) -> None:

@@ -591,6 +591,7 @@ def load_as(path, cls: type):
 # file and not listed here makes the file unreadable rather than silently changed.
 _ADDED_PARAMS: dict[str, dict[str, object]] = {
     "VariationalGaussianMixture": {"moves": False},
+    "GaussianMixture": {"learning_decay": 0.6, "learning_offset": 1.0},
 }
 
 

@@ -113,6 +113,8 @@ def test_get_set_params_and_clone():
         "random_state",
         "warm_start",
         "verbose",
+        "learning_decay",
+        "learning_offset",
     }
     assert gm.set_params(n_components=2, max_iter=50) is gm
     assert (gm.n_components, gm.max_iter) == (2, 50)
