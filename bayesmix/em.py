@@ -292,6 +292,9 @@ class GaussianMixture(BaseMixture):
         self.covariances_ = p.covariances * s**2
         self.precisions_cholesky_ = p.prec_chol / s
         self.precisions_ = self._structure.precisions(self.precisions_cholesky_)
+        # mclust's models also report their volume / shape / orientation factors
+        for name, value in self._structure.factors(self.covariances_).items():
+            setattr(self, name, value)
 
     def _component_arrays(self):
         return core.components(self._structure, self._params)[:3]
