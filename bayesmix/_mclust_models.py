@@ -41,6 +41,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._kernels._mclust import common_orientation, vee_fixed_point, volume_shape_fixed_point
+
 __all__ = [
     "INNER_MAX_ITER",
     "INNER_TOL",
@@ -139,15 +141,9 @@ def _vei(nk, W, previous=None):
     lam = None if previous is None else _previous_volumes(previous, d)
     if lam is None:
         lam = W.sum(axis=1) / (nk * d)  # VII's volumes
-    shape = np.ones(d)
-    for _ in range(INNER_MAX_ITER):
-        b = (W / lam[:, None]).sum(axis=0)
-        new_shape = b / _geomean(b)
-        new_lam = (W / new_shape).sum(axis=1) / (nk * d)
-        done = max(_rel_change(new_lam, lam), _rel_change(new_shape, shape)) < INNER_TOL
-        lam, shape = new_lam, new_shape
-        if done:
-            break
+    lam, shape, _ = volume_shape_fixed_point(
+        np.ascontiguousarray(W), nk, lam, INNER_MAX_ITER, INNER_TOL
+    )
     return _diag_stack(lam[:, None] * shape)
 
 
@@ -173,19 +169,7 @@ def _vee(nk, W, previous=None):
     lam = None if previous is None else _previous_volumes(previous, d)
     if lam is None:
         lam = np.trace(W, axis1=1, axis2=2) / (nk * d)
-    c = np.eye(d)
-    for _ in range(INNER_MAX_ITER):
-        s = np.einsum("kij,k->ij", W, 1.0 / lam)
-        new_c = s / np.exp(np.linalg.slogdet(s)[1] / d)
-        c_inv = np.linalg.inv(new_c)
-        new_lam = np.einsum("kij,ji->k", W, c_inv) / (nk * d)
-        done = (
-            max(_rel_change(new_lam, lam), float(np.max(np.abs(new_c - c)) / np.max(np.abs(c))))
-            < INNER_TOL
-        )
-        lam, c = new_lam, new_c
-        if done:
-            break
+    lam, c, _ = vee_fixed_point(np.ascontiguousarray(W), nk, lam, INNER_MAX_ITER, INNER_TOL)
     return lam[:, None, None] * c
 
 
@@ -198,21 +182,14 @@ def _eev(nk, W, previous=None):
 def _vev(nk, W, previous=None):
     """Sigma_k = lambda_k D_k A D_k^T: D_k are W_k's eigenvectors (decreasing
     eigenvalues paired with A's decreasing entries), then A and the volumes
-    alternate as in VEI."""
+    alternate as in VEI, on the eigenvalues."""
     d = W.shape[-1]
     omega, vecs = _eigh_desc(W)
     lam = None if previous is None else _previous_volumes(previous, d)
     if lam is None:
         lam = omega.sum(axis=1) / (nk * d)
-    shape = np.ones(d)
-    for _ in range(INNER_MAX_ITER):
-        a = (omega / lam[:, None]).sum(axis=0)
-        new_shape = a / _geomean(a)
-        new_lam = (omega / new_shape).sum(axis=1) / (nk * d)
-        done = max(_rel_change(new_lam, lam), _rel_change(new_shape, shape)) < INNER_TOL
-        lam, shape = new_lam, new_shape
-        if done:
-            break
+    omega = np.maximum(np.ascontiguousarray(omega), 1e-300)
+    lam, shape, _ = volume_shape_fixed_point(omega, nk, lam, INNER_MAX_ITER, INNER_TOL)
     return np.einsum("kij,kj,klj->kil", vecs, lam[:, None] * shape, vecs)
 
 
@@ -240,48 +217,17 @@ def _common_orientation_step(nk, W, equal_volume: bool, previous=None):
     ``U V^T`` for the SVD ``U S V^T`` of ``sum_k (w_k I - W_k) D C_k``
     (Browne & McNicholas 2014, §3).
     """
-    d = W.shape[-1]
     if previous is None:
-        _, vecs = _eigh_desc(W.sum(axis=0))  # EEE's orientation
-        orient = vecs
+        orient = _eigh_desc(W.sum(axis=0))[1]  # EEE's orientation
     else:
         orient = _common_orientation(previous)
-    top = np.linalg.eigvalsh(W)[:, -1]  # (K,)
-    shifted = top[:, None, None] * np.eye(d) - W  # positive semi-definite
-    n = nk.sum()
-
-    def fit_given(orient):
-        m = np.einsum("ji,kjl,li->ki", orient, W, orient)  # diag(D^T W_k D), (K, D)
-        m = np.maximum(m, 1e-300)
-        if equal_volume:
-            g = _geomean(m)
-            return (g.sum() / n) * m / g[:, None]
-        return m / nk[:, None]
-
-    var = fit_given(orient)  # lambda_k a_kj: (K, D)
     # From the previous parameters a few passes suffice: each lowers the objective,
     # so EM stays monotone (a generalised EM, Dempster et al. 1977 §3) and the
     # orientation converges along with the EM iterations, at a fraction of the cost.
     max_iter = INNER_MAX_ITER if previous is None else INNER_WARM_ITER
-    for it in range(max_iter):
-        prec = 1.0 / var
-        if it % 2 == 0:
-            g = np.einsum("kij,jl,kl->il", shifted, orient, prec)
-            u, _, vt = np.linalg.svd(g)
-            new_orient = u @ vt
-        else:
-            # the second majoriser: C_k - c_k I is negative semi-definite (c_k its
-            # largest entry), so the same argument holds in D^T (their §3, alternated)
-            h = np.einsum("kj,ji,kil->jl", prec.max(axis=1)[:, None] - prec, orient.T, W)
-            u, _, vt = np.linalg.svd(h)
-            new_orient = (u @ vt).T
-        new_var = fit_given(new_orient)
-        done = (
-            max(float(np.max(np.abs(new_orient - orient))), _rel_change(new_var, var)) < INNER_TOL
-        )
-        orient, var = new_orient, new_var
-        if done:
-            break
+    orient, var, _ = common_orientation(
+        np.ascontiguousarray(W), nk, np.ascontiguousarray(orient), equal_volume, max_iter, INNER_TOL
+    )
     return np.einsum("ij,kj,lj->kil", orient, var, orient)
 
 
