@@ -297,10 +297,12 @@ class CovarianceStructure:
 
     # ------------------------------------------------------------ conjugate part
     def _conj(self) -> Conjugate:
-        if self.conjugate is None:  # pragma: no cover - every entry so far has one
+        if self.conjugate is None:
             raise ValueError(
-                f"covariance_type={self.name!r} has no conjugate (Bayesian) model; use "
-                f"one of {sorted(n for n, s in COVARIANCE_TYPES.items() if s.conjugate)}."
+                f"covariance_type={self.name!r} is fitted by EM only (GaussianMixture, "
+                "select_model): it has no conjugate (Bayesian) model here; for "
+                "VariationalGaussianMixture use one of "
+                f"{sorted(n for n, s in COVARIANCE_TYPES.items() if s.conjugate)}."
             )
         return self.conjugate
 
