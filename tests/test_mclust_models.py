@@ -195,3 +195,59 @@ def test_variational_bayes_accepts_mclust_names_of_its_types(alias):
 def test_unknown_name_lists_the_models():
     with pytest.raises(ValueError, match="EVE"):
         GaussianMixture(2, covariance_type="XYZ").fit(IRIS)
+
+
+# ---------------------------------------------------------------- command line
+def _faithful_csv(tmp_path):
+    path = tmp_path / "faithful.csv"
+    X = np.asarray(load_faithful())
+    lines = ["eruptions,waiting"] + [f"{a!r},{b!r}" for a, b in X.tolist()]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_cli_names_are_the_registrys():
+    from bayesmix import __main__ as cli
+    from bayesmix.covariance import MCLUST_MODELS_1D
+
+    assert cli.MCLUST_MODELS == MCLUST_MODELS
+    assert cli.MCLUST_MODELS_1D == MCLUST_MODELS_1D
+    assert {get_structure(n).name for n in cli.CONJUGATE_TYPES} == set(ALIASES.values())
+
+
+def test_cli_fits_an_mclust_model(tmp_path):
+    from bayesmix.__main__ import main
+
+    out = tmp_path / "out"
+    args = ["--covariance", "EVE", "--components", "2", "--out", str(out), "--quiet"]
+    status = main(["fit", str(_faithful_csv(tmp_path)), *args])
+    assert status == 0
+    model = bayesmix.load(out / "model.npz")
+    assert model.covariance_type == "EVE" and model.orientations_.shape == (2, 2, 2)
+
+
+def test_cli_refuses_em_only_models_for_vb(tmp_path, capsys):
+    from bayesmix.__main__ import main
+
+    args = ["--method", "vb", "--covariance", "VEV", "--out", str(tmp_path / "out"), "--quiet"]
+    status = main(["fit", str(_faithful_csv(tmp_path)), *args])
+    assert status == 1
+    assert "EM only" in capsys.readouterr().err
+
+
+def test_plots_accept_the_models(iris_fits):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from bayesmix import select_model
+    from bayesmix.plotting import plot_components, plot_criterion
+
+    ax = plot_components(iris_fits["EVE"], IRIS)
+    assert len(ax.patches) >= 3  # ellipses of the three components
+    sel = select_model(IRIS, n_components=[1, 2], random_state=0)
+    ax = plot_criterion(sel.table_)
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert set(MCLUST_MODELS) <= set(labels)
+    plt.close("all")
