@@ -73,13 +73,12 @@ def scatter(nk, centred, reg, diagonal: bool) -> np.ndarray:
     means (P = 1: their diagonals); ``reg`` is one value or one per feature.
     Returns (K, D) diagonals when ``diagonal``, else (K, D, D).
     """
-    d = centred.shape[-1]
-    reg = np.broadcast_to(np.asarray(reg, dtype=float), (d,))
+    added = nk[:, None] * np.asarray(reg, dtype=float)  # (K, 1) or (K, D)
     if diagonal:
-        return centred[:, 0, :] + nk[:, None] * reg
+        return centred[:, 0, :] + added
     out = np.array(centred, dtype=float)
-    idx = np.arange(d)
-    out[:, idx, idx] += nk[:, None] * reg
+    diag = np.einsum("kii->ki", out)  # a writable view of the diagonals
+    diag += added
     return out
 
 
