@@ -56,7 +56,8 @@ def _r_status() -> str | None:
 
 
 _REASON = _r_status()
-pytestmark = pytest.mark.skipif(_REASON is not None, reason=str(_REASON))
+# slow: R processes; they run once in CI, in the step that runs every test
+pytestmark = [pytest.mark.skipif(_REASON is not None, reason=str(_REASON)), pytest.mark.slow]
 
 R_SCRIPT = r"""
 suppressMessages(library(mclust))
