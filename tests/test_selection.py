@@ -315,3 +315,27 @@ def test_singular_row_has_no_numbers():
 
     line = _format_table(sel.table_).splitlines()[2]
     assert "failed: singular" in line and "nan" not in line.split("failed")[0]
+
+
+# R: Mclust(X, G = 1:9) with mclust 6.0.0's defaults chooses these (model, G)
+# (tests/test_mclust_r.py asks R itself when it is installed)
+MCLUST_CHOICES = {"faithful": ("EEE", 3), "iris": ("VEV", 2), "wine": ("VVE", 3)}
+
+
+@pytest.mark.parametrize("data", sorted(MCLUST_CHOICES))
+def test_default_grid_picks_mclusts_model(data):
+    from sklearn.datasets import load_wine
+
+    from bayesmix.datasets import load_iris
+
+    X = {
+        "faithful": lambda: np.asarray(load_faithful()),
+        "iris": lambda: np.asarray(load_iris()),
+        "wine": lambda: load_wine().data,
+    }[data]()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sel = select_model(X, random_state=0)
+    best = (sel.best_params_["covariance_type"], sel.best_params_["n_components"])
+    assert best == MCLUST_CHOICES[data]
+    assert len(sel.table_) == 14 * 9
