@@ -62,6 +62,7 @@ __all__ = [
 # to about 1e-8 and a warm-started step ends where a cold one does.
 INNER_TOL = 1e-10
 INNER_MAX_ITER = 1000
+SCATTER_FLOOR = 1e-10  # see scatter(); the jitter policy's first step, per unit weight
 INNER_WARM_ITER = 8  # EVE / VVE orientation passes per EM iteration (see _common_orientation_step)
 
 
@@ -74,11 +75,21 @@ def scatter(nk, centred, reg, diagonal: bool) -> np.ndarray:
     Returns (K, D) diagonals when ``diagonal``, else (K, D, D).
     """
     added = nk[:, None] * np.asarray(reg, dtype=float)  # (K, 1) or (K, D)
+    # With reg_covar = 0 a scatter can be singular (duplicated rows, constant or
+    # collinear columns), and the shapes and volumes are ratios of its
+    # determinants: such a scatter gets SCATTER_FLOOR per unit weight (standardised
+    # units, where the data's variance is about 1) in its flat directions, so the
+    # M-step stays finite and the fit is reported as collapsed.
+    floor = nk * SCATTER_FLOOR
     if diagonal:
-        return centred[:, 0, :] + added
+        return np.maximum(centred[:, 0, :] + added, floor[:, None])
     out = np.array(centred, dtype=float)
     diag = np.einsum("kii->ki", out)  # a writable view of the diagonals
     diag += added
+    low = np.linalg.eigvalsh(out)[:, 0]
+    flat = low <= floor
+    if flat.any():
+        diag += np.where(flat, floor - np.minimum(low, 0.0), 0.0)[:, None]
     return out
 
 

@@ -4,6 +4,8 @@ one-feature models, save / load and the engines that refuse them.
 
 The comparison with R's mclust itself is in tests/test_mclust_r.py."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -251,3 +253,29 @@ def test_plots_accept_the_models(iris_fits):
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     assert set(MCLUST_MODELS) <= set(labels)
     plt.close("all")
+
+
+@pytest.mark.parametrize("reg_covar", ["auto", 0.0])
+@pytest.mark.parametrize("case", ["constant column", "collinear", "duplicates", "lone point"])
+def test_degenerate_data_never_crashes_a_model(rng, case, reg_covar):
+    """Singular scatters (possible with reg_covar=0) leave every model finite,
+    with a DegenerateDataWarning where a component collapsed."""
+    from bayesmix.exceptions import ConvergenceWarning, DegenerateDataWarning
+
+    X = rng.normal(size=(60, 3))
+    data = {
+        "constant column": np.c_[X[:, :2], np.ones(60)],
+        "collinear": np.c_[X[:, :2], X[:, 0] + X[:, 1]],
+        "duplicates": np.repeat(X[:6], 10, axis=0),
+        "lone point": np.r_[X[:59], [[50.0, 50.0, 50.0]]],
+    }[case]
+    for model in MCLUST_MODELS:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DegenerateDataWarning)
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            gm = GaussianMixture(
+                3, covariance_type=model, reg_covar=reg_covar, n_init=1, random_state=0
+            ).fit(data)
+        assert np.isfinite(gm.log_likelihood_), model
+        full = get_structure(model).to_full(gm.covariances_, 3, 3)
+        assert (np.linalg.eigvalsh(full) > 0).all(), model
