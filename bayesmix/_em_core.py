@@ -93,6 +93,9 @@ class Run:
     events: list  # DegenerateDataWarning messages of this run
     collapsed: np.ndarray | None = None
     log_max_resp: float = np.nan  # sum_i w_i log max_k r_ik at the returned parameters
+    flat: np.ndarray | None = (
+        None  # components with a flat scatter (CovarianceStructure.flat_components)
+    )
 
 
 class Fit(NamedTuple):
@@ -414,6 +417,7 @@ def run(config: Config, data: Data, params: Params, ctx: Context, jitter=None, h
     # fit_predict(X) equals fit(X).predict(X).
     comps = components(structure, params)
     stats.e_step(Xt, w, comps.means, comps.prec, comps.log_const)
+    flat = structure.flat_components(stats.nk + ctx.nk_floor, stats.s1, stats.s2)
     return Run(
         params,
         lower_bounds,
@@ -421,6 +425,7 @@ def run(config: Config, data: Data, params: Params, ctx: Context, jitter=None, h
         stats.log_likelihood,
         log.messages(),
         log_max_resp=stats.icl_term,
+        flat=flat,
     )
 
 
@@ -486,6 +491,8 @@ def fit(
     def finish(result: Run) -> Run:
         k, d = result.params.means.shape
         result.collapsed = structure.collapsed(result.params.covariances, k, d, ctx.reg)
+        if result.flat is not None and result.flat.size:
+            result.collapsed = np.union1d(result.collapsed, result.flat)
         return result
 
     def run_init(init: int, max_iter: int | None = None) -> Run:

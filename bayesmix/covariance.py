@@ -177,6 +177,24 @@ class CovarianceStructure:
             return self._estimate(nk, centred, reg_covar, previous)
         return self._estimate(nk, centred, reg_covar)
 
+    def flat_components(self, nk, s1, s2) -> np.ndarray:
+        """Components (indices) of an mclust model with variable shapes whose
+        weighted scatter about its mean is flat in some direction (at most
+        1e-10 per unit weight, standardised units: duplicated points, fewer
+        points than dimensions, collinear ones).  Without ``reg_covar`` such a
+        component's covariance is singular, and mclust reports the fit as
+        singular; with it, only the regularisation holds the component up.
+        Statistics as in :meth:`estimate`; empty for the other models, whose
+        collapses :meth:`collapsed` finds in the covariances themselves."""
+        name = self.mclust_name
+        if not (self.dense and len(name) == 3 and name[1] == "V"):
+            return np.empty(0, dtype=np.intp)
+        if self.diagonal:
+            low = (s2[:, 0, :] - s1 * s1 / nk[:, None]).min(axis=1)
+        else:
+            low = np.linalg.eigvalsh(s2 - s1[:, :, None] * s1[:, None, :] / nk[:, None, None])[:, 0]
+        return np.flatnonzero(low <= 1e-10 * nk)
+
     def check_n_features(self, n_features: int) -> None:
         """A ``ValueError`` when this model does not exist for ``n_features``."""
         if self.n_features_only is not None and n_features != self.n_features_only:

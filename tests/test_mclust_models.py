@@ -279,3 +279,24 @@ def test_degenerate_data_never_crashes_a_model(rng, case, reg_covar):
         assert np.isfinite(gm.log_likelihood_), model
         full = get_structure(model).to_full(gm.covariances_, 3, 3)
         assert (np.linalg.eigvalsh(full) > 0).all(), model
+
+
+def test_variable_shape_on_too_few_points_is_singular(rng):
+    """Two far points form a component whose scatter is flat: a model with
+    variable shapes (EVV, VVE, EVI) would need a singular covariance there
+    (mclust: singular fit, no BIC); one that pools the shape (EEV) does not."""
+    from bayesmix.exceptions import DegenerateDataWarning
+
+    # the two points share their third coordinate: flat for the diagonal EVI too
+    X = np.r_[rng.normal(size=(80, 3)), [[30.0, 30.0, 30.0], [31.0, 29.0, 30.0]]]
+    for model, singular in [("EVV", True), ("VVE", True), ("EVI", True), ("EEV", False)]:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", DegenerateDataWarning)
+            gm = GaussianMixture(2, covariance_type=model, n_init=1, random_state=0).fit(X)
+        far = int(np.argmax(gm.means_[:, 0]))
+        assert (far in gm.collapsed_components_) == singular, model
+        assert any("collapsed" in str(w.message) for w in caught) == singular, model
+    sel = bayesmix.select_model(X, n_components=[2], covariance_types=("EVV", "EEV"))
+    rows = sel.table_.set_index("covariance_type")
+    assert np.isnan(rows.loc["EVV", "bic"]) and "singular" in rows.loc["EVV", "error"]
+    assert np.isfinite(rows.loc["EEV", "bic"])
