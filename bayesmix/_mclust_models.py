@@ -53,6 +53,7 @@ __all__ = [
     "INNER_WARM_ITER",
     "M_STEPS",
     "factors",
+    "flat_components",
     "n_cov_parameters",
     "scatter",
 ]
@@ -101,10 +102,6 @@ def _geomean(x):
 def _diag_stack(v):
     """(K, D) -> (K, D, D) diagonal matrices."""
     return v[..., :, None] * np.eye(v.shape[-1])
-
-
-def _rel_change(new, old) -> float:
-    return float(np.max(np.abs(new - old) / np.maximum(np.abs(old), 1e-300)))
 
 
 def _eigh_desc(mats):
@@ -297,6 +294,25 @@ def n_cov_parameters(name: str, k: int, d: int) -> int:
         "EVV": 1 + k * (d * (d + 1) // 2 - 1),
         "VVV": k * d * (d + 1) // 2,
     }[name]
+
+
+# ---------------------------------------------------------------- singularity
+def flat_components(name: str, diagonal: bool, nk, s1, s2) -> np.ndarray:
+    """Components (indices) of a model with variable shapes (EVI, VVI, EVE,
+    VVE, EVV, VVV) whose weighted scatter about its mean is flat in some
+    direction: at most 1e-10 per unit weight, in standardised units
+    (duplicated points, fewer points than dimensions, collinear ones).  Such
+    a component's covariance is singular without ``reg_covar``, and mclust
+    reports the fit as singular.  Models that pool the shape are not
+    concerned.  ``nk`` (K,), ``s1`` (K, D), ``s2`` (K, P, D) as in
+    :meth:`bayesmix.covariance.CovarianceStructure.estimate`."""
+    if len(name) != 3 or name[1] != "V":
+        return np.empty(0, dtype=np.intp)
+    if diagonal:
+        low = (s2[:, 0, :] - s1 * s1 / nk[:, None]).min(axis=1)
+    else:
+        low = np.linalg.eigvalsh(s2 - s1[:, :, None] * s1[:, None, :] / nk[:, None, None])[:, 0]
+    return np.flatnonzero(low <= 1e-10 * nk)
 
 
 # -------------------------------------------------------------------- factors

@@ -178,22 +178,14 @@ class CovarianceStructure:
         return self._estimate(nk, centred, reg_covar)
 
     def flat_components(self, nk, s1, s2) -> np.ndarray:
-        """Components (indices) of an mclust model with variable shapes whose
-        weighted scatter about its mean is flat in some direction (at most
-        1e-10 per unit weight, standardised units: duplicated points, fewer
-        points than dimensions, collinear ones).  Without ``reg_covar`` such a
-        component's covariance is singular, and mclust reports the fit as
-        singular; with it, only the regularisation holds the component up.
-        Statistics as in :meth:`estimate`; empty for the other models, whose
-        collapses :meth:`collapsed` finds in the covariances themselves."""
-        name = self.mclust_name
-        if not (self.dense and len(name) == 3 and name[1] == "V"):
+        """Components whose covariance only ``reg_covar`` keeps from being
+        singular although :meth:`collapsed` cannot see it: mclust's models with
+        variable shapes on a flat scatter (see
+        :func:`bayesmix._mclust_models.flat_components`); statistics as in
+        :meth:`estimate`."""
+        if not self.dense:
             return np.empty(0, dtype=np.intp)
-        if self.diagonal:
-            low = (s2[:, 0, :] - s1 * s1 / nk[:, None]).min(axis=1)
-        else:
-            low = np.linalg.eigvalsh(s2 - s1[:, :, None] * s1[:, None, :] / nk[:, None, None])[:, 0]
-        return np.flatnonzero(low <= 1e-10 * nk)
+        return _mclust_models.flat_components(self.mclust_name, self.diagonal, nk, s1, s2)
 
     def check_n_features(self, n_features: int) -> None:
         """A ``ValueError`` when this model does not exist for ``n_features``."""
