@@ -26,6 +26,15 @@ import numpy as np
 from ._cli_table import CLIError, read_table
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
+# mclust's models (bayesmix.covariance.MCLUST_MODELS, named here so that the CLI
+# starts without importing the numerical modules; a test keeps the two equal)
+MCLUST_MODELS = (
+    "EII", "VII", "EEI", "VEI", "EVI", "VVI", "EEE",
+    "VEE", "EVE", "VVE", "EEV", "VEV", "EVV", "VVV",
+)  # fmt: skip
+MCLUST_MODELS_1D = ("E", "V")
+# the types the Bayesian engines have (conjugate priors), under both names
+CONJUGATE_TYPES = (*COVARIANCE_TYPES, "VVV", "EEE", "VVI", "VII")
 
 
 def _engine_class(method: str):
@@ -158,7 +167,8 @@ def _fit_model(X, args, say):
     k = None if auto else _positive_int(args.components, "--components")
     cov = args.covariance
     if args.method == "em":
-        types = COVARIANCE_TYPES if cov == "auto" else (cov,)
+        every = MCLUST_MODELS_1D if X.shape[1] == 1 else MCLUST_MODELS
+        types = every if cov == "auto" else (cov,)
         distinct = len(np.unique(np.asarray(X), axis=0))
         ks = list(range(1, min(9, distinct) + 1)) if auto else [k]
         if len(ks) * len(types) > 1:
@@ -178,6 +188,11 @@ def _fit_model(X, args, say):
         cls = _engine_class("vb")
         k = min(10, len(X)) if auto else k
         ct = "full" if cov == "auto" else cov
+        if ct not in CONJUGATE_TYPES:
+            raise CLIError(
+                f"--covariance {ct} is fitted by EM only; --method vb takes one of "
+                f"{', '.join(CONJUGATE_TYPES)} (or use --method em)"
+            )
         say(f"variational Bayes, {ct} covariances, truncation K={k} ...")
         return cls(
             n_components=k, covariance_type=ct, n_init=args.n_init, random_state=args.seed
@@ -188,7 +203,7 @@ def _fit_model(X, args, say):
             "--method gibbs infers the number of components itself (Dirichlet process); "
             "use --components auto"
         )
-    if cov not in ("auto", "full"):
+    if cov not in ("auto", "full", "VVV"):
         raise CLIError("--method gibbs fits full covariances; use --covariance full or auto")
     model = cls(random_state=args.seed)
     settings = {"progress": not args.quiet}
@@ -570,9 +585,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     fit.add_argument(
         "--covariance",
-        choices=(*COVARIANCE_TYPES, "auto"),
+        choices=(*COVARIANCE_TYPES, *MCLUST_MODELS, *MCLUST_MODELS_1D, "auto"),
         default="auto",
-        help="covariance type ('auto': EM compares all four by BIC, VB and Gibbs use full)",
+        help=(
+            "covariance type: scikit-learn's four or mclust's names ('auto': EM compares "
+            "mclust's 14 models by BIC, VB and Gibbs use full; VB takes "
+            "full/tied/diag/spherical = VVV/EEE/VVI/VII only)"
+        ),
     )
     fit.add_argument("--out", type=Path, default=Path("bayesmix-out"), help="output directory")
     fit.add_argument(

@@ -93,6 +93,9 @@ class Run:
     events: list  # DegenerateDataWarning messages of this run
     collapsed: np.ndarray | None = None
     log_max_resp: float = np.nan  # sum_i w_i log max_k r_ik at the returned parameters
+    flat: np.ndarray | None = (
+        None  # components with a flat scatter (CovarianceStructure.flat_components)
+    )
 
 
 class Fit(NamedTuple):
@@ -184,6 +187,7 @@ def check_init_arrays(config: Config, params: dict, n_features: int) -> dict:
     ``weights`` / ``means`` / ``precisions``."""
     k, d = config.n_components, n_features
     structure = config.structure
+    structure.check_n_features(d)
     out = {}
     if params["weights_init"] is not None:
         w = _as_float_array(params["weights_init"], "weights_init")
@@ -272,12 +276,14 @@ def resp_stats(data: Data, resp, ctx: Context, diagonal: bool) -> MixtureStats:
     return stats
 
 
-def m_step(structure: CovarianceStructure, stats, shift, ctx: Context):
+def m_step(structure: CovarianceStructure, stats, shift, ctx: Context, previous=None):
     """Parameters from statistics accumulated around ``shift``; returns
-    ``(params, jitter added or None)``."""
+    ``(params, jitter added or None)``.  ``previous`` (the last covariances)
+    is where an iterative M-step starts, so that it never does worse than
+    them and the log-likelihood never decreases."""
     nk = stats.nk + ctx.nk_floor
     means = shift + stats.s1 / nk[:, None]
-    covs = structure.estimate(nk, stats.s1, stats.s2, ctx.reg)
+    covs = structure.estimate(nk, stats.s1, stats.s2, ctx.reg, previous)
     covs, prec_chol, jitter = structure.factorise(covs)
     return Params(nk / nk.sum(), means, covs, prec_chol), jitter
 
@@ -367,7 +373,7 @@ def step(structure: CovarianceStructure, data: Data, stats: MixtureStats, params
     comps = components(structure, params)
     stats.e_step(Xt, w, comps.means, comps.prec, comps.log_const)
     log_likelihood = stats.log_likelihood
-    new, jitter = m_step(structure, stats, comps.means, ctx)
+    new, jitter = m_step(structure, stats, comps.means, ctx, params.covariances)
     empty = np.flatnonzero(new.weights < EMPTY)
     reseed_jitter = None
     if empty.size:
@@ -411,6 +417,7 @@ def run(config: Config, data: Data, params: Params, ctx: Context, jitter=None, h
     # fit_predict(X) equals fit(X).predict(X).
     comps = components(structure, params)
     stats.e_step(Xt, w, comps.means, comps.prec, comps.log_const)
+    flat = structure.flat_components(stats.nk + ctx.nk_floor, stats.s1, stats.s2)
     return Run(
         params,
         lower_bounds,
@@ -418,6 +425,7 @@ def run(config: Config, data: Data, params: Params, ctx: Context, jitter=None, h
         stats.log_likelihood,
         log.messages(),
         log_max_resp=stats.icl_term,
+        flat=flat,
     )
 
 
@@ -483,6 +491,8 @@ def fit(
     def finish(result: Run) -> Run:
         k, d = result.params.means.shape
         result.collapsed = structure.collapsed(result.params.covariances, k, d, ctx.reg)
+        if result.flat is not None and result.flat.size:
+            result.collapsed = np.union1d(result.collapsed, result.flat)
         return result
 
     def run_init(init: int, max_iter: int | None = None) -> Run:

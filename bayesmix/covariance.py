@@ -41,17 +41,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import _components
+from . import _components, _mclust_models
 from ._components import Components, gaussian_log_const, upper_precision_factors
 from ._conjugate import draw_inverse_wishart, mvdigamma, wishart_kl
 from ._kernels import precision_cholesky
 
 __all__ = [
+    "ALIASES",
     "COVARIANCE_TYPES",
+    "MCLUST_MODELS",
+    "MCLUST_MODELS_1D",
     "Conjugate",
     "CovarianceStructure",
     "gaussian_log_const",
     "get_structure",
+    "mclust_name",
 ]
 
 _JITTER_START = 1e-10  # standardised units, where the data's variance is about 1
@@ -137,6 +141,12 @@ class CovarianceStructure:
     isotropic: bool = False  # one variance for every feature of a component (spherical)
     conjugate: Conjugate | None = None
     per_component_name: str | None = None  # entry of one such matrix per component (tied: full)
+    # covariances stored as a (K, D, D) stack whatever the kernel mode (mclust's models)
+    dense: bool = False
+    # the M-step is iterative and starts from the previous covariances when given
+    warm: bool = False
+    mclust_name: str | None = None  # the model's name in mclust (Fraley & Raftery 2002)
+    n_features_only: int | None = None  # "E" and "V" are mclust's one-feature models
 
     # --------------------------------------------------------------- EM / shared
     def n_parameters(self, n_components: int, n_features: int) -> int:
@@ -148,19 +158,52 @@ class CovarianceStructure:
             - 1
         )
 
-    def estimate(self, nk, s1, s2, reg_covar: float) -> np.ndarray:
+    def estimate(self, nk, s1, s2, reg_covar: float, previous=None) -> np.ndarray:
         """Covariances from statistics accumulated around the old means.
 
         ``nk`` (K,), ``s1`` (K, D) = sum r (x - shift), ``s2`` (K, P, D) =
         sum r (x - shift)(x - shift)^T (only its diagonal when P = 1).  The
         second moments about the *new* means are ``s2 - s1 s1^T / nk``.
+        ``previous`` (this type's shape), the covariances of the last
+        iteration, is where an iterative M-step starts (see
+        :mod:`bayesmix._mclust_models`); the others ignore it.
         """
         if self.diagonal:
             centred = s2[:, 0, :] - s1 * s1 / nk[:, None]
             centred = np.maximum(centred, 0.0)[:, None, :]
         else:
             centred = s2 - s1[:, :, None] * s1[:, None, :] / nk[:, None, None]
+        if self.warm:
+            return self._estimate(nk, centred, reg_covar, previous)
         return self._estimate(nk, centred, reg_covar)
+
+    def flat_components(self, nk, s1, s2) -> np.ndarray:
+        """Components whose covariance only ``reg_covar`` keeps from being
+        singular although :meth:`collapsed` cannot see it: mclust's models with
+        variable shapes on a flat scatter (see
+        :func:`bayesmix._mclust_models.flat_components`); statistics as in
+        :meth:`estimate`."""
+        if not self.dense:
+            return np.empty(0, dtype=np.intp)
+        return _mclust_models.flat_components(self.mclust_name, self.diagonal, nk, s1, s2)
+
+    def check_n_features(self, n_features: int) -> None:
+        """A ``ValueError`` when this model does not exist for ``n_features``."""
+        if self.n_features_only is not None and n_features != self.n_features_only:
+            raise ValueError(
+                f"covariance_type={self.name!r} is mclust's model for one feature; the data "
+                f"have {n_features}: use 'EII' (for 'E') or 'VII' (for 'V'), or another of "
+                "mclust's names."
+            )
+
+    def factors(self, covariances) -> dict:
+        """``{"volumes_", "shapes_", "orientations_"}`` of fitted covariances in
+        this type's shape: the factors the model has (see
+        :func:`bayesmix._mclust_models.factors`); empty for the four
+        scikit-learn types, which keep scikit-learn's attributes only."""
+        if not self.dense:
+            return {}
+        return _mclust_models.factors(self.mclust_name, covariances)
 
     def precision_cholesky(self, covariances: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Precision Cholesky factors (scikit-learn's ``precisions_cholesky_``)
@@ -172,7 +215,7 @@ class CovarianceStructure:
     def add_to_diagonal(self, covs: np.ndarray, added: np.ndarray) -> np.ndarray:
         """``covs`` (this type's shape) plus ``added`` (K,) (``(1,)`` when shared)
         on each component's diagonal."""
-        if self.diagonal:
+        if self.diagonal and not self.dense:
             return covs + added.reshape((-1,) + (1,) * (covs.ndim - 1))
         eye = np.eye(covs.shape[-1])
         if self.shared:
@@ -264,10 +307,12 @@ class CovarianceStructure:
 
     # ------------------------------------------------------------ conjugate part
     def _conj(self) -> Conjugate:
-        if self.conjugate is None:  # pragma: no cover - every entry so far has one
+        if self.conjugate is None:
             raise ValueError(
-                f"covariance_type={self.name!r} has no conjugate (Bayesian) model; use "
-                f"one of {sorted(n for n, s in COVARIANCE_TYPES.items() if s.conjugate)}."
+                f"covariance_type={self.name!r} is fitted by EM only (GaussianMixture, "
+                "select_model): it has no conjugate (Bayesian) model here; for "
+                "VariationalGaussianMixture use one of "
+                f"{sorted(n for n, s in COVARIANCE_TYPES.items() if s.conjugate)}."
             )
         return self.conjugate
 
@@ -497,6 +542,67 @@ COVARIANCE_TYPES: dict[str, CovarianceStructure] = {
         ),
     )
 }
+
+
+def _dense_diag_prec_chol(covs):
+    prec, failed = _diag_prec_chol(np.diagonal(covs, axis1=1, axis2=2))
+    return prec[:, :, None] * np.eye(covs.shape[-1]), failed
+
+
+def _mclust_entry(name: str) -> CovarianceStructure:
+    """A model of :mod:`bayesmix._mclust_models`: covariances (K, D, D), the
+    kernels' diagonal mode when its covariances are diagonal."""
+    diagonal, step = _mclust_models.M_STEPS[name]
+
+    def estimate(nk, centred, reg, previous=None):
+        return step(nk, _mclust_models.scatter(nk, centred, reg, diagonal), previous)
+
+    def from_full(full):
+        w = np.diagonal(full, axis1=1, axis2=2) if diagonal else full
+        return step(np.ones(full.shape[0]), w)
+
+    return CovarianceStructure(
+        name,
+        diagonal=diagonal,
+        n_cov_parameters=lambda k, d: _mclust_models.n_cov_parameters(name, k, d),
+        _estimate=estimate,
+        _prec_chol=_dense_diag_prec_chol if diagonal else _full_prec_chol,
+        _kernel_prec=(
+            (lambda p, k, d: np.diagonal(p, axis1=1, axis2=2)[:, None, :])
+            if diagonal
+            else (lambda p, k, d: p)
+        ),
+        _to_full=lambda a, k, d: a,
+        _from_full=from_full,
+        shape=lambda k, d: (k, d, d),
+        isotropic=name in ("E", "V", "EII"),
+        dense=True,
+        warm=name in ("VEI", "VEE", "VEV", "EVE", "VVE"),
+        mclust_name=name,
+        n_features_only=1 if name in ("E", "V") else None,
+    )
+
+
+#: mclust's names of the four scikit-learn types: the same entries, the same shapes
+ALIASES = {"VVV": "full", "EEE": "tied", "VVI": "diag", "VII": "spherical"}
+#: mclust's 14 models for several features, in mclust's order
+MCLUST_MODELS = (
+    "EII", "VII", "EEI", "VEI", "EVI", "VVI", "EEE",
+    "VEE", "EVE", "VVE", "EEV", "VEV", "EVV", "VVV",
+)  # fmt: skip
+#: mclust's models for one feature
+MCLUST_MODELS_1D = ("E", "V")
+for _name in ("E", "V", *MCLUST_MODELS):
+    if _name not in ALIASES:
+        COVARIANCE_TYPES[_name] = _mclust_entry(_name)
+for _alias, _name in ALIASES.items():
+    COVARIANCE_TYPES[_alias] = COVARIANCE_TYPES[_name]
+    object.__setattr__(COVARIANCE_TYPES[_name], "mclust_name", _alias)
+
+
+def mclust_name(name: str) -> str:
+    """mclust's name of covariance type ``name`` ("full" -> "VVV")."""
+    return get_structure(name).mclust_name
 
 
 def get_structure(name: str) -> CovarianceStructure:

@@ -32,9 +32,15 @@ class GaussianMixture(BaseMixture):
     ----------
     n_components : int, default=1
         Number of mixture components K.
-    covariance_type : {"full", "tied", "diag", "spherical"}, default="full"
-        Structure of the covariances (scikit-learn's vocabulary; mclust's VVV,
-        EEE, VVI and VII).
+    covariance_type : str, default="full"
+        Structure of the covariances: scikit-learn's "full", "tied", "diag",
+        "spherical" (mclust's VVV, EEE, VVI, VII: either name, scikit-learn's
+        shapes), or one of mclust's fourteen models "EII", "VII", "EEI",
+        "VEI", "EVI", "VVI", "EEE", "VEE", "EVE", "VVE", "EEV", "VEV",
+        "EVV", "VVV" ("E" / "V" with one feature; Celeux & Govaert 1995).
+        The models other than the four store ``covariances_`` as (K, D, D)
+        and add ``volumes_``, ``shapes_``, ``orientations_`` where they have
+        them (see the user guide, "Covariance models").
     tol : "auto" or float, default="auto"
         When to stop.  ``"auto"`` stops at the optimum: when the Aitken
         estimate of the log-likelihood still to gain is below 1e-3 (in units
@@ -111,7 +117,14 @@ class GaussianMixture(BaseMixture):
     weights_ : (n_components,)
     means_ : (n_components, n_features)
     covariances_, precisions_, precisions_cholesky_ :
-        scikit-learn shapes for ``covariance_type``.
+        scikit-learn shapes for ``covariance_type``; (n_components,
+        n_features, n_features) for mclust's models other than the four.
+    volumes_ : (n_components,)
+        mclust's models other than the four: ``|Sigma_k|^(1/D)``.
+    shapes_ : (n_components, n_features)
+        Where the model has a shape: the diagonal of ``A_k`` (determinant 1).
+    orientations_ : (n_components, n_features, n_features)
+        Where the model has an orientation: ``D_k``, columns going with ``shapes_``.
     converged_ : bool
     collapsed_components_ : (n_collapsed,) int array
         Components (``[0]`` for "tied") whose covariance collapsed onto a point
@@ -396,6 +409,9 @@ class GaussianMixture(BaseMixture):
         self.covariances_ = p.covariances * s**2
         self.precisions_cholesky_ = p.prec_chol / s
         self.precisions_ = self._structure.precisions(self.precisions_cholesky_)
+        # mclust's models also report their volume / shape / orientation factors
+        for name, value in self._structure.factors(self.covariances_).items():
+            setattr(self, name, value)
 
     def _component_arrays(self):
         return core.components(self._structure, self._params)[:3]

@@ -13,10 +13,20 @@ seed, so the agglomeration is never a cached one.  Each time is the median
 of a few repeats after a warm-up (numba loads its cache, BLAS starts its
 threads).
 
+Second table: mclust's fourteen models x K = 1..9 (``select_model``'s
+default grid) beside R's ``Mclust(X, G = 1:9)`` on Old Faithful, iris,
+scikit-learn's wine and the 15 000 x 4 set.  mclust is timed inside R around
+the ``Mclust`` call alone (no R start-up, no data reading), in one Rscript
+process per data set; bayesmix is the median of a few ``select_model`` calls
+after a warm-up.  Both use their default EM settings and hierarchical starts.
+The table shows both choices and the BIC of each (mclust's sign flipped).
+Skipped, with the reason, without ``Rscript`` and mclust.
+
 Usage::
 
-    python benchmarks/bench_select.py            # 15 000 x 4, 3 repeats
+    python benchmarks/bench_select.py            # 15 000 x 4, 3 repeats; then vs mclust
     python benchmarks/bench_select.py --quick    # 3 000 x 4, 1 repeat
+    python benchmarks/bench_select.py --mclust-only
 
 scikit-learn is a test-only dependency; this script needs it.
 """
@@ -25,8 +35,12 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
+import subprocess
+import tempfile
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 
@@ -70,13 +84,108 @@ def run_sklearn(X, ks, seed):
     return time.perf_counter() - t0, time.process_time() - c0, best
 
 
+_MCLUST_R = r"""
+suppressMessages(library(mclust))
+args <- commandArgs(TRUE)
+X <- as.matrix(read.csv(args[1], header = FALSE))
+best <- NULL
+times <- c()
+for (r in seq_len(as.integer(args[2]))) {
+  t0 <- proc.time()[["elapsed"]]
+  fit <- Mclust(X, G = 1:9, verbose = FALSE)
+  times <- c(times, proc.time()[["elapsed"]] - t0)
+}
+cat(median(times), fit$modelName, fit$G, sprintf("%.6f", fit$bic), "\n")
+"""
+
+
+def _mclust_status() -> str | None:
+    if shutil.which("Rscript") is None:
+        return "Rscript is not installed (apt-get install r-base-core r-cran-mclust)"
+    done = subprocess.run(
+        ["Rscript", "-e", "suppressMessages(library(mclust))"], capture_output=True, text=True
+    )
+    return None if done.returncode == 0 else "R's mclust is not installed"
+
+
+def mclust_grid(X, repeats: int):
+    """R's ``Mclust(X, G = 1:9)``: (median seconds inside R, model, G, BIC with our sign)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        data, script = Path(tmp) / "X.csv", Path(tmp) / "run.R"
+        np.savetxt(data, X, delimiter=",", fmt="%.17g")
+        script.write_text(_MCLUST_R)
+        out = subprocess.run(
+            ["Rscript", str(script), str(data), str(repeats)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
+    return float(out[0]), out[1], int(out[2]), -float(out[3])
+
+
+def bayesmix_grid(X, repeats: int, seed: int = 0):
+    """``select_model`` over mclust's 14 models x K = 1..9: (median seconds, model, K, BIC)."""
+    from bayesmix import select_model
+
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            sel = select_model(X, n_components=range(1, 10), random_state=seed)
+        times.append(time.perf_counter() - t0)
+    best = sel.best_params_
+    bic = float(sel.table_["bic"].min())
+    return float(np.median(times)), best["covariance_type"], best["n_components"], bic
+
+
+def mclust_table(n_samples: int, repeats: int) -> None:
+    from sklearn.datasets import load_wine
+
+    from bayesmix.datasets import load_faithful, load_iris
+
+    print("\nmclust's 14 models x K = 1..9: bayesmix select_model vs R Mclust(X, G = 1:9)")
+    reason = _mclust_status()
+    if reason is not None:
+        print(f"skipped: {reason}")
+        return
+    sets = {
+        "Old Faithful": np.asarray(load_faithful(), dtype=float),
+        "iris": np.asarray(load_iris(), dtype=float),
+        "wine": load_wine().data,
+        f"simulated {n_samples} x 4": make_data(n_samples),
+    }
+    bayesmix_grid(sets["iris"], 1)  # warm-up: numba cache, thread pools
+    print(f"({os.cpu_count()} cores; wall seconds, median of {repeats}; R timed inside R)\n")
+    head = f"{'data':>20s} {'n x d':>10s} {'bayesmix s':>11s} {'mclust s':>9s} {'speed-up':>9s}"
+    print(f"{head}  {'bayesmix choice (BIC)':>24s}  {'mclust choice (BIC)':>24s}")
+    total_b = total_r = 0.0
+    for name, X in sets.items():
+        tb, mb, kb, bb = bayesmix_grid(X, repeats)
+        tr, mr, kr, br = mclust_grid(X, repeats)
+        total_b, total_r = total_b + tb, total_r + tr
+        shape = f"{X.shape[0]} x {X.shape[1]}"
+        ours = f"{mb} {kb} ({bb:.2f})"
+        theirs = f"{mr} {kr} ({br:.2f})"
+        same = "" if (mb, kb) == (mr, kr) else "  differ"
+        print(
+            f"{name:>20s} {shape:>10s} {tb:11.2f} {tr:9.2f} {tr / tb:9.2f}  "
+            f"{ours:>24s}  {theirs:>24s}{same}"
+        )
+    print(f"{'total':>20s} {'':>10s} {total_b:11.2f} {total_r:9.2f} {total_r / total_b:9.2f}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="3 000 rows, one repeat")
     parser.add_argument("--repeats", type=int, default=None)
+    parser.add_argument("--mclust-only", action="store_true", help="only the table vs R's mclust")
     args = parser.parse_args()
     n_samples = 3_000 if args.quick else 15_000
     repeats = args.repeats or (1 if args.quick else 3)
+    if args.mclust_only:
+        mclust_table(n_samples, repeats)
+        return
     ks = range(1, 10)
     X = make_data(n_samples)
 
@@ -111,6 +220,7 @@ def main():
             f"  {row['covariance_type']:>9s} K={row['n_components']}: {row['fit_time']:.3f} s, "
             f"{int(row['n_iter'])} iterations"
         )
+    mclust_table(n_samples, repeats)
 
 
 if __name__ == "__main__":

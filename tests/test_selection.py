@@ -36,7 +36,12 @@ def two_blobs(rng, n=300):
 # ------------------------------------------------------------- mclust agreement
 def test_faithful_agrees_with_mclust_bic_choice():
     ref = mclust_reference("faithful")
-    sel = select_model(load_faithful(), n_components=range(1, 7), random_state=0)
+    sel = select_model(
+        load_faithful(),
+        n_components=range(1, 7),
+        covariance_types=("spherical", "diag", "tied", "full"),
+        random_state=0,
+    )
     best_ref = min(ref, key=ref.get)
     assert best_ref == ("tied", 3)  # mclust: EEE with 3 components
     assert (sel.best_params_["covariance_type"], sel.best_params_["n_components"]) == best_ref
@@ -170,7 +175,7 @@ def test_fit_warnings_are_recorded_and_only_the_chosen_one_warns(rng):
     ("kwargs", "error", "match"),
     [
         ({"criterion": "bayes"}, ValueError, "criterion"),
-        ({"covariance_types": ("full", "VVV")}, ValueError, "covariance_types"),
+        ({"covariance_types": ("full", "XYZ")}, ValueError, "covariance_types"),
         ({"n_components": [0, 1]}, ValueError, "n_components"),
         ({"n_components": []}, ValueError, "empty"),
         ({"n_components": 2.5}, TypeError, "n_components"),
@@ -287,13 +292,13 @@ def test_one_feature_shows_each_model_once():
     sel = select_model(X, n_components=[1, 2], random_state=0)
     # full, diag and spherical are one model in 1-D (mclust's V); tied is E
     types = list(dict.fromkeys(sel.table_["covariance_type"]))
-    assert len(types) == 2 and "tied" in types
+    assert types == ["E", "V"]  # mclust's names: the default grid is mclust's
     assert len(sel.table_) == 4
     sel = select_model(X, n_components=[2], covariance_types=("spherical", "diag"), random_state=0)
     assert sel.table_["covariance_type"].tolist() == ["spherical"]
     # two features: every type is its own model
     sel = select_model(load_faithful(), n_components=[1], random_state=0)
-    assert len(sel.table_) == 4
+    assert len(sel.table_) == 14
 
 
 def test_singular_row_has_no_numbers():
@@ -310,3 +315,27 @@ def test_singular_row_has_no_numbers():
 
     line = _format_table(sel.table_).splitlines()[2]
     assert "failed: singular" in line and "nan" not in line.split("failed")[0]
+
+
+# R: Mclust(X, G = 1:9) with mclust 6.0.0's defaults chooses these (model, G)
+# (tests/test_mclust_r.py asks R itself when it is installed)
+MCLUST_CHOICES = {"faithful": ("EEE", 3), "iris": ("VEV", 2), "wine": ("VVE", 3)}
+
+
+@pytest.mark.parametrize("data", sorted(MCLUST_CHOICES))
+def test_default_grid_picks_mclusts_model(data):
+    from sklearn.datasets import load_wine
+
+    from bayesmix.datasets import load_iris
+
+    X = {
+        "faithful": lambda: np.asarray(load_faithful()),
+        "iris": lambda: np.asarray(load_iris()),
+        "wine": lambda: load_wine().data,
+    }[data]()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sel = select_model(X, random_state=0)
+    best = (sel.best_params_["covariance_type"], sel.best_params_["n_components"])
+    assert best == MCLUST_CHOICES[data]
+    assert len(sel.table_) == 14 * 9

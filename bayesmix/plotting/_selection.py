@@ -10,7 +10,7 @@ from ._common import _axes
 __all__ = ["plot_criterion"]
 
 _CRITERIA = {"bic": "BIC", "aic": "AIC", "icl": "ICL"}
-_COV_ORDER = ("spherical", "diag", "tied", "full")
+_COV_ORDER = ("spherical", "diag", "tied", "full")  # mclust's names come in the table's order
 
 
 def _column(table, name):
@@ -112,5 +112,9 @@ def plot_criterion(table, criterion: str = "bic", ax=None):
     ax.set_xlabel("number of components")
     ax.set_ylabel(f"{_CRITERIA[criterion]} (lower is better)")
     ax.xaxis.get_major_locator().set_params(integer=True)
-    ax.legend(title="covariance", frameon=False)
+    # mclust's fourteen models: two columns, so the legend does not hide the curves
+    many = len(ordered) > 7
+    ax.legend(
+        title="covariance", frameon=False, ncol=2 if many else 1, fontsize="small" if many else None
+    )
     return ax
