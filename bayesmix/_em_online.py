@@ -82,7 +82,9 @@ def step_size(n_steps: int, decay: float, offset: float) -> float:
 def implied_moments(structure, params: core.Params, reg) -> OnlineState:
     """The statistics whose M-step gives ``params`` back: ``nk = weights``,
     ``s1 = w mu``, ``s2 = w (Sigma - reg + mu mu^T)`` (the M-step adds ``reg``
-    to the covariances again)."""
+    to the covariances again).  Exact for full, tied, diag and spherical; for
+    mclust's other models, which add ``reg`` to the scatter before imposing
+    their structure, close to it (within about ``reg``)."""
     k, d = params.means.shape
     w, mu = params.weights, params.means
     full = structure.to_full(params.covariances, k, d).copy()
@@ -132,7 +134,8 @@ def step(structure, state: OnlineState, params, Xt, w, ctx: core.Context, rho: f
     )
     stats = _Moments(new.nk, new.s1, new.s2)
     shift = np.zeros_like(new.s1)
-    params, jitter = core.m_step(structure, stats, shift, ctx)
+    # an iterative M-step (mclust's VEI ... VVE) starts from the current covariances
+    params, jitter = core.m_step(structure, stats, shift, ctx, previous=params.covariances)
     return new, params, jitter, mean_ll
 
 

@@ -21,7 +21,7 @@ def _sorted(gm):
     return gm.weights_[order], gm.means_[order], cov
 
 
-@pytest.mark.parametrize("covariance_type", ["full", "diag", "spherical"])
+@pytest.mark.parametrize("covariance_type", ["full", "diag", "spherical", "VEV", "EVE"])
 def test_batches_cycled_converge_to_the_batch_fit(covariance_type):
     X = _two_components(20_000)
     batch = GaussianMixture(2, covariance_type=covariance_type, random_state=0).fit(X)
