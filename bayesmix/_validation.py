@@ -21,11 +21,13 @@ __all__ = [
     "check_fitted",
     "check_frequency_counts",
     "check_int",
+    "check_prior_against_data",
     "check_random_state",
     "check_real",
     "check_sample_weight",
     "check_weighted_rows",
     "count_distinct_rows",
+    "describe_prior_field",
 ]
 
 
@@ -318,3 +320,64 @@ def check_frequency_counts(w: np.ndarray, owner: str) -> np.ndarray:
             "round the weights (np.round) or repeat the rows instead."
         )
     return w.astype(np.int64)
+
+
+# The prior in standardised units (the data centred and divided by one overall
+# scale) must stay where float64 arithmetic on the clusters' statistics keeps
+# precision: a rank-one update of Psi_n adds kappa0 (xbar - m0)(xbar - m0)^T,
+# whose rounding (about 1e-16 of it) must stay well below the smallest
+# eigenvalue of Psi0, or the Cholesky factors turn NaN and every predictive
+# density with them.
+PRIOR_MEAN_LIMIT = 1e6  # |m0| in data standard deviations from the data's centre
+PRIOR_SCALE_RANGE = (1e-10, 1e10)  # eigenvalues of Psi0 in squared data standard deviations
+
+
+def describe_prior_field(user_prior, field: str, arg: str = "component_prior") -> str:
+    """Who set a prior field: ``"component_prior.mean=[...]"`` or ``"the default
+    prior's mean"`` (the user did not set it)."""
+    value = None if user_prior is None else getattr(user_prior, field, None)
+    if value is None:
+        return f"the default prior's {field} (not set in {arg})"
+    shown = np.array2string(np.asarray(value), precision=3, threshold=6, separator=", ")
+    shown = " ".join(shown.split())  # one line, even for a matrix
+    return f"{arg}.{field}={shown}"
+
+
+def check_prior_against_data(
+    prior_std, user_prior, arg: str = "component_prior", check_scale: bool = True
+) -> None:
+    """Refuse a resolved prior, in standardised units (data of unit overall
+    scale about its centre), that the engines cannot compute with: a mean more
+    than ``PRIOR_MEAN_LIMIT`` data standard deviations away, a scale whose
+    eigenvalues leave ``PRIOR_SCALE_RANGE``, or any non-finite value.  The
+    message names the user's own argument, or the default prior.
+
+    ``prior_std`` is a resolved :class:`~bayesmix.priors.NormalInverseWishart`
+    with an array ``scale``; ``check_scale=False`` when the scale is learned
+    (a hyperprior: its value is drawn from the data, not given).
+    """
+    mean = np.asarray(prior_std.mean, dtype=np.float64)
+    if not np.isfinite(mean).all() or np.abs(mean).max() > PRIOR_MEAN_LIMIT:
+        dist = float(np.abs(mean).max()) if np.isfinite(mean).all() else float("inf")
+        raise ValueError(
+            f"{describe_prior_field(user_prior, 'mean', arg)} puts the prior mean {dist:.3g} "
+            f"standard deviations of the data from the data's centre; at most "
+            f"{PRIOR_MEAN_LIMIT:.0e} is supported (beyond it the clusters' statistics lose all "
+            "precision). Give a mean within the range of the data, or leave it None (the data "
+            "mean)."
+        )
+    if not check_scale:
+        return
+    scale = np.asarray(prior_std.scale, dtype=np.float64)
+    if scale.ndim != 2:
+        return
+    lo, hi = PRIOR_SCALE_RANGE
+    eig = np.linalg.eigvalsh(scale) if np.isfinite(scale).all() else np.array([np.nan])
+    if not (np.isfinite(eig).all() and eig.min() >= lo and eig.max() <= hi):
+        shown = f"[{eig.min():.3g}, {eig.max():.3g}]" if np.isfinite(eig).all() else "not finite"
+        raise ValueError(
+            f"{describe_prior_field(user_prior, 'scale', arg)} has eigenvalues {shown} in units "
+            f"of the data's variance; the supported range is [{lo:.0e}, {hi:.0e}] (outside it "
+            "the clusters' covariances cannot be computed in float64). Scale it to the data "
+            "(e.g. np.cov(X.T) / n_components) or leave it None."
+        )

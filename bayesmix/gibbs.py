@@ -57,12 +57,14 @@ from ._validation import (
     check_frequency_counts,
     check_int,
     check_predict_X,
+    check_prior_against_data,
     check_random_state,
     check_sample_weight,
     check_weighted_rows,
     check_X,
+    describe_prior_field,
 )
-from .exceptions import ConvergenceWarning
+from .exceptions import ConvergenceWarning, NonFiniteStateError
 from .priors import DirichletProcess, Gamma, NormalInverseWishart
 
 __all__ = ["DirichletProcessMixture"]
@@ -353,6 +355,9 @@ class DirichletProcessMixture(BaseMixture):
 
         prior_data = resolve_prior(prior, rows.X)
         model, hyper = prepare(rows.X, prior_data)
+        check_prior_against_data(
+            model.prior, self.component_prior, check_scale=hyper is None or hyper.scale is None
+        )
         n = model.X.shape[0]
         n_chains = self.n_chains
         root = check_random_state(self.random_state)
@@ -387,6 +392,12 @@ class DirichletProcessMixture(BaseMixture):
                     model, rows, conc, n_proposals, self.n_iter, kept, streams, progress.tick, hyper
                 )
                 report = None
+        except NonFiniteStateError as exc:
+            raise NonFiniteStateError(
+                f"{exc} Check {describe_prior_field(self.component_prior, 'mean')} and "
+                f"{describe_prior_field(self.component_prior, 'scale')} against the scale of "
+                "the data."
+            ) from None
         finally:
             progress.close()
 
