@@ -95,3 +95,175 @@ def test_gibbs_sweep_non_finite_state_raises_naming_the_prior(monkeypatch):
     bad = NormalInverseWishart(mean=[1e200, 0.0], scale=np.eye(2) * 1e-300, dof=4.0)
     with pytest.raises(ValueError, match=r"non-finite.*component_prior\.mean="):
         DirichletProcessMixture(2.0, bad, n_iter=3, n_chains=1, progress=False).fit(X)
+
+
+# --------------------------------------------------------- tampered model files
+@pytest.fixture(scope="module")
+def fits():
+    import warnings
+
+    from bayesmix import ConvergenceWarning, GaussianMixture
+
+    X = np.random.default_rng(1).normal(size=(60, 2))
+    X[:30] += 4.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        gibbs = DirichletProcessMixture(
+            2.0, n_iter=12, burn_in=4, n_chains=2, random_state=0, progress=False
+        ).fit(X)
+    return {"em": GaussianMixture(2, random_state=0).fit(X), "gibbs": gibbs, "X": X}
+
+
+def _saved_with(model, tmp_path, **changes):
+    """A copy of ``model`` with attributes replaced, saved and returned as a path."""
+    import copy
+
+    m = copy.deepcopy(model)
+    for name, value in changes.items():
+        setattr(m, name, value)
+    path = tmp_path / "tampered.npz"
+    m.save(path)
+    return path
+
+
+@pytest.mark.parametrize("value", [2**30, 100, -5])
+def test_tampered_gibbs_labels_are_refused(fits, tmp_path, value):
+    from bayesmix import load
+
+    full = fits["gibbs"]._labels_full.astype(np.int64)
+    full[0, 0, 0] = value
+    path = _saved_with(fits["gibbs"], tmp_path, _labels_full=full)
+    with pytest.raises(ValueError, match="_labels_full holds labels outside"):
+        load(path)
+
+
+def test_tampered_em_shapes_are_refused(fits, tmp_path):
+    import dataclasses
+
+    from bayesmix import load
+
+    em = fits["em"]
+    small = dataclasses.replace(em._params, prec_chol=np.ones((2, 1, 1)))
+    with pytest.raises(ValueError, match=r"_params\.prec_chol has shape \(2, 1, 1\)"):
+        load(_saved_with(em, tmp_path, _params=small))
+    with pytest.raises(ValueError, match=r"means_ has shape \(1, 2\), expected \(2, 2\)"):
+        load(_saved_with(em, tmp_path, means_=em.means_[:1]))
+    one = dataclasses.replace(em._params, means=em._params.means[:1])
+    with pytest.raises(ValueError, match=r"_params\.means has shape \(1, 2\)"):
+        load(_saved_with(em, tmp_path, _params=one))
+
+
+@pytest.mark.parametrize("scale", [np.nan, 0.0, -1.0, np.inf])
+@pytest.mark.parametrize("engine", ["em", "gibbs"])
+def test_tampered_standardiser_scale_is_refused(fits, tmp_path, engine, scale):
+    import copy
+
+    from bayesmix import load
+
+    model = copy.deepcopy(fits[engine])
+    model._standardiser.scale = scale
+    with pytest.raises(ValueError, match="_standardiser.scale must be a positive finite"):
+        load(_saved_with(model, tmp_path))
+
+
+def _rezip(path, members: dict, extra=()):
+    """Rewrite ``path`` with the ``members`` (name -> bytes) plus ``extra`` (name, bytes)
+    pairs, duplicates allowed."""
+    import warnings
+    import zipfile
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # zipfile: "Duplicate name"
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+            for name, data in [*members.items(), *extra]:
+                zf.writestr(name, data)
+
+
+def _members(path) -> dict:
+    import zipfile
+
+    with zipfile.ZipFile(path) as zf:
+        return {name: zf.read(name) for name in zf.namelist()}
+
+
+def _npy(arr) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    np.save(buf, arr, allow_pickle=False)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize(
+    "extra, match",
+    [
+        ([("a0.npy", _npy(np.zeros(3)))], r"holds the member\(s\) \['a0.npy'\] more than once"),
+        ([("evil.npy", _npy(np.zeros(3)))], r"members bayesmix never writes: \['evil.npy'\]"),
+        ([("a9999.npy", _npy(np.zeros(3)))], r"never refers to: \['a9999'\]"),
+    ],
+)
+def test_unknown_duplicate_and_unreferenced_members_are_refused(fits, tmp_path, extra, match):
+    from bayesmix import load
+
+    path = tmp_path / "m.npz"
+    fits["em"].save(path)
+    _rezip(path, _members(path), extra)
+    with pytest.raises(ValueError, match=match):
+        load(path)
+
+
+def test_header_promising_more_than_the_member_holds_is_refused(fits, tmp_path):
+    from bayesmix import load
+
+    path = tmp_path / "m.npz"
+    fits["em"].save(path)
+    members = _members(path)
+    # a header claiming 10**12 float64s over three real ones: numpy would
+    # allocate 8 TB before reading
+    import io
+
+    buf = io.BytesIO()
+    header = {"descr": "<f8", "fortran_order": False, "shape": (10**12,)}
+    np.lib.format.write_array_header_1_0(buf, header)
+    members["a0.npy"] = buf.getvalue() + np.zeros(3).tobytes()
+    _rezip(path, members)
+    with pytest.raises(ValueError, match="header promises 8000000000000 bytes"):
+        load(path)
+
+
+def test_small_file_expanding_to_a_large_member_is_refused(fits, tmp_path):
+    import zipfile
+
+    from bayesmix import load
+    from bayesmix._load_checks import MAX_BYTES_FLOOR
+
+    path = tmp_path / "m.npz"
+    fits["em"].save(path)
+    members = _members(path)
+    n = (MAX_BYTES_FLOOR // 8) + 2**20  # zeros compress about 1000:1
+    header = _npy(np.zeros(n))[: -8 * n]
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in members.items():
+            if name != "a0.npy":
+                zf.writestr(name, data)
+        with zf.open("a0.npy", "w", force_zip64=True) as fh:
+            fh.write(header)
+            chunk = bytes(2**20)
+            for _ in range(8 * n // 2**20):
+                fh.write(chunk)
+    assert path.stat().st_size < MAX_BYTES_FLOOR // 100
+    with pytest.raises(ValueError, match=r"more than \d+ bytes uncompressed.*max_bytes"):
+        load(path)
+
+
+def test_oversized_metadata_is_refused(fits, tmp_path):
+    from bayesmix import load
+    from bayesmix._load_checks import MAX_META_BYTES
+
+    path = tmp_path / "m.npz"
+    fits["em"].save(path)
+    members = _members(path)
+    members["__bayesmix__.npy"] = _npy(np.full(MAX_META_BYTES + 1, ord(" "), dtype=np.uint8))
+    _rezip(path, members)
+    with pytest.raises(ValueError, match="metadata takes .* bytes uncompressed"):
+        load(path)
