@@ -162,7 +162,7 @@ def test_tampered_standardiser_scale_is_refused(fits, tmp_path, engine, scale):
 
     model = copy.deepcopy(fits[engine])
     model._standardiser.scale = scale
-    with pytest.raises(ValueError, match="_standardiser.scale must be a positive finite"):
+    with pytest.raises(ValueError, match=r"_standardiser\.scale must be a positive finite"):
         load(_saved_with(model, tmp_path))
 
 
@@ -265,5 +265,5 @@ def test_oversized_metadata_is_refused(fits, tmp_path):
     members = _members(path)
     members["__bayesmix__.npy"] = _npy(np.full(MAX_META_BYTES + 1, ord(" "), dtype=np.uint8))
     _rezip(path, members)
-    with pytest.raises(ValueError, match="metadata takes .* bytes uncompressed"):
+    with pytest.raises(ValueError, match=r"metadata takes .* bytes uncompressed"):
         load(path)
