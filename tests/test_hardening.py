@@ -267,3 +267,65 @@ def test_oversized_metadata_is_refused(fits, tmp_path):
     _rezip(path, members)
     with pytest.raises(ValueError, match=r"metadata takes .* bytes uncompressed"):
         load(path)
+
+
+# ------------------------------------------------------------ process-wide state
+def test_select_model_in_threads_leaves_warnings_state_alone():
+    import threading
+    import warnings
+
+    from bayesmix import ConvergenceWarning, GaussianMixture, select_model
+
+    X = np.random.default_rng(3).normal(size=(80, 2))
+    before_show, before_filters = warnings.showwarning, list(warnings.filters)
+    errors = []
+    start = threading.Barrier(3)
+
+    def selection():
+        try:
+            start.wait()
+            for _ in range(2):
+                select_model(X, n_components=[1, 2, 3], covariance_types=["full", "diag"])
+        except BaseException as exc:
+            errors.append(exc)
+
+    def fitting():
+        # warns (max_iter=1 stops early) while the selections capture warnings:
+        # shown through the previous showwarning, or raised by pytest's "error"
+        # filter when no selection is capturing; never a RecursionError
+        start.wait()
+        for _ in range(6):
+            try:
+                GaussianMixture(2, max_iter=1, random_state=0).fit(X)
+            except ConvergenceWarning:
+                pass
+            except BaseException as exc:
+                errors.append(exc)
+
+    threads = [threading.Thread(target=f) for f in (selection, selection, fitting)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    assert warnings.showwarning is before_show
+    assert warnings.filters == before_filters
+
+
+def test_shared_state_is_restored_once_whatever_the_order():
+    import warnings
+
+    from bayesmix._process_state import capturing_warnings, warning_sink
+
+    before = warnings.showwarning
+    a, b = capturing_warnings(), capturing_warnings()
+    a.__enter__()
+    b.__enter__()
+    a.__exit__(None, None, None)  # the first to enter leaves first
+    assert warnings.showwarning is not before  # b still captures
+    sink = []
+    with warning_sink(sink):
+        warnings.warn("filed", UserWarning, stacklevel=1)
+    assert sink == ["UserWarning: filed"]
+    b.__exit__(None, None, None)
+    assert warnings.showwarning is before
