@@ -60,11 +60,13 @@ def check_X(X, *, name: str = "X", min_samples: int = 1, allow_nan: bool = False
             f"{name} is a sparse matrix, which bayesmix does not support; "
             f"pass a dense array, e.g. {name}.toarray()."
         )
+    _refuse_masked(X, name)
     names = _feature_names(X)
     if hasattr(X, "to_numpy"):
         frame = X
+        _refuse_time_columns(frame, name)
         X = frame.to_numpy()
-        if getattr(X, "dtype", None) is np.dtype(object):
+        if getattr(X, "dtype", None) is np.dtype(object) and not _has_text(X):
             try:  # nullable columns: pandas' missing values become NaN, reported below
                 X = frame.to_numpy(dtype=np.float64, na_value=np.nan)
             except (TypeError, ValueError):
@@ -86,6 +88,12 @@ def check_X(X, *, name: str = "X", min_samples: int = 1, allow_nan: bool = False
             f"{name} must contain numbers, but it contains strings (dtype {arr.dtype}); "
             "encode non-numeric columns as numbers, or convert numeric strings explicitly "
             f"with {name}.astype(float)."
+        )
+    if arr.dtype.kind in "mM" or (arr.dtype.kind == "O" and _has_time(arr)):
+        raise TypeError(
+            f"{name} holds dates or times (dtype {arr.dtype}), which bayesmix would otherwise "
+            "read as raw integers; convert them to numbers with a meaningful unit yourself, "
+            "e.g. (t - t.min()) / np.timedelta64(1, 'h'), or drop those columns."
         )
     if arr.dtype.kind not in "biuf":
         try:
@@ -137,6 +145,37 @@ def _has_text(arr: np.ndarray) -> bool:
     return any(isinstance(value, (str, bytes)) for value in arr.flat)
 
 
+def _has_time(arr: np.ndarray) -> bool:
+    import datetime
+
+    kinds = (datetime.date, datetime.time, datetime.timedelta, np.datetime64, np.timedelta64)
+    return any(isinstance(value, kinds) for value in arr.flat)
+
+
+def _refuse_masked(value, name: str) -> None:
+    """A masked array's mask would be dropped by ``np.asarray``: refuse it."""
+    if isinstance(value, np.ma.MaskedArray):
+        raise TypeError(
+            f"{name} is a numpy masked array; bayesmix does not yet treat masked entries as "
+            f"missing values and would read the values under the mask. Drop the masked rows "
+            f"(e.g. np.ma.compress_rows({name}) for a 2-D array, {name}.compressed() for 1-D) "
+            f"or pass {name}.data if the mask is meant to be ignored."
+        )
+
+
+def _refuse_time_columns(frame, name: str) -> None:
+    dtypes = getattr(frame, "dtypes", None)
+    if dtypes is None or not hasattr(dtypes, "items"):
+        return
+    for column, dtype in dtypes.items():
+        if getattr(dtype, "kind", None) in ("m", "M"):
+            raise TypeError(
+                f"{name} column {column!r} holds dates or times (dtype {dtype}), which "
+                "bayesmix would otherwise read as raw integers; convert it to numbers with a "
+                "meaningful unit yourself, e.g. (t - t.min()) / pd.Timedelta('1h'), or drop it."
+            )
+
+
 def as_feature_major(X: np.ndarray, center=None, scale=None) -> np.ndarray:
     """``((X - center) / scale).T`` as a C-contiguous (n_features, n_samples) array:
     the layout every kernel reads."""
@@ -152,14 +191,27 @@ def check_sample_weight(sample_weight, n_samples: int) -> np.ndarray:
     """Frequency weights as a float64 (n_samples,) array (ones when None)."""
     if sample_weight is None:
         return np.ones(n_samples)
+    _refuse_masked(sample_weight, "sample_weight")
     if isinstance(sample_weight, numbers.Number) and not isinstance(sample_weight, bool):
         sample_weight = np.full(n_samples, float(sample_weight))
+    if hasattr(sample_weight, "to_numpy"):  # a pandas Series
+        sample_weight = sample_weight.to_numpy()
     try:
-        w = np.asarray(sample_weight, dtype=np.float64)
-    except (TypeError, ValueError):
+        raw = np.asarray(sample_weight)
+    except Exception:  # ragged lists and the like
+        raw = np.asarray(None)
+    # the same refusals as X: no strings (even numeric ones), objects or dates
+    if raw.dtype.kind not in "biuf" or raw.dtype == np.dtype(object):
         raise TypeError(
-            "sample_weight must be numbers, one per row of X (or None for equal weights)."
-        ) from None
+            f"sample_weight must be numbers, one per row of X (or None for equal weights), "
+            f"got dtype {raw.dtype}; convert it first, e.g. np.asarray(w, dtype=float)."
+        )
+    if raw.dtype.kind in "iu" and raw.size and np.abs(raw).max() > 2**53:
+        raise ValueError(
+            "sample_weight has integers above 2**53, which float64 cannot hold exactly; "
+            "divide the weights by a common factor (only their ratios matter to EM and VB)."
+        )
+    w = raw.astype(np.float64)
     if w.ndim != 1 or w.shape[0] != n_samples:
         raise ValueError(
             f"sample_weight must have shape ({n_samples},) to match the rows of X, "
@@ -309,9 +361,21 @@ def check_predict_X(estimator, X):
     return X
 
 
+MAX_EXPANDED_ROWS = 10**8  # copies a sampler fed with frequency weights may hold
+
+
 def check_frequency_counts(w: np.ndarray, owner: str) -> np.ndarray:
     """Frequency weights ``w`` (n_samples,) that must be whole numbers (a row of
-    weight ``w`` is ``w`` identical observations), as int64 counts."""
+    weight ``w`` is ``w`` identical observations), as int64 counts; their total
+    at most ``MAX_EXPANDED_ROWS`` (the sampler holds every copy)."""
+    total = float(np.sum(w))
+    if total > MAX_EXPANDED_ROWS:
+        raise ValueError(
+            f"sample_weight sums to {total:.4g} observations; {owner} holds one row per "
+            f"observation and supports at most {MAX_EXPANDED_ROWS:.0e}. Divide the weights by "
+            "a common factor (the posterior then describes fewer observations) or use "
+            "GaussianMixture / VariationalGaussianMixture, whose weights are scale-free."
+        )
     if not np.array_equal(w, np.round(w)):
         bad = int(np.argmax(w != np.round(w)))
         raise ValueError(

@@ -329,3 +329,69 @@ def test_shared_state_is_restored_once_whatever_the_order():
     assert sink == ["UserWarning: filed"]
     b.__exit__(None, None, None)
     assert warnings.showwarning is before
+
+
+# ------------------------------------------------------------------ validation
+def _engines():
+    from bayesmix import GaussianMixture, VariationalGaussianMixture
+
+    return [
+        GaussianMixture(2, random_state=0),
+        VariationalGaussianMixture(n_components=2, random_state=0),
+        DirichletProcessMixture(n_iter=4, n_chains=1, progress=False),
+    ]
+
+
+@pytest.mark.parametrize("engine", range(3))
+def test_masked_arrays_are_refused(engine):
+    X = np.random.default_rng(0).normal(size=(20, 2))
+    masked = np.ma.masked_array(X, mask=np.zeros_like(X, dtype=bool))
+    masked[3, 1] = np.ma.masked
+    with pytest.raises(TypeError, match=r"masked array.*compress_rows"):
+        _engines()[engine].fit(masked)
+    weights = np.ma.masked_array(np.ones(20), mask=[True] + [False] * 19)
+    with pytest.raises(TypeError, match=r"sample_weight is a numpy masked array.*compressed"):
+        _engines()[engine].fit(X, sample_weight=weights)
+
+
+def test_numeric_strings_are_refused_in_frames_and_weights_like_in_arrays():
+    pd = pytest.importorskip("pandas")
+    from bayesmix import GaussianMixture
+
+    X = np.random.default_rng(0).normal(size=(20, 2))
+    frame = pd.DataFrame({"a": X[:, 0], "b": [f"{v}" for v in X[:, 1]]})
+    with pytest.raises(TypeError, match="contains strings"):
+        GaussianMixture(2).fit(frame)
+    with pytest.raises(TypeError, match="contains strings"):
+        GaussianMixture(2).fit(X.astype(str))
+    for bad in (["1"] * 20, np.array([1.0] * 20, dtype=object), [None] * 20):
+        with pytest.raises(TypeError, match="sample_weight must be numbers"):
+            GaussianMixture(2).fit(X, sample_weight=bad)
+
+
+def test_dates_and_times_are_refused():
+    pd = pytest.importorskip("pandas")
+    from bayesmix import GaussianMixture
+
+    t = pd.date_range("2024-01-01", periods=20, freq="h")
+    frame = pd.DataFrame({"t": t, "x": np.arange(20.0)})
+    with pytest.raises(TypeError, match=r"column 't' holds dates or times"):
+        GaussianMixture(2).fit(frame)
+    with pytest.raises(TypeError, match="dates or times"):
+        GaussianMixture(2).fit(np.array(t.values).reshape(-1, 1))
+    with pytest.raises(TypeError, match="dates or times"):
+        GaussianMixture(2).fit(np.array([[pd.Timestamp("2024-01-01")]] * 4, dtype=object))
+
+
+def test_huge_integer_weights_are_refused_up_front():
+    from bayesmix import GaussianMixture
+
+    X = np.random.default_rng(0).normal(size=(20, 2))
+    w = np.ones(20, dtype=np.int64)
+    w[0] = 2**62
+    with pytest.raises(ValueError, match=r"integers above 2\*\*53"):
+        GaussianMixture(2).fit(X, sample_weight=w)
+    with pytest.raises(ValueError, match=r"sums to 1e\+12 observations.*at most 1e\+08"):
+        DirichletProcessMixture(n_iter=4, progress=False).fit(
+            X, sample_weight=np.r_[1e12, np.ones(19)]
+        )
