@@ -241,7 +241,7 @@ def _refit(params: dict, X, sample_weight) -> _Replicate:
     ``params["weights_init"]`` ... (the full-data fit) as the first start in
     place of the hierarchical one."""
     config, rng = core.check_config(params)
-    data = prepare(X, sample_weight, config.n_components)
+    data = prepare(X, sample_weight, config.n_components, rescale_weights=True)
     check_distinct_rows(config.n_components, data.n_distinct)
     given = core.check_init_arrays(config, params, data.Xt.shape[0])
     if config.n_components == 1:  # one optimum: no other start can find another

@@ -206,7 +206,7 @@ class GaussianMixture(BaseMixture):
         # touched until all of them passed.
         params = self.get_params()
         config, rng = core.check_config(params)
-        data = prepare(X, sample_weight, self.n_components)
+        data = prepare(X, sample_weight, self.n_components, rescale_weights=True)
         check_distinct_rows(self.n_components, data.n_distinct)
         given = core.check_init_arrays(config, params, data.Xt.shape[0])
         # warm_start continues only a fit of the same model on the same features.
@@ -248,10 +248,11 @@ class GaussianMixture(BaseMixture):
             lower_bounds=best.lower_bounds,
             log_jacobian=log_jac,
         )
-        self.log_likelihood_ = best.log_likelihood - float(w.sum()) * log_jac
+        unit = getattr(data, "w_unit", 1.0)  # weights rescaled by prepare: totals in the caller's
+        self.log_likelihood_ = (best.log_likelihood - float(w.sum()) * log_jac) * unit
         # sum_i w_i log max_k p(k | x_i) at the fitted parameters: ICL's entropy term
-        self._train_log_max_resp = best.log_max_resp
-        self._train_weight = float(w.sum())
+        self._train_log_max_resp = best.log_max_resp * unit
+        self._train_weight = float(w.sum()) * unit
         self._set_public_params()
         self.collapsed_components_ = best.collapsed
 

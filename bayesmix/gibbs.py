@@ -33,6 +33,7 @@ import warnings
 import numpy as np
 
 from ._base import BaseMixture
+from ._data import Standardiser
 from ._diagnostics import RHAT_THRESHOLD, bulk_ess, rhat_limit, split_rhat
 from ._gibbs_core import AUTO_MIN_ESS, Draws, run_auto, run_chains
 from ._gibbs_hyper import prepare, prior_at, resolve_prior, summarise_hyper
@@ -348,6 +349,7 @@ class DirichletProcessMixture(BaseMixture):
         n_features = X.shape[1]
         w = check_sample_weight(sample_weight, X.shape[0])
         reps = check_frequency_counts(w, type(self).__name__)
+        Standardiser(X, w)  # refuses data outside the supported scale range, before the prior
         rows = expand_rows(X, reps)
         # The sampler's rows are the copies, each of unit weight: one row of
         # weight 3 is three rows, as np.repeat(X, w, axis=0) would give.

@@ -395,3 +395,61 @@ def test_huge_integer_weights_are_refused_up_front():
         DirichletProcessMixture(n_iter=4, progress=False).fit(
             X, sample_weight=np.r_[1e12, np.ones(19)]
         )
+
+
+# ------------------------------------------------------------------ scale range
+def _two_groups():
+    X = np.random.default_rng(0).normal(size=(60, 2))
+    X[:30] += 4.0
+    return X
+
+
+@pytest.mark.parametrize("engine", range(3))
+@pytest.mark.parametrize("factor", [1e155, 1e-200])
+def test_data_beyond_the_scale_range_is_refused_up_front(engine, factor):
+    with pytest.raises(ValueError, match=r"X has a scale of about .* Rescale X first"):
+        _engines()[engine].fit(_two_groups() * factor)
+
+
+@pytest.mark.parametrize("factor", [1e150, 1e-150])
+def test_data_at_the_documented_scale_range_fit_like_data_near_one(factor):
+    from bayesmix import GaussianMixture
+
+    X = _two_groups()
+    ref = GaussianMixture(2, random_state=0).fit(X)
+    gm = GaussianMixture(2, random_state=0).fit(X * factor)
+    np.testing.assert_allclose(gm.means_ / factor, ref.means_, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(gm.covariances_ / factor**2, ref.covariances_, rtol=1e-9)
+    assert np.isfinite(gm.sample(4)[0]).all()
+
+
+def test_em_weights_are_scale_free():
+    from bayesmix import GaussianMixture
+
+    X = _two_groups()
+    ones = GaussianMixture(2, random_state=0).fit(X)
+    huge = GaussianMixture(2, random_state=0).fit(X, sample_weight=np.full(60, 1e300))
+    for name in ("weights_", "means_", "covariances_", "precisions_cholesky_"):
+        assert np.array_equal(getattr(huge, name), getattr(ones, name)), name
+    # totals stay those of the caller's weights
+    assert huge.log_likelihood_ == pytest.approx(1e300 * ones.log_likelihood_, rel=1e-12)
+
+
+def test_weights_beyond_the_counting_range_are_refused_by_vb():
+    from bayesmix import VariationalGaussianMixture
+
+    with pytest.raises(ValueError, match=r"sample_weight sums to 6e\+301.*Divide the weights"):
+        VariationalGaussianMixture(n_components=2).fit(
+            _two_groups(), sample_weight=np.full(60, 1e300)
+        )
+
+
+def test_vb_prior_mean_far_from_the_data_is_refused_naming_the_argument():
+    from bayesmix import VariationalGaussianMixture
+
+    vb = VariationalGaussianMixture(
+        n_components=2, component_prior=NormalInverseWishart(mean=[1e200, 0.0])
+    )
+    match = r"component_prior\.mean=\[1\.e\+200, 0\.e\+0+\] puts the prior mean"
+    with pytest.raises(ValueError, match=match):
+        vb.fit(_two_groups())
