@@ -16,6 +16,7 @@ import numpy as np
 from . import _em_core as core
 from ._base import BaseMixture
 from ._data import Data, prepare
+from ._em_floor import one_component_floor
 from ._fitting import publish_fit, warn_not_converged
 from ._validation import check_distinct_rows, check_fitted
 from .exceptions import DegenerateDataWarning
@@ -231,6 +232,7 @@ class GaussianMixture(BaseMixture):
 
     def _publish(self, config: core.Config, data: Data, result: core.Fit) -> None:
         """Set the fitted attributes from a :class:`bayesmix._em_core.Fit`, then warn."""
+        result = one_component_floor(config, data, result)  # never below one component
         best, ctx = result.best, result.ctx
         Xt, w, std, names = data.Xt, data.w, data.std, data.names
         n_features = Xt.shape[0]

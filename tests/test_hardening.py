@@ -453,3 +453,45 @@ def test_vb_prior_mean_far_from_the_data_is_refused_naming_the_argument():
     match = r"component_prior\.mean=\[1\.e\+200, 0\.e\+0+\] puts the prior mean"
     with pytest.raises(ValueError, match=match):
         vb.fit(_two_groups())
+
+
+# ------------------------------------------------------------------ EM's floor
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
+def test_em_never_ends_below_the_one_component_fit(covariance_type):
+    import warnings
+
+    from bayesmix import GaussianMixture
+
+    t = np.random.default_rng(6).normal(size=(500, 1))
+    X = t * np.arange(1, 11) + 3  # points on a line in 10-D: no cluster structure
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        one = GaussianMixture(1, covariance_type=covariance_type).fit(X).log_likelihood_
+        for k, init in [(3, "auto"), (3, "random"), (2, "random"), (4, "k-means++")]:
+            gm = GaussianMixture(
+                k, covariance_type=covariance_type, init_params=init, random_state=1
+            ).fit(X)
+            assert gm.log_likelihood_ >= one - 1e-9 * abs(one), (k, init)
+
+
+def test_em_floor_says_what_it_did():
+    from bayesmix import DegenerateDataWarning, GaussianMixture
+
+    t = np.random.default_rng(6).normal(size=(500, 1))
+    X = t * np.arange(1, 11) + 3
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        gm = GaussianMixture(3, init_params="random", n_init=1, random_state=0).fit(X)
+        one = GaussianMixture(1).fit(X)
+    said = [
+        str(w.message)
+        for w in caught
+        if issubclass(w.category, DegenerateDataWarning)
+        and "returned the one-component fit as 3 identical" in str(w.message)
+    ]
+    assert len(said) == 1
+    assert np.allclose(gm.weights_, 1 / 3)
+    assert np.array_equal(gm.means_, np.repeat(one.means_, 3, axis=0))
+    assert gm.converged_
