@@ -493,6 +493,6 @@ def test_em_floor_says_what_it_did():
     ]
     assert len(said) == 1
     assert np.allclose(gm.weights_, 1 / 3)
-    np.testing.assert_allclose(gm.means_, np.repeat(one.means_, 3, axis=0), rtol=1e-12)
-    assert gm.log_likelihood_ == pytest.approx(one.log_likelihood_, rel=1e-12)
+    np.testing.assert_allclose(gm.means_, np.repeat(one.means_, 3, axis=0), rtol=1e-9)
+    assert gm.log_likelihood_ >= one.log_likelihood_ - 1e-10 * abs(one.log_likelihood_)
     assert gm.converged_
