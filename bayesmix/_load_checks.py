@@ -187,12 +187,17 @@ def _mixture(state: dict, d: int | None) -> None:
     if weights is None:
         return
     k = weights.shape[0]
+    if k < 1:
+        raise _Bad("weights_ is empty")
     _finite(weights, "weights_")
     if (weights < 0).any():
         raise _Bad("weights_ has negative entries")
     _finite(_arr(state, "means_", shape=(k, d)), "means_")
     structure = state.get("_structure")
     shape = getattr(structure, "shape", None)
+    if structure is None:  # the Gibbs point summary: full covariances
+        cov = _arr(state, "covariances_", shape=(k, d, d))
+        _finite(cov, "covariances_")
     if callable(shape) and d is not None:
         want = tuple(shape(k, d))
         for name in ("covariances_", "precisions_cholesky_", "precisions_"):

@@ -21,6 +21,7 @@ __all__ = [
     "check_fitted",
     "check_frequency_counts",
     "check_int",
+    "check_n_draws",
     "check_prior_against_data",
     "check_random_state",
     "check_real",
@@ -445,3 +446,20 @@ def check_prior_against_data(
             "the clusters' covariances cannot be computed in float64). Scale it to the data "
             "(e.g. np.cov(X.T) / n_components) or leave it None."
         )
+
+
+MAX_DRAW_BYTES = 2**34  # 16 GiB: a sample larger than this is refused before allocating
+
+
+def check_n_draws(n_samples, n_features: int, name: str = "n_samples") -> int:
+    """A number of points to draw (``sample``): a positive integer whose
+    ``(n_samples, n_features)`` float64 array stays under ``MAX_DRAW_BYTES``,
+    refused before any allocation (a MemoryError after minutes otherwise)."""
+    n = check_int(n_samples, name, low=1)
+    if n * max(n_features, 1) * 8 > MAX_DRAW_BYTES:
+        raise ValueError(
+            f"{name}={n} points of {n_features} features would take "
+            f"{n * n_features * 8 / 2**30:.3g} GiB; draw at most "
+            f"{MAX_DRAW_BYTES // (8 * max(n_features, 1))} at a time (call sample repeatedly)."
+        )
+    return n

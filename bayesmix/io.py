@@ -584,6 +584,9 @@ def load(path, *, max_bytes: int | None = None):
         obj = _rebuild(meta, arrays)
     except ValueError as exc:
         raise bad(str(exc)) from None
+    except (AttributeError, TypeError, KeyError, IndexError) as exc:
+        # a value of the wrong kind where a constructor or _after_load expected another
+        raise bad(f"its saved state is malformed ({type(exc).__name__}: {exc})") from None
     except RecursionError:
         raise bad("its metadata is nested too deeply") from None
     return obj
