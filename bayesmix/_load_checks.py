@@ -195,9 +195,6 @@ def _mixture(state: dict, d: int | None) -> None:
     _finite(_arr(state, "means_", shape=(k, d)), "means_")
     structure = state.get("_structure")
     shape = getattr(structure, "shape", None)
-    if structure is None:  # the Gibbs point summary: full covariances
-        cov = _arr(state, "covariances_", shape=(k, d, d))
-        _finite(cov, "covariances_")
     if callable(shape) and d is not None:
         want = tuple(shape(k, d))
         for name in ("covariances_", "precisions_cholesky_", "precisions_"):
@@ -238,6 +235,9 @@ def _niw(prior, name: str, d: int | None) -> None:
 
 
 def _gibbs(state: dict, d: int | None) -> None:
+    weights = state.get("weights_")
+    if isinstance(weights, np.ndarray) and weights.ndim == 1:  # the point summary
+        _finite(_arr(state, "covariances_", shape=(weights.shape[0], d, d)), "covariances_")
     X_fit = _arr(state, "_X_fit", shape=(None, d))
     if X_fit is None:
         return
