@@ -171,3 +171,27 @@ def test_sample_of_an_impossible_size_is_refused_up_front():
     gm = GaussianMixture(1).fit(np.random.default_rng(0).normal(size=(30, 2)))
     with pytest.raises(ValueError, match="n_samples"):
         gm.sample(10**13)
+
+
+def test_check_n_draws_refuses_before_allocating():
+    from bayesmix._validation import check_n_draws
+
+    assert check_n_draws(10, 3) == 10
+    with pytest.raises(ValueError, match=r"n_samples=10000000000000 points .* draw at most"):
+        check_n_draws(10**13, 2)
+    with pytest.raises(TypeError, match="n_samples must be an integer"):
+        check_n_draws(2.5, 2)
+
+
+@pytest.mark.parametrize("out", ["a_file", "a_file/below", "/proc/bayesmix-unwritable"])
+def test_cli_unusable_out_is_a_message_not_a_traceback(tmp_path, out):
+    import numpy as np
+
+    data = tmp_path / "d.csv"
+    np.savetxt(data, np.random.default_rng(0).normal(size=(30, 2)), delimiter=",")
+    (tmp_path / "a_file").write_text("x")
+    target = out if out.startswith("/") else str(tmp_path / out)
+    proc = _python(["-m", "bayesmix", "fit", str(data), "--out", target])
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr
+    assert "--out" in proc.stderr
