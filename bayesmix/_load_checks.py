@@ -294,6 +294,59 @@ def _gibbs(state: dict, d: int | None) -> None:
             raise _Bad(f"_point_full holds labels outside 0 .. {k - 1}")
 
 
+def _posterior(state: dict) -> None:
+    """A :class:`~bayesmix.MixturePosterior`: draws (C, S, K, ...) consistent with
+    each other, with the data, and with its kernel arrays (C * S, K, ...)."""
+    w = _arr(state, "weights", ndim=3)
+    if w is None:
+        return
+    c, s, k = w.shape
+    if k < 1:
+        raise _Bad("weights has no component axis")
+    means = _arr(state, "means", shape=(c, s, k, None))
+    d = means.shape[3]
+    if d < 1:
+        raise _Bad("means has no feature axis")
+    cov = _arr(state, "covariances", shape=(c, s, k, d, d))
+    _finite(w, "weights")
+    # unused slots of a draw may hold NaN parameters; the kernel arrays may not
+    _finite(means, "means", allow_nan=True)
+    _finite(cov, "covariances", allow_nan=True)
+    if (w < 0).any():
+        raise _Bad("weights has negative entries")
+    _arr(state, "_unused", kind="b", shape=(c, s, k))
+    perm = _arr(state, "permutation", kind="iu", shape=(c, s, k))
+    if perm is not None and not (np.sort(perm, axis=-1) == np.arange(k)).all():
+        raise _Bad("permutation is not a permutation of the components in every draw")
+    X = state.get("X")
+    n = None
+    if X is not None:
+        X = _check_array(X, "X", shape=(None, d))
+        n = X.shape[0]
+        _finite(X, "X")
+        sw = _arr(state, "sample_weight", shape=(n,))
+        if sw is not None and not (np.isfinite(sw).all() and (sw >= 0).all()):
+            raise _Bad("sample_weight must be finite and non-negative")
+    labels = state.get("labels")
+    if labels is not None:
+        labels = _check_array(labels, "labels", kind="iu", shape=(c, s, n))
+        if labels.size and ((labels < -1).any() or (labels >= k).any()):
+            raise _Bad(f"labels holds values outside -1 .. {k - 1}")
+    kernel = state.get("_kernel")
+    if kernel is not None:  # every draw's kernel arrays, flattened to (C * S, K, ...)
+        flat = c * s
+        _finite(_check_array(kernel.means, "_kernel.means", shape=(flat, k, d)), "_kernel.means")
+        prec = _check_array(kernel.prec, "_kernel.prec", shape=(flat, k, None, d))
+        if prec.shape[2] not in (1, d):
+            want = f"({flat}, {k}, 1 or {d}, {d})"
+            raise _Bad(f"_kernel.prec has shape {prec.shape}, expected {want}")
+        _finite(prec, "_kernel.prec")
+        log_const = _check_array(kernel.log_const, "_kernel.log_const", shape=(flat, k))
+        _finite(log_const, "_kernel.log_const", allow_neg_inf=True)
+        if getattr(kernel, "dof", None) is not None:
+            _finite(_check_array(kernel.dof, "_kernel.dof", shape=(flat, k)), "_kernel.dof")
+
+
 def check_state(class_name: str, state: dict) -> None:
     """Raise ValueError (naming the attribute) unless the fitted ``state`` of an
     estimator of class ``class_name`` is consistent: shapes against
@@ -301,10 +354,17 @@ def check_state(class_name: str, state: dict) -> None:
     labels and indices in range, finite parameters, a positive standardiser
     scale.  An unfitted model (no ``n_features_in_``) is not checked."""
     try:
+        if class_name == "MixturePosterior":
+            _posterior(state)
+            return
         d = _int(state, "n_features_in_", 1)
         if d is None:
             return
         _standardiser(state, d)
+        if class_name in ("GaussianMixture", "VariationalGaussianMixture"):
+            structure = state.get("_structure", state.get("_family"))  # _family: 0.1.0 VB
+            if not callable(getattr(structure, "shape", None)) and "_family" not in state:
+                raise _Bad("_structure is not a covariance structure")
         _mixture(state, d)
         if class_name == "DirichletProcessMixture":
             _gibbs(state, d)

@@ -635,7 +635,9 @@ def _rebuild_object(meta: dict, decode: _Decoder):
     cls = _resolve_class(meta.get("class"))
     if _is_result(cls) and "params" not in meta:
         result = object.__new__(cls)
-        result.__dict__.update(_checked_names(decode(meta.get("state")), meta.get("class")))
+        state = _checked_names(decode(meta.get("state")), meta.get("class"))
+        check_state(cls.__name__, state)  # before any compiled code can read it
+        result.__dict__.update(state)
         after = getattr(result, "_after_load", None)
         if after is not None:
             after()
