@@ -193,11 +193,14 @@ def _mixture(state: dict, d: int | None) -> None:
     if (weights < 0).any():
         raise _Bad("weights_ has negative entries")
     _finite(_arr(state, "means_", shape=(k, d)), "means_")
+    _arr(state, "effective_components_", kind="b", shape=(k,))
+    for name in ("counts_", "mean_precision_", "degrees_of_freedom_"):  # VB's posterior
+        _finite(_arr(state, name, shape=(k,)), name)
     structure = state.get("_structure")
     shape = getattr(structure, "shape", None)
     if callable(shape) and d is not None:
         want = tuple(shape(k, d))
-        for name in ("covariances_", "precisions_cholesky_", "precisions_"):
+        for name in ("covariances_", "precisions_cholesky_", "precisions_", "scales_"):
             _finite(_arr(state, name, shape=want), name)
         params = state.get("_params")
         if params is not None:
@@ -289,7 +292,10 @@ def _gibbs(state: dict, d: int | None) -> None:
         if (counts < 1).any() or counts.sum() != n_fit:
             raise _Bad(f"_point's counts must be positive and sum to {n_fit}")
         _finite(_check_array(point[1], "_point[1]", shape=(k, d)), "_point[1]")
-        _finite(_check_array(point[2], "_point[2]", shape=(k, d, d)), "_point[2]")
+        R = _check_array(point[2], "_point[2]", shape=(k, d, d))
+        _finite(R, "_point[2]")
+        if not (np.diagonal(R, axis1=1, axis2=2) > 0).all():  # Cholesky factors: divided by
+            raise _Bad("_point[2] holds Cholesky factors without a positive diagonal")
         if point_full is not None and ((point_full < 0).any() or (point_full >= k).any()):
             raise _Bad(f"_point_full holds labels outside 0 .. {k - 1}")
 
@@ -327,6 +333,15 @@ def _posterior(state: dict) -> None:
         sw = _arr(state, "sample_weight", shape=(n,))
         if sw is not None and not (np.isfinite(sw).all() and (sw >= 0).all()):
             raise _Bad("sample_weight must be finite and non-negative")
+    names = state.get("feature_names")
+    if names is not None:
+        arr = np.asarray(names, dtype=object) if isinstance(names, (list, tuple)) else names
+        if not (
+            isinstance(arr, np.ndarray)
+            and arr.shape == (d,)
+            and all(isinstance(v, str) for v in arr.tolist())
+        ):
+            raise _Bad(f"feature_names must be {d} strings")
     labels = state.get("labels")
     if labels is not None:
         labels = _check_array(labels, "labels", kind="iu", shape=(c, s, n))

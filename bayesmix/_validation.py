@@ -20,6 +20,7 @@ __all__ = [
     "check_distinct_rows",
     "check_fitted",
     "check_frequency_counts",
+    "check_init_scale",
     "check_int",
     "check_n_draws",
     "check_prior_against_data",
@@ -463,3 +464,27 @@ def check_n_draws(n_samples, n_features: int, name: str = "n_samples") -> int:
             f"{MAX_DRAW_BYTES // (8 * max(n_features, 1))} at a time (call sample repeatedly)."
         )
     return n
+
+
+def check_init_scale(given: dict, center, scale: float) -> None:
+    """Initial parameters (data units) that stay finite in the fit's
+    standardised units ``(x - center) / scale``: ``means_init`` within
+    ``PRIOR_MEAN_LIMIT`` standard deviations of the data's centre and
+    ``precisions_init`` times ``scale**2`` finite, refused before EM runs."""
+    with np.errstate(all="ignore"):
+        if "means" in given:
+            dist = np.abs((np.asarray(given["means"], dtype=float) - center) / scale).max()
+            if not dist <= PRIOR_MEAN_LIMIT:
+                raise ValueError(
+                    f"means_init lies {dist:.3g} standard deviations of the data from its centre; "
+                    f"at most {PRIOR_MEAN_LIMIT:.0e} is supported. Give initial means within the "
+                    "range of the data, or leave means_init None."
+                )
+        if "precisions" in given:
+            scaled = np.asarray(given["precisions"], dtype=float) * scale**2
+            if not np.isfinite(scaled).all() or not (np.abs(scaled).max() > 0):
+                raise ValueError(
+                    "precisions_init is out of proportion to the data's scale (its entries "
+                    "overflow or vanish once the data are standardised); give precisions "
+                    "about 1 / the data's variance, or leave precisions_init None."
+                )

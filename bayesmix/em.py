@@ -18,7 +18,7 @@ from ._base import BaseMixture
 from ._data import Data, prepare
 from ._em_floor import one_component_floor
 from ._fitting import publish_fit, warn_not_converged
-from ._validation import check_distinct_rows, check_fitted
+from ._validation import check_distinct_rows, check_fitted, check_init_scale
 from .exceptions import DegenerateDataWarning
 
 __all__ = ["GaussianMixture", "fit_prepared", "training_criteria"]
@@ -210,6 +210,7 @@ class GaussianMixture(BaseMixture):
         data = prepare(X, sample_weight, self.n_components, rescale_weights=True)
         check_distinct_rows(self.n_components, data.n_distinct)
         given = core.check_init_arrays(config, params, data.Xt.shape[0])
+        check_init_scale(given, data.std.center, data.std.scale)
         # warm_start continues only a fit of the same model on the same features.
         warm = None
         if (
@@ -409,6 +410,7 @@ def fit_prepared(params: dict, data: Data, *, start=None) -> GaussianMixture:
     config, rng = core.check_config(model.get_params())
     check_distinct_rows(model.n_components, data.n_distinct)
     given = core.check_init_arrays(config, model.get_params(), data.Xt.shape[0])
+    check_init_scale(given, data.std.center, data.std.scale)
     model._publish(config, data, core.fit(config, data, rng, given, start=start))
     return model
 

@@ -969,7 +969,9 @@ def _tridiagonal_eigenvalues(d, e):
         dd = 0.5 * (d[hi - 1] - d[hi])
         ee = e[hi - 1]
         h = math.sqrt(dd * dd + ee * ee)
-        mu = d[hi] - ee * ee / (dd + (h if dd >= 0.0 else -h))
+        den = dd + (h if dd >= 0.0 else -h)
+        # den is 0 only when dd and ee underflow when squared: no shift then
+        mu = d[hi] - ee * ee / den if den != 0.0 else d[hi]
         x = d[lo] - mu
         z = e[lo]
         for k in range(lo, hi):
