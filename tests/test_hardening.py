@@ -496,3 +496,44 @@ def test_em_floor_says_what_it_did():
     np.testing.assert_allclose(gm.means_, np.repeat(one.means_, 3, axis=0), rtol=1e-9)
     assert gm.log_likelihood_ >= one.log_likelihood_ - 1e-10 * abs(one.log_likelihood_)
     assert gm.converged_
+
+
+# ------------------------------------------------- what the fuzzing found (pinned)
+def test_fuzz_findings_tampered_state_is_refused(fits, tmp_path):
+    import copy
+
+    from bayesmix import GaussianMixture, load, select_model
+
+    with pytest.raises(ValueError, match="_structure is not a covariance structure"):
+        load(_saved_with(fits["em"], tmp_path, _structure=None))
+    gibbs = copy.deepcopy(fits["gibbs"])
+    counts, mu, R = gibbs._point
+    R = R.copy()
+    R[0, 0, 0] = 0.0
+    with pytest.raises(ValueError, match="positive diagonal"):
+        load(_saved_with(gibbs, tmp_path, _point=(counts, mu, R)))
+    sel = select_model(fits["X"], n_components=[1, 2], covariance_types=["full"])
+    sel.best_params_ = None
+    path = tmp_path / "sel.npz"
+    sel.save(path)
+    with pytest.raises(ValueError, match="saved state is malformed"):
+        load(path)
+    post = GaussianMixture(2, random_state=0).fit(fits["X"]).posterior(fits["X"], n_draws=4)
+    post.feature_names = "x"
+    post.save(path)
+    with pytest.raises(ValueError, match="feature_names must be 2 strings"):
+        load(path)
+
+
+def test_fuzz_findings_inputs():
+    from bayesmix import GaussianMixture
+
+    X = _two_groups()[:8] * 1e-140
+    with pytest.raises(ValueError, match=r"means_init lies .* standard deviations"):
+        GaussianMixture(2, means_init=[[1e200, 0.0], [0.0, 0.0]]).fit(X)
+    # the eigenvalue QR step of the learned prior scale once divided by an
+    # underflowed zero
+    prior = NormalInverseWishart(mean=[0.0, 0.0], kappa=1e-300)
+    DirichletProcessMixture(
+        1.0, prior, n_iter=4, burn_in=1, n_chains=2, progress=False, random_state=0
+    ).fit(np.full((2, 2), 3.0))
