@@ -517,5 +517,5 @@ TARGETS = {
 if __name__ == "__main__":
     name = sys.argv[1]
     TARGETS[name]()
-    print(json.dumps({"target": name, "examples": sum(COUNTS.values()), "calls": COUNTS}))
+    print(json.dumps({"target": name, "calls_total": sum(COUNTS.values()), "calls": COUNTS}))
     _ = bayesmix.__version__
