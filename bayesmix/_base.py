@@ -13,7 +13,7 @@ from ._display import model_html, short_repr
 from ._kernels import log_prob_pass
 from ._validation import (
     check_fitted,
-    check_int,
+    check_n_draws,
     check_predict_X,
     check_random_state,
     check_sample_weight,
@@ -146,7 +146,7 @@ class BaseMixture:
         Uses ``random_state``, so repeated calls with an integer seed repeat.
         """
         check_fitted(self)
-        n_samples = check_int(n_samples, "n_samples", low=1)
+        n_samples = check_n_draws(n_samples, self.n_features_in_)
         rng = check_random_state(self.random_state)
         counts = rng.multinomial(n_samples, self.weights_)
         means, covs = self._sampling_components()

@@ -20,9 +20,39 @@ from ._validation import (
     count_distinct_rows,
 )
 
-__all__ = ["Data", "SortedRows", "Standardiser", "prepare"]
+__all__ = [
+    "SCALE_RANGE",
+    "WEIGHT_TOTAL_RANGE",
+    "Data",
+    "SortedRows",
+    "Standardiser",
+    "check_scale_range",
+    "prepare",
+    "weight_unit",
+]
 
 _ORDER_SEED = 20240601  # fixes the direction that puts rows in a canonical order
+
+
+# The standardiser's scale s maps covariances back as s**2 and precisions as
+# s**-2: both must stay finite with room for a component's own spread, so the
+# data's spread about its centre must lie within about 1e-150 .. 1e150 (the
+# documented range; its offset from zero may be anything finite).
+SCALE_RANGE = (2.0**-500, 2.0**500)
+
+
+def check_scale_range(scale: float, spread: float) -> None:
+    """Refuse data whose spread (largest distance of a row from the centre)
+    gives a standardiser ``scale`` outside ``SCALE_RANGE``: its covariances or
+    precisions would overflow float64 in data units."""
+    lo, hi = SCALE_RANGE
+    if not (lo <= scale <= hi):
+        raise ValueError(
+            f"X has a scale of about {scale:.3g} (its rows lie up to {spread:.3g} from their "
+            f"centre); bayesmix fits data whose scale lies between about {lo:.0e} and {hi:.0e} "
+            "(the covariances, about the scale squared, must fit in float64). Rescale X "
+            "first, e.g. X / X.std(), and scale the fitted means and covariances back."
+        )
 
 
 class Standardiser:
@@ -49,6 +79,7 @@ class Standardiser:
         var_unit = float((w[w > 0] @ (Y * Y)).sum() / (total * X.shape[1]))
         self.center = center
         self.scale = float(coarse * 2.0 ** np.round(0.5 * np.log2(var_unit)))
+        check_scale_range(self.scale, spread)
         self.mean_variance = var_unit * coarse * coarse  # data units
 
     def transform(self, X: np.ndarray) -> np.ndarray:
@@ -89,6 +120,7 @@ class Data:
 
     def __init__(self, X, w, names, n_distinct: int, std: Standardiser | None = None):
         self.X, self.w, self.names, self.n_distinct = X, w, names, n_distinct
+        self.w_unit = 1.0  # the caller's weights are w * w_unit (see prepare)
         self.std = Standardiser(X, w) if std is None else std
         self.Xt = self.std.transform(X)
         self._rows = None
@@ -96,7 +128,9 @@ class Data:
 
     def restandardised(self, std: Standardiser) -> Data:
         """The same rows in the units of another fit (warm start)."""
-        return Data(self.X, self.w, self.names, self.n_distinct, std)
+        data = Data(self.X, self.w, self.names, self.n_distinct, std)
+        data.w_unit = self.w_unit
+        return data
 
     @property
     def rows(self) -> SortedRows:
@@ -115,7 +149,14 @@ class Data:
         return self._variances
 
 
-def prepare(X, sample_weight, at_least: int, *, keep_zero_weight: bool = False) -> Data:
+def prepare(
+    X,
+    sample_weight,
+    at_least: int,
+    *,
+    keep_zero_weight: bool = False,
+    rescale_weights: bool = False,
+) -> Data:
     """Check ``X`` and ``sample_weight`` (nothing compiled runs here) and
     standardise them for the kernels: the one data preparation of every engine
     and of :func:`~bayesmix.select_model`.
@@ -129,6 +170,11 @@ def prepare(X, sample_weight, at_least: int, *, keep_zero_weight: bool = False) 
         number (the largest ``n_components`` the caller will fit).
     keep_zero_weight : bool, default=False
         Keep rows of zero weight (they are dropped otherwise: they are not data).
+    rescale_weights : bool, default=False
+        Divide weights whose total leaves ``WEIGHT_TOTAL_RANGE`` by their
+        largest value (for engines whose parameters do not depend on the
+        weights' scale); the divisor is ``Data.w_unit``.  Otherwise such weights
+        are refused.
 
     Returns
     -------
@@ -137,7 +183,37 @@ def prepare(X, sample_weight, at_least: int, *, keep_zero_weight: bool = False) 
     X, names = check_X(X, min_samples=2)
     w = check_sample_weight(sample_weight, X.shape[0])
     check_weighted_rows(w)
+    unit = weight_unit(w, rescale_weights)
+    if unit != 1.0:
+        w = w / unit
     distinct = count_distinct_rows(X, w, at_least)
     if not keep_zero_weight and not (w > 0).all():
         X, w = X[w > 0], w[w > 0]
-    return Data(X, w, names, distinct)
+    data = Data(X, w, names, distinct)
+    data.w_unit = unit
+    return data
+
+
+# Weighted sums of squares (s1 s1^T / nk and the like) overflow or underflow
+# when the weights' total leaves this range.
+WEIGHT_TOTAL_RANGE = (2.0**-200, 2.0**200)
+
+
+def weight_unit(w: np.ndarray, rescale: bool) -> float:
+    """1.0 for weights whose total lies in ``WEIGHT_TOTAL_RANGE``; otherwise,
+    when ``rescale`` (an engine whose parameters depend on the weights' ratios
+    only: EM), their largest value, by which the fit divides them (all-equal
+    weights become exactly 1, so ``sample_weight`` all 1e300 fits like all 1);
+    else a ValueError (VB counts each unit of weight as one observation)."""
+    lo, hi = WEIGHT_TOTAL_RANGE
+    biggest = float(w.max())
+    total = float(np.sum(w / biggest)) * biggest  # no overflow on the way
+    if lo <= total <= hi:
+        return 1.0
+    if rescale:
+        return biggest
+    raise ValueError(
+        f"sample_weight sums to {total:.3g}; this engine counts each unit of weight as one "
+        f"observation and supports totals between {lo:.0e} and {hi:.0e}. Divide the weights "
+        "by a common factor (the posterior then describes that many fewer observations)."
+    )

@@ -16,7 +16,8 @@ import numpy as np
 
 from . import _em_core as core
 from ._data import prepare
-from ._kernels import _n_threads, serial_kernels, single_threaded_blas
+from ._kernels import _n_threads, serial_kernels
+from ._process_state import capturing_warnings, single_threaded_blas, warning_sink
 from ._relabel import apply_permutation, assign_labels
 from ._validation import (
     check_choice,
@@ -132,9 +133,12 @@ def bootstrap_em(
     seeds = rng.integers(0, 2**63 - 1, size=n_boot)
     replicates = [_bootstrap_weights(rng, w, method) for _ in range(n_boot)]
 
+    caught: list[str] = []
+
     def one(b: int):
         """Replicate ``b`` (its own seed and weights: the same whichever thread)."""
-        with serial_kernels() if n_threads > 1 else contextlib.nullcontext():
+        serial = serial_kernels() if n_threads > 1 else contextlib.nullcontext()
+        with serial, warning_sink(caught):
             try:
                 return _refit({**params, "random_state": int(seeds[b])}, X_arr, replicates[b])
             except (ValueError, np.linalg.LinAlgError) as exc:
@@ -143,8 +147,8 @@ def bootstrap_em(
     # Replicates are independent fits: they run on the kernels' threads, one
     # replicate per thread (BLAS on one thread each), in order of b.
     n_threads = min(_n_threads(), n_boot)
-    with warnings.catch_warnings(record=True) as caught, single_threaded_blas():
-        warnings.simplefilter("always")
+    # shared, not catch_warnings: overlapping bootstraps in threads restore once
+    with capturing_warnings(), single_threaded_blas():
         if n_threads == 1:
             fits = [one(b) for b in range(n_boot)]
         else:
@@ -174,7 +178,7 @@ def bootstrap_em(
     if degenerate:
         notes.append(f"{degenerate} replicate(s) needed regularisation or re-seeding")
     if caught:
-        notes.append(f"the replicates raised {len(caught)} warning(s) ({caught[0].message})")
+        notes.append(f"the replicates raised {len(caught)} warning(s) ({caught[0]})")
     if notes:
         warnings.warn(
             f"Bootstrap of {n_boot} EM replicates: {'; '.join(notes)}. Intervals from "
@@ -237,7 +241,7 @@ def _refit(params: dict, X, sample_weight) -> _Replicate:
     ``params["weights_init"]`` ... (the full-data fit) as the first start in
     place of the hierarchical one."""
     config, rng = core.check_config(params)
-    data = prepare(X, sample_weight, config.n_components)
+    data = prepare(X, sample_weight, config.n_components, rescale_weights=True)
     check_distinct_rows(config.n_components, data.n_distinct)
     given = core.check_init_arrays(config, params, data.Xt.shape[0])
     if config.n_components == 1:  # one optimum: no other start can find another

@@ -54,6 +54,7 @@ from ._gibbs_model import Model, SamplerRows, label_dtype
 from ._init import kmeans
 from ._kernels import _n_threads
 from ._kernels._gibbs import canonical_labels, gibbs_block, gibbs_sweep, split_merge
+from .exceptions import NonFiniteStateError
 from .priors import Gamma
 
 __all__ = [
@@ -114,6 +115,18 @@ class Draws(NamedTuple):
     split_merge: np.ndarray  # (n_chains, 4) int64, summed over all iterations
     hyper_b: np.ndarray | None = None  # (n_chains, n_kept) Psi0 = b A of each draw
     hyper_kappa: np.ndarray | None = None  # (n_chains, n_kept) kappa0 of each draw
+
+
+def _check_kernel_k(n_clusters: int) -> int:
+    """The kernels return ``-1`` clusters when a categorical draw met weights that
+    are NaN, all zero or infinite: raise rather than continue from that state."""
+    if n_clusters < 0:
+        raise NonFiniteStateError(
+            "the Gibbs sampler met non-finite predictive densities (NaN or infinite "
+            "weights in a draw): the component prior is outside what float64 can hold "
+            "for these data."
+        )
+    return n_clusters
 
 
 def auto_proposals(n_clusters: int) -> int:
@@ -278,6 +291,7 @@ def step(
         seed,
         want_log_joint,
     )
+    n_clusters = _check_kernel_k(n_clusters)
     if isinstance(concentration, Gamma):
         alpha = escobar_west(rng, alpha, n_clusters, model.X.shape[0], concentration)
     lj = float("nan")
@@ -428,6 +442,7 @@ class _Chain:
                 out_values,
                 self.sm,
             )
+            K = _check_kernel_k(K)
             kap = blk["kappa"]
             for r, t in enumerate(np.flatnonzero(flags)):
                 Kr, ar, lj, br = out_values[r]

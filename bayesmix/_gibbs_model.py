@@ -82,7 +82,10 @@ def niw_tables(n_max: int, n_features: int, kappa0: float, nu0: float, logdet0: 
     G = -0.5 * d * n * log_pi + mvgammaln(0.5 * nun, d) - mvgammaln(np.array([0.5 * nu0]), d)
     G += 0.5 * nu0 * logdet0 + 0.5 * d * (np.log(kappa0) - np.log(kn))
     loo = np.zeros_like(n)
-    loo[1:] = kn[1:] / (kn[1:] - 1.0)
+    # n = 1 (read by no kernel: a singleton leaves without a downdate) is
+    # infinite once kappa0 is below the rounding of 1 + kappa0
+    with np.errstate(divide="ignore"):
+        loo[1:] = kn[1:] / (kn[1:] - 1.0)
     return np.ascontiguousarray(np.stack([T + log_n, G, c, loo]))
 
 

@@ -20,12 +20,16 @@ __all__ = [
     "check_distinct_rows",
     "check_fitted",
     "check_frequency_counts",
+    "check_init_scale",
     "check_int",
+    "check_n_draws",
+    "check_prior_against_data",
     "check_random_state",
     "check_real",
     "check_sample_weight",
     "check_weighted_rows",
     "count_distinct_rows",
+    "describe_prior_field",
 ]
 
 
@@ -58,11 +62,13 @@ def check_X(X, *, name: str = "X", min_samples: int = 1, allow_nan: bool = False
             f"{name} is a sparse matrix, which bayesmix does not support; "
             f"pass a dense array, e.g. {name}.toarray()."
         )
+    _refuse_masked(X, name)
     names = _feature_names(X)
     if hasattr(X, "to_numpy"):
         frame = X
+        _refuse_time_columns(frame, name)
         X = frame.to_numpy()
-        if getattr(X, "dtype", None) is np.dtype(object):
+        if getattr(X, "dtype", None) is np.dtype(object) and not _has_text(X):
             try:  # nullable columns: pandas' missing values become NaN, reported below
                 X = frame.to_numpy(dtype=np.float64, na_value=np.nan)
             except (TypeError, ValueError):
@@ -84,6 +90,12 @@ def check_X(X, *, name: str = "X", min_samples: int = 1, allow_nan: bool = False
             f"{name} must contain numbers, but it contains strings (dtype {arr.dtype}); "
             "encode non-numeric columns as numbers, or convert numeric strings explicitly "
             f"with {name}.astype(float)."
+        )
+    if arr.dtype.kind in "mM" or (arr.dtype.kind == "O" and _has_time(arr)):
+        raise TypeError(
+            f"{name} holds dates or times (dtype {arr.dtype}), which bayesmix would otherwise "
+            "read as raw integers; convert them to numbers with a meaningful unit yourself, "
+            "e.g. (t - t.min()) / np.timedelta64(1, 'h'), or drop those columns."
         )
     if arr.dtype.kind not in "biuf":
         try:
@@ -135,6 +147,37 @@ def _has_text(arr: np.ndarray) -> bool:
     return any(isinstance(value, (str, bytes)) for value in arr.flat)
 
 
+def _has_time(arr: np.ndarray) -> bool:
+    import datetime
+
+    kinds = (datetime.date, datetime.time, datetime.timedelta, np.datetime64, np.timedelta64)
+    return any(isinstance(value, kinds) for value in arr.flat)
+
+
+def _refuse_masked(value, name: str) -> None:
+    """A masked array's mask would be dropped by ``np.asarray``: refuse it."""
+    if isinstance(value, np.ma.MaskedArray):
+        raise TypeError(
+            f"{name} is a numpy masked array; bayesmix does not yet treat masked entries as "
+            f"missing values and would read the values under the mask. Drop the masked rows "
+            f"(e.g. np.ma.compress_rows({name}) for a 2-D array, {name}.compressed() for 1-D) "
+            f"or pass {name}.data if the mask is meant to be ignored."
+        )
+
+
+def _refuse_time_columns(frame, name: str) -> None:
+    dtypes = getattr(frame, "dtypes", None)
+    if dtypes is None or not hasattr(dtypes, "items"):
+        return
+    for column, dtype in dtypes.items():
+        if getattr(dtype, "kind", None) in ("m", "M"):
+            raise TypeError(
+                f"{name} column {column!r} holds dates or times (dtype {dtype}), which "
+                "bayesmix would otherwise read as raw integers; convert it to numbers with a "
+                "meaningful unit yourself, e.g. (t - t.min()) / pd.Timedelta('1h'), or drop it."
+            )
+
+
 def as_feature_major(X: np.ndarray, center=None, scale=None) -> np.ndarray:
     """``((X - center) / scale).T`` as a C-contiguous (n_features, n_samples) array:
     the layout every kernel reads."""
@@ -150,14 +193,27 @@ def check_sample_weight(sample_weight, n_samples: int) -> np.ndarray:
     """Frequency weights as a float64 (n_samples,) array (ones when None)."""
     if sample_weight is None:
         return np.ones(n_samples)
+    _refuse_masked(sample_weight, "sample_weight")
     if isinstance(sample_weight, numbers.Number) and not isinstance(sample_weight, bool):
         sample_weight = np.full(n_samples, float(sample_weight))
+    if hasattr(sample_weight, "to_numpy"):  # a pandas Series
+        sample_weight = sample_weight.to_numpy()
     try:
-        w = np.asarray(sample_weight, dtype=np.float64)
-    except (TypeError, ValueError):
+        raw = np.asarray(sample_weight)
+    except Exception:  # ragged lists and the like
+        raw = np.asarray(None)
+    # the same refusals as X: no strings (even numeric ones), objects or dates
+    if raw.dtype.kind not in "biuf" or raw.dtype == np.dtype(object):
         raise TypeError(
-            "sample_weight must be numbers, one per row of X (or None for equal weights)."
-        ) from None
+            f"sample_weight must be numbers, one per row of X (or None for equal weights), "
+            f"got dtype {raw.dtype}; convert it first, e.g. np.asarray(w, dtype=float)."
+        )
+    if raw.dtype.kind in "iu" and raw.size and np.abs(raw).max() > 2**53:
+        raise ValueError(
+            "sample_weight has integers above 2**53, which float64 cannot hold exactly; "
+            "divide the weights by a common factor (only their ratios matter to EM and VB)."
+        )
+    w = raw.astype(np.float64)
     if w.ndim != 1 or w.shape[0] != n_samples:
         raise ValueError(
             f"sample_weight must have shape ({n_samples},) to match the rows of X, "
@@ -307,9 +363,21 @@ def check_predict_X(estimator, X):
     return X
 
 
+MAX_EXPANDED_ROWS = 10**8  # copies a sampler fed with frequency weights may hold
+
+
 def check_frequency_counts(w: np.ndarray, owner: str) -> np.ndarray:
     """Frequency weights ``w`` (n_samples,) that must be whole numbers (a row of
-    weight ``w`` is ``w`` identical observations), as int64 counts."""
+    weight ``w`` is ``w`` identical observations), as int64 counts; their total
+    at most ``MAX_EXPANDED_ROWS`` (the sampler holds every copy)."""
+    total = float(np.sum(w))
+    if total > MAX_EXPANDED_ROWS:
+        raise ValueError(
+            f"sample_weight sums to {total:.4g} observations; {owner} holds one row per "
+            f"observation and supports at most {MAX_EXPANDED_ROWS:.0e}. Divide the weights by "
+            "a common factor (the posterior then describes fewer observations) or use "
+            "GaussianMixture / VariationalGaussianMixture, whose weights are scale-free."
+        )
     if not np.array_equal(w, np.round(w)):
         bad = int(np.argmax(w != np.round(w)))
         raise ValueError(
@@ -318,3 +386,105 @@ def check_frequency_counts(w: np.ndarray, owner: str) -> np.ndarray:
             "round the weights (np.round) or repeat the rows instead."
         )
     return w.astype(np.int64)
+
+
+# The prior in standardised units (the data centred and divided by one overall
+# scale) must stay where float64 arithmetic on the clusters' statistics keeps
+# precision: a rank-one update of Psi_n adds kappa0 (xbar - m0)(xbar - m0)^T,
+# whose rounding (about 1e-16 of it) must stay well below the smallest
+# eigenvalue of Psi0, or the Cholesky factors turn NaN and every predictive
+# density with them.
+PRIOR_MEAN_LIMIT = 1e6  # |m0| in data standard deviations from the data's centre
+PRIOR_SCALE_RANGE = (1e-10, 1e10)  # eigenvalues of Psi0 in squared data standard deviations
+
+
+def describe_prior_field(user_prior, field: str, arg: str = "component_prior") -> str:
+    """Who set a prior field: ``"component_prior.mean=[...]"`` or ``"the default
+    prior's mean"`` (the user did not set it)."""
+    value = None if user_prior is None else getattr(user_prior, field, None)
+    if value is None:
+        return f"the default prior's {field} (not set in {arg})"
+    shown = np.array2string(np.asarray(value), precision=3, threshold=6, separator=", ")
+    shown = " ".join(shown.split())  # one line, even for a matrix
+    return f"{arg}.{field}={shown}"
+
+
+def check_prior_against_data(
+    prior_std, user_prior, arg: str = "component_prior", check_scale: bool = True
+) -> None:
+    """Refuse a resolved prior, in standardised units (data of unit overall
+    scale about its centre), that the engines cannot compute with: a mean more
+    than ``PRIOR_MEAN_LIMIT`` data standard deviations away, a scale whose
+    eigenvalues leave ``PRIOR_SCALE_RANGE``, or any non-finite value.  The
+    message names the user's own argument, or the default prior.
+
+    ``prior_std`` is a resolved :class:`~bayesmix.priors.NormalInverseWishart`
+    with an array ``scale``; ``check_scale=False`` when the scale is learned
+    (a hyperprior: its value is drawn from the data, not given).
+    """
+    mean = np.asarray(prior_std.mean, dtype=np.float64)
+    if not np.isfinite(mean).all() or np.abs(mean).max() > PRIOR_MEAN_LIMIT:
+        dist = float(np.abs(mean).max()) if np.isfinite(mean).all() else float("inf")
+        raise ValueError(
+            f"{describe_prior_field(user_prior, 'mean', arg)} puts the prior mean {dist:.3g} "
+            f"standard deviations of the data from the data's centre; at most "
+            f"{PRIOR_MEAN_LIMIT:.0e} is supported (beyond it the clusters' statistics lose all "
+            "precision). Give a mean within the range of the data, or leave it None (the data "
+            "mean)."
+        )
+    if not check_scale:
+        return
+    scale = np.asarray(prior_std.scale, dtype=np.float64)
+    if scale.ndim != 2:
+        return
+    lo, hi = PRIOR_SCALE_RANGE
+    eig = np.linalg.eigvalsh(scale) if np.isfinite(scale).all() else np.array([np.nan])
+    if not (np.isfinite(eig).all() and eig.min() >= lo and eig.max() <= hi):
+        shown = f"[{eig.min():.3g}, {eig.max():.3g}]" if np.isfinite(eig).all() else "not finite"
+        raise ValueError(
+            f"{describe_prior_field(user_prior, 'scale', arg)} has eigenvalues {shown} in units "
+            f"of the data's variance; the supported range is [{lo:.0e}, {hi:.0e}] (outside it "
+            "the clusters' covariances cannot be computed in float64). Scale it to the data "
+            "(e.g. np.cov(X.T) / n_components) or leave it None."
+        )
+
+
+MAX_DRAW_BYTES = 2**34  # 16 GiB: a sample larger than this is refused before allocating
+
+
+def check_n_draws(n_samples, n_features: int, name: str = "n_samples") -> int:
+    """A number of points to draw (``sample``): a positive integer whose
+    ``(n_samples, n_features)`` float64 array stays under ``MAX_DRAW_BYTES``,
+    refused before any allocation (a MemoryError after minutes otherwise)."""
+    n = check_int(n_samples, name, low=1)
+    if n * max(n_features, 1) * 8 > MAX_DRAW_BYTES:
+        raise ValueError(
+            f"{name}={n} points of {n_features} features would take "
+            f"{n * n_features * 8 / 2**30:.3g} GiB; draw at most "
+            f"{MAX_DRAW_BYTES // (8 * max(n_features, 1))} at a time (call sample repeatedly)."
+        )
+    return n
+
+
+def check_init_scale(given: dict, center, scale: float) -> None:
+    """Initial parameters (data units) that stay finite in the fit's
+    standardised units ``(x - center) / scale``: ``means_init`` within
+    ``PRIOR_MEAN_LIMIT`` standard deviations of the data's centre and
+    ``precisions_init`` times ``scale**2`` finite, refused before EM runs."""
+    with np.errstate(all="ignore"):
+        if "means" in given:
+            dist = np.abs((np.asarray(given["means"], dtype=float) - center) / scale).max()
+            if not dist <= PRIOR_MEAN_LIMIT:
+                raise ValueError(
+                    f"means_init lies {dist:.3g} standard deviations of the data from its centre; "
+                    f"at most {PRIOR_MEAN_LIMIT:.0e} is supported. Give initial means within the "
+                    "range of the data, or leave means_init None."
+                )
+        if "precisions" in given:
+            scaled = np.asarray(given["precisions"], dtype=float) * scale**2
+            if not np.isfinite(scaled).all() or not (np.abs(scaled).max() > 0):
+                raise ValueError(
+                    "precisions_init is out of proportion to the data's scale (its entries "
+                    "overflow or vanish once the data are standardised); give precisions "
+                    "about 1 / the data's variance, or leave precisions_init None."
+                )

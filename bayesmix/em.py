@@ -18,8 +18,9 @@ from . import _em_core as core
 from . import _em_online as online
 from ._base import BaseMixture
 from ._data import Data, prepare
+from ._em_floor import one_component_floor
 from ._fitting import publish_fit, warn_not_converged
-from ._validation import check_distinct_rows, check_fitted
+from ._validation import check_distinct_rows, check_fitted, check_init_scale
 from .exceptions import DegenerateDataWarning
 
 __all__ = ["GaussianMixture", "fit_prepared", "training_criteria"]
@@ -238,9 +239,10 @@ class GaussianMixture(BaseMixture):
         # touched until all of them passed.
         params = self.get_params()
         config, rng = core.check_config(params)
-        data = prepare(X, sample_weight, self.n_components)
+        data = prepare(X, sample_weight, self.n_components, rescale_weights=True)
         check_distinct_rows(self.n_components, data.n_distinct)
         given = core.check_init_arrays(config, params, data.Xt.shape[0])
+        check_init_scale(given, data.std.center, data.std.scale)
         _compile.compile_first(_compile.EM)
         # warm_start continues only a fit of the same model on the same features.
         warm = None
@@ -308,7 +310,8 @@ class GaussianMixture(BaseMixture):
                 "partial_fit continues the fitted model, but n_components or "
                 "covariance_type changed since it was fitted; call fit(X) to start again."
             )
-        data = prepare(X, sample_weight, 1)
+        data = prepare(X, sample_weight, 1, rescale_weights=True)
+        unit = data.w_unit
         if data.Xt.shape[0] != self.n_features_in_:
             raise ValueError(
                 f"X has {data.Xt.shape[0]} features, but GaussianMixture is expecting "
@@ -342,12 +345,13 @@ class GaussianMixture(BaseMixture):
         self._online = state
         self.n_steps_ = state.n_steps
         self.lower_bound_ = mean_ll - log_jac
-        self.log_likelihood_ = (mean_ll - log_jac) * float(data.w.sum())
+        self.log_likelihood_ = (mean_ll - log_jac) * float(data.w.sum()) * unit
         self._set_public_params()
         return self
 
     def _publish(self, config: core.Config, data: Data, result: core.Fit) -> None:
         """Set the fitted attributes from a :class:`bayesmix._em_core.Fit`, then warn."""
+        result = one_component_floor(config, data, result)  # never below one component
         best, ctx = result.best, result.ctx
         Xt, w, std, names = data.Xt, data.w, data.std, data.names
         n_features = Xt.shape[0]
@@ -365,10 +369,11 @@ class GaussianMixture(BaseMixture):
             lower_bounds=best.lower_bounds,
             log_jacobian=log_jac,
         )
-        self.log_likelihood_ = best.log_likelihood - float(w.sum()) * log_jac
+        unit = getattr(data, "w_unit", 1.0)  # weights rescaled by prepare: totals in the caller's
+        self.log_likelihood_ = (best.log_likelihood - float(w.sum()) * log_jac) * unit
         # sum_i w_i log max_k p(k | x_i) at the fitted parameters: ICL's entropy term
-        self._train_log_max_resp = best.log_max_resp
-        self._train_weight = float(w.sum())
+        self._train_log_max_resp = best.log_max_resp * unit
+        self._train_weight = float(w.sum()) * unit
         self._set_public_params()
         self.collapsed_components_ = best.collapsed
 
@@ -536,6 +541,7 @@ def fit_prepared(params: dict, data: Data, *, start=None) -> GaussianMixture:
     config, rng = core.check_config(model.get_params())
     check_distinct_rows(model.n_components, data.n_distinct)
     given = core.check_init_arrays(config, model.get_params(), data.Xt.shape[0])
+    check_init_scale(given, data.std.center, data.std.scale)
     model._publish(config, data, core.fit(config, data, rng, given, start=start))
     return model
 

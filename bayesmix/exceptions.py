@@ -10,6 +10,7 @@ __all__ = [
     "ConvergenceWarning",
     "DegenerateDataWarning",
     "MeanFieldWarning",
+    "NonFiniteStateError",
     "NotFittedError",
     "not_fitted_error",
 ]
@@ -42,6 +43,12 @@ class MeanFieldWarning(UserWarning):
     """Mean-field (variational) intervals are known to be too narrow for this
     fit: its components overlap.  The message says by how much and what to use
     instead (the EM bootstrap or the Gibbs sampler)."""
+
+
+class NonFiniteStateError(ValueError):
+    """A sampler's state became non-finite (NaN or infinite predictive densities):
+    the compiled code stopped instead of reading past its arrays.  The message
+    names the prior value that caused it."""
 
 
 class NotFittedError(ValueError, AttributeError):

@@ -34,6 +34,7 @@ import numpy as np
 
 from . import _compile
 from ._base import BaseMixture
+from ._data import Standardiser
 from ._diagnostics import RHAT_THRESHOLD, bulk_ess, rhat_limit, split_rhat
 from ._gibbs_core import AUTO_MIN_ESS, Draws, run_auto, run_chains
 from ._gibbs_hyper import prepare, prior_at, resolve_prior, summarise_hyper
@@ -58,12 +59,14 @@ from ._validation import (
     check_frequency_counts,
     check_int,
     check_predict_X,
+    check_prior_against_data,
     check_random_state,
     check_sample_weight,
     check_weighted_rows,
     check_X,
+    describe_prior_field,
 )
-from .exceptions import ConvergenceWarning
+from .exceptions import ConvergenceWarning, NonFiniteStateError
 from .priors import DirichletProcess, Gamma, NormalInverseWishart
 
 __all__ = ["DirichletProcessMixture"]
@@ -347,6 +350,7 @@ class DirichletProcessMixture(BaseMixture):
         n_features = X.shape[1]
         w = check_sample_weight(sample_weight, X.shape[0])
         reps = check_frequency_counts(w, type(self).__name__)
+        Standardiser(X, w)  # refuses data outside the supported scale range, before the prior
         rows = expand_rows(X, reps)
         # The sampler's rows are the copies, each of unit weight: one row of
         # weight 3 is three rows, as np.repeat(X, w, axis=0) would give.
@@ -354,6 +358,9 @@ class DirichletProcessMixture(BaseMixture):
 
         prior_data = resolve_prior(prior, rows.X)
         model, hyper = prepare(rows.X, prior_data)
+        check_prior_against_data(
+            model.prior, self.component_prior, check_scale=hyper is None or hyper.scale is None
+        )
         _compile.compile_first(_compile.GIBBS)
         n = model.X.shape[0]
         n_chains = self.n_chains
@@ -389,6 +396,12 @@ class DirichletProcessMixture(BaseMixture):
                     model, rows, conc, n_proposals, self.n_iter, kept, streams, progress.tick, hyper
                 )
                 report = None
+        except NonFiniteStateError as exc:
+            raise NonFiniteStateError(
+                f"{exc} Check {describe_prior_field(self.component_prior, 'mean')} and "
+                f"{describe_prior_field(self.component_prior, 'scale')} against the scale of "
+                "the data."
+            ) from None
         finally:
             progress.close()
 

@@ -51,10 +51,11 @@ from pathlib import Path
 
 import numpy as np
 
+from ._load_checks import MAX_BYTES_FLOOR, MAX_RATIO, check_members, check_state
 from ._version import __version__
 from .covariance import CovarianceStructure, get_structure
 
-__all__ = ["FORMAT_VERSION", "load", "save"]
+__all__ = ["FORMAT_VERSION", "MAX_BYTES_FLOOR", "MAX_RATIO", "load", "save"]
 
 FORMAT = "bayesmix-model"
 FORMAT_VERSION = 1
@@ -190,10 +191,12 @@ class _Encoder:
 class _Decoder:
     def __init__(self, arrays):
         self.arrays = arrays
+        self.used: set[str] = set()  # the members the metadata referred to
 
     def _get(self, key) -> np.ndarray:
         if not isinstance(key, str) or key not in self.arrays:
             raise ValueError(f"the metadata refers to an array {key!r} that the file lacks")
+        self.used.add(key)
         return self.arrays[key]
 
     def __call__(self, data):
@@ -286,7 +289,7 @@ class _Decoder:
         return cls._make(items)
 
     def _tag_estimator(self, d):
-        return _rebuild_estimator(d, self)
+        return _rebuild_estimator(d, self)  # the nested model's checks run there
 
     def _column(self, d):
         import pandas as pd
@@ -497,13 +500,18 @@ def save(model, path) -> None:
         raise
 
 
-def load(path):
+def load(path, *, max_bytes: int | None = None):
     """Read a model, posterior or model selection written by :func:`save`
     (or by its ``save`` method).
 
     Parameters
     ----------
     path : str or path-like
+    max_bytes : int, optional
+        The most memory the arrays may take once decompressed.  By default
+        ``max(MAX_BYTES_FLOOR, MAX_RATIO * file size)`` (64 MiB, or 64 times the
+        file), so a small file cannot expand into gigabytes; pass a larger value
+        for a file you trust whose arrays compress unusually well.
 
     Returns
     -------
@@ -519,9 +527,13 @@ def load(path):
     FileNotFoundError
         If ``path`` does not exist.
     ValueError
-        If the file is truncated, corrupted, not a bayesmix model, or written
-        by a newer file-format version.  No content of the file is ever
-        executed: arrays are read with ``allow_pickle=False``.
+        If the file is truncated, corrupted, not a bayesmix model, written by a
+        newer file-format version, holds members it should not (unknown,
+        duplicate or unreferenced names, arrays larger than ``max_bytes``), or
+        a fitted state whose arrays do not agree in shape, dtype or range with
+        the model's metadata and with each other (checked before any compiled
+        code reads them).  No content of the file is ever executed: arrays are
+        read with ``allow_pickle=False``.
     """
     path = Path(os.fspath(path))
     if not path.is_file():
@@ -535,6 +547,7 @@ def load(path):
     if not raw.startswith(b"PK\x03\x04"):
         raise bad("it is not an .npz (zip) archive")
     try:
+        check_members(raw, max_bytes, bad)
         with np.load(_stdio.BytesIO(raw), allow_pickle=False) as npz:
             names = set(npz.files)
             if _META not in names:
@@ -568,11 +581,15 @@ def load(path):
             f"{FORMAT_VERSION}, so upgrade bayesmix"
         )
     try:
-        return _rebuild(meta, arrays)
+        obj = _rebuild(meta, arrays)
     except ValueError as exc:
         raise bad(str(exc)) from None
+    except (AttributeError, TypeError, KeyError, IndexError) as exc:
+        # a value of the wrong kind where a constructor or _after_load expected another
+        raise bad(f"its saved state is malformed ({type(exc).__name__}: {exc})") from None
     except RecursionError:
         raise bad("its metadata is nested too deeply") from None
+    return obj
 
 
 def load_as(path, cls: type):
@@ -608,10 +625,20 @@ def _added_params(cls, missing: set) -> dict:
 
 def _rebuild(meta: dict, arrays: dict):
     decode = _Decoder(arrays)
+    obj = _rebuild_object(meta, decode)
+    unused = sorted(set(arrays) - decode.used)
+    if unused:
+        raise ValueError(f"it holds members the metadata never refers to: {unused[:5]}")
+    return obj
+
+
+def _rebuild_object(meta: dict, decode: _Decoder):
     cls = _resolve_class(meta.get("class"))
     if _is_result(cls) and "params" not in meta:
         result = object.__new__(cls)
-        result.__dict__.update(_checked_names(decode(meta.get("state")), meta.get("class")))
+        state = _checked_names(decode(meta.get("state")), meta.get("class"))
+        check_state(cls.__name__, state)  # before any compiled code can read it
+        result.__dict__.update(state)
         after = getattr(result, "_after_load", None)
         if after is not None:
             after()
@@ -632,6 +659,7 @@ def _rebuild_estimator(meta: dict, decode: _Decoder):
         )
     params = {**_added_params(cls, names - set(params)), **params}
     state = _checked_names(state, "the model")
+    check_state(cls.__name__, state)  # before any compiled code can read it
     model = cls(**params)
     for name, value in state.items():
         setattr(model, name, value)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import threading
 import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
@@ -28,7 +27,8 @@ from . import _compile, _init
 from . import _em_core as em_core
 from . import io as _io
 from ._data import prepare
-from ._kernels import serial_kernels, single_threaded_blas
+from ._kernels import serial_kernels
+from ._process_state import capturing_warnings, single_threaded_blas, thread_state
 from ._validation import (
     check_choice,
     check_distinct_rows,
@@ -60,7 +60,7 @@ TABLE_COLUMNS = (
     "error",
 )
 
-_local = threading.local()
+_local = thread_state  # .sink: the warnings of the grid cell this thread fits
 
 
 @dataclass
@@ -113,19 +113,6 @@ class ModelSelection:
         key = (self.best_params_.get("covariance_type"), self.best_params_.get("n_components"))
         if self.best_ is not None and key in self.models_:
             self.models_[key] = self.best_
-
-
-def _record_warning(message, category, filename, lineno, file=None, line=None):
-    """``warnings.showwarning`` while the grid runs: file each warning under the
-    grid cell of the thread that raised it."""
-    sink = getattr(_local, "sink", None)
-    if sink is None:  # a warning from a thread that is not fitting a cell
-        _previous_showwarning[-1](message, category, filename, lineno, file, line)
-        return
-    sink.append(f"{category.__name__}: {message}")
-
-
-_previous_showwarning = [warnings.showwarning]
 
 
 def _folds(n_samples: int, n_folds: int, rng) -> list[np.ndarray]:
@@ -386,7 +373,7 @@ def select_model(
     results: list = [None] * len(cells)
     n_threads = 1 if n_jobs == 1 else min(n_jobs, len(cells))
     # The data are checked, standardised and sorted once for the whole grid.
-    data = prepare(X_arr, w, max(ks))
+    data = prepare(X_arr, w, max(ks), rescale_weights=True)
     _compile.compile_first(_compile.EM)
     # One initialisation per number of components, shared by the covariance
     # types (what each would compute from the same seed anyway), unless the
@@ -404,25 +391,19 @@ def select_model(
                 data, ct, k, seed, params, criterion, folds, start, cv_data=(X_arr, w)
             )
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("always")
-        _previous_showwarning.append(warnings.showwarning)
-        warnings.showwarning = _record_warning
-        try:
-            with single_threaded_blas():
-                if n_jobs == 1 or len(cells) == 1:
-                    if share:
-                        for k in sorted(ks, reverse=True):
-                            shared.compute(k)
-                    for i in order:
-                        run(i)
-                else:
-                    with ThreadPoolExecutor(max_workers=min(n_jobs, len(cells))) as pool:
-                        if share:
-                            list(pool.map(shared.compute, sorted(ks, reverse=True)))
-                        list(pool.map(run, order))
-        finally:
-            _previous_showwarning.pop()
+    # shared, not catch_warnings: overlapping selections in threads restore once
+    with capturing_warnings(), single_threaded_blas():
+        if n_jobs == 1 or len(cells) == 1:
+            if share:
+                for k in sorted(ks, reverse=True):
+                    shared.compute(k)
+            for i in order:
+                run(i)
+        else:
+            with ThreadPoolExecutor(max_workers=min(n_jobs, len(cells))) as pool:
+                if share:
+                    list(pool.map(shared.compute, sorted(ks, reverse=True)))
+                list(pool.map(run, order))
 
     rows = [r[0] for r in results]
     models = {(r[0]["covariance_type"], r[0]["n_components"]): r[1] for r in results if r[1]}

@@ -29,6 +29,7 @@ from ._validation import (
     check_fitted,
     check_int,
     check_predict_X,
+    check_prior_against_data,
     check_random_state,
     check_real,
 )
@@ -351,6 +352,7 @@ default="kmeans"
         weight_prior, component_prior, prior, structure = _vb_priors.resolve_priors(
             self.n_components, get_structure(self.covariance_type), Xt, w, std, wp, cp
         )
+        check_prior_against_data(prior, self.component_prior, check_scale=prior.base is None)
         rng = check_random_state(self.random_state)
         _compile.compile_first(_compile.VB)
         self._structure = structure

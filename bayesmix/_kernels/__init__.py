@@ -8,7 +8,6 @@ the outputs, so results do not depend on the number of threads.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -53,7 +52,6 @@ __all__ = [
     "resp_stats",
     "run_tasks",
     "serial_kernels",
-    "single_threaded_blas",
     "sq_dist_to_point",
     "upper_inverse",
 ]
@@ -65,9 +63,15 @@ _MIN_TASKS_PER_THREAD = 2
 
 
 def _n_threads() -> int:
-    env = os.environ.get("BAYESMIX_NUM_THREADS")
+    env = os.environ.get("BAYESMIX_NUM_THREADS", "").strip()
     if env:
-        return max(1, int(env))
+        try:
+            return max(1, int(env))
+        except ValueError:
+            raise ValueError(
+                f"BAYESMIX_NUM_THREADS={env!r} is not an integer; set it to the number of "
+                "threads the kernels may use (e.g. 2), or unset it to use every usable core."
+            ) from None
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # pragma: no cover - not Linux
@@ -272,16 +276,3 @@ def log_prob_pass(Xt, means, prec, log_const, row_lse=None, resp=None, dof=None)
     )
     run_tasks(mixture_pass, args, n_task)
     return ll.sum(axis=0)
-
-
-def single_threaded_blas():
-    """A context that keeps BLAS to one thread while many small fits run in
-    threads (a model grid, bootstrap replicates): BLAS threads spinning between
-    the tiny LAPACK calls of each M-step starve the fitting threads (about ten
-    times slower on a busy machine).  threadpoolctl is optional; without it
-    nothing changes."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - installed alongside scikit-learn
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")

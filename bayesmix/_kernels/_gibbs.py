@@ -381,20 +381,29 @@ def _rebuild_slot(X, labels, slot, mean0, psi0, kappa0, counts, means, R, inv_di
 
 @njit(cache=True, nogil=True, inline="always")
 def _sample_index(w, m, mx):
-    """Draw ``t`` in ``[0, m)`` with probability ``exp(w[t] - mx)``; ``w`` is overwritten."""
+    """Draw ``t`` in ``[0, m)`` with probability ``exp(w[t] - mx)``; ``w`` is overwritten.
+
+    Returns -1 when the weights are not a distribution (NaN, all zero or an
+    infinite total: a non-finite state), so the caller stops instead of
+    walking off ``w``.
+    """
     tot = 0.0
     for t in range(m):
         e = math.exp(w[t] - mx)
         w[t] = e
         tot += e
+    if not (tot > 0.0 and tot < np.inf):  # also False for NaN
+        return -1
     u = np.random.random() * tot
     t = 0
     acc = w[0]
     while acc <= u and t < m - 1:
         t += 1
         acc += w[t]
-    while w[t] == 0.0:  # u rounded onto the total: step back to a possible choice
+    while t > 0 and not (w[t] > 0.0):  # u rounded onto the total: step back to a choice
         t -= 1
+    if not (w[t] > 0.0):
+        return -1
     return t
 
 
@@ -459,6 +468,8 @@ def _sweep(X, labels, n_clusters, log_prior_pred, prior, log_alpha, want_log_joi
         if v > mx:
             mx = v
         t = _sample_index(lw, n_active + 1, mx)
+        if t < 0:  # non-finite predictive densities: the caller raises (SamplerStateError)
+            return -1, np.nan
         new = t == n_active
         if new and n_a == 1:
             continue  # stays a singleton: the same state
@@ -958,7 +969,9 @@ def _tridiagonal_eigenvalues(d, e):
         dd = 0.5 * (d[hi - 1] - d[hi])
         ee = e[hi - 1]
         h = math.sqrt(dd * dd + ee * ee)
-        mu = d[hi] - ee * ee / (dd + (h if dd >= 0.0 else -h))
+        den = dd + (h if dd >= 0.0 else -h)
+        # den is 0 only when dd and ee underflow when squared: no shift then
+        mu = d[hi] - ee * ee / den if den != 0.0 else d[hi]
         x = d[lo] - mu
         z = e[lo]
         for k in range(lo, hi):
@@ -1044,7 +1057,8 @@ def gibbs_sweep(X, labels, n_clusters, log_prior_pred, prior, log_alpha, seed, w
 
     Returns
     -------
-    n_clusters : int
+    n_clusters : int, -1 if a row's weights were not finite (the labels are
+        then partly updated and must not be used)
     log_joint_part : float
         ``sum_k [log ML_k + lgamma(n_k)]`` (NaN unless ``want_log_joint``); the
         caller adds ``K log alpha + lgamma(alpha) - lgamma(alpha + n)``.
@@ -1176,7 +1190,7 @@ def gibbs_block(
 
     Returns
     -------
-    n_clusters : int
+    n_clusters : int, -1 if a sweep met non-finite weights (as :func:`gibbs_sweep`)
     alpha : float
     b : float
     """
@@ -1233,6 +1247,8 @@ def gibbs_block(
             K = _split_merge(X, labels, K, prior, log_alpha, n_prop, n_scans, stats)
         want = keep[step]
         K, part = _sweep(X, labels, K, log_prior_pred, prior, log_alpha, want)
+        if K < 0:  # non-finite state (see _sample_index): the caller raises
+            return K, alpha, b
         if learn_alpha:
             eta = np.random.beta(alpha + 1.0, n_samples)
             rate = a_rate - math.log(eta)
