@@ -28,7 +28,7 @@ from . import _em_core as em_core
 from . import io as _io
 from ._data import prepare
 from ._kernels import serial_kernels
-from ._process_state import capturing_warnings, single_threaded_blas, thread_state
+from ._process_state import capturing_warnings, single_threaded_blas, thread_state, warning_sink
 from ._validation import (
     check_choice,
     check_distinct_rows,
@@ -469,8 +469,9 @@ def _refine(model, params: dict, data):
         means_init=model.means_,
         precisions_init=model.precisions_,
     )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    # discarded through the shared capture, not catch_warnings: a selection in
+    # another thread may open or close its capture meanwhile
+    with capturing_warnings(), warning_sink([]):
         more = fit_prepared(refined, data)
     # the model keeps the user's parameters; only its fit moves to the optimum
     more.set_params(**{k: v for k, v in model.get_params().items()})
