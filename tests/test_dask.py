@@ -41,7 +41,12 @@ def _start(X, w, k, covariance_type):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         gm = GaussianMixture(
-            k, covariance_type=covariance_type, n_init=1, max_iter=2, random_state=1
+            k,
+            covariance_type=covariance_type,
+            n_init=1,
+            max_iter=1,
+            init_params="random_from_data",
+            random_state=1,
         ).fit(X, sample_weight=w)
     return {
         "weights_init": gm.weights_,
