@@ -276,3 +276,18 @@ def test_reseeding_finds_the_same_worst_rows():
     new_chunked, _ = core.reseed(structure, chunked, params)
     np.testing.assert_array_equal(new_mem.means, new_chunked.means)
     np.testing.assert_array_equal(new_mem.weights, new_chunked.weights)
+
+
+def test_distinct_rows_are_counted_over_all_chunks_when_the_sample_misses_some(monkeypatch):
+    from bayesmix import _dask
+
+    monkeypatch.setattr(_dask, "SAMPLE_ROWS", 4)
+    X = np.zeros((300, 2))
+    X[150:] = 1.0
+    X[299] = 2.0  # the third distinct row, in the last chunk only
+    dX = da.from_array(X, chunks=100)
+    data = _dask.prepare(dX, None, 3, np.random.default_rng(0))
+    assert data.sample.X.shape[0] == 4
+    assert data.n_distinct == 3
+    with pytest.raises(ValueError, match="distinct rows"):
+        GaussianMixture(4).fit(dX)
