@@ -9,6 +9,7 @@ import inspect
 
 import numpy as np
 
+from . import _dask
 from ._display import model_html, short_repr
 from ._kernels import log_prob_pass
 from ._validation import (
@@ -98,6 +99,8 @@ class BaseMixture:
         raise NotImplementedError  # pragma: no cover - every engine defines it
 
     def _log_prob(self, X, want_resp: bool):
+        if _dask.is_dask(X):  # lazy: one block per row chunk
+            return _dask.log_prob(self, X, want_resp)
         X = check_predict_X(self, X)
         Xt = self._standardiser.transform(X)
         means, prec, log_const = self._component_arrays()
@@ -108,11 +111,15 @@ class BaseMixture:
         return row_lse, resp
 
     def score_samples(self, X) -> np.ndarray:
-        """Log density of each row of ``X`` under the fitted mixture, shape (n_samples,)."""
+        """Log density of each row of ``X`` under the fitted mixture, shape (n_samples,)
+        (a lazy Dask array for a Dask array ``X``)."""
         return self._log_prob(X, want_resp=False)[0]
 
     def score(self, X, y=None, sample_weight=None) -> float:
-        """Mean log density per row of ``X`` (weighted mean with ``sample_weight``)."""
+        """Mean log density per row of ``X`` (weighted mean with ``sample_weight``);
+        one pass over the chunks of a Dask array ``X``."""
+        if _dask.is_dask(X):
+            return _dask.score(self, X, sample_weight)
         w = self._check_score_weight(X, sample_weight)
         lse = self.score_samples(X)
         if w is None:
@@ -129,11 +136,13 @@ class BaseMixture:
         return check_sample_weight(sample_weight, n_samples)
 
     def predict_proba(self, X) -> np.ndarray:
-        """Posterior probability of each component for each row, shape (n_samples, n_components)."""
+        """Posterior probability of each component for each row, shape (n_samples,
+        n_components) (a lazy Dask array for a Dask array ``X``)."""
         return self._log_prob(X, want_resp=True)[1]
 
     def predict(self, X) -> np.ndarray:
-        """Most probable component of each row, shape (n_samples,)."""
+        """Most probable component of each row, shape (n_samples,) (a lazy Dask
+        array for a Dask array ``X``)."""
         return self.predict_proba(X).argmax(axis=1)
 
     def fit_predict(self, X, y=None, sample_weight=None) -> np.ndarray:

@@ -56,6 +56,7 @@ __all__ = [
     "m_step",
     "resp_stats",
     "run",
+    "sizes",
     "step",
 ]
 
@@ -234,6 +235,46 @@ def check_init_arrays(config: Config, params: dict, n_features: int) -> dict:
     return out
 
 
+# ------------------------------------------------ the data: in memory or in chunks
+# A fit reads its rows only through these four functions, so a chunked source
+# (bayesmix._dask.ChunkedData: ``std``, ``variances``, ``n_distinct`` and ``names``
+# as on Data, plus ``n_samples``, ``n_features``, ``total``, ``sample``,
+# ``e_step`` and ``worst_rows``) runs this very EM with its E-step mapped over
+# chunks and reduced.
+def sizes(data) -> tuple[int, int, float]:
+    """``(n_samples, n_features, total weight)`` of the rows of positive weight."""
+    if isinstance(data, Data):
+        return data.Xt.shape[1], data.Xt.shape[0], float(data.w.sum())
+    return data.n_samples, data.n_features, data.total
+
+
+def _e_step(data, stats: MixtureStats, comps):
+    """One pass over the rows at ``comps``: an object with ``nk``, ``s1``,
+    ``s2``, ``log_likelihood`` and ``icl_term`` (a :class:`MixtureStats`)."""
+    if isinstance(data, Data):
+        return stats.e_step(data.Xt, data.w, comps.means, comps.prec, comps.log_const)
+    return data.e_step(comps, stats.diagonal)
+
+
+def _worst_rows(data, comps, n: int):
+    """The ``n`` rows of positive weight with the lowest mixture density
+    (ties: the earlier row): ``(Xt (n_features, n), w (n,))``."""
+    if not isinstance(data, Data):
+        return data.worst_rows(comps, n)
+    Xt, w = data.Xt, data.w
+    row_lse = np.empty(Xt.shape[1])
+    log_prob_pass(Xt, comps.means, comps.prec, comps.log_const, row_lse=row_lse)
+    row_lse[w <= 0] = np.inf  # a row without weight cannot hold a component
+    worst = np.argsort(row_lse, kind="stable")[:n]
+    return Xt[:, worst], w[worst]
+
+
+def _init_data(data) -> Data:
+    """The rows the initialisations cluster: the data, or a chunked source's
+    sample (in the same standardised units)."""
+    return data if isinstance(data, Data) else data.sample
+
+
 # ------------------------------------------------------------------ the steps
 def internal_reg(reg_covar, data: Data):
     """``reg_covar`` in standardised units: a float for a float ``reg_covar``;
@@ -244,20 +285,20 @@ def internal_reg(reg_covar, data: Data):
     if not isinstance(reg_covar, str):
         return float(reg_covar) / std.scale**2
     if std.mean_variance == 0.0:
-        return np.full(data.Xt.shape[0], 1e-6)
+        return np.full(sizes(data)[1], 1e-6)
     var = data.variances
     constant = var <= 1e-24 * var.max()
     return 1e-6 * np.where(constant, var.mean(), var)
 
 
 def context(data: Data, reg_covar) -> Context:
-    std, w = data.std, data.w
+    n_samples, _, total = sizes(data)
     return Context(
         reg=internal_reg(reg_covar, data),
-        scale=std.scale,
+        scale=data.std.scale,
         # sklearn's 10 eps guard on the counts, in units of the mean weight so that
         # scaling every weight by a constant changes nothing.
-        nk_floor=10.0 * np.finfo(float).eps * float(w.sum()) / w.shape[0],
+        nk_floor=10.0 * np.finfo(float).eps * total / n_samples,
     )
 
 
@@ -308,6 +349,7 @@ def initial_resp(config: Config, rows: SortedRows, rng, init_index: int = 0) -> 
 def initial_params(config: Config, data: Data, rng, given: dict, ctx: Context, init_index=0):
     """Initial parameters (standardised units) and the jitter their
     factorisation needed (None if none)."""
+    data = _init_data(data)
     Xt, std = data.Xt, data.std
     k, d = config.n_components, Xt.shape[0]
     structure = config.structure
@@ -330,27 +372,23 @@ def initial_params(config: Config, data: Data, rng, given: dict, ctx: Context, i
     return params, jitter
 
 
-def reseed(structure: CovarianceStructure, Xt, w, params: Params):
+def reseed(structure: CovarianceStructure, data, params: Params):
     """Move empty components to the worst-explained rows of positive weight,
     with the pooled covariance; returns ``(params, jitter or None)``."""
     comps = components(structure, params)
-    n_samples = Xt.shape[1]
-    row_lse = np.empty(n_samples)
-    log_prob_pass(Xt, comps.means, comps.prec, comps.log_const, row_lse=row_lse)
-    row_lse[w <= 0] = np.inf  # a row without weight cannot hold a component
+    n_samples, _, total = sizes(data)
     empty = np.flatnonzero(params.weights < EMPTY)
-    worst = np.argsort(row_lse, kind="stable")[: empty.size]
+    worst_X, worst_w = _worst_rows(data, comps, empty.size)
     k, d = params.means.shape
     full = structure.to_full(params.covariances, k, d)
     pooled = np.einsum("k,kij->ij", params.weights, full)
     new_full = np.array(full)
     means = params.means.copy()
     weights = params.weights.copy()
-    total = float(w.sum())
-    for j, row in zip(empty, worst, strict=False):
-        means[j] = Xt[:, row]
+    for i, j in enumerate(empty[: worst_w.size]):
+        means[j] = worst_X[:, i]
         new_full[j] = pooled
-        weights[j] = max(w[row] / total, 1.0 / n_samples)
+        weights[j] = max(worst_w[i] / total, 1.0 / n_samples)
     weights /= weights.sum()
     covs, prec_chol, jitter = structure.factorise(structure.from_full(new_full))
     return Params(weights, means, covs, prec_chol), jitter
@@ -369,15 +407,14 @@ class State(NamedTuple):
 def step(structure: CovarianceStructure, data: Data, stats: MixtureStats, params, ctx) -> State:
     """One EM iteration from ``params``: E-step (one kernel pass filling
     ``stats``), M-step, and re-seeding of components left without weight."""
-    Xt, w = data.Xt, data.w
     comps = components(structure, params)
-    stats.e_step(Xt, w, comps.means, comps.prec, comps.log_const)
+    stats = _e_step(data, stats, comps)
     log_likelihood = stats.log_likelihood
     new, jitter = m_step(structure, stats, comps.means, ctx, params.covariances)
     empty = np.flatnonzero(new.weights < EMPTY)
     reseed_jitter = None
     if empty.size:
-        new, reseed_jitter = reseed(structure, Xt, w, new)
+        new, reseed_jitter = reseed(structure, data, new)
     return State(new, jitter, empty, reseed_jitter, log_likelihood)
 
 
@@ -390,10 +427,9 @@ def run(config: Config, data: Data, params: Params, ctx: Context, jitter=None, h
     warm-started fit with a small ``max_iter`` converges across calls, as in
     scikit-learn."""
     structure = config.structure
-    Xt, w = data.Xt, data.w
+    n_samples, _, total = sizes(data)
     k, d = params.means.shape
-    stats = MixtureStats(Xt.shape[1], k, d, structure.diagonal)
-    total = w.sum()
+    stats = MixtureStats(n_samples if isinstance(data, Data) else 0, k, d, structure.diagonal)
     lower_bounds = []
     log = EventLog(structure, ctx.scale)
     log.jitter(jitter, 0)
@@ -416,7 +452,7 @@ def run(config: Config, data: Data, params: Params, ctx: Context, jitter=None, h
     # A final E-step: log_likelihood_ belongs to the returned parameters, and
     # fit_predict(X) equals fit(X).predict(X).
     comps = components(structure, params)
-    stats.e_step(Xt, w, comps.means, comps.prec, comps.log_const)
+    stats = _e_step(data, stats, comps)
     flat = structure.flat_components(stats.nk + ctx.nk_floor, stats.s1, stats.s2)
     return Run(
         params,
@@ -485,8 +521,8 @@ def fit(
     structure = config.structure
     ctx = context(data, config.reg_covar)
     events = constant_feature_messages(structure, data, ctx.reg)
-    total = float(data.w.sum())
-    log_jac = data.Xt.shape[0] * data.std.log_scale
+    _, n_features, total = sizes(data)
+    log_jac = n_features * data.std.log_scale
 
     def finish(result: Run) -> Run:
         k, d = result.params.means.shape

@@ -20,6 +20,8 @@ from __future__ import annotations
 import numpy as np
 
 from . import _em_core as core
+from ._data import Data
+from ._kernels import MixtureStats
 
 __all__ = ["one_component_floor"]
 
@@ -35,6 +37,21 @@ def _copies(structure, p1: core.Params, k: int, d: int) -> core.Params:
     return core.Params(
         np.full(k, 1.0 / k), np.repeat(p1.means, k, axis=0), rep(p1.covariances), rep(p1.prec_chol)
     )
+
+
+def _one_component(structure, data, n: int, d: int, ctx: core.Context) -> core.Params:
+    """The one-component fit: in memory from the rows' statistics about their
+    own mean (two passes); for a chunked source from one pass about the
+    standardised origin, the data's weighted centre (all responsibilities are
+    1 whatever the component)."""
+    if isinstance(data, Data):
+        stats = core.resp_stats(data, np.ones((n, 1)), ctx, structure.diagonal)
+        return core.m_step(structure, stats, stats.shift, ctx)[0]
+    covs, prec_chol, _ = structure.factorise(structure.from_full(np.eye(d)[None]))
+    unit = core.Params(np.ones(1), np.zeros((1, d)), covs, prec_chol)
+    comps = core.components(structure, unit)
+    stats = core._e_step(data, MixtureStats(n, 1, d, structure.diagonal), comps)
+    return core.m_step(structure, stats, comps.means, ctx)[0]
 
 
 def one_component_floor(config: core.Config, data, result: core.Fit) -> core.Fit:
@@ -56,16 +73,14 @@ def one_component_floor(config: core.Config, data, result: core.Fit) -> core.Fit
         # a run stopped by max_iter is the iterate the caller asked for
         return result
     structure = config.structure
-    d = data.Xt.shape[0]
-    stats = core.resp_stats(data, np.ones((data.Xt.shape[1], 1)), result.ctx, structure.diagonal)
-    p1, _ = core.m_step(structure, stats, stats.shift, result.ctx)
+    n, d, total = core.sizes(data)
+    p1 = _one_component(structure, data, n, d, result.ctx)
     floor = core.run(config._replace(max_iter=0), data, _copies(structure, p1, k, d), result.ctx)
     # the copies' likelihood equals the one-component fit's up to rounding in
     # the log-sum-exp over K equal terms: compare beyond that rounding
     slack = 1e-12 * max(abs(floor.log_likelihood), 1.0)
     if not (best.log_likelihood < floor.log_likelihood - slack):
         return result
-    total = float(data.w.sum())
     floor.lower_bounds = [floor.log_likelihood / total]
     floor.converged = True
     floor.collapsed = np.zeros(0, dtype=np.int64)

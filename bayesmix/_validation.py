@@ -62,6 +62,14 @@ def check_X(X, *, name: str = "X", min_samples: int = 1, allow_nan: bool = False
             f"{name} is a sparse matrix, which bayesmix does not support; "
             f"pass a dense array, e.g. {name}.toarray()."
         )
+    if type(X).__module__.startswith("dask."):
+        # GaussianMixture dispatches Dask input before this check; elsewhere
+        # np.asarray would silently pull the whole array into memory
+        raise TypeError(
+            f"{name} is a Dask array; only GaussianMixture's fit, predict and score take Dask "
+            f"arrays so far. Compute a sample that fits in memory, e.g. "
+            f"{name}[:100_000].compute(), or fit GaussianMixture."
+        )
     _refuse_masked(X, name)
     names = _feature_names(X)
     if hasattr(X, "to_numpy"):

@@ -13,7 +13,7 @@ import warnings
 
 import numpy as np
 
-from . import _compile
+from . import _compile, _dask
 from . import _em_core as core
 from . import _em_online as online
 from ._base import BaseMixture
@@ -226,9 +226,16 @@ class GaussianMixture(BaseMixture):
 
         Parameters
         ----------
-        X : array-like or DataFrame, (n_samples, n_features)
+        X : array-like or DataFrame, (n_samples, n_features), or dask array
+            A Dask array is fitted chunk by chunk (see :mod:`bayesmix._dask` and
+            the user guide's "When your data outgrow one machine"): each EM
+            iteration maps the E-step over the row chunks and sums the
+            statistics, the start comes from a sample of 10 000 rows drawn
+            from ``random_state`` and the chunking, and with the same
+            ``weights_init``, ``means_init`` and ``precisions_init`` the fit
+            equals the in-memory one up to rounding.
         y : ignored
-        sample_weight : array-like (n_samples,), optional
+        sample_weight : array-like or dask array (n_samples,), optional
             Non-negative frequency weights.
 
         Returns
@@ -239,9 +246,14 @@ class GaussianMixture(BaseMixture):
         # touched until all of them passed.
         params = self.get_params()
         config, rng = core.check_config(params)
-        data = prepare(X, sample_weight, self.n_components, rescale_weights=True)
+        if _dask.is_dask(X) or _dask.is_dask(sample_weight):
+            # the same EM, its passes mapped over the chunks (bayesmix._dask)
+            data = _dask.prepare(X, sample_weight, self.n_components, rng)
+        else:
+            data = prepare(X, sample_weight, self.n_components, rescale_weights=True)
         check_distinct_rows(self.n_components, data.n_distinct)
-        given = core.check_init_arrays(config, params, data.Xt.shape[0])
+        n_features = core.sizes(data)[1]
+        given = core.check_init_arrays(config, params, n_features)
         check_init_scale(given, data.std.center, data.std.scale)
         _compile.compile_first(_compile.EM)
         # warm_start continues only a fit of the same model on the same features.
@@ -250,7 +262,7 @@ class GaussianMixture(BaseMixture):
             self.warm_start
             and hasattr(self, "_params")
             and self._structure.name == config.structure.name
-            and self._params.means.shape == (self.n_components, data.Xt.shape[0])
+            and self._params.means.shape == (self.n_components, n_features)
         ):
             data = data.restandardised(self._standardiser)
             warm = self._params
@@ -258,7 +270,7 @@ class GaussianMixture(BaseMixture):
         # rule), in the kernels' standardised units (see _publish).
         history = []
         if warm is not None:
-            log_jac = data.Xt.shape[0] * self._standardiser.log_scale
+            log_jac = n_features * self._standardiser.log_scale
             history = [lb + log_jac for lb in getattr(self, "lower_bounds_", ())]
         result = core.fit(config, data, rng, given, warm=warm, warm_history=history)
         self._publish(config, data, result)
@@ -298,6 +310,12 @@ class GaussianMixture(BaseMixture):
         to nothing stays empty.
         """
         decay, offset = online.check_schedule(self.learning_decay, self.learning_offset)
+        _dask.refuse(
+            X,
+            "partial_fit",
+            "fit(X) takes the whole Dask array, or pass its blocks one by one: "
+            "for block in X.blocks: model.partial_fit(block.compute())",
+        )
         if not hasattr(self, "_params"):
             return self.fit(X, y, sample_weight)
         params = self.get_params()
@@ -353,8 +371,8 @@ class GaussianMixture(BaseMixture):
         """Set the fitted attributes from a :class:`bayesmix._em_core.Fit`, then warn."""
         result = one_component_floor(config, data, result)  # never below one component
         best, ctx = result.best, result.ctx
-        Xt, w, std, names = data.Xt, data.w, data.std, data.names
-        n_features = Xt.shape[0]
+        std, names = data.std, data.names
+        _, n_features, total = core.sizes(data)
         self._structure = config.structure
         self._standardiser = std
         self._reg = ctx.reg
@@ -370,10 +388,10 @@ class GaussianMixture(BaseMixture):
             log_jacobian=log_jac,
         )
         unit = getattr(data, "w_unit", 1.0)  # weights rescaled by prepare: totals in the caller's
-        self.log_likelihood_ = (best.log_likelihood - float(w.sum()) * log_jac) * unit
+        self.log_likelihood_ = (best.log_likelihood - total * log_jac) * unit
         # sum_i w_i log max_k p(k | x_i) at the fitted parameters: ICL's entropy term
         self._train_log_max_resp = best.log_max_resp * unit
-        self._train_weight = float(w.sum()) * unit
+        self._train_weight = total * unit
         self._set_public_params()
         self.collapsed_components_ = best.collapsed
 
@@ -384,7 +402,7 @@ class GaussianMixture(BaseMixture):
             if len(lbs) < 2:
                 detail = "a single iteration cannot show convergence"
             elif isinstance(self.tol, str):
-                gain = core.aitken_gain(lbs, float(w.sum()))  # total
+                gain = core.aitken_gain(lbs, total)
                 detail = (
                     f"the log-likelihood still grows: about {gain:.3g} more to gain"
                     if np.isfinite(gain)
@@ -433,6 +451,9 @@ class GaussianMixture(BaseMixture):
         return self._structure.n_parameters(k, d)
 
     def _criteria(self, X, sample_weight) -> dict:
+        if _dask.is_dask(X):
+            ll, log_max, total = _dask.criteria_sums(self, X, sample_weight)
+            return core.criteria(ll, log_max, self.n_parameters_, total)
         w = self._check_score_weight(X, sample_weight)
         row_lse, resp = self._log_prob(X, want_resp=True)
         if w is None:
@@ -488,6 +509,7 @@ class GaussianMixture(BaseMixture):
         """
         from ._em_bootstrap import bootstrap_em
 
+        _dask.refuse(X, "GaussianMixture.posterior (the bootstrap)")
         if X is None:
             raise ValueError(
                 "GaussianMixture.posterior needs X, the data the model was fitted to: the "

@@ -1,0 +1,467 @@
+"""EM on Dask arrays: the in-memory EM with its passes mapped over row chunks.
+
+:class:`~bayesmix.GaussianMixture` hands a ``dask.array.Array`` (or a
+``sample_weight`` given as one) to :func:`prepare`, which returns a
+:class:`ChunkedData`.  :mod:`bayesmix._em_core` then runs exactly the EM it
+runs in memory (the same start, M-step, stopping rule, jitter and re-seeding
+policies, and messages) and reads the rows only through ``ChunkedData``:
+
+* one reduction over the chunks standardises (weighted mean, variances and
+  range, combined chunk by chunk with Chan, Golub & LeVeque's update), checks
+  the values and draws the sample the start is computed on;
+* each E-step maps :meth:`bayesmix._kernels.MixtureStats.e_step` over the
+  chunks' standardised rows and sums the small arrays it returns (counts,
+  first and second moments, log-likelihood, ICL term) in a binary tree: the
+  data never sit in one process;
+* re-seeding an empty component asks each chunk for its worst-explained rows.
+
+The start.  ``init_params`` runs on a uniform sample of ``SAMPLE_ROWS`` rows of
+positive weight (all of them when there are fewer), carrying their weights:
+each row draws a uniform key from a generator seeded by a number drawn from
+``random_state`` and by its chunk's position, and the rows with the smallest
+keys are kept.  The sample, hence the fit, is the same for the same
+``random_state`` and the same chunking (not for another chunking).
+
+Predictions on a Dask array are lazy Dask arrays, one block per row chunk.
+Dask is imported only when such an input arrives.
+
+References: Chan, Golub & LeVeque (1983) for combining variances;
+Dempster, Laird & Rubin (1977).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._data import Data, Standardiser
+from ._kernels import MixtureStats, log_prob_pass, serial_kernels
+from ._validation import as_feature_major, check_fitted, count_distinct_rows
+
+__all__ = [
+    "SAMPLE_ROWS",
+    "ChunkedData",
+    "criteria_sums",
+    "is_dask",
+    "log_prob",
+    "prepare",
+    "refuse",
+    "score",
+]
+
+#: Rows of positive weight the initialisation sees (the hierarchical start
+#: clusters at most 2000 of them and then gives every sampled row its groups).
+SAMPLE_ROWS = 10_000
+
+_CURE = (
+    "fit on a sample that fits in memory instead, e.g. X[:100_000].compute() or "
+    "X[mask].compute(), or use GaussianMixture, which accepts Dask arrays"
+)
+
+
+def is_dask(obj) -> bool:
+    """Whether ``obj`` is a Dask array (by its type's module: dask is not imported)."""
+    return type(obj).__module__.startswith("dask.array")
+
+
+def refuse(X, what: str, cure: str = _CURE) -> None:
+    """TypeError for an estimator or function that does not take Dask arrays yet."""
+    if is_dask(X):
+        raise TypeError(f"{what} does not accept Dask arrays yet; {cure}.")
+
+
+# ------------------------------------------------------------------ checking
+def _check_dask_X(X, n_features: int | None = None):
+    """X as a Dask array with one chunk across the columns; ValueError / TypeError
+    for what can be seen without computing."""
+    if X.ndim != 2:
+        raise ValueError(
+            f"Expected a 2-D Dask array X of shape (n_samples, n_features), got {X.ndim} "
+            "dimension(s); reshape it, e.g. X.reshape(-1, 1) for a single feature."
+        )
+    if X.dtype.kind not in "biuf":
+        raise TypeError(
+            f"X must contain real numbers, got a Dask array of dtype {X.dtype}; convert it "
+            "with X.astype(float)."
+        )
+    if any(np.isnan(c) for c in X.chunks[0]):
+        raise ValueError("X has unknown chunk sizes (rows); call X.compute_chunk_sizes() first.")
+    if X.shape[1] == 0:
+        raise ValueError("X has 0 features; pass at least one column.")
+    if n_features is not None and X.shape[1] != n_features:
+        raise ValueError(
+            f"X has {X.shape[1]} features, but the model is expecting {n_features} "
+            "features as input; pass data with the columns used in fit."
+        )
+    if len(X.chunks[1]) > 1:  # every chunk holds whole rows
+        X = X.rechunk({1: -1})
+    return X
+
+
+def _as_dask_pair(X, sample_weight):
+    """``(X, w)`` as Dask arrays with the same row chunks; ``w`` None when no
+    weights were given."""
+    import dask.array as da
+
+    if not is_dask(X):  # X in memory, weights in chunks: chunk X like them
+        from ._validation import check_X
+
+        X = da.from_array(check_X(X, min_samples=2)[0], chunks=(sample_weight.chunks[0], -1))
+    X = _check_dask_X(X)
+    if X.shape[0] < 2:
+        raise ValueError(f"X has {X.shape[0]} row(s), but at least 2 are needed; pass more data.")
+    if sample_weight is None:
+        return X, None
+    if not is_dask(sample_weight):
+        from ._validation import check_sample_weight
+
+        sample_weight = check_sample_weight(sample_weight, X.shape[0])
+        return X, da.from_array(sample_weight, chunks=(X.chunks[0],))
+    w = sample_weight
+    if w.ndim != 1 or w.shape[0] != X.shape[0]:
+        raise ValueError(
+            f"sample_weight must have shape (n_samples,) = ({X.shape[0]},), got {w.shape}; "
+            "pass one weight per row of X."
+        )
+    if w.dtype.kind not in "biuf":
+        raise TypeError(f"sample_weight must contain real numbers, got dtype {w.dtype}.")
+    if w.chunks[0] != X.chunks[0]:
+        w = w.rechunk((X.chunks[0],))
+    return X, w
+
+
+def _blocks(X, w):
+    """The row chunks of ``X`` and ``w`` as lists of dask delayed objects."""
+    xs = list(X.to_delayed().ravel())
+    ws = [None] * len(xs) if w is None else list(w.to_delayed().ravel())
+    return xs, ws
+
+
+def _tree(parts, combine):
+    """Pairwise (binary-tree) reduction of delayed parts, left before right."""
+    while len(parts) > 1:
+        parts = [
+            combine(parts[i], parts[i + 1]) if i + 1 < len(parts) else parts[i]
+            for i in range(0, len(parts), 2)
+        ]
+    return parts[0]
+
+
+def _compute(obj):
+    import dask
+
+    return dask.compute(obj)[0]
+
+
+# ----------------------------------------------------- chunk functions (pure)
+def _weights(x, w):
+    return np.ones(x.shape[0]) if w is None else np.asarray(w, dtype=np.float64)
+
+
+def _smallest(keys, *arrays, n: int):
+    """The ``n`` entries with the smallest finite keys (stable: ties keep their
+    order); ``arrays`` are indexed along their last axis."""
+    keep = np.argsort(keys, kind="stable")[:n]
+    keep = keep[np.isfinite(keys[keep])]
+    return (keys[keep], *(a[..., keep] for a in arrays))
+
+
+def _merge_smallest(a, b, n: int):
+    keys = np.concatenate([a[0], b[0]])
+    arrays = [np.concatenate([x, y], axis=-1) for x, y in zip(a[1:], b[1:], strict=True)]
+    return _smallest(keys, *arrays, n=n)
+
+
+def _chunk_moments(x, w, seed: int, index: int, n_sample: int):
+    """Checks, moments and sample candidates of one chunk."""
+    x = np.asarray(x, dtype=np.float64)
+    w = _weights(x, w)
+    bad_x = int(x.size - np.count_nonzero(np.isfinite(x)))
+    bad_w = int(w.size - np.count_nonzero(np.isfinite(w) & (w >= 0)))
+    d = x.shape[1]
+    pos = w > 0
+    moments = _empty_moments(d)
+    if not (bad_x or bad_w) and pos.any():
+        xp, wp = x[pos], w[pos]
+        total = float(wp.sum())
+        mean = wp @ xp / total
+        dev = xp - mean
+        moments = (total, mean, wp @ (dev * dev), xp.min(axis=0), xp.max(axis=0))
+    keys = np.random.default_rng([seed, index]).random(x.shape[0])
+    keys[~pos] = np.inf
+    sample = _smallest(keys, x.T, w, n=n_sample)
+    return (bad_x, bad_w, int(np.count_nonzero(pos)), moments, sample)
+
+
+def _empty_moments(d):
+    return (0.0, np.zeros(d), np.zeros(d), np.full(d, np.inf), np.full(d, -np.inf))
+
+
+def _combine_moments(a, b, n_sample: int):
+    (ta, ma, qa, lo_a, hi_a), (tb, mb, qb, lo_b, hi_b) = a[3], b[3]
+    total = ta + tb
+    if ta == 0.0 or tb == 0.0:
+        moments = a[3] if tb == 0.0 else b[3]
+    else:  # Chan, Golub & LeVeque (1983)
+        delta = mb - ma
+        moments = (
+            total,
+            ma + delta * (tb / total),
+            qa + qb + delta * delta * (ta * tb / total),
+            np.minimum(lo_a, lo_b),
+            np.maximum(hi_a, hi_b),
+        )
+    sample = _merge_smallest(a[4], b[4], n_sample)
+    return (a[0] + b[0], a[1] + b[1], a[2] + b[2], moments, sample)
+
+
+def _chunk_stats(x, w, center, scale, means, prec, log_const, diagonal):
+    """Weighted sufficient statistics of one chunk at the given components."""
+    x = np.asarray(x, dtype=np.float64)
+    w = _weights(x, w)
+    if not (w > 0).all():  # in memory, rows of zero weight are dropped too
+        x, w = x[w > 0], w[w > 0]
+    k, d = means.shape
+    if x.shape[0] == 0:
+        p = 1 if diagonal else d
+        return (np.zeros(k), np.zeros((k, d)), np.zeros((k, p, d)), np.zeros(2))
+    with serial_kernels():  # Dask already runs one chunk per thread or worker
+        st = MixtureStats(x.shape[0], k, d, diagonal)
+        st.e_step(as_feature_major(x, center, scale), w, means, prec, log_const)
+    return (st.nk, st.s1, st.s2, np.array([st.log_likelihood, st.icl_term]))
+
+
+def _add(a, b):
+    return tuple(x + y for x, y in zip(a, b, strict=True))
+
+
+def _chunk_worst(x, w, center, scale, means, prec, log_const, n):
+    """The ``n`` worst-explained rows of positive weight of one chunk:
+    ``(row log-density, standardised rows (D, n), weights)``."""
+    x = np.asarray(x, dtype=np.float64)
+    w = _weights(x, w)
+    Xt = as_feature_major(x, center, scale)
+    row_lse = np.empty(x.shape[0])
+    with serial_kernels():
+        log_prob_pass(Xt, means, prec, log_const, row_lse=row_lse)
+    row_lse[w <= 0] = np.inf
+    return _smallest(row_lse, Xt, w, n=n)
+
+
+def _chunk_distinct(x, w, at_least):
+    """Up to ``at_least`` distinct rows of positive weight of one chunk."""
+    x = np.asarray(x, dtype=np.float64)[_weights(x, w) > 0] + 0.0  # -0.0 is 0.0
+    return np.unique(x, axis=0)[:at_least]
+
+
+def _union_distinct(a, b, at_least):
+    return np.unique(np.concatenate([a, b]), axis=0)[:at_least]
+
+
+# --------------------------------------------------------------- the source
+class _Stats:
+    """What :func:`bayesmix._em_core.step` reads of an E-step (see MixtureStats)."""
+
+    def __init__(self, parts):
+        self.nk, self.s1, self.s2, ll = parts
+        self.log_likelihood, self.icl_term = float(ll[0]), float(ll[1])
+
+
+class ChunkedData:
+    """Training data held in Dask chunks, seen by :mod:`bayesmix._em_core` as it
+    sees :class:`~bayesmix._data.Data` (see :func:`bayesmix._em_core.sizes`).
+
+    Attributes
+    ----------
+    X, w : dask arrays (n_samples, n_features), (n_samples,) or None
+    std : Standardiser
+    variances : (n_features,)
+        Weighted per-feature variances in standardised units.
+    n_samples : int
+        Rows of positive weight.
+    n_features : int
+    total : float
+        Total weight.
+    sample : Data
+        The rows the initialisations cluster, in the same standardised units.
+    n_distinct : int
+        Distinct rows of positive weight, counted up to the ``at_least`` of
+        :func:`prepare`.
+    """
+
+    names = None
+
+    def __init__(self, X, w, std, var_data, n_samples, total, sample, n_distinct):
+        self.X, self.w, self.std = X, w, std
+        self._var_data = var_data
+        self.variances = var_data / std.scale**2
+        self.n_samples, self.n_features, self.total = n_samples, X.shape[1], total
+        self.sample, self.n_distinct = sample, n_distinct
+
+    def restandardised(self, std: Standardiser) -> ChunkedData:
+        """The same rows in the units of another fit (warm start)."""
+        sample = self.sample.restandardised(std)
+        return ChunkedData(
+            self.X,
+            self.w,
+            std,
+            self._var_data,
+            self.n_samples,
+            self.total,
+            sample,
+            self.n_distinct,
+        )
+
+    def _map(self, func, *args):
+        import dask
+
+        xs, ws = _blocks(self.X, self.w)
+        std = self.std
+        call = dask.delayed(func, pure=True)
+        return [call(x, w, std.center, std.scale, *args) for x, w in zip(xs, ws, strict=True)]
+
+    def e_step(self, comps, diagonal: bool) -> _Stats:
+        """One E-step over every chunk, the statistics summed in a tree
+        (``diagonal``: second moments of the diagonal only, as in MixtureStats)."""
+        import dask
+
+        parts = self._map(_chunk_stats, comps.means, comps.prec, comps.log_const, diagonal)
+        return _Stats(_compute(_tree(parts, dask.delayed(_add, pure=True))))
+
+    def worst_rows(self, comps, n: int):
+        """The ``n`` worst-explained rows of positive weight (ties: the earlier row):
+        ``(Xt (n_features, n), w (n,))``, standardised."""
+        import dask
+
+        parts = self._map(_chunk_worst, comps.means, comps.prec, comps.log_const, n)
+        merge = dask.delayed(_merge_smallest, pure=True)
+        _, Xt, w = _compute(_tree(parts, lambda a, b: merge(a, b, n)))
+        return Xt, w
+
+
+def _standardiser(moments, n_features: int) -> tuple[Standardiser, np.ndarray]:
+    """The in-memory :class:`~bayesmix._data.Standardiser`'s centre and
+    power-of-two scale, from the reduced moments; and the per-feature
+    variances in data units."""
+    total, mean, sq, lo, hi = moments
+    var = sq / total
+    std = Standardiser.__new__(Standardiser)  # the same object Data carries, built from sums
+    spread = float(np.maximum(hi - mean, mean - lo).max())
+    std.center = mean
+    if not np.isfinite(spread) or spread == 0.0:
+        std.scale, std.mean_variance = 1.0, 0.0
+        return std, np.zeros(n_features)
+    coarse = 2.0 ** np.floor(np.log2(spread))
+    mean_variance = float(var.mean())
+    var_unit = mean_variance / coarse**2
+    std.scale = float(coarse * 2.0 ** np.round(0.5 * np.log2(var_unit)))
+    std.mean_variance = mean_variance
+    return std, var
+
+
+def prepare(X, sample_weight, at_least: int, rng) -> ChunkedData:
+    """Check Dask input (nothing compiled runs), standardise it and draw the
+    start's sample, all in one reduction over the chunks.
+
+    Parameters
+    ----------
+    X : dask array (n_samples, n_features), or an array-like when
+        ``sample_weight`` is a dask array
+    sample_weight : dask array or array-like (n_samples,), or None
+    at_least : int
+        Distinct rows are counted up to this number (``n_components``).
+    rng : numpy Generator
+        The fit's generator: one number drawn from it seeds the sample.
+
+    Returns
+    -------
+    ChunkedData
+    """
+    import dask
+
+    X, w = _as_dask_pair(X, sample_weight)
+    d = X.shape[1]
+    seed = int(rng.integers(2**63))
+    xs, ws = _blocks(X, w)
+    call = dask.delayed(_chunk_moments, pure=True)
+    parts = [
+        call(x, wc, seed, i, SAMPLE_ROWS) for i, (x, wc) in enumerate(zip(xs, ws, strict=True))
+    ]
+    combine = dask.delayed(_combine_moments, pure=True)
+    bad_x, bad_w, n_pos, moments, sample = _compute(
+        _tree(parts, lambda a, b: combine(a, b, SAMPLE_ROWS))
+    )
+    if bad_x:
+        raise ValueError(
+            f"Input X contains NaN or infinity ({bad_x} value(s)); remove or impute them "
+            "first, e.g. X[da.isfinite(X).all(axis=1)]."
+        )
+    if bad_w:
+        raise ValueError(
+            f"sample_weight must be finite and non-negative; {bad_w} value(s) are not. "
+            "Pass frequency weights >= 0."
+        )
+    if n_pos == 0:
+        raise ValueError("sample_weight is zero for every row; give some rows positive weight.")
+    std, var = _standardiser(moments, d)
+    _, rows, row_w = sample
+    rows = np.ascontiguousarray(rows.T)
+    n_distinct = count_distinct_rows(rows, row_w, at_least)
+    if n_distinct < at_least and rows.shape[0] < n_pos:  # the sample may miss some: count all
+        call = dask.delayed(_chunk_distinct, pure=True)
+        union = dask.delayed(_union_distinct, pure=True)
+        parts = [call(x, wc, at_least) for x, wc in zip(xs, ws, strict=True)]
+        n_distinct = int(_compute(_tree(parts, lambda a, b: union(a, b, at_least))).shape[0])
+    sample_data = Data(rows, row_w, None, n_distinct, std)
+    return ChunkedData(X, w, std, var, n_pos, moments[0], sample_data, n_distinct)
+
+
+# -------------------------------------------------------------- predictions
+def _check_predict(model, X):
+    check_fitted(model)
+    return _check_dask_X(X, model.n_features_in_)
+
+
+def _block_lse(x, model):
+    return model._log_prob(np.asarray(x), want_resp=False)[0]
+
+
+def _block_resp(x, model):
+    return model._log_prob(np.asarray(x), want_resp=True)[1]
+
+
+def log_prob(model, X, want_resp: bool):
+    """Lazy ``(row log-density (n_samples,), resp (n_samples, K) or None)`` of a
+    fitted model on a Dask array, one block per row chunk."""
+    X = _check_predict(model, X)
+    lse = X.map_blocks(_block_lse, model, drop_axis=1, dtype=np.float64)
+    resp = None
+    if want_resp:
+        k = model.weights_.shape[0]
+        resp = X.map_blocks(_block_resp, model, chunks=(X.chunks[0], (k,)), dtype=np.float64)
+    return lse, resp
+
+
+def score(model, X, sample_weight) -> float:
+    """Mean (weighted) log density per row of a Dask array: one pass."""
+    lse = log_prob(model, X, want_resp=False)[0]
+    if sample_weight is None:
+        return float(_compute(lse.mean()))
+    _, w = _as_dask_pair(X, sample_weight)
+    num, den = _compute(((w * lse).sum(), w.sum()))
+    return float(num / den)
+
+
+def criteria_sums(model, X, sample_weight) -> tuple[float, float, float]:
+    """``(sum_i w_i log p(x_i), sum_i w_i log max_k p(k | x_i), sum_i w_i)`` of a
+    Dask array, for BIC / AIC / ICL: one computation."""
+    import dask.array as da
+
+    lse, resp = log_prob(model, X, want_resp=True)
+    with np.errstate(divide="ignore"):
+        log_max = da.log(resp.max(axis=1))
+    if sample_weight is None:
+        sums = _compute((lse.sum(), log_max.sum()))
+        return float(sums[0]), float(sums[1]), float(X.shape[0])
+    _, w = _as_dask_pair(X, sample_weight)
+    sums = _compute(((w * lse).sum(), (w * log_max).sum(), w.sum()))
+    return tuple(float(v) for v in sums)
