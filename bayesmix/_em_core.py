@@ -25,7 +25,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import _components, _init
+from . import _components, _init, _missing
 from ._data import Data, SortedRows
 from ._em_messages import EventLog, collapse_messages, constant_feature_messages
 from ._fitting import best_run, describe_run
@@ -51,6 +51,7 @@ __all__ = [
     "components",
     "context",
     "criteria",
+    "e_step",
     "fit",
     "initial_params",
     "m_step",
@@ -264,7 +265,8 @@ def context(data: Data, reg_covar) -> Context:
 def resp_stats(data: Data, resp, ctx: Context, diagonal: bool) -> MixtureStats:
     """Weighted statistics of responsibilities, accumulated around the
     partition's own means (``stats.shift``)."""
-    Xt, w = data.Xt, data.w
+    # With missing cells the starts read the mean-filled rows (see Data.filled).
+    Xt, w = data.filled, data.w
     k, d = resp.shape[1], Xt.shape[0]
     stats = MixtureStats(Xt.shape[1], k, d, diagonal)
     # Two passes: the second accumulates around the partition's own means,
@@ -330,13 +332,20 @@ def initial_params(config: Config, data: Data, rng, given: dict, ctx: Context, i
     return params, jitter
 
 
-def reseed(structure: CovarianceStructure, Xt, w, params: Params):
+def reseed(structure: CovarianceStructure, Xt, w, params: Params, missing=None):
     """Move empty components to the worst-explained rows of positive weight,
-    with the pooled covariance; returns ``(params, jitter or None)``."""
-    comps = components(structure, params)
+    with the pooled covariance; returns ``(params, jitter or None)``.  With
+    ``missing`` (the rows' :class:`~bayesmix._data.Patterns`), rows are judged
+    by their observed features and a row's missing cells are set to their
+    conditional expectation."""
     n_samples = Xt.shape[1]
-    row_lse = np.empty(n_samples)
-    log_prob_pass(Xt, comps.means, comps.prec, comps.log_const, row_lse=row_lse)
+    if missing is None:
+        comps = components(structure, params)
+        row_lse = np.empty(n_samples)
+        log_prob_pass(Xt, comps.means, comps.prec, comps.log_const, row_lse=row_lse)
+    else:
+        row_lse, _, Xt = _missing.expected_rows(structure, params, Xt, missing)
+        row_lse = row_lse / missing.n_observed  # per feature: rows observe different numbers
     row_lse[w <= 0] = np.inf  # a row without weight cannot hold a component
     empty = np.flatnonzero(params.weights < EMPTY)
     worst = np.argsort(row_lse, kind="stable")[: empty.size]
@@ -366,18 +375,27 @@ class State(NamedTuple):
     log_likelihood: float  # total at the parameters the step started from
 
 
+def e_step(structure: CovarianceStructure, data: Data, stats: MixtureStats, params: Params):
+    """The E-step at ``params``: ``stats`` filled by one kernel pass (statistics
+    about ``params.means``), or, for data with missing cells, the statistics of
+    :func:`bayesmix._missing.e_step` (one pass per missingness pattern)."""
+    if data.missing is not None:
+        return _missing.e_step(structure, data.Xt, data.w, params, data.missing, data.std.log_scale)
+    comps = components(structure, params)
+    return stats.e_step(data.Xt, data.w, comps.means, comps.prec, comps.log_const)
+
+
 def step(structure: CovarianceStructure, data: Data, stats: MixtureStats, params, ctx) -> State:
     """One EM iteration from ``params``: E-step (one kernel pass filling
     ``stats``), M-step, and re-seeding of components left without weight."""
     Xt, w = data.Xt, data.w
-    comps = components(structure, params)
-    stats.e_step(Xt, w, comps.means, comps.prec, comps.log_const)
+    stats = e_step(structure, data, stats, params)
     log_likelihood = stats.log_likelihood
-    new, jitter = m_step(structure, stats, comps.means, ctx, params.covariances)
+    new, jitter = m_step(structure, stats, params.means, ctx, params.covariances)
     empty = np.flatnonzero(new.weights < EMPTY)
     reseed_jitter = None
     if empty.size:
-        new, reseed_jitter = reseed(structure, Xt, w, new)
+        new, reseed_jitter = reseed(structure, Xt, w, new, data.missing)
     return State(new, jitter, empty, reseed_jitter, log_likelihood)
 
 
@@ -415,8 +433,7 @@ def run(config: Config, data: Data, params: Params, ctx: Context, jitter=None, h
             break
     # A final E-step: log_likelihood_ belongs to the returned parameters, and
     # fit_predict(X) equals fit(X).predict(X).
-    comps = components(structure, params)
-    stats.e_step(Xt, w, comps.means, comps.prec, comps.log_const)
+    stats = e_step(structure, data, stats, params)
     flat = structure.flat_components(stats.nk + ctx.nk_floor, stats.s1, stats.s2)
     return Run(
         params,

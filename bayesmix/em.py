@@ -13,14 +13,23 @@ import warnings
 
 import numpy as np
 
-from . import _compile
+from . import _compile, _missing
 from . import _em_core as core
 from . import _em_online as online
 from ._base import BaseMixture
 from ._data import Data, prepare
 from ._em_floor import one_component_floor
 from ._fitting import publish_fit, warn_not_converged
-from ._validation import check_distinct_rows, check_fitted, check_init_scale
+from ._validation import (
+    check_distinct_rows,
+    check_fitted,
+    check_init_scale,
+    check_n_draws,
+    check_predict_X,
+    check_random_state,
+    check_sample_weight,
+    check_X,
+)
 from .exceptions import DegenerateDataWarning
 
 __all__ = ["GaussianMixture", "fit_prepared", "training_criteria"]
@@ -227,6 +236,11 @@ class GaussianMixture(BaseMixture):
         Parameters
         ----------
         X : array-like or DataFrame, (n_samples, n_features)
+            NaN marks a missing value (missing at random): each row's
+            likelihood is the mixture's marginal over its observed features,
+            and the E-step fills in the conditional moments of the missing
+            ones (see the user guide, "Missing values").  Infinity, and a row
+            with every feature missing, are errors.
         y : ignored
         sample_weight : array-like (n_samples,), optional
             Non-negative frequency weights.
@@ -239,7 +253,9 @@ class GaussianMixture(BaseMixture):
         # touched until all of them passed.
         params = self.get_params()
         config, rng = core.check_config(params)
-        data = prepare(X, sample_weight, self.n_components, rescale_weights=True)
+        data = prepare(
+            X, sample_weight, self.n_components, rescale_weights=True, allow_missing=True
+        )
         check_distinct_rows(self.n_components, data.n_distinct)
         given = core.check_init_arrays(config, params, data.Xt.shape[0])
         check_init_scale(given, data.std.center, data.std.scale)
@@ -420,6 +436,50 @@ class GaussianMixture(BaseMixture):
 
     def _component_arrays(self):
         return core.components(self._structure, self._params)[:3]
+
+    # NaN cells are missing values: rows are scored on their observed features
+    # (complete rows take the complete-data pass unchanged).
+    def _log_prob(self, X, want_resp: bool):
+        X = check_predict_X(self, X, allow_nan=True)
+        return _missing.log_prob(self._structure, self._params, self._standardiser, X, want_resp)
+
+    def _check_score_weight(self, X, sample_weight):
+        if sample_weight is None:
+            return None
+        check_fitted(self)
+        return check_sample_weight(sample_weight, check_X(X, allow_nan=True)[0].shape[0])
+
+    def impute(self, X, n_draws: int | None = None, random_state=None) -> np.ndarray:
+        """Fill the missing (NaN) cells of ``X`` under the fitted mixture.
+
+        Each row's missing features ``m`` given its observed ones ``o`` follow
+        the mixture ``sum_k p(k | x_o) N(E[x_m | x_o, k], C_k)`` with the
+        Gaussian conditional moments of each component (Little & Rubin 2002,
+        ch. 11).  Missing at random is assumed, as in ``fit``.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame, (n_samples, n_features)
+            NaN marks a missing cell; every row needs at least one observed
+            feature.
+        n_draws : int, optional
+            None: return the conditional expectation ``E[x_m | x_o]``.  An int
+            ``m``: return ``m`` multiple imputations (Rubin 1987), drawn
+            independently from the conditional distribution.
+        random_state : None, int or numpy Generator
+            Seed of the draws (None: fresh entropy).
+
+        Returns
+        -------
+        (n_samples, n_features) or (n_draws, n_samples, n_features) ndarray
+            ``X`` with its missing cells filled; observed cells are returned
+            as given.
+        """
+        X = check_predict_X(self, X, allow_nan=True)
+        if n_draws is not None:
+            n_draws = check_n_draws(n_draws, X.shape[0] * X.shape[1], name="n_draws")
+        rng = check_random_state(random_state)
+        return _missing.impute(self._structure, self._params, self._standardiser, X, n_draws, rng)
 
     def _sampling_components(self):
         k, d = self.means_.shape
