@@ -98,8 +98,9 @@ class Standardiser:
         mass = wp @ observed
         if not (mass > 0).all():
             raise ValueError(
-                f"X: feature(s) {np.flatnonzero(mass <= 0).tolist()} have no observed value in "
-                "a row of positive weight; drop those columns."
+                f"X has column(s) {np.flatnonzero(mass <= 0).tolist()} with every value missing "
+                "(NaN) in the rows of positive weight; the model cannot learn anything about "
+                "them. Drop those columns first."
             )
         filled = np.where(observed, weighted, 0.0)
         center = (wp @ filled) / mass

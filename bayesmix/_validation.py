@@ -54,8 +54,8 @@ def check_X(X, *, name: str = "X", min_samples: int = 1, allow_nan: bool = False
 
     Raises TypeError for non-numeric, complex or sparse input and ValueError
     for wrong dimensions, empty data and non-finite values.  With ``allow_nan``,
-    NaN cells are missing values and are kept, but infinity, a row with every
-    feature missing and a column with every value missing are still refused.
+    NaN cells are missing values and are kept, but infinity and a row with
+    every feature missing are still refused.
     """
     if X is None:
         raise TypeError(f"{name} is None; pass a 2-D array-like of shape (n_samples, n_features).")
@@ -152,15 +152,16 @@ def check_X(X, *, name: str = "X", min_samples: int = 1, allow_nan: bool = False
 
 def _check_missing_cells(arr: np.ndarray, finite: np.ndarray, name: str) -> None:
     """NaN cells are missing values; infinity stays an error, and so does a row
-    (or column) without a single observed value: it carries no information, and
-    its marginal density over no features is not a density of the data."""
+    without a single observed value: it carries no information, and its
+    marginal density over no features is not a density of the data.  (A column
+    with no observed value is refused by the fit's standardisation.)"""
     inf = np.isinf(arr)
     if inf.any():
         row, col = map(int, np.argwhere(inf)[0])
         raise ValueError(
-            f"{name} contains infinity (at row {row}, column {col}); NaN means a missing "
-            "value, but infinity is not a value: drop those rows or replace the infinite "
-            "values (e.g. by NaN if they stand for unknown values)."
+            f"{name} contains NaN or infinity (infinity at row {row}, column {col}); NaN "
+            "means a missing value, but infinity is not a value: drop those rows or replace "
+            "the infinite values (e.g. by NaN if they stand for unknown values)."
         )
     empty_rows = np.flatnonzero(~finite.any(axis=1))
     if empty_rows.size:
@@ -170,12 +171,6 @@ def _check_missing_cells(arr: np.ndarray, finite: np.ndarray, name: str) -> None
             f"{name} has row(s) {shown}{more} with every feature missing (NaN); such a row "
             "says nothing about the mixture. Drop those rows first, e.g. "
             f"{name}[~np.isnan({name}).all(axis=1)]."
-        )
-    empty_cols = np.flatnonzero(~finite.any(axis=0))
-    if empty_cols.size:
-        raise ValueError(
-            f"{name} has column(s) {empty_cols[:10].tolist()} with every value missing (NaN); "
-            "the model cannot learn anything about them. Drop those columns first."
         )
 
 
