@@ -148,8 +148,7 @@ class Patterns:
     """Rows grouped by missingness pattern (which features they observe).
 
     ``groups`` is a list of ``(observed, missing, rows)`` index arrays, one per
-    distinct pattern, in a fixed order (that of :func:`numpy.unique` on the
-    patterns); ``n_observed`` (n_samples,) counts each row's observed features.
+    distinct pattern, in a fixed order (sorted by pattern); ``n_observed`` (n_samples,) counts each row's observed features.
     Grouping lets an E-step handle every row of a pattern with the same
     marginal and conditional Gaussians: a table with few patterns costs little
     more than complete data (Ghahramani & Jordan 1994).
@@ -157,7 +156,13 @@ class Patterns:
 
     def __init__(self, X: np.ndarray):
         observed = ~np.isnan(X)
-        keys, inverse = np.unique(observed, axis=0, return_inverse=True)
+        if X.shape[1] <= 62:
+            # one integer per pattern: sorting integers is far cheaper than rows
+            codes = observed @ (np.int64(1) << np.arange(X.shape[1], dtype=np.int64))
+            _, first, inverse = np.unique(codes, return_index=True, return_inverse=True)
+            keys = observed[first]
+        else:
+            keys, inverse = np.unique(observed, axis=0, return_inverse=True)
         inverse = inverse.ravel()
         order = np.argsort(inverse, kind="stable")
         bounds = np.searchsorted(inverse[order], np.arange(keys.shape[0] + 1))
@@ -167,6 +172,21 @@ class Patterns:
         ]
         self.n_observed = observed.sum(axis=1)
         self.n_missing_cells = int(X.size - self.n_observed.sum())
+        self._blocks_of = None
+        self._blocks = None
+
+    def blocks(self, Xt: np.ndarray, w: np.ndarray) -> list:
+        """Per pattern, the observed sub-matrix (q, n_p) of the feature-major
+        ``Xt`` and the rows' weights, as contiguous copies: cut once and kept
+        for the last ``(Xt, w)`` asked for, since every EM iteration reads
+        the same ones."""
+        if self._blocks_of is None or self._blocks_of[0] is not Xt or self._blocks_of[1] is not w:
+            self._blocks = [
+                (np.ascontiguousarray(Xt[np.ix_(obs, rows)]), np.ascontiguousarray(w[rows]))
+                for obs, _, rows in self.groups
+            ]
+            self._blocks_of = (Xt, w)
+        return self._blocks
 
     @classmethod
     def of(cls, X: np.ndarray) -> Patterns | None:

@@ -117,13 +117,13 @@ def e_step(structure, Xt, w, params, patterns: Patterns, log_scale: float) -> Mi
     cov = _full_covariances(structure, params)
     nk, s1, s2 = np.zeros(k), np.zeros((k, d)), np.zeros((k, d, d))
     ll = icl = 0.0
-    for obs, mis, rows in patterns.groups:
+    for (obs, mis, rows), (sub, w_p) in zip(patterns.groups, patterns.blocks(Xt, w), strict=True):
         pat = _pattern(weights, means, cov, obs, mis)
         c = pat.comps
         st = MixtureStats(rows.size, k, obs.size, False)
-        st.e_step(_sub(Xt, obs, rows), w[rows], c.means, c.prec, c.log_const)
+        st.e_step(sub, w_p, c.means, c.prec, c.log_const)
         nk += st.nk
-        ll += st.log_likelihood + log_scale * (d - obs.size) * float(w[rows].sum())
+        ll += st.log_likelihood + log_scale * (d - obs.size) * float(w_p.sum())
         icl += st.icl_term
         oo = np.ix_(obs, obs)
         s1[:, obs] += st.s1
