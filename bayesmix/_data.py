@@ -148,7 +148,8 @@ class Patterns:
     """Rows grouped by missingness pattern (which features they observe).
 
     ``groups`` is a list of ``(observed, missing, rows)`` index arrays, one per
-    distinct pattern, in a fixed order (sorted by pattern); ``n_observed`` (n_samples,) counts each row's observed features.
+    distinct pattern, in a fixed order (sorted by pattern); ``n_observed``
+    (n_samples,) counts each row's observed features.
     Grouping lets an E-step handle every row of a pattern with the same
     marginal and conditional Gaussians: a table with few patterns costs little
     more than complete data (Ghahramani & Jordan 1994).
