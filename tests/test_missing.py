@@ -365,3 +365,44 @@ def test_cli_reads_missing_cells_for_em(tmp_path, capsys):
     assert "--components K and --covariance TYPE" in capsys.readouterr().err
     assert main(["fit", str(path), "--out", str(tmp_path / "o3"), "--method", "vb"]) == 1
     assert "fit with --method em" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------ no NaN in kernels
+def test_no_nan_reaches_a_kernel(two_blobs, monkeypatch):
+    import bayesmix._hierarchical as hier
+    import bayesmix._init as init
+    import bayesmix._kernels as kernels
+
+    seen = []
+
+    def checked(func, position=0):
+        def wrapper(*args, **kwargs):
+            data = args[position] if position >= 0 else args[1][0]
+            assert not np.isnan(data).any(), f"NaN reached {getattr(func, '__name__', func)}"
+            seen.append(1)
+            return func(*args, **kwargs)
+
+        return wrapper
+
+    # run_tasks(kernel, args, n): the data are the kernel's first argument
+    monkeypatch.setattr(kernels, "run_tasks", checked(kernels.run_tasks, -1))
+    monkeypatch.setattr(init, "run_tasks", checked(init.run_tasks, -1))
+    monkeypatch.setattr(hier, "agglomerate", checked(hier.agglomerate))
+    for init_params in ("auto", "kmeans", "k-means++", "random_from_data"):
+        gm = GaussianMixture(3, init_params=init_params, n_init=2, random_state=0).fit(two_blobs)
+    gm.predict_proba(two_blobs), gm.score(two_blobs), gm.impute(two_blobs, n_draws=2)
+    assert seen
+
+
+def test_reseed_with_holes_uses_completed_rows(two_blobs):
+    from bayesmix import _em_core as core
+
+    gm = GaussianMixture(2, random_state=0).fit(two_blobs)
+    Xt = gm._standardiser.transform(two_blobs)
+    params = core.Params(
+        np.array([1.0, 0.0]), gm._params.means, gm._params.covariances, gm._params.prec_chol
+    )
+    new, _ = core.reseed(gm._structure, Xt, np.ones(len(two_blobs)), params, Patterns(two_blobs))
+    assert np.isfinite(new.means).all() and new.weights[1] > 0
+    completed = missing_mod.expected_rows(gm._structure, params, Xt, Patterns(two_blobs))[2]
+    assert any(np.array_equal(new.means[1], col) for col in completed.T)
