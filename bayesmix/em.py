@@ -437,6 +437,11 @@ class GaussianMixture(BaseMixture):
     def _component_arrays(self):
         return core.components(self._structure, self._params)[:3]
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True  # NaN is a missing value (see fit)
+        return tags
+
     # NaN cells are missing values: rows are scored on their observed features
     # (complete rows take the complete-data pass unchanged).
     def _log_prob(self, X, want_resp: bool):
