@@ -350,6 +350,7 @@ def _fit_command(args) -> int:
         id_column=args.id_column,
         header=False if args.no_header else None,
         delimiter=args.delimiter,
+        allow_missing=args.method == "em",  # EM marginalises missing cells
     )
     X, names = table.X, table.names
     if X.shape[0] < 2:
@@ -357,6 +358,17 @@ def _fit_command(args) -> int:
     say(f"read {X.shape[0]} rows x {X.shape[1]} columns {names} from {args.data}")
     for note in table.notes:
         say(f"  {note}")
+    if table.n_missing:
+        say(
+            f"  {table.n_missing} of {X.size} cells are missing: EM treats them as missing at "
+            "random (each row's likelihood over its observed columns)"
+        )
+        if args.components == "auto" or args.covariance == "auto":
+            raise CLIError(
+                f"{args.data} has missing cells, and the model search (--components auto or "
+                "--covariance auto) does not handle them yet; give --components K and "
+                "--covariance TYPE (e.g. --components 3 --covariance VVV), or fill the cells"
+            )
     import pandas as pd  # a dependency of xarray, hence of arviz-base
 
     # a DataFrame, so the model keeps the column names (feature_names_in_)
@@ -391,7 +403,9 @@ def _fit_command(args) -> int:
     ).to_csv(labels_path, index=False)
     model_path = out / "model.npz"
     model.save(model_path)
-    figures = _save_figures(model, data, rows, out, features=plot_features)
+    # the figures show missing cells at their conditional expectation under the fit
+    shown = data if not table.n_missing else pd.DataFrame(model.impute(data), columns=names)
+    figures = _save_figures(model, shown, rows, out, features=plot_features)
 
     summary = {
         "data": str(args.data),
@@ -399,6 +413,7 @@ def _fit_command(args) -> int:
         "n_features": X.shape[1],
         "features": names,
         "id_column": table.id_name,
+        "n_missing_cells": table.n_missing,
         "method": args.method,
         **_model_summary(model, data),
         "label_counts": np.bincount(labels, minlength=model.means_.shape[0]),

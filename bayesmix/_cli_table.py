@@ -18,7 +18,9 @@ names the cure:
   ``index`` / ``*_id`` holding distinct integers or text, reported) -- carried into
   ``labels.csv``, never fitted;
 * text columns -- refused with the cure: ``--exclude NAME``;
-* missing or non-finite cells -- refused with the line and column.
+* missing cells (empty, ``NA``, ``nan``, ``?`` ...) -- NaN when the engine
+  handles missing values (EM: ``allow_missing``), otherwise refused with the
+  line, the column and that cure; non-finite numbers -- refused.
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ class Table:
     id_name: str | None = None
     notes: list[str] = field(default_factory=list)  # what was detected, for stderr
     delimiter: str | None = None
+    n_missing: int = 0  # missing cells of X (NaN), with allow_missing
 
 
 def _describe_delimiter(sep: str) -> str:
@@ -218,6 +221,7 @@ def read_table(
     id_column: str | None = None,
     header: bool | None = None,
     delimiter: str | None = None,
+    allow_missing: bool = False,
 ) -> Table:
     """Read the numeric features of a CSV / TSV / Parquet file.
 
@@ -238,6 +242,9 @@ def read_table(
         cells is not a number).
     delimiter : str, optional
         The field separator (default: sniffed from the first lines).
+    allow_missing : bool, default=False
+        Missing cells become NaN (for an engine that handles missing values)
+        instead of an error.
 
     Returns
     -------
@@ -298,14 +305,17 @@ def read_table(
     if not keep:
         raise CLIError(f"{path}: no feature columns are left to fit")
     data = frame[keep]
-    X = _numeric(path, data, sep, has_header, names)
+    X = _numeric(path, data, sep, has_header, names, allow_missing)
     if exclude:
         notes.append(f"left out: {', '.join(repr(n) for n in dict.fromkeys(exclude))}")
-    return Table(X, keep, ids, id_name, notes, sep)
+    return Table(X, keep, ids, id_name, notes, sep, int(np.isnan(X).sum()))
 
 
-def _numeric(path: Path, data, sep, header: bool, all_names: list[str]) -> np.ndarray:
-    """``data`` as a float64 array, or a :class:`CLIError` at its first bad cell."""
+def _numeric(
+    path: Path, data, sep, header: bool, all_names: list[str], allow_missing: bool = False
+) -> np.ndarray:
+    """``data`` as a float64 array (missing cells NaN with ``allow_missing``),
+    or a :class:`CLIError` at its first bad cell."""
     import pandas as pd
 
     for name in data.columns:
@@ -326,16 +336,19 @@ def _numeric(path: Path, data, sep, header: bool, all_names: list[str]) -> np.nd
                 )
                 raise CLIError(f"{where}: {text!r} is not a number; {cure}")
         missing = col.isna().to_numpy()
-        if missing.any():
+        if missing.any() and not allow_missing:
             row = int(np.flatnonzero(missing)[0])
             where = _where(path, sep, header, row, j, name)
             raw = _raw_cell(path, sep, header, row, j)[1] if sep is not None else "null"
-            raise CLIError(f"{where}: missing value {raw!r}; remove or fill this row")
+            raise CLIError(
+                f"{where}: missing value {raw!r}; remove or fill this row, or fit with "
+                "--method em, which treats missing cells as missing at random"
+            )
     try:
-        X = data.to_numpy(dtype=np.float64)
+        X = data.to_numpy(dtype=np.float64, na_value=np.nan)
     except (TypeError, ValueError) as exc:  # pragma: no cover - checked above
         raise CLIError(f"{path}: the columns are not all numbers ({exc})") from None
-    finite = np.isfinite(X)
+    finite = np.isfinite(X) | np.isnan(X) if allow_missing else np.isfinite(X)
     if not finite.all():
         row, jj = (int(v) for v in np.argwhere(~finite)[0])
         name = data.columns[jj]

@@ -24,6 +24,7 @@ __all__ = [
     "SCALE_RANGE",
     "WEIGHT_TOTAL_RANGE",
     "Data",
+    "Patterns",
     "SortedRows",
     "Standardiser",
     "check_scale_range",
@@ -65,6 +66,9 @@ class Standardiser:
     """
 
     def __init__(self, X: np.ndarray, w: np.ndarray):
+        if np.isnan(X).any():
+            self._init_missing(X, w)
+            return
         total = w.sum()
         weighted = X[w > 0]  # rows of zero weight do not set the units
         # Mean about a weighted row: exact when every row is the same point, and
@@ -81,6 +85,37 @@ class Standardiser:
         self.scale = float(coarse * 2.0 ** np.round(0.5 * np.log2(var_unit)))
         check_scale_range(self.scale, spread)
         self.mean_variance = var_unit * coarse * coarse  # data units
+
+    def _init_missing(self, X: np.ndarray, w: np.ndarray) -> None:
+        """The same units from the observed cells only (NaN cells are missing):
+        each feature's centre is the weighted mean of its observed values, the
+        scale the power of two nearest the root mean square of the observed
+        deviations.  Missing cells carry no information about the units, and
+        filling them first would pull the scale towards the centre."""
+        weighted = X[w > 0]
+        wp = w[w > 0]
+        observed = ~np.isnan(weighted)
+        mass = wp @ observed
+        if not (mass > 0).all():
+            raise ValueError(
+                f"X has column(s) {np.flatnonzero(mass <= 0).tolist()} with every value missing "
+                "(NaN) in the rows of positive weight; the model cannot learn anything about "
+                "them. Drop those columns first."
+            )
+        filled = np.where(observed, weighted, 0.0)
+        center = (wp @ filled) / mass
+        dev = np.where(observed, weighted - center, 0.0)
+        spread = np.abs(dev).max()
+        if not np.isfinite(spread) or spread == 0.0:
+            self.center, self.scale, self.mean_variance = center, 1.0, 0.0
+            return
+        coarse = 2.0 ** np.floor(np.log2(spread))
+        Y = dev / coarse
+        var_unit = float((wp @ (Y * Y)).sum() / mass.sum())
+        self.center = center
+        self.scale = float(coarse * 2.0 ** np.round(0.5 * np.log2(var_unit)))
+        check_scale_range(self.scale, spread)
+        self.mean_variance = var_unit * coarse * coarse
 
     def transform(self, X: np.ndarray) -> np.ndarray:
         """Feature-major standardised copy for the kernels."""
@@ -109,6 +144,57 @@ class SortedRows:
         return cls(np.ascontiguousarray(Xt[:, order]), w[order], order)
 
 
+class Patterns:
+    """Rows grouped by missingness pattern (which features they observe).
+
+    ``groups`` is a list of ``(observed, missing, rows)`` index arrays, one per
+    distinct pattern, in a fixed order (sorted by pattern); ``n_observed``
+    (n_samples,) counts each row's observed features.
+    Grouping lets an E-step handle every row of a pattern with the same
+    marginal and conditional Gaussians: a table with few patterns costs little
+    more than complete data (Ghahramani & Jordan 1994).
+    """
+
+    def __init__(self, X: np.ndarray):
+        observed = ~np.isnan(X)
+        if X.shape[1] <= 62:
+            # one integer per pattern: sorting integers is far cheaper than rows
+            codes = observed @ (np.int64(1) << np.arange(X.shape[1], dtype=np.int64))
+            _, first, inverse = np.unique(codes, return_index=True, return_inverse=True)
+            keys = observed[first]
+        else:
+            keys, inverse = np.unique(observed, axis=0, return_inverse=True)
+        inverse = inverse.ravel()
+        order = np.argsort(inverse, kind="stable")
+        bounds = np.searchsorted(inverse[order], np.arange(keys.shape[0] + 1))
+        self.groups = [
+            (np.flatnonzero(key), np.flatnonzero(~key), order[bounds[g] : bounds[g + 1]])
+            for g, key in enumerate(keys)
+        ]
+        self.n_observed = observed.sum(axis=1)
+        self.n_missing_cells = int(X.size - self.n_observed.sum())
+        self._blocks_of = None
+        self._blocks = None
+
+    def blocks(self, Xt: np.ndarray, w: np.ndarray) -> list:
+        """Per pattern, the observed sub-matrix (q, n_p) of the feature-major
+        ``Xt`` and the rows' weights, as contiguous copies: cut once and kept
+        for the last ``(Xt, w)`` asked for, since every EM iteration reads
+        the same ones."""
+        if self._blocks_of is None or self._blocks_of[0] is not Xt or self._blocks_of[1] is not w:
+            self._blocks = [
+                (np.ascontiguousarray(Xt[np.ix_(obs, rows)]), np.ascontiguousarray(w[rows]))
+                for obs, _, rows in self.groups
+            ]
+            self._blocks_of = (Xt, w)
+        return self._blocks
+
+    @classmethod
+    def of(cls, X: np.ndarray) -> Patterns | None:
+        """The patterns of ``X`` (n_samples, n_features), or None without NaN."""
+        return cls(X) if np.isnan(X).any() else None
+
+
 class Data:
     """Validated training data, standardised once: everything a fit reads
     before its first iteration, shareable by the fits of a model grid.
@@ -116,6 +202,11 @@ class Data:
     Rows of zero weight are dropped (they are not data).  ``n_distinct``
     counts the distinct rows exactly up to the ``at_least`` it was prepared
     for (see :func:`prepare`).
+
+    With NaN cells (missing values, see :func:`prepare`), ``missing`` holds
+    the rows' :class:`Patterns` (None for complete data) and ``Xt`` keeps the
+    NaN; ``filled`` is ``Xt`` with every missing cell at its feature's observed
+    mean (0 in standardised units), which only the initialisations read.
     """
 
     def __init__(self, X, w, names, n_distinct: int, std: Standardiser | None = None):
@@ -123,6 +214,7 @@ class Data:
         self.w_unit = 1.0  # the caller's weights are w * w_unit (see prepare)
         self.std = Standardiser(X, w) if std is None else std
         self.Xt = self.std.transform(X)
+        self.missing = Patterns.of(X)
         self._rows = None
         self._variances = None
 
@@ -133,19 +225,35 @@ class Data:
         return data
 
     @property
+    def filled(self) -> np.ndarray:
+        """``Xt`` (n_features, n_samples) with missing cells at 0, the observed
+        mean in standardised units: the initialisations' view of the data."""
+        if self.missing is None:
+            return self.Xt
+        return np.where(np.isnan(self.Xt), 0.0, self.Xt)
+
+    @property
     def rows(self) -> SortedRows:
         """The rows in canonical order, sorted once (for the initialisations)."""
         if self._rows is None:
-            self._rows = SortedRows.of(self.Xt, self.w)
+            self._rows = SortedRows.of(self.filled, self.w)
         return self._rows
 
     @property
     def variances(self) -> np.ndarray:
-        """Weighted per-feature variances (standardised units)."""
+        """Weighted per-feature variances (standardised units), of the observed
+        cells when some are missing."""
         if self._variances is None:
             Xt, w = self.Xt, self.w
-            centred = Xt - (Xt @ w / w.sum())[:, None]
-            self._variances = (centred * centred) @ w / w.sum()
+            if self.missing is None:
+                centred = Xt - (Xt @ w / w.sum())[:, None]
+                self._variances = (centred * centred) @ w / w.sum()
+            else:
+                observed = ~np.isnan(Xt)
+                mass = observed @ w
+                filled = np.where(observed, Xt, 0.0)
+                centred = np.where(observed, Xt - ((filled @ w) / mass)[:, None], 0.0)
+                self._variances = (centred * centred) @ w / mass
         return self._variances
 
 
@@ -156,6 +264,7 @@ def prepare(
     *,
     keep_zero_weight: bool = False,
     rescale_weights: bool = False,
+    allow_missing: bool = False,
 ) -> Data:
     """Check ``X`` and ``sample_weight`` (nothing compiled runs here) and
     standardise them for the kernels: the one data preparation of every engine
@@ -175,12 +284,16 @@ def prepare(
         largest value (for engines whose parameters do not depend on the
         weights' scale); the divisor is ``Data.w_unit``.  Otherwise such weights
         are refused.
+    allow_missing : bool, default=False
+        NaN cells are missing values (the caller's engine marginalises them);
+        otherwise NaN is refused.  Infinity, rows with every feature missing and
+        columns with every value missing are refused either way.
 
     Returns
     -------
     Data
     """
-    X, names = check_X(X, min_samples=2)
+    X, names = check_X(X, min_samples=2, allow_nan=allow_missing)
     w = check_sample_weight(sample_weight, X.shape[0])
     check_weighted_rows(w)
     unit = weight_unit(w, rescale_weights)

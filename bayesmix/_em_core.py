@@ -25,7 +25,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import _components, _init
+from . import _components, _init, _missing
 from ._data import Data, SortedRows
 from ._em_messages import EventLog, collapse_messages, constant_feature_messages
 from ._fitting import best_run, describe_run
@@ -51,6 +51,7 @@ __all__ = [
     "components",
     "context",
     "criteria",
+    "e_step",
     "fit",
     "initial_params",
     "m_step",
@@ -248,22 +249,36 @@ def sizes(data) -> tuple[int, int, float]:
     return data.n_samples, data.n_features, data.total
 
 
-def _e_step(data, stats: MixtureStats, comps):
-    """One pass over the rows at ``comps``: an object with ``nk``, ``s1``,
-    ``s2``, ``log_likelihood`` and ``icl_term`` (a :class:`MixtureStats`)."""
-    if isinstance(data, Data):
-        return stats.e_step(data.Xt, data.w, comps.means, comps.prec, comps.log_const)
-    return data.e_step(comps, stats.diagonal)
-
-
-def _worst_rows(data, comps, n: int):
-    """The ``n`` rows of positive weight with the lowest mixture density
-    (ties: the earlier row): ``(Xt (n_features, n), w (n,))``."""
+def e_step(structure: CovarianceStructure, data, stats: MixtureStats, params: Params):
+    """The E-step at ``params``: an object with ``nk``, ``s1``, ``s2`` (about
+    ``params.means``), ``log_likelihood`` and ``icl_term``.  One kernel pass
+    filling ``stats``; for data with missing cells, the statistics of
+    :func:`bayesmix._missing.e_step` (one pass per missingness pattern); for a
+    chunked source, its pass mapped over the chunks and summed."""
+    if isinstance(data, Data) and data.missing is not None:
+        return _missing.e_step(structure, data.Xt, data.w, params, data.missing, data.std.log_scale)
+    comps = components(structure, params)
     if not isinstance(data, Data):
-        return data.worst_rows(comps, n)
+        return data.e_step(comps, stats.diagonal)
+    return stats.e_step(data.Xt, data.w, comps.means, comps.prec, comps.log_const)
+
+
+def _worst_rows(structure: CovarianceStructure, data, params: Params, n: int):
+    """The ``n`` rows of positive weight with the lowest mixture density
+    (ties: the earlier row): ``(Xt (n_features, n), w (n,))``.  Rows with
+    missing cells are judged by their observed features (per feature: rows
+    observe different numbers) and returned with those cells at their
+    conditional expectation."""
+    if not isinstance(data, Data):
+        return data.worst_rows(components(structure, params), n)
     Xt, w = data.Xt, data.w
-    row_lse = np.empty(Xt.shape[1])
-    log_prob_pass(Xt, comps.means, comps.prec, comps.log_const, row_lse=row_lse)
+    if data.missing is None:
+        comps = components(structure, params)
+        row_lse = np.empty(Xt.shape[1])
+        log_prob_pass(Xt, comps.means, comps.prec, comps.log_const, row_lse=row_lse)
+    else:
+        row_lse, _, Xt = _missing.expected_rows(structure, params, Xt, data.missing)
+        row_lse = row_lse / data.missing.n_observed
     row_lse[w <= 0] = np.inf  # a row without weight cannot hold a component
     worst = np.argsort(row_lse, kind="stable")[:n]
     return Xt[:, worst], w[worst]
@@ -305,7 +320,8 @@ def context(data: Data, reg_covar) -> Context:
 def resp_stats(data: Data, resp, ctx: Context, diagonal: bool) -> MixtureStats:
     """Weighted statistics of responsibilities, accumulated around the
     partition's own means (``stats.shift``)."""
-    Xt, w = data.Xt, data.w
+    # With missing cells the starts read the mean-filled rows (see Data.filled).
+    Xt, w = data.filled, data.w
     k, d = resp.shape[1], Xt.shape[0]
     stats = MixtureStats(Xt.shape[1], k, d, diagonal)
     # Two passes: the second accumulates around the partition's own means,
@@ -375,10 +391,9 @@ def initial_params(config: Config, data: Data, rng, given: dict, ctx: Context, i
 def reseed(structure: CovarianceStructure, data, params: Params):
     """Move empty components to the worst-explained rows of positive weight,
     with the pooled covariance; returns ``(params, jitter or None)``."""
-    comps = components(structure, params)
     n_samples, _, total = sizes(data)
     empty = np.flatnonzero(params.weights < EMPTY)
-    worst_X, worst_w = _worst_rows(data, comps, empty.size)
+    worst_X, worst_w = _worst_rows(structure, data, params, empty.size)
     k, d = params.means.shape
     full = structure.to_full(params.covariances, k, d)
     pooled = np.einsum("k,kij->ij", params.weights, full)
@@ -407,10 +422,9 @@ class State(NamedTuple):
 def step(structure: CovarianceStructure, data: Data, stats: MixtureStats, params, ctx) -> State:
     """One EM iteration from ``params``: E-step (one kernel pass filling
     ``stats``), M-step, and re-seeding of components left without weight."""
-    comps = components(structure, params)
-    stats = _e_step(data, stats, comps)
+    stats = e_step(structure, data, stats, params)
     log_likelihood = stats.log_likelihood
-    new, jitter = m_step(structure, stats, comps.means, ctx, params.covariances)
+    new, jitter = m_step(structure, stats, params.means, ctx, params.covariances)
     empty = np.flatnonzero(new.weights < EMPTY)
     reseed_jitter = None
     if empty.size:
@@ -451,8 +465,7 @@ def run(config: Config, data: Data, params: Params, ctx: Context, jitter=None, h
             break
     # A final E-step: log_likelihood_ belongs to the returned parameters, and
     # fit_predict(X) equals fit(X).predict(X).
-    comps = components(structure, params)
-    stats = _e_step(data, stats, comps)
+    stats = e_step(structure, data, stats, params)
     flat = structure.flat_components(stats.nk + ctx.nk_floor, stats.s1, stats.s2)
     return Run(
         params,

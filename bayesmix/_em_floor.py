@@ -49,9 +49,8 @@ def _one_component(structure, data, n: int, d: int, ctx: core.Context) -> core.P
         return core.m_step(structure, stats, stats.shift, ctx)[0]
     covs, prec_chol, _ = structure.factorise(structure.from_full(np.eye(d)[None]))
     unit = core.Params(np.ones(1), np.zeros((1, d)), covs, prec_chol)
-    comps = core.components(structure, unit)
-    stats = core._e_step(data, MixtureStats(n, 1, d, structure.diagonal), comps)
-    return core.m_step(structure, stats, comps.means, ctx)[0]
+    stats = core.e_step(structure, data, MixtureStats(n, 1, d, structure.diagonal), unit)
+    return core.m_step(structure, stats, unit.means, ctx)[0]
 
 
 def one_component_floor(config: core.Config, data, result: core.Fit) -> core.Fit:

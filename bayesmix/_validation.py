@@ -53,7 +53,9 @@ def check_X(X, *, name: str = "X", min_samples: int = 1, allow_nan: bool = False
     feature names or None)``.
 
     Raises TypeError for non-numeric, complex or sparse input and ValueError
-    for wrong dimensions, empty data and non-finite values.
+    for wrong dimensions, empty data and non-finite values.  With ``allow_nan``,
+    NaN cells are missing values and are kept, but infinity and a row with
+    every feature missing are still refused.
     """
     if X is None:
         raise TypeError(f"{name} is None; pass a 2-D array-like of shape (n_samples, n_features).")
@@ -136,17 +138,48 @@ def check_X(X, *, name: str = "X", min_samples: int = 1, allow_nan: bool = False
             f"required: {name} needs at least one column."
         )
     arr = np.ascontiguousarray(arr, dtype=np.float64)
-    if not allow_nan:
-        finite = np.isfinite(arr)
-        if not finite.all():
+    finite = np.isfinite(arr)
+    if not finite.all():
+        if allow_nan:
+            _check_missing_cells(arr, finite, name)
+        else:
             row, col = map(int, np.argwhere(~finite)[0])
             kind = "NaN" if np.isnan(arr[row, col]) else "infinity"
             raise ValueError(
                 f"{name} contains NaN or infinity ({kind} at row {row}, column {col}). "
-                "bayesmix does not yet model missing values: drop or impute those rows "
-                "before fitting."
+                + (
+                    "Only GaussianMixture's fit, predict, predict_proba, score, score_samples, "
+                    "bic, aic, icl and impute treat NaN as missing values so far: use those, "
+                    "or drop or impute the rows with NaN here."
+                    if kind == "NaN"
+                    else "Drop those rows or replace the infinite values."
+                )
             )
     return arr, names
+
+
+def _check_missing_cells(arr: np.ndarray, finite: np.ndarray, name: str) -> None:
+    """NaN cells are missing values; infinity stays an error, and so does a row
+    without a single observed value: it carries no information, and its
+    marginal density over no features is not a density of the data.  (A column
+    with no observed value is refused by the fit's standardisation.)"""
+    inf = np.isinf(arr)
+    if inf.any():
+        row, col = map(int, np.argwhere(inf)[0])
+        raise ValueError(
+            f"{name} contains NaN or infinity (infinity at row {row}, column {col}); NaN "
+            "means a missing value, but infinity is not a value: drop those rows or replace "
+            "the infinite values (e.g. by NaN if they stand for unknown values)."
+        )
+    empty_rows = np.flatnonzero(~finite.any(axis=1))
+    if empty_rows.size:
+        shown = empty_rows[:10].tolist()
+        more = f" and {empty_rows.size - 10} more" if empty_rows.size > 10 else ""
+        raise ValueError(
+            f"{name} has row(s) {shown}{more} with every feature missing (NaN); such a row "
+            "says nothing about the mixture. Drop those rows first, e.g. "
+            f"{name}[~np.isnan({name}).all(axis=1)]."
+        )
 
 
 def _has_text(arr: np.ndarray) -> bool:
@@ -336,10 +369,11 @@ def check_fitted(estimator, attribute: str = "weights_") -> None:
         )
 
 
-def check_predict_X(estimator, X):
-    """Validate X at predict time against what ``fit`` saw (feature count and names)."""
+def check_predict_X(estimator, X, allow_nan: bool = False):
+    """Validate X at predict time against what ``fit`` saw (feature count and names);
+    ``allow_nan``: NaN cells are missing values (see :func:`check_X`)."""
     check_fitted(estimator)
-    X, names = check_X(X)
+    X, names = check_X(X, allow_nan=allow_nan)
     fitted_names = getattr(estimator, "feature_names_in_", None)
     if fitted_names is not None and names is None:
         warnings.warn(

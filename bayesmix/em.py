@@ -13,14 +13,23 @@ import warnings
 
 import numpy as np
 
-from . import _compile, _dask
+from . import _compile, _dask, _missing
 from . import _em_core as core
 from . import _em_online as online
 from ._base import BaseMixture
 from ._data import Data, prepare
 from ._em_floor import one_component_floor
 from ._fitting import publish_fit, warn_not_converged
-from ._validation import check_distinct_rows, check_fitted, check_init_scale
+from ._validation import (
+    check_distinct_rows,
+    check_fitted,
+    check_init_scale,
+    check_n_draws,
+    check_predict_X,
+    check_random_state,
+    check_sample_weight,
+    check_X,
+)
 from .exceptions import DegenerateDataWarning
 
 __all__ = ["GaussianMixture", "fit_prepared", "training_criteria"]
@@ -227,9 +236,14 @@ class GaussianMixture(BaseMixture):
         Parameters
         ----------
         X : array-like or DataFrame, (n_samples, n_features), or dask array
-            A Dask array is fitted chunk by chunk (see :mod:`bayesmix._dask` and
-            the user guide's "When your data outgrow one machine"): each EM
-            iteration maps the E-step over the row chunks and sums the
+            NaN marks a missing value (missing at random): each row's
+            likelihood is the mixture's marginal over its observed features,
+            and the E-step fills in the conditional moments of the missing
+            ones (see the user guide, "Missing values").  Infinity, and a row
+            with every feature missing, are errors.  A Dask array (without
+            missing values) is fitted chunk by chunk (see :mod:`bayesmix._dask`
+            and the user guide's "When your data outgrow one machine"): each
+            EM iteration maps the E-step over the row chunks and sums the
             statistics, the start comes from a sample of 10 000 rows drawn
             from ``random_state`` and the chunking, and with the same
             ``weights_init``, ``means_init`` and ``precisions_init`` the fit
@@ -250,7 +264,9 @@ class GaussianMixture(BaseMixture):
             # the same EM, its passes mapped over the chunks (bayesmix._dask)
             data = _dask.prepare(X, sample_weight, self.n_components, rng)
         else:
-            data = prepare(X, sample_weight, self.n_components, rescale_weights=True)
+            data = prepare(
+                X, sample_weight, self.n_components, rescale_weights=True, allow_missing=True
+            )
         check_distinct_rows(self.n_components, data.n_distinct)
         n_features = core.sizes(data)[1]
         given = core.check_init_arrays(config, params, n_features)
@@ -438,6 +454,57 @@ class GaussianMixture(BaseMixture):
 
     def _component_arrays(self):
         return core.components(self._structure, self._params)[:3]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True  # NaN is a missing value (see fit)
+        return tags
+
+    # NaN cells are missing values: rows are scored on their observed features
+    # (complete rows take the complete-data pass unchanged).
+    def _log_prob(self, X, want_resp: bool):
+        if _dask.is_dask(X):  # lazy, chunk by chunk (no missing values)
+            return super()._log_prob(X, want_resp)
+        X = check_predict_X(self, X, allow_nan=True)
+        return _missing.log_prob(self._structure, self._params, self._standardiser, X, want_resp)
+
+    def _check_score_weight(self, X, sample_weight):
+        if sample_weight is None:
+            return None
+        check_fitted(self)
+        return check_sample_weight(sample_weight, check_X(X, allow_nan=True)[0].shape[0])
+
+    def impute(self, X, n_draws: int | None = None, random_state=None) -> np.ndarray:
+        """Fill the missing (NaN) cells of ``X`` under the fitted mixture.
+
+        Each row's missing features ``m`` given its observed ones ``o`` follow
+        the mixture ``sum_k p(k | x_o) N(E[x_m | x_o, k], C_k)`` with the
+        Gaussian conditional moments of each component (Little & Rubin 2002,
+        ch. 11).  Missing at random is assumed, as in ``fit``.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame, (n_samples, n_features)
+            NaN marks a missing cell; every row needs at least one observed
+            feature.
+        n_draws : int, optional
+            None: return the conditional expectation ``E[x_m | x_o]``.  An int
+            ``m``: return ``m`` multiple imputations (Rubin 1987), drawn
+            independently from the conditional distribution.
+        random_state : None, int or numpy Generator
+            Seed of the draws (None: fresh entropy).
+
+        Returns
+        -------
+        (n_samples, n_features) or (n_draws, n_samples, n_features) ndarray
+            ``X`` with its missing cells filled; observed cells are returned
+            as given.
+        """
+        X = check_predict_X(self, X, allow_nan=True)
+        if n_draws is not None:
+            n_draws = check_n_draws(n_draws, X.shape[0] * X.shape[1], name="n_draws")
+        rng = check_random_state(random_state)
+        return _missing.impute(self._structure, self._params, self._standardiser, X, n_draws, rng)
 
     def _sampling_components(self):
         k, d = self.means_.shape

@@ -268,8 +268,8 @@ def test_reseeding_finds_the_same_worst_rows():
     params.weights = np.array([0.5, 0.5, 0.0])
     params.means[2] = params.means[0]  # two empty components' worth of bad rows
     for n in (1, 7):
-        a = core._worst_rows(mem, core.components(structure, params), n)
-        b = core._worst_rows(chunked, core.components(structure, params), n)
+        a = core._worst_rows(structure, mem, params, n)
+        b = core._worst_rows(structure, chunked, params, n)
         np.testing.assert_array_equal(a[0], b[0])
         np.testing.assert_array_equal(a[1], b[1])
     new_mem, _ = core.reseed(structure, mem, params)
