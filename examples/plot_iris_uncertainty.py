@@ -49,7 +49,7 @@ for k, row in enumerate(table):
 # The three-component model with full covariances from the same grid, drawn on
 # the petal measurements (columns 2 and 3); the ellipses are the components'
 # covariances in that plane.
-gm3 = sel.models_[("full", 3)]
+gm3 = sel.models_[("VVV", 3)]  # mclust's name of "full"
 ax = plotting.plot_components(gm3, X, features=(2, 3))
 ax.set(title=f"{gm3.covariance_type}, K={gm3.n_components}", xlabel=petal[0], ylabel=petal[1])
 keep(ax.figure, "iris_uncertainty_components")

@@ -33,10 +33,10 @@ print(sel.table_[["covariance_type", "n_components", "log_likelihood", "bic", "i
 print("best:", sel.best_params_)
 
 # %%
-# One line per covariance type; the circled point is the minimum.  Tied
-# (common) covariances with three components fit best, the full model with two
-# is close behind, and spherical components need many more to follow the
-# tilted clusters.
+# One line per covariance model (mclust's fourteen); the circled point is the
+# minimum.  Tied (common, mclust's EEE) covariances with three components fit
+# best, the full model (VVV) with two is close behind, and spherical
+# components (VII) need many more to follow the tilted clusters.
 ax = plotting.plot_criterion(sel.table_)
 keep(ax.figure, "model_selection_bic")
 
