@@ -144,17 +144,41 @@ def warning_sink(sink: list):
 
 
 # ----------------------------------------------------------------------- BLAS
+def _release_openblas() -> None:
+    """Let any thread set OpenBLAS's limit again.
+
+    threadpoolctl 3.8 lets only one thread (the first to set a limit) change
+    a process-wide OpenBLAS pool, and ignores the others silently.  Our limit
+    is applied by the first thread in and restored by the last out, which may
+    be another thread: without this release that restore was dropped whenever
+    the first thread was still alive, and BLAS stayed on one thread for the
+    rest of the process (two ``select_model`` calls in threads did it about
+    one run in three).  The count in :class:`_Shared` guarantees that no
+    other user of the limit is inside when this runs."""
+    try:
+        from threadpoolctl import OpenBLASController
+    except ImportError:  # pragma: no cover - threadpoolctl before 3.0
+        return
+    clear = getattr(OpenBLASController, "clear_controlling_thread", None)
+    if clear is not None:  # threadpoolctl >= 3.8
+        clear(force=True)
+
+
 def _limit_blas():
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:  # pragma: no cover - installed alongside scikit-learn
         return None
-    return threadpool_limits(limits=1, user_api="blas")
+    limiter = threadpool_limits(limits=1, user_api="blas")
+    _release_openblas()
+    return limiter
 
 
 def _restore_blas(limiter) -> None:
     if limiter is not None:
+        _release_openblas()
         limiter.restore_original_limits()
+        _release_openblas()
 
 
 single_threaded_blas = _Shared(_limit_blas, _restore_blas)

@@ -312,6 +312,79 @@ def test_select_model_in_threads_leaves_warnings_state_alone():
     assert warnings.filters == before_filters
 
 
+def test_blas_limit_is_restored_by_another_thread_than_the_one_that_set_it():
+    # threadpoolctl >= 3.8 lets only the first thread to set an OpenBLAS limit
+    # change it again; our limit is set by the first thread in and restored by
+    # the last out, and that restore was silently dropped while the first was
+    # alive (BLAS then stayed on one thread for the rest of the process).
+    import threading
+
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    from bayesmix._process_state import single_threaded_blas
+
+    def blas_threads():
+        info = threadpoolctl.threadpool_info()
+        return [i["num_threads"] for i in info if i["user_api"] == "blas"]
+
+    before = blas_threads()
+    if not before or min(before) < 2:
+        pytest.skip("needs a BLAS with at least two threads")
+    first_in, b_in, a_out, done = (threading.Event() for _ in range(4))
+    seen = {}
+
+    def a():
+        with single_threaded_blas():
+            first_in.set()
+            b_in.wait()
+            seen["inside"] = blas_threads()
+        a_out.set()
+        done.wait()  # stays alive while b restores
+
+    def b():
+        first_in.wait()
+        with single_threaded_blas():
+            b_in.set()
+            a_out.wait()
+
+    ta, tb = threading.Thread(target=a), threading.Thread(target=b)
+    ta.start()
+    tb.start()
+    tb.join()
+    after = blas_threads()
+    done.set()
+    ta.join()
+    assert seen["inside"] == [1] * len(before)
+    assert after == before
+
+
+def test_no_engine_starts_numba_threading_layer():
+    # The kernels run on bayesmix's own thread pool (nogil kernels, one task
+    # range each), never on numba's parallel threading layer, so a fit neither
+    # picks nor starts a layer (OpenMP / TBB / workqueue) that the user's own
+    # numba code would then be tied to.  numba.threading_layer() raises until
+    # some parallel=True code has run.
+    code = """
+import warnings
+import numba
+import numpy as np
+from bayesmix import (DirichletProcessMixture, GaussianMixture, VariationalGaussianMixture,
+                      select_model)
+X = np.random.default_rng(0).normal(size=(120, 2))
+warnings.simplefilter("ignore")
+GaussianMixture(2, random_state=0).fit(X).posterior(X, n_draws=4)
+VariationalGaussianMixture(3, random_state=0).fit(X)
+DirichletProcessMixture(n_iter=20, n_chains=2, random_state=0, progress=False).fit(X)
+select_model(X, n_components=[1, 2], covariance_types=["full"])
+try:
+    print("layer", numba.threading_layer())
+except ValueError:
+    print("no layer")
+"""
+    out = run_isolated(code)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "no layer", out.stdout
+
+
 def test_shared_state_is_restored_once_whatever_the_order():
     import warnings
 
