@@ -158,7 +158,13 @@ def _read_frame(path: Path, sep: str | None, header: bool | None):
             decimal = ","  # "1,5;2,3": European decimal commas
     if header is None:
         header = not all(_is_number(c.replace(decimal, ".")) for c in first)
+    row_names = False
     if header:
+        # R's write.table writes no header cell over its row names: every data
+        # line then has one field more than the header; name that column "" so
+        # it is taken as the rows' IDs like a pandas index
+        widths = {len(_split(line, sep)) for line in lines[1:]}
+        row_names = widths == {len(first) + 1}
         named = [c for c in first if c]
         dup = sorted({c for c in named if named.count(c) > 1})
         if dup:
@@ -172,6 +178,7 @@ def _read_frame(path: Path, sep: str | None, header: bool | None):
                 path,
                 sep=sep,
                 header=0 if header else None,
+                names=["", *first] if row_names else None,
                 decimal=decimal,
                 na_values=_NA_VALUES,
                 skipinitialspace=True,
@@ -289,7 +296,7 @@ def read_table(
         ids, id_name = frame[index_col], "index"
     if not columns and index_col is not None and index_col != id_column:
         notes.append(
-            "the first column has no name (an index written by pandas' to_csv?): "
+            "the first column has no name (an index written by pandas' to_csv or R's row names?): "
             + ("used as the rows' IDs" if id_name == "index" else "left out")
             + ", not used as a feature"
         )
@@ -306,8 +313,10 @@ def read_table(
         raise CLIError(f"{path}: no feature columns are left to fit")
     data = frame[keep]
     X = _numeric(path, data, sep, has_header, names, allow_missing)
-    if exclude:
-        notes.append(f"left out: {', '.join(repr(n) for n in dict.fromkeys(exclude))}")
+    reported = {index_col, id_name}  # said above: the IDs and the unnamed first column
+    dropped = [n for n in dict.fromkeys(exclude) if n not in reported]
+    if dropped:
+        notes.append(f"left out: {', '.join(repr(n) for n in dropped)}")
     return Table(X, keep, ids, id_name, notes, sep, int(np.isnan(X).sum()))
 
 

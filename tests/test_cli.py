@@ -247,6 +247,29 @@ def test_pandas_index_column_is_ids_not_a_feature(tmp_path, capsys):
     np.testing.assert_array_equal(labels["index"], frame.index)
 
 
+def test_r_write_table_row_names_are_ids(tmp_path, capsys):
+    # R's write.table(x, sep=";", dec=",") writes no header cell over the row
+    # names: each data line has one field more than the header
+    pd = pytest.importorskip("pandas")
+    X = _two_blobs()
+    names = [f"car {i}" for i in range(len(X))]
+    lines = ['"a";"b"'] + [
+        f'"{n}";{a:.6f};{b:.6f}'.replace(".", ",") for n, (a, b) in zip(names, X, strict=True)
+    ]
+    path = tmp_path / "r_table.csv"
+    path.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "out"
+    assert main(_fit_args(path, out)) == 0
+    err = capsys.readouterr().err
+    assert "R's row names" in err and "rows' IDs" in err and "decimal commas" in err
+    assert "left out" not in err  # the IDs are reported once, as IDs
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["features"] == ["a", "b"]
+    labels = pd.read_csv(out / "labels.csv")
+    assert labels["index"].tolist() == names
+    np.testing.assert_allclose(load(out / "model.npz").means_[:, 0].min(), 0.0, atol=0.5)
+
+
 def test_id_column_is_carried_into_labels(tmp_path, capsys):
     pd = pytest.importorskip("pandas")
     X = _two_blobs()
