@@ -282,15 +282,15 @@ def impute(X, n_draws, rng, std, chunks, train=None) -> np.ndarray:
     return out
 
 
-def imputed_cells(X_fit, holes: Holes, imputed, row_pos, std) -> np.ndarray:
+def imputed_cells(X_fit, cells, imputed, row_pos, std) -> np.ndarray:
     """The kept draws ``imputed`` (n_chains, n_kept, n_cells; standardised, the
     sampler's rows) of the missing cells of the caller's present rows (their
     first copies), in data units, row-major over those rows' NaN cells."""
     n, d = X_fit.shape
     full = np.full((*imputed.shape[:2], n * d), np.nan)
-    full[..., holes.cells] = imputed
+    full[..., cells] = imputed
     full = full.reshape(*imputed.shape[:2], n, d)[:, :, row_pos]
-    cells = np.zeros((n, d), dtype=bool)
-    cells.ravel()[holes.cells] = True
+    mask = np.zeros((n, d), dtype=bool)
+    mask.ravel()[cells] = True
     full = full * std.scale + std.center
-    return full[:, :, cells[row_pos]]
+    return full[:, :, mask[row_pos]]

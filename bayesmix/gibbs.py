@@ -432,9 +432,13 @@ class DirichletProcessMixture(BaseMixture):
         self._standardiser = model.standardiser
         self._set_hyper(model, hyper, draws)
         self._X_fit = model.X  # completed at the start values where cells are missing
-        self._holes = None if missing is None else _gm.holes_of(missing)
+        # flat indices into _X_fit of the missing cells, drawn per kept draw in _imputed
+        self._hole_cells = None if missing is None else _gm.holes_of(missing).cells
         self._imputed = draws.imputed
         self._X_rows = X[present]  # the rows with weight, in data units, for posterior()
+        if missing is not None:  # ... complete: missing cells at their posterior means
+            train = (self._fill_at, rows.row_pos, np.ones(self._X_rows.shape[0], bool), (1, 1))
+            self._X_rows = _gm.impute(self._X_rows, None, None, model.standardiser, None, train)
         self._w_rows = reps[present].astype(np.float64)
         self._rows_present = present
         self._row_pos = rows.row_pos  # each present row's first copy among the rows of _X_fit
@@ -535,11 +539,11 @@ class DirichletProcessMixture(BaseMixture):
     def _fill_at(self, c, s):
         """The sampler's rows (standardised) completed with the missing cells of
         kept draw ``s`` of chain ``c`` (``None``: their posterior means)."""
-        if getattr(self, "_holes", None) is None:
+        if getattr(self, "_hole_cells", None) is None:
             return self._X_fit
         Xs = self._X_fit.copy()
         imp = self._imputed
-        Xs.ravel()[self._holes.cells] = imp.mean(axis=(0, 1)) if c is None else imp[c, s]
+        Xs.ravel()[self._hole_cells] = imp.mean(axis=(0, 1)) if c is None else imp[c, s]
         return Xs
 
     def _point_proba(self, X):
@@ -689,22 +693,13 @@ class DirichletProcessMixture(BaseMixture):
             draws["covariances"],
             labels=np.ascontiguousarray(draws["labels"][:, :, present]),
             concentration=draws.get("concentration"),
-            X=self._completed_rows(),
+            X=self._X_rows,
             sample_weight=self._w_rows,
             feature_names=getattr(self, "feature_names_in_", None),
             kind="gibbs",
             random_state=rng,
             sample_stats={"log_joint": draws["log_joint"]},
         )
-
-    def _completed_rows(self):
-        """The training rows of positive weight, missing cells at their posterior
-        means (the posterior layer reads complete rows)."""
-        if getattr(self, "_holes", None) is None:
-            return self._X_rows
-        rows = self._X_rows
-        train = (self._fill_at, self._row_pos, np.ones(rows.shape[0], bool), (1, 1))
-        return _gm.impute(rows, None, None, self._standardiser, self._predictive_chunks, train)
 
     def posterior_draws(self, *, n_draws=None, random_state=None) -> dict:
         """Component parameters drawn from the NIW posterior of every kept partition.
@@ -802,7 +797,7 @@ class DirichletProcessMixture(BaseMixture):
             n_draws = check_n_draws(n_draws, X.shape[0] * X.shape[1], name="n_draws")
         rng = check_random_state(random_state)
         train = None
-        if getattr(self, "_holes", None) is not None and data_key(X) == self._train_key:
+        if getattr(self, "_hole_cells", None) is not None and data_key(X) == self._train_key:
             train = (self._fill_at, self._row_pos, self._rows_present, self._imputed.shape[:2])
         return _gm.impute(X, n_draws, rng, self._standardiser, self._predictive_chunks, train)
 
@@ -813,8 +808,8 @@ class DirichletProcessMixture(BaseMixture):
         of positive weight, in row-major order (``np.isnan(X[w > 0])``); a row of
         integer weight ``w > 1`` shows its first copy."""
         check_fitted(self)
-        if getattr(self, "_holes", None) is None:
+        if getattr(self, "_hole_cells", None) is None:
             return np.empty((*self.n_clusters_samples_.shape, 0))
         return _gm.imputed_cells(
-            self._X_fit, self._holes, self._imputed, self._row_pos, self._standardiser
+            self._X_fit, self._hole_cells, self._imputed, self._row_pos, self._standardiser
         )
