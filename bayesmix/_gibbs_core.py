@@ -5,6 +5,11 @@ Generator per chain).  :func:`run_chains` runs the chains (on a thread pool,
 bit for bit the same whatever the number of threads) and stores the kept
 draws.
 
+With missing cells (``Model.missing``) an iteration starts with the joint
+update of each row with holes' cluster and missing cells
+(``_gibbs_missing``); each chain then owns a copy of the completed rows, and
+the block kernel runs one iteration per call.
+
 One iteration is, when the base measure has hyperpriors, one update of its
 hyperparameters (``_gibbs_hyper``), then ``n_proposals`` split-merge
 proposals (Jain & Neal 2004, launch states by Dahl's 2005 sequential

@@ -13,6 +13,9 @@ each live in one module:
     proposals, ``_kernels/_gibbs.py``);
 ``_gibbs_summary``
     the point partition, the posterior predictive and the parameter draws;
+``_gibbs_missing``
+    missing values (NaN cells): the joint update of a row's cluster and
+    missing cells, scores on observed features, ``impute``;
 ``_progress``
     the progress bar.
 
@@ -203,6 +206,9 @@ class DirichletProcessMixture(BaseMixture):
         every stopping criterion was met.
     n_iter_ : int
         Iterations run per chain, burn-in included.
+    imputed_samples_ : (n_chains, n_kept, n_missing) float
+        Draws of the training data's missing cells (NaN in ``X``), data units,
+        one column per NaN cell of the rows of positive weight (row-major).
     n_features_in_, feature_names_in_ :
         As in scikit-learn.
 
@@ -222,6 +228,15 @@ class DirichletProcessMixture(BaseMixture):
     conditionals; ``log_joint_samples_`` then
     includes ``log p(b)`` (and ``log p(kappa)``), and every kept draw's
     predictive and parameter draws use that draw's hyperparameters.
+
+    *Missing values.*  NaN cells are missing at random: each iteration
+    first draws, for every row with holes, its cluster from the predictive
+    marginalised onto its observed features and then its missing cells from
+    the conditional Student-t (one exact Gibbs block); the rest of the
+    iteration runs on the completed rows (``_gibbs_missing``,
+    ``docs/user_guide/missing_values.rst``).  Scores, predictions and
+    :meth:`impute` use each row's observed features.  Complete data take the
+    old path, bit for bit.
 
     *Frequency weights.*  ``sample_weight`` must hold non-negative integers:
     a row of weight ``w`` is ``w`` identical observations, so the fit is

@@ -363,3 +363,23 @@ def test_complete_data_draws_are_unchanged():
             Gamma(1, 1), prior, n_iter=60, n_chains=2, random_state=3, progress=False
         ).fit(X)
         assert _draw_hash(m) == expected[key]
+
+
+@pytest.mark.filterwarnings("ignore::bayesmix.exceptions.ConvergenceWarning")
+def test_save_load_and_posterior_with_holes(tmp_path):
+    from bayesmix import load
+
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(30, 2))
+    X[::4, 1] = np.nan
+    m = DirichletProcessMixture(n_iter=20, n_chains=2, random_state=0, progress=False).fit(X)
+    m.save(tmp_path / "dp.npz")
+    back = load(tmp_path / "dp.npz")
+    assert np.array_equal(back.impute(X), m.impute(X))
+    assert np.array_equal(back.imputed_samples_, m.imputed_samples_)
+    assert np.allclose(back.score_samples(X), m.score_samples(X))
+    post = m.posterior(random_state=0)
+    # the posterior layer reads the training rows completed at the posterior means
+    draws = m.posterior_draws(random_state=0)
+    assert np.isfinite(post.to_arviz()["observed_data"]["X"].values).all()
+    assert np.isfinite(draws["means"][draws["weights"] > 0]).all()
