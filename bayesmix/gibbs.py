@@ -235,8 +235,10 @@ class DirichletProcessMixture(BaseMixture):
     the conditional Student-t (one exact Gibbs block); the rest of the
     iteration runs on the completed rows (``_gibbs_missing``,
     ``docs/user_guide/missing_values.rst``).  Scores, predictions and
-    :meth:`impute` use each row's observed features.  Complete data take the
-    old path, bit for bit.
+    :meth:`impute` use each row's observed features; :attr:`means_` and
+    :attr:`covariances_` summarise the point partition's rows with their
+    missing cells at their posterior means.  Complete data take the old
+    path, bit for bit.
 
     *Frequency weights.*  ``sample_weight`` must hold non-negative integers:
     a row of weight ``w`` is ``w`` identical observations, so the fit is
