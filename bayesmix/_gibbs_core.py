@@ -5,6 +5,11 @@ Generator per chain).  :func:`run_chains` runs the chains (on a thread pool,
 bit for bit the same whatever the number of threads) and stores the kept
 draws.
 
+With missing cells (``Model.missing``) an iteration starts with the joint
+update of each row with holes' cluster and missing cells
+(``_gibbs_missing``); each chain then owns a copy of the completed rows, and
+the block kernel runs one iteration per call.
+
 One iteration is, when the base measure has hyperpriors, one update of its
 hyperparameters (``_gibbs_hyper``), then ``n_proposals`` split-merge
 proposals (Jain & Neal 2004, launch states by Dahl's 2005 sequential
@@ -50,6 +55,7 @@ from ._gibbs_hyper import (
     log_hyperprior,
     model_at,
 )
+from ._gibbs_missing import holes_of, update_missing
 from ._gibbs_model import Model, SamplerRows, label_dtype
 from ._init import kmeans
 from ._kernels import _n_threads
@@ -115,6 +121,9 @@ class Draws(NamedTuple):
     split_merge: np.ndarray  # (n_chains, 4) int64, summed over all iterations
     hyper_b: np.ndarray | None = None  # (n_chains, n_kept) Psi0 = b A of each draw
     hyper_kappa: np.ndarray | None = None  # (n_chains, n_kept) kappa0 of each draw
+    # (n_chains, n_kept, n_cells) standardised draws of the missing cells
+    # (Holes.cells of the sampler's rows), None for complete data
+    imputed: np.ndarray | None = None
 
 
 def _check_kernel_k(n_clusters: int) -> int:
@@ -260,6 +269,22 @@ def step(
     """
     labels = state.labels.copy()
     n_clusters, alpha = state.n_clusters, state.alpha
+    if model.missing is not None:  # rows with holes: (c_i, x_im) first, in place
+        m = state.model if state.model is not None else model
+        seed = int(rng.integers(0, 2**63))
+        n_clusters = update_missing(
+            m.X,
+            labels,
+            n_clusters,
+            holes_of(model.missing),
+            model.missing,
+            m.kernel_prior,
+            math.log(alpha),
+            seed,
+            m.log_prior_pred,
+            sq_dist_updater(model, hyper),
+        )
+        n_clusters = _check_kernel_k(n_clusters)
     hs = state.hyper
     if hyper is not None:
         hs = draw_hyper(rng, state.model, hyper, hs, labels, n_clusters)
@@ -304,6 +329,22 @@ def step(
     return ChainState(labels, n_clusters, alpha, hs, new_model), StepInfo(lj, counts)
 
 
+def sq_dist_updater(model: Model, hyper: Hyper | None, target: np.ndarray | None = None):
+    """``(target, fn)``: where the rows' ``sq_dist`` of ``hyper`` live and how to
+    recompute them from completed rows (n_rows, D), or None without
+    hyperpriors (rows with holes change their completed cells every iteration)."""
+    if hyper is None:
+        return None
+    p = model.prior
+    m0 = np.asarray(p.mean, dtype=np.float64)
+    target = hyper.sq_dist if target is None else target
+    if hyper.scale is not None:
+        base = hyper.base
+        return target, lambda Xr: ((Xr - m0) ** 2 / base).sum(axis=1)
+    inv = np.linalg.inv(p.scale)
+    return target, lambda Xr: np.einsum("ij,jk,ik->i", Xr - m0, inv, Xr - m0)
+
+
 def block_steps(n_samples: int, n_features: int) -> int:
     """Iterations per call of the block kernel: ``BLOCK_STEPS`` for small data,
     fewer as an iteration costs more (about ``n D^2``), down to one from about
@@ -340,6 +381,15 @@ class _Chain:
         self.canon = np.empty(n, dtype=np.int64)
         self.map_work = np.empty(n, dtype=np.int64)
         self.block = None  # the state gibbs_block keeps, once started (block_kernel)
+        self.holes = None
+        if model.missing is not None:
+            # each chain completes the rows with its own draws of the missing cells
+            self.model = model._replace(
+                X=model.X.copy(), log_prior_pred=model.log_prior_pred.copy()
+            )
+            if hyper is not None:
+                self.hyper = hyper._replace(sq_dist=hyper.sq_dist.copy())
+            self.holes = holes_of(model.missing)
 
     def advance(self, n_steps: int, keep: Callable[[int], bool], tick) -> None:
         if self.state is None:
@@ -365,9 +415,15 @@ class _Chain:
                 canonical_labels(st.labels, self.canon, self.map_work)
                 b, kap = st.hyper if st.hyper is not None else (np.nan, np.nan)
                 rec = (self.it, self.canon.astype(self.dtype), st.n_clusters, st.alpha)
-                self.records.append((*rec, info.log_joint, b, kap))
+                self.records.append((*rec, info.log_joint, b, kap, self._imputed()))
             self.it += 1
             tick()
+
+    def _imputed(self):
+        """The current draws of the missing cells (None for complete data)."""
+        if self.holes is None:
+            return None
+        return self.model.X.ravel()[self.holes.cells]
 
     def _start_blocks(self) -> None:
         """The chain's own copies of what :func:`gibbs_block` updates in place
@@ -416,12 +472,35 @@ class _Chain:
         n_prop = self.n_proposals
         K, alpha, b = self.state.n_clusters, self.state.alpha, blk["b"]
         steps = block_steps(*X.shape)
+        holes = self.holes
+        if holes is not None:
+            # one iteration per call: the rows with holes are updated first
+            steps = 1
+            d = X.shape[1]
+            sq = None
+            if learned_b:
+                sq = sq_dist_updater(self.model, self.hyper, blk["scale_args"][4 + d : 4 + d + n])
         while n_steps > 0:
             m = min(steps, n_steps)
             flags = np.array([keep(self.it + t) for t in range(m)], dtype=bool)
             n_keep = int(flags.sum())
             out_labels = np.empty((n_keep, n), dtype=np.int64)
             out_values = np.empty((n_keep, 4))
+            if holes is not None:
+                seed = int(self.rng.integers(0, 2**63))
+                K = update_missing(
+                    X,
+                    blk["labels"],
+                    K,
+                    holes,
+                    self.model.missing,
+                    blk["prior"],
+                    math.log(alpha),
+                    seed,
+                    blk["log_prior_pred"],
+                    sq,
+                )
+                K = _check_kernel_k(K)
             seed = int(self.rng.integers(0, 2**63))
             K, alpha, b = gibbs_block(
                 X,
@@ -447,7 +526,8 @@ class _Chain:
             for r, t in enumerate(np.flatnonzero(flags)):
                 Kr, ar, lj, br = out_values[r]
                 lab = out_labels[r].astype(self.dtype)
-                self.records.append((self.it + int(t), lab, int(Kr), float(ar), lj, br, kap))
+                rec = (self.it + int(t), lab, int(Kr), float(ar), lj, br, kap)
+                self.records.append((*rec, self._imputed()))
             self.it += m
             n_steps -= m
             for _ in range(m):
@@ -491,8 +571,13 @@ def _draws(chains: list, rows: SamplerRows, learned_hyper: bool) -> Draws:
     present, row_pos = rows.present, rows.row_pos
     row_canon = np.empty(row_pos.size, dtype=np.int64)
     map_work = np.empty(n, dtype=np.int64)
+    imputed = None
+    if chains[0].holes is not None:
+        imputed = np.empty((n_chains, n_kept, chains[0].holes.cells.size))
     for c, ch in enumerate(chains):
-        for s, (_, lab, K, alpha, lj, b, kap) in enumerate(ch.records):
+        for s, (_, lab, K, alpha, lj, b, kap, imp) in enumerate(ch.records):
+            if imputed is not None:
+                imputed[c, s] = imp
             full_out[c, s] = lab
             canonical_labels(lab[row_pos], row_canon, map_work)
             labels_out[c, s, present] = row_canon
@@ -500,9 +585,17 @@ def _draws(chains: list, rows: SamplerRows, learned_hyper: bool) -> Draws:
             hyper_b[c, s], hyper_kappa[c, s] = b, kap
     sm_counts = np.stack([ch.sm for ch in chains])
     if not learned_hyper:
-        return Draws(labels_out, full_out, n_clusters, log_joints, alphas, sm_counts)
+        hyper_b = hyper_kappa = None
     return Draws(
-        labels_out, full_out, n_clusters, log_joints, alphas, sm_counts, hyper_b, hyper_kappa
+        labels_out,
+        full_out,
+        n_clusters,
+        log_joints,
+        alphas,
+        sm_counts,
+        hyper_b,
+        hyper_kappa,
+        imputed,
     )
 
 

@@ -100,6 +100,9 @@ class Model(NamedTuple):
     R0: np.ndarray  # upper Cholesky factor of Psi0
     inv0: np.ndarray  # 1 / diag(R0)
     log_prior_pred: np.ndarray  # (n_samples,) log prior predictive of each row
+    # (n_samples, n_features) bool, True where a cell is missing (latent, drawn
+    # each sweep by _gibbs_missing); None for complete data
+    missing: np.ndarray | None = None
 
     @property
     def kernel_prior(self) -> tuple:

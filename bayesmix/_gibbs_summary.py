@@ -136,7 +136,7 @@ def t_predictives(prior: NormalInverseWishart, counts, mu, R, log_weights) -> Co
     return student_t(log_weights, mu, prec, dof)
 
 
-def predictive_chunks(prior_at, Xs, labels_full, n_clusters, alphas, chains, draws):
+def predictive_chunks(prior_at, Xs, labels_full, n_clusters, alphas, chains, draws, fill=None):
     """Yield the kernel arrays ``(means, prec, log_const, dof)`` of the posterior
     predictive mixture over the kept draws ``(chains[j], draws[j])``, each draw
     weighted equally, in chunks of about ``_CHUNK_BYTES`` of precision factors.
@@ -146,7 +146,9 @@ def predictive_chunks(prior_at, Xs, labels_full, n_clusters, alphas, chains, dra
     the predictive of the prior.  ``prior_at(c, s)`` gives the (standardised)
     prior of draw ``s`` of chain ``c`` (the same one unless the base measure
     has hyperpriors); ``Xs`` (n, n_features) are the sampler's rows
-    (standardised), ``labels_full``, ``n_clusters`` and ``alphas`` the kept draws.
+    (standardised), ``labels_full``, ``n_clusters`` and ``alphas`` the kept draws;
+    ``fill(c, s)``, when given, the rows completed with draw ``s`` of chain
+    ``c``'s missing cells (``_gibbs_missing``).
     """
     n, d = Xs.shape
     log_n_draws = math.log(chains.size)
@@ -158,7 +160,8 @@ def predictive_chunks(prior_at, Xs, labels_full, n_clusters, alphas, chains, dra
         R0 = np.linalg.cholesky(prior.scale).T[None]
         labels = np.ascontiguousarray(labels_full[c, s], dtype=np.int64)
         K = int(n_clusters[c, s])
-        counts, mu, R, _ = cluster_posteriors(Xs, labels, K, prior.mean, prior.scale, prior.kappa)
+        X_cs = Xs if fill is None else fill(c, s)
+        counts, mu, R, _ = cluster_posteriors(X_cs, labels, K, prior.mean, prior.scale, prior.kappa)
         log_norm = math.log(n + alpha) + log_n_draws
         buf.append(t_predictives(prior, counts, mu, R, np.log(counts) - log_norm))
         buf.append(
@@ -174,7 +177,7 @@ def predictive_chunks(prior_at, Xs, labels_full, n_clusters, alphas, chains, dra
 
 
 def draw_parameters(
-    rng, prior_at, std: Standardiser, Xs, kept: Draws, present, row_pos, draws
+    rng, prior_at, std: Standardiser, Xs, kept: Draws, present, row_pos, draws, fill=None
 ) -> dict:
     """Component parameters drawn from the NIW posterior of kept partitions.
 
@@ -196,6 +199,10 @@ def draw_parameters(
         Each present row's first copy among the sampler's rows.
     draws : (n_draws,) int
         Which kept draws of every chain.
+    fill : callable, optional
+        ``fill(c, t)``: the rows completed with kept draw ``t`` of chain ``c``'s
+        missing cells (given the partition and the completed rows the NIW
+        posterior is exact, so the pairs are joint posterior draws).
 
     Returns
     -------
@@ -230,7 +237,7 @@ def draw_parameters(
             spare = np.setdiff1d(np.arange(k), slot[slot >= 0])
             slot[slot < 0] = spare  # clusters of repeated copies only
             counts, mu, R, _ = cluster_posteriors(
-                Xs, labels, k, prior.mean, prior.scale, prior.kappa
+                Xs if fill is None else fill(c, t), labels, k, prior.mean, prior.scale, prior.kappa
             )
             wt = rng.dirichlet(np.append(counts.astype(float), kept.alphas[c, t]))
             weights[c, j, slot] = wt[:k]

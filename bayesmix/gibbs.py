@@ -13,6 +13,9 @@ each live in one module:
     proposals, ``_kernels/_gibbs.py``);
 ``_gibbs_summary``
     the point partition, the posterior predictive and the parameter draws;
+``_gibbs_missing``
+    missing values (NaN cells): the joint update of a row's cluster and
+    missing cells, scores on observed features, ``impute``;
 ``_progress``
     the progress bar.
 
@@ -33,8 +36,9 @@ import warnings
 import numpy as np
 
 from . import _compile
+from . import _gibbs_missing as _gm
 from ._base import BaseMixture
-from ._data import Standardiser
+from ._data import Patterns, Standardiser
 from ._diagnostics import RHAT_THRESHOLD, bulk_ess, rhat_limit, split_rhat
 from ._gibbs_core import AUTO_MIN_ESS, Draws, run_auto, run_chains
 from ._gibbs_hyper import prepare, prior_at, resolve_prior, summarise_hyper
@@ -58,6 +62,7 @@ from ._validation import (
     check_fitted,
     check_frequency_counts,
     check_int,
+    check_n_draws,
     check_predict_X,
     check_prior_against_data,
     check_random_state,
@@ -201,6 +206,9 @@ class DirichletProcessMixture(BaseMixture):
         every stopping criterion was met.
     n_iter_ : int
         Iterations run per chain, burn-in included.
+    imputed_samples_ : (n_chains, n_kept, n_missing) float
+        Draws of the training data's missing cells (NaN in ``X``), data units,
+        one column per NaN cell of the rows of positive weight (row-major).
     n_features_in_, feature_names_in_ :
         As in scikit-learn.
 
@@ -220,6 +228,17 @@ class DirichletProcessMixture(BaseMixture):
     conditionals; ``log_joint_samples_`` then
     includes ``log p(b)`` (and ``log p(kappa)``), and every kept draw's
     predictive and parameter draws use that draw's hyperparameters.
+
+    *Missing values.*  NaN cells are missing at random: each iteration
+    first draws, for every row with holes, its cluster from the predictive
+    marginalised onto its observed features and then its missing cells from
+    the conditional Student-t (one exact Gibbs block); the rest of the
+    iteration runs on the completed rows (``_gibbs_missing``,
+    ``docs/user_guide/missing_values.rst``).  Scores, predictions and
+    :meth:`impute` use each row's observed features; :attr:`means_` and
+    :attr:`covariances_` summarise the point partition's rows with their
+    missing cells at their posterior means.  Complete data take the old
+    path, bit for bit.
 
     *Frequency weights.*  ``sample_weight`` must hold non-negative integers:
     a row of weight ``w`` is ``w`` identical observations, so the fit is
@@ -346,7 +365,7 @@ class DirichletProcessMixture(BaseMixture):
         self
         """
         conc, prior, burn_in, thin, n_proposals = self._check_params()
-        X, names = check_X(X, min_samples=2)
+        X, names = check_X(X, min_samples=2, allow_nan=True)  # NaN: missing (_gibbs_missing)
         n_features = X.shape[1]
         w = check_sample_weight(sample_weight, X.shape[0])
         reps = check_frequency_counts(w, type(self).__name__)
@@ -356,8 +375,10 @@ class DirichletProcessMixture(BaseMixture):
         # weight 3 is three rows, as np.repeat(X, w, axis=0) would give.
         check_weighted_rows(np.ones(rows.X.shape[0]))
 
-        prior_data = resolve_prior(prior, rows.X)
-        model, hyper = prepare(rows.X, prior_data)
+        X_start, missing = _gm.fill_start(rows.X)  # missing cells start at feature means
+        prior_data = resolve_prior(prior, X_start)
+        model, hyper = prepare(X_start, prior_data)
+        model = model._replace(missing=missing)
         check_prior_against_data(
             model.prior, self.component_prior, check_scale=hyper is None or hyper.scale is None
         )
@@ -427,8 +448,14 @@ class DirichletProcessMixture(BaseMixture):
         present = rows.present
         self._standardiser = model.standardiser
         self._set_hyper(model, hyper, draws)
-        self._X_fit = model.X
+        self._X_fit = model.X  # completed at the start values where cells are missing
+        # flat indices into _X_fit of the missing cells, drawn per kept draw in _imputed
+        self._hole_cells = None if missing is None else _gm.holes_of(missing).cells
+        self._imputed = draws.imputed
         self._X_rows = X[present]  # the rows with weight, in data units, for posterior()
+        if missing is not None:  # ... complete: missing cells at their posterior means
+            train = (self._fill_at, rows.row_pos, np.ones(self._X_rows.shape[0], bool), (1, 1))
+            self._X_rows = _gm.impute(self._X_rows, None, None, model.standardiser, None, train)
         self._w_rows = reps[present].astype(np.float64)
         self._rows_present = present
         self._row_pos = rows.row_pos  # each present row's first copy among the rows of _X_fit
@@ -513,7 +540,8 @@ class DirichletProcessMixture(BaseMixture):
         labels = self._point_full = point_partition(self._labels_full)
         p = self._prior
         K = int(labels.max()) + 1
-        counts, mu, R, _ = cluster_posteriors(self._X_fit, labels, K, p.mean, p.scale, p.kappa)
+        Xs = self._fill_at(None, None)
+        counts, mu, R, _ = cluster_posteriors(Xs, labels, K, p.mean, p.scale, p.kappa)
         self.weights_, self.means_, self.covariances_ = point_summary(
             p, self._standardiser, counts, mu, R
         )
@@ -525,12 +553,26 @@ class DirichletProcessMixture(BaseMixture):
             row_labels[~present] = self._point_proba(X[~present]).argmax(axis=1)
         self.labels_ = row_labels
 
+    def _fill_at(self, c, s):
+        """The sampler's rows (standardised) completed with the missing cells of
+        kept draw ``s`` of chain ``c`` (``None``: their posterior means)."""
+        if getattr(self, "_hole_cells", None) is None:
+            return self._X_fit
+        Xs = self._X_fit.copy()
+        imp = self._imputed
+        Xs.ravel()[self._hole_cells] = imp.mean(axis=(0, 1)) if c is None else imp[c, s]
+        return Xs
+
     def _point_proba(self, X):
         """Probability of each point-partition cluster, proportional to ``n_k t_k(x)``,
-        shape (n_rows, K)."""
+        shape (n_rows, K); a row with NaN cells by its observed features."""
         counts, mu, R = self._point
-        means, prec, log_const, dof = t_predictives(self._prior, counts, mu, R, np.log(counts))
+        comps = t_predictives(self._prior, counts, mu, R, np.log(counts))
+        means, prec, log_const, dof = comps
         Xt = self._standardiser.transform(X)
+        patterns = Patterns.of(X)
+        if patterns is not None:
+            return _gm.marginal_pass([comps], Xt, patterns, want_resp=True)[1][0][2]
         resp = np.empty((X.shape[0], counts.size))
         log_prob_pass(Xt, means, prec, log_const, row_lse=None, resp=resp, dof=dof)
         return resp
@@ -553,6 +595,7 @@ class DirichletProcessMixture(BaseMixture):
             self._alphas,
             chains,
             draws,
+            fill=self._fill_at,
         ):
             nbytes += chunk[1].nbytes
             chunks.append(chunk)
@@ -563,8 +606,12 @@ class DirichletProcessMixture(BaseMixture):
     def score_samples(self, X) -> np.ndarray:
         """Log of the posterior mean predictive density at each row of ``X``,
         shape (n_samples,)."""
-        X = check_predict_X(self, X)
+        X = check_predict_X(self, X, allow_nan=True)
         Xt = self._standardiser.transform(X)
+        patterns = Patterns.of(X)
+        if patterns is not None:  # the marginal of each row's observed features
+            total = _gm.marginal_pass(self._predictive_chunks(), Xt, patterns)[0]
+            return total - patterns.n_observed * self._standardiser.log_scale
         total = np.full(X.shape[0], -np.inf)
         row_lse = np.empty(X.shape[0])
         for means, prec, log_const, dof in self._predictive_chunks():
@@ -584,7 +631,7 @@ class DirichletProcessMixture(BaseMixture):
         For other rows (and training rows of zero weight) it is the posterior
         predictive given :attr:`labels_`, proportional to ``n_k t_k(x)``.
         """
-        X = check_predict_X(self, X)
+        X = check_predict_X(self, X, allow_nan=True)
         if data_key(X) != self._train_key:
             return self._point_proba(X)
         present = self._rows_present
@@ -604,7 +651,7 @@ class DirichletProcessMixture(BaseMixture):
     def predict(self, X) -> np.ndarray:
         """:attr:`labels_` for the training data; otherwise the point-partition
         cluster of highest posterior predictive probability, shape (n_samples,)."""
-        X = check_predict_X(self, X)
+        X = check_predict_X(self, X, allow_nan=True)
         if data_key(X) == self._train_key:
             return self.labels_.copy()
         return self._point_proba(X).argmax(axis=1)
@@ -647,7 +694,7 @@ class DirichletProcessMixture(BaseMixture):
         check_fitted(self)
         n_draws = check_int(n_draws, "n_draws", low=1, allow_none=True)
         if X is not None:
-            X = check_predict_X(self, X)
+            X = check_predict_X(self, X, allow_nan=True)
             if data_key(X) != self._train_key:
                 raise ValueError(
                     "X is not the data this DirichletProcessMixture was fitted to; a Gibbs "
@@ -720,6 +767,7 @@ class DirichletProcessMixture(BaseMixture):
             self._rows_present,
             self._row_pos,
             idx,
+            fill=self._fill_at,
         )
         every = idx.size == kept.n_clusters.shape[1]
         out["labels"] = kept.labels if every else kept.labels[:, idx]
@@ -729,3 +777,56 @@ class DirichletProcessMixture(BaseMixture):
             conc = self.concentration_samples_
             out["concentration"] = conc if every else conc[:, idx]
         return out
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True  # NaN is a missing value (see _gibbs_missing)
+        return tags
+
+    def impute(self, X, n_draws: int | None = None, random_state=None) -> np.ndarray:
+        """Fill the missing (NaN) cells of ``X`` under the posterior.
+
+        For the training data (the ``X`` given to :meth:`fit`) the sampler's own
+        draws of the missing cells are used (:attr:`imputed_samples_`); for
+        other rows, the posterior predictive: each kept draw's predictive
+        mixture (:meth:`score_samples`) conditioned on the row's observed
+        features, a mixture of conditional Student-t's (``_gibbs_missing``).
+
+        Parameters
+        ----------
+        X : array-like or DataFrame, (n_samples, n_features)
+            NaN marks a missing cell; every row needs an observed feature.
+        n_draws : int, optional
+            None: the posterior mean of the missing cells.  An int ``m``: ``m``
+            multiple imputations (Rubin 1987), over the posterior draws and the
+            conditional distribution (for the training data: kept draws
+            evenly spaced over all chains).
+        random_state : None, int or numpy Generator
+            Seed of the draws (None: fresh entropy).
+
+        Returns
+        -------
+        (n_samples, n_features) or (n_draws, n_samples, n_features) ndarray
+            ``X`` with its missing cells filled; observed cells as given.
+        """
+        X = check_predict_X(self, X, allow_nan=True)
+        if n_draws is not None:
+            n_draws = check_n_draws(n_draws, X.shape[0] * X.shape[1], name="n_draws")
+        rng = check_random_state(random_state)
+        train = None
+        if getattr(self, "_hole_cells", None) is not None and data_key(X) == self._train_key:
+            train = (self._fill_at, self._row_pos, self._rows_present, self._imputed.shape[:2])
+        return _gm.impute(X, n_draws, rng, self._standardiser, self._predictive_chunks, train)
+
+    @property
+    def imputed_samples_(self) -> np.ndarray:
+        """Draws of the training data's missing cells, (n_chains, n_kept,
+        n_missing) in data units: one column per NaN cell of the training rows
+        of positive weight, in row-major order (``np.isnan(X[w > 0])``); a row of
+        integer weight ``w > 1`` shows its first copy."""
+        check_fitted(self)
+        if getattr(self, "_hole_cells", None) is None:
+            return np.empty((*self.n_clusters_samples_.shape, 0))
+        return _gm.imputed_cells(
+            self._X_fit, self._hole_cells, self._imputed, self._row_pos, self._standardiser
+        )

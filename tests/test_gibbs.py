@@ -185,7 +185,7 @@ def test_bad_weights(blobs, weight, error, match):
 @pytest.mark.parametrize(
     ("X", "error", "match"),
     [
-        (np.array([[0.0, np.nan], [1.0, 2.0]]), ValueError, "NaN"),
+        (np.array([[np.nan, np.nan], [1.0, 2.0], [0.0, 1.0]]), ValueError, "every feature"),
         (np.array([[0.0, np.inf], [1.0, 2.0]]), ValueError, "infinity"),
         (np.arange(5.0), ValueError, "2-D"),
         (np.zeros((0, 2)), ValueError, "sample"),

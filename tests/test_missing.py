@@ -10,7 +10,6 @@ from scipy.stats import multivariate_normal
 
 import bayesmix._missing as missing_mod
 from bayesmix import (
-    DirichletProcessMixture,
     GaussianMixture,
     VariationalGaussianMixture,
     load,
@@ -332,8 +331,6 @@ def test_other_engines_refuse_nan(two_blobs):
     X = two_blobs[:40]
     with pytest.raises(ValueError, match=REFUSED):
         VariationalGaussianMixture(2).fit(X)
-    with pytest.raises(ValueError, match=REFUSED):
-        DirichletProcessMixture(n_iter=10).fit(X)
     with pytest.raises(ValueError, match=REFUSED):
         select_model(X, n_components=[1, 2])
     gm = GaussianMixture(2, random_state=0).fit(X)
