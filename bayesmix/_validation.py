@@ -149,7 +149,8 @@ def check_X(X, *, name: str = "X", min_samples: int = 1, allow_nan: bool = False
                 f"{name} contains NaN or infinity ({kind} at row {row}, column {col}). "
                 + (
                     "Only GaussianMixture's fit, predict, predict_proba, score, score_samples, "
-                    "bic, aic, icl and impute treat NaN as missing values so far: use those, "
+                    "bic, aic, icl and impute, and VariationalGaussianMixture's, treat NaN as "
+                    "missing values so far: use those, "
                     "or drop or impute the rows with NaN here."
                     if kind == "NaN"
                     else "Drop those rows or replace the infinite values."

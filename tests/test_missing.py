@@ -12,7 +12,6 @@ import bayesmix._missing as missing_mod
 from bayesmix import (
     DirichletProcessMixture,
     GaussianMixture,
-    VariationalGaussianMixture,
     load,
     select_model,
 )
@@ -330,8 +329,6 @@ def test_errors(two_blobs):
 
 def test_other_engines_refuse_nan(two_blobs):
     X = two_blobs[:40]
-    with pytest.raises(ValueError, match=REFUSED):
-        VariationalGaussianMixture(2).fit(X)
     with pytest.raises(ValueError, match=REFUSED):
         DirichletProcessMixture(n_iter=10).fit(X)
     with pytest.raises(ValueError, match=REFUSED):
