@@ -68,9 +68,9 @@ def check_X(X, *, name: str = "X", min_samples: int = 1, allow_nan: bool = False
         # GaussianMixture dispatches Dask input before this check; elsewhere
         # np.asarray would silently pull the whole array into memory
         raise TypeError(
-            f"{name} is a Dask array; only GaussianMixture's fit, predict and score take Dask "
-            f"arrays so far. Compute a sample that fits in memory, e.g. "
-            f"{name}[:100_000].compute(), or fit GaussianMixture."
+            f"{name} is a Dask array; only GaussianMixture's and VariationalGaussianMixture's "
+            f"fit, predict and score take Dask arrays so far. Compute a sample that fits in "
+            f"memory, e.g. {name}[:100_000].compute(), or fit GaussianMixture."
         )
     _refuse_masked(X, name)
     names = _feature_names(X)

@@ -427,14 +427,27 @@ def step(Xt, w, stats, post: Posterior, prior: Prior, structure, reorder: bool):
 
 
 def cavi(
-    Xt, w, resp, prior, structure, max_iter, tol, *, reorder=True, verbose=0, hyper=None, stats=None
+    Xt,
+    w,
+    resp,
+    prior,
+    structure,
+    max_iter,
+    tol,
+    *,
+    reorder=True,
+    verbose=0,
+    hyper=None,
+    stats=None,
+    total=None,
 ) -> Run:
     """Coordinate ascent from initial responsibilities until the ELBO grows by
     less than ``tol`` per unit of weight, or ``max_iter`` iterations (learned
     hyperparameters start from ``hyper``'s ``q`` when given; ``stats`` as for
-    :func:`init`)."""
+    :func:`init`; ``total``: the data's total weight when ``w`` are not all
+    of it, as for chunked data)."""
     stats, post = init(Xt, w, resp, prior, structure, hyper, stats)
-    total = w.sum()
+    total = w.sum() if total is None else total
     lower_bounds = []
     converged = False
     for it in range(max_iter):

@@ -17,7 +17,17 @@ import warnings
 
 import numpy as np
 
-from . import _compile, _init, _vb_core, _vb_hyper, _vb_missing, _vb_moves, _vb_priors
+from . import (
+    _compile,
+    _dask,
+    _init,
+    _vb_core,
+    _vb_dask,
+    _vb_hyper,
+    _vb_missing,
+    _vb_moves,
+    _vb_priors,
+)
 from ._base import BaseMixture
 from ._components import Components
 from ._data import Patterns, prepare
@@ -352,26 +362,47 @@ default="kmeans"
         wp, cp = self._check_params()
         # Rows of zero weight are kept: they take no part in the statistics, and
         # keeping them keeps the initialisations' draws those of the full data.
-        data = prepare(
-            X, sample_weight, self.n_components, keep_zero_weight=True, allow_missing=True
-        )
+        rng = check_random_state(self.random_state)
+        chunked = _dask.is_dask(X) or _dask.is_dask(sample_weight)
+        summary = None
+        if chunked:  # the E-step mapped over row chunks (bayesmix._vb_dask)
+            data, summary = _vb_dask.prepare(X, sample_weight, self.n_components, rng)
+            # coordinate ascent reads rows only through its E-step workspace;
+            # the start reads the sample
+            Xt, w = data.sample.Xt, data.sample.w
+            start_X, holes, total = Xt, None, data.total
+        else:
+            data = prepare(
+                X, sample_weight, self.n_components, keep_zero_weight=True, allow_missing=True
+            )
+            Xt, w = data.Xt, data.w
+            holes = data.missing  # Patterns, or None for complete data
+            start_X = data.filled  # the initialisations' view (Xt itself when complete)
+            total = w.sum()
         check_distinct_rows(self.n_components, data.n_distinct)
-        Xt, w, std = data.Xt, data.w, data.std
-        holes = data.missing  # Patterns, or None for complete data
-        start_X = data.filled  # the initialisations' view (Xt itself when complete)
+        std = data.std
         n_features = Xt.shape[0]
         k = self.n_components
         weight_prior, component_prior, prior, structure = _vb_priors.resolve_priors(
-            self.n_components, get_structure(self.covariance_type), Xt, w, std, wp, cp
+            self.n_components,
+            get_structure(self.covariance_type),
+            None if chunked else Xt,
+            None if chunked else w,
+            std,
+            wp,
+            cp,
+            summary=summary,
         )
         check_prior_against_data(prior, self.component_prior, check_scale=prior.base is None)
-        rng = check_random_state(self.random_state)
         _compile.compile_first(_compile.VB)
         self._structure = structure
 
         events = []
         # standardised units: no underflow
-        var = (Xt * Xt) @ w / w.sum() if holes is None else data.variances
+        if holes is None and not chunked:
+            var = (Xt * Xt) @ w / w.sum()
+        else:
+            var = data.variances
         const = np.flatnonzero(var <= 1e-24 * max(var.max(), np.finfo(float).tiny))
         if const.size:
             events.append(
@@ -385,13 +416,22 @@ default="kmeans"
             else:
                 resp = _init.initial_resp(self.init_params, start_X, w, k, rng)
             run = self._cavi(
-                Xt, w, resp, prior, structure, self.max_iter, self.tol, stats=self._stats(data)
+                Xt,
+                w,
+                resp,
+                prior,
+                structure,
+                self.max_iter,
+                self.tol,
+                stats=self._stats(data),
+                total=total,
             )
             # Moves score candidates from sums of per-component statistics; with
             # missing cells those statistics hold each component's own
             # conditional moments of the holes, which a merged component does
             # not share, so the sums are no exact ELBO: no moves with holes.
-            if self.moves and holes is None:
+            # Moves read every row's responsibilities: not kept for chunked data.
+            if self.moves and holes is None and not chunked:
                 run, run.moves = _vb_moves.refine(
                     Xt,
                     w,
@@ -415,7 +455,7 @@ default="kmeans"
         )
 
         if holes is None:
-            log_jac = w.sum() * n_features * std.log_scale
+            log_jac = total * n_features * std.log_scale
         else:  # each row's density is over its observed features only
             log_jac = float(w @ holes.n_observed) * std.log_scale
         self._standardiser = std
@@ -442,19 +482,26 @@ default="kmeans"
         # probable (predict_proba's argmax) for at least one training row, so
         # predict on the training data uses exactly these labels, and
         # posterior() draws only these components.
-        proba = None
-        if holes is not None:
-            proba = _vb_missing.predictive_log_prob_missing(Xt, self._predictive, holes, True)[1]
-        self.effective_components_, self.missing_information_ = _vb_core.effective(
-            Xt, w, best.post, self._predictive, structure, proba=proba, stats=self._stats(data)
-        )
+        if chunked:
+            self.effective_components_, self.missing_information_ = _vb_dask.effective(
+                data, best.post, self._predictive
+            )
+        else:
+            proba = None
+            if holes is not None:
+                proba = _vb_missing.predictive_log_prob_missing(Xt, self._predictive, holes, True)[
+                    1
+                ]
+            self.effective_components_, self.missing_information_ = _vb_core.effective(
+                Xt, w, best.post, self._predictive, structure, proba=proba, stats=self._stats(data)
+            )
         self.n_effective_components_ = int(self.effective_components_.sum())
 
         for msg in events:
             warnings.warn(msg, DegenerateDataWarning, stacklevel=2)
         if not best.converged and self.max_iter > 0:
             lbs = best.lower_bounds
-            last = (lbs[-1] - lbs[-2]) / w.sum() if len(lbs) > 1 else float("nan")
+            last = (lbs[-1] - lbs[-2]) / total if len(lbs) > 1 else float("nan")
             warn_not_converged(
                 "Variational Bayes",
                 self.max_iter,
@@ -466,9 +513,11 @@ default="kmeans"
 
     _reorder = True  # relabel DP sticks by size (off only to compare with scikit-learn)
 
-    def _cavi(self, Xt, w, resp, prior, structure, max_iter, tol, stats=None) -> _vb_core.Run:
+    def _cavi(
+        self, Xt, w, resp, prior, structure, max_iter, tol, stats=None, total=None
+    ) -> _vb_core.Run:
         """Coordinate ascent from initial responsibilities (standardised units);
-        ``stats`` as for :func:`bayesmix._vb_core.init`."""
+        ``stats`` and ``total`` as for :func:`bayesmix._vb_core.cavi`."""
         reorder, verbose = self._reorder, self.verbose
         return _vb_core.cavi(
             Xt,
@@ -481,11 +530,15 @@ default="kmeans"
             reorder=reorder,
             verbose=verbose,
             stats=stats,
+            total=total,
         )
 
     def _stats(self, data):
         """The E-step workspace for ``data`` with missing cells
-        (:class:`bayesmix._vb_missing.PatternStats`); None for complete data."""
+        (:class:`bayesmix._vb_missing.PatternStats`) or in Dask chunks
+        (:class:`bayesmix._vb_dask.ChunkStats`); None for complete data."""
+        if isinstance(data, _dask.ChunkedData):
+            return _vb_dask.ChunkStats(data, self._structure.diagonal)
         if data.missing is None:
             return None
         return _vb_missing.PatternStats(
@@ -544,6 +597,8 @@ default="kmeans"
     # (the marginal of the Student-t predictive); complete rows take the
     # complete-data pass unchanged.
     def _log_prob(self, X, want_resp: bool):
+        if _dask.is_dask(X):  # lazy, one block per row chunk (no missing values)
+            return _dask.log_prob(self, X, want_resp)
         X = check_predict_X(self, X, allow_nan=True)
         Xt = self._standardiser.transform(X)
         patterns = Patterns.of(X)
@@ -614,8 +669,9 @@ default="kmeans"
         """Most probable *effective* component of each row, shape (n_samples,);
         labels are the original component indices."""
         proba = self.predict_proba(X)
-        proba[:, ~self.effective_components_] = -1.0
-        return proba.argmax(axis=1)
+        if _dask.is_dask(proba):  # lazy: no assignment into a Dask array
+            return proba.map_blocks(_effective_argmax, self.effective_components_, drop_axis=1)
+        return _effective_argmax(proba, self.effective_components_)
 
     def sample(self, n_samples: int = 1):
         """Draw ``n_samples`` points from the posterior predictive (a mixture of
@@ -727,3 +783,10 @@ default="kmeans"
         if "concentration" in draws:
             out["concentration"] = draws["concentration"][None]
         return out
+
+
+def _effective_argmax(proba, effective):
+    """The most probable component among the ``effective`` ones (K,) per row."""
+    proba = np.array(proba)
+    proba[:, ~effective] = -1.0
+    return proba.argmax(axis=1)
