@@ -56,10 +56,17 @@ from ._components import (
 )
 from ._data import Patterns
 from ._kernels import MixtureStats
-from ._vb_core import predictive_log_prob
+from ._vb_core import draw_parameters, predictive_log_prob
 from .covariance import get_structure
 
-__all__ = ["PatternStats", "impute", "impute_draws", "predictive_log_prob_missing"]
+__all__ = [
+    "PatternStats",
+    "gaussian_params",
+    "impute",
+    "impute_draws",
+    "log_prob",
+    "predictive_log_prob_missing",
+]
 
 _FULL = get_structure("full")
 
@@ -180,6 +187,22 @@ def predictive_log_prob_missing(Xt, comps, patterns: Patterns, want_resp: bool):
     return row_lse, resp
 
 
+def log_prob(comps, std, X, want_resp: bool):
+    """``(row_lse, resp or None)`` of data-unit rows ``X`` (n_samples,
+    n_features), NaN where missing, under the Student-t predictive ``comps``:
+    the log-density in data units of each row's observed features.  Rows
+    without NaN get exactly the complete-data pass."""
+    Xt = std.transform(X)
+    patterns = Patterns.of(X)
+    if patterns is None:
+        row_lse, resp = predictive_log_prob(Xt, comps, want_resp)
+        row_lse -= X.shape[1] * std.log_scale
+        return row_lse, resp
+    row_lse, resp = predictive_log_prob_missing(Xt, comps, patterns, want_resp)
+    row_lse -= patterns.n_observed * std.log_scale
+    return row_lse, resp
+
+
 def impute(comps, std, X):
     """``X`` (n_samples, n_features, data units) with each missing cell at its
     conditional expectation under the predictive mixture ``comps``:
@@ -210,14 +233,18 @@ def impute(comps, std, X):
     return out
 
 
-def impute_draws(draws, std, X, n_draws: int, rng):
+def impute_draws(post, structure, std, X, n_draws: int, rng):
     """``n_draws`` multiple imputations (n_draws, n_samples, n_features) of
-    ``X``: for each, parameters ``theta`` drawn from ``q`` (``draws``, the
-    standardised arrays of :func:`bayesmix._vb_core.draw_parameters`), then
-    the missing cells from the Gaussian mixture ``p(x_m | x_o, theta)`` as
+    ``X``: for each, parameters ``theta`` drawn from ``q`` (``post``, every
+    component, :func:`bayesmix._vb_core.draw_parameters`), then the missing
+    cells from the Gaussian mixture ``p(x_m | x_o, theta)`` as
     :func:`bayesmix._missing.impute` does for EM.  So the draws carry the
     posterior uncertainty of the parameters as well as the conditional spread
     (proper multiple imputation, Rubin 1987)."""
+    if Patterns.of(X) is None:
+        return np.broadcast_to(X, (n_draws, *X.shape)).copy()
+    k = post.means.shape[0]
+    draws = draw_parameters(post, structure, n_draws, rng, np.ones(k, dtype=bool))
     out = np.empty((n_draws, *X.shape))
     for j in range(n_draws):
         params = SimpleNamespace(

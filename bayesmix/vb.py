@@ -22,7 +22,7 @@ from . import (
     _dask,
     _init,
     _vb_core,
-    _vb_dask,
+    _vb_data,
     _vb_hyper,
     _vb_missing,
     _vb_moves,
@@ -30,7 +30,6 @@ from . import (
 )
 from ._base import BaseMixture
 from ._components import Components
-from ._data import Patterns, prepare
 from ._fitting import best_run, describe_run, publish_fit, warn_not_converged
 from ._init import INIT_METHODS
 from ._validation import (
@@ -360,49 +359,29 @@ default="kmeans"
         """``fit``, optionally from given responsibilities ``resp_init``
         (n_samples, n_components) instead of ``init_params``."""
         wp, cp = self._check_params()
-        # Rows of zero weight are kept: they take no part in the statistics, and
-        # keeping them keeps the initialisations' draws those of the full data.
         rng = check_random_state(self.random_state)
-        chunked = _dask.is_dask(X) or _dask.is_dask(sample_weight)
-        summary = None
-        if chunked:  # the E-step mapped over row chunks (bayesmix._vb_dask)
-            data, summary = _vb_dask.prepare(X, sample_weight, self.n_components, rng)
-            # coordinate ascent reads rows only through its E-step workspace;
-            # the start reads the sample
-            Xt, w = data.sample.Xt, data.sample.w
-            start_X, holes, total = Xt, None, data.total
-        else:
-            data = prepare(
-                X, sample_weight, self.n_components, keep_zero_weight=True, allow_missing=True
-            )
-            Xt, w = data.Xt, data.w
-            holes = data.missing  # Patterns, or None for complete data
-            start_X = data.filled  # the initialisations' view (Xt itself when complete)
-            total = w.sum()
+        # in memory, with missing cells, or in Dask chunks (bayesmix._vb_data)
+        data = _vb_data.prepare(X, sample_weight, self.n_components, rng)
         check_distinct_rows(self.n_components, data.n_distinct)
-        std = data.std
-        n_features = Xt.shape[0]
+        Xt, w, std = data.Xt, data.w, data.std
+        n_features = data.n_features
         k = self.n_components
         weight_prior, component_prior, prior, structure = _vb_priors.resolve_priors(
-            self.n_components,
+            k,
             get_structure(self.covariance_type),
-            None if chunked else Xt,
-            None if chunked else w,
+            None if data.chunked else Xt,
+            None if data.chunked else w,
             std,
             wp,
             cp,
-            summary=summary,
+            summary=data.summary,
         )
         check_prior_against_data(prior, self.component_prior, check_scale=prior.base is None)
         _compile.compile_first(_compile.VB)
         self._structure = structure
 
         events = []
-        # standardised units: no underflow
-        if holes is None and not chunked:
-            var = (Xt * Xt) @ w / w.sum()
-        else:
-            var = data.variances
+        var = data.variances()  # standardised units: no underflow
         const = np.flatnonzero(var <= 1e-24 * max(var.max(), np.finfo(float).tiny))
         if const.size:
             events.append(
@@ -414,24 +393,12 @@ default="kmeans"
             if resp_init is not None:
                 resp = np.ascontiguousarray(resp_init, dtype=float)
             else:
-                resp = _init.initial_resp(self.init_params, start_X, w, k, rng)
+                resp = _init.initial_resp(self.init_params, data.start_X, w, k, rng)
+            stats = data.stats(k, structure.diagonal)
             run = self._cavi(
-                Xt,
-                w,
-                resp,
-                prior,
-                structure,
-                self.max_iter,
-                self.tol,
-                stats=self._stats(data),
-                total=total,
+                Xt, w, resp, prior, structure, self.max_iter, self.tol, stats, data.total
             )
-            # Moves score candidates from sums of per-component statistics; with
-            # missing cells those statistics hold each component's own
-            # conditional moments of the holes, which a merged component does
-            # not share, so the sums are no exact ELBO: no moves with holes.
-            # Moves read every row's responsibilities: not kept for chunked data.
-            if self.moves and holes is None and not chunked:
+            if self.moves and data.moves:  # not with missing cells, not for chunks
                 run, run.moves = _vb_moves.refine(
                     Xt,
                     w,
@@ -454,10 +421,7 @@ default="kmeans"
             verbose=self.verbose,
         )
 
-        if holes is None:
-            log_jac = total * n_features * std.log_scale
-        else:  # each row's density is over its observed features only
-            log_jac = float(w @ holes.n_observed) * std.log_scale
+        log_jac = data.log_jacobian()
         self._standardiser = std
         self._prior = prior
         self._post = best.post
@@ -482,26 +446,16 @@ default="kmeans"
         # probable (predict_proba's argmax) for at least one training row, so
         # predict on the training data uses exactly these labels, and
         # posterior() draws only these components.
-        if chunked:
-            self.effective_components_, self.missing_information_ = _vb_dask.effective(
-                data, best.post, self._predictive
-            )
-        else:
-            proba = None
-            if holes is not None:
-                proba = _vb_missing.predictive_log_prob_missing(Xt, self._predictive, holes, True)[
-                    1
-                ]
-            self.effective_components_, self.missing_information_ = _vb_core.effective(
-                Xt, w, best.post, self._predictive, structure, proba=proba, stats=self._stats(data)
-            )
+        self.effective_components_, self.missing_information_ = data.effective(
+            best.post, self._predictive, structure
+        )
         self.n_effective_components_ = int(self.effective_components_.sum())
 
         for msg in events:
             warnings.warn(msg, DegenerateDataWarning, stacklevel=2)
         if not best.converged and self.max_iter > 0:
             lbs = best.lower_bounds
-            last = (lbs[-1] - lbs[-2]) / total if len(lbs) > 1 else float("nan")
+            last = (lbs[-1] - lbs[-2]) / data.total if len(lbs) > 1 else float("nan")
             warn_not_converged(
                 "Variational Bayes",
                 self.max_iter,
@@ -531,18 +485,6 @@ default="kmeans"
             verbose=verbose,
             stats=stats,
             total=total,
-        )
-
-    def _stats(self, data):
-        """The E-step workspace for ``data`` with missing cells
-        (:class:`bayesmix._vb_missing.PatternStats`) or in Dask chunks
-        (:class:`bayesmix._vb_dask.ChunkStats`); None for complete data."""
-        if isinstance(data, _dask.ChunkedData):
-            return _vb_dask.ChunkStats(data, self._structure.diagonal)
-        if data.missing is None:
-            return None
-        return _vb_missing.PatternStats(
-            data.missing, data.filled, self.n_components, self._structure.diagonal
         )
 
     # ---------------------------------------------------------------- output
@@ -600,18 +542,7 @@ default="kmeans"
         if _dask.is_dask(X):  # lazy, one block per row chunk (no missing values)
             return _dask.log_prob(self, X, want_resp)
         X = check_predict_X(self, X, allow_nan=True)
-        Xt = self._standardiser.transform(X)
-        patterns = Patterns.of(X)
-        log_scale = self._standardiser.log_scale
-        if patterns is None:
-            row_lse, resp = _vb_core.predictive_log_prob(Xt, self._predictive, want_resp)
-            row_lse -= X.shape[1] * log_scale
-            return row_lse, resp
-        row_lse, resp = _vb_missing.predictive_log_prob_missing(
-            Xt, self._predictive, patterns, want_resp
-        )
-        row_lse -= patterns.n_observed * log_scale
-        return row_lse, resp
+        return _vb_missing.log_prob(self._predictive, self._standardiser, X, want_resp)
 
     def _check_score_weight(self, X, sample_weight):
         if sample_weight is None:
@@ -657,13 +588,7 @@ default="kmeans"
         std = self._standardiser
         if n_draws is None:
             return _vb_missing.impute(self._predictive, std, X)
-        if Patterns.of(X) is None:
-            return np.broadcast_to(X, (n_draws, *X.shape)).copy()
-        k = self._post.means.shape[0]
-        draws = _vb_core.draw_parameters(
-            self._post, self._structure, n_draws, rng, np.ones(k, dtype=bool)
-        )
-        return _vb_missing.impute_draws(draws, std, X, n_draws, rng)
+        return _vb_missing.impute_draws(self._post, self._structure, std, X, n_draws, rng)
 
     def predict(self, X) -> np.ndarray:
         """Most probable *effective* component of each row, shape (n_samples,);
