@@ -200,3 +200,14 @@ def test_complete_data_never_take_the_missing_path(holey, monkeypatch):
     X = np.nan_to_num(holey)
     vb = VariationalGaussianMixture(3, random_state=0).fit(X)
     vb.predict(X), vb.score(X)
+
+
+def test_saved_fit_with_holes_loads_and_scores(holey, tmp_path):
+    from bayesmix import load
+
+    vb = VariationalGaussianMixture(3, random_state=0).fit(holey)
+    vb.save(tmp_path / "vb")
+    back = load(tmp_path / "vb")
+    np.testing.assert_array_equal(back.score_samples(holey), vb.score_samples(holey))
+    np.testing.assert_array_equal(back.impute(holey), vb.impute(holey))
+    assert back.elbo_ == vb.elbo_
