@@ -130,6 +130,10 @@ default="kmeans"
         After coordinate ascent converges, try merge and delete moves and
         keep those that raise the ELBO (Notes).  ``False``: coordinate ascent
         alone (the behaviour of files saved before this parameter existed).
+        The moves are skipped for data with missing values (their scores sum
+        per-component statistics, which then hold each component's own
+        conditional moments of the holes) and for Dask input (they read every
+        row's responsibilities); ``moves_`` then stays empty.
 
     Attributes
     ----------
@@ -345,6 +349,8 @@ default="kmeans"
             (:mod:`bayesmix._vb_missing`), so each row counts through its
             observed features and the ELBO bounds the observed-data evidence.
             Infinity, and rows or columns with every value missing, are errors.
+            A Dask array (without missing values) is fitted chunk by chunk
+            (:mod:`bayesmix._vb_dask`); ``sample_weight`` may be one too.
         y : ignored
         sample_weight : array-like (n_samples,), optional
             Non-negative frequency weights.
