@@ -211,3 +211,31 @@ def test_saved_fit_with_holes_loads_and_scores(holey, tmp_path):
     np.testing.assert_array_equal(back.score_samples(holey), vb.score_samples(holey))
     np.testing.assert_array_equal(back.impute(holey), vb.impute(holey))
     assert back.elbo_ == vb.elbo_
+
+
+@pytest.mark.parametrize("covariance_type", ["tied", "diag", "spherical"])
+def test_scores_of_every_structure_are_predictive_marginals(holey, covariance_type):
+    """The predictive of each structure marginalised by scipy: a multivariate t
+    (tied, spherical) or a product of univariate t's (diag)."""
+    from scipy.stats import t as student_t
+
+    X = holey[:60]
+    vb = VariationalGaussianMixture(3, covariance_type=covariance_type, random_state=0).fit(X)
+    structure, post, std = vb._structure, vb._post, vb._standardiser
+    k, d = post.means.shape
+    dof_t, cov_t = structure.predictive_scale(post.dof, post.scale, post.kappa, d)
+    Xt = (X - std.center) / std.scale
+    terms = np.empty((X.shape[0], k))
+    for j in range(k):
+        for i, row in enumerate(Xt):
+            o = ~np.isnan(row)
+            if structure.feature_blocks:
+                logpdf = student_t.logpdf(row[o], dof_t[j], post.means[j, o], np.sqrt(cov_t[j, o]))
+                terms[i, j] = logpdf.sum()
+            else:
+                full = structure.per_component().to_full(cov_t, k, d)[j]
+                dist = multivariate_t(post.means[j, o], full[np.ix_(o, o)], df=dof_t[j])
+                terms[i, j] = dist.logpdf(row[o])
+    terms += np.log(vb.weights_)
+    expected = logsumexp(terms, axis=1) - (~np.isnan(X)).sum(axis=1) * std.log_scale
+    np.testing.assert_allclose(vb.score_samples(X), expected, rtol=1e-10, atol=1e-10)
