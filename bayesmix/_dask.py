@@ -403,6 +403,7 @@ def prepare(X, sample_weight, at_least: int, rng) -> ChunkedData:
     if n_pos == 0:
         raise ValueError("sample_weight is zero for every row; give some rows positive weight.")
     std, var = _standardiser(moments, d)
+    lo_hi = (moments[3], moments[4])  # per-feature range in data units (VB's prior)
     _, rows, row_w = sample
     rows = np.ascontiguousarray(rows.T)
     n_distinct = count_distinct_rows(rows, row_w, at_least)
@@ -412,7 +413,9 @@ def prepare(X, sample_weight, at_least: int, rng) -> ChunkedData:
         parts = [call(x, wc, at_least) for x, wc in zip(xs, ws, strict=True)]
         n_distinct = int(_compute(_tree(parts, lambda a, b: union(a, b, at_least))).shape[0])
     sample_data = Data(rows, row_w, None, n_distinct, std)
-    return ChunkedData(X, w, std, var, n_pos, moments[0], sample_data, n_distinct)
+    data = ChunkedData(X, w, std, var, n_pos, moments[0], sample_data, n_distinct)
+    data.lo_hi = lo_hi
+    return data
 
 
 # -------------------------------------------------------------- predictions

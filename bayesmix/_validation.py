@@ -68,9 +68,9 @@ def check_X(X, *, name: str = "X", min_samples: int = 1, allow_nan: bool = False
         # GaussianMixture dispatches Dask input before this check; elsewhere
         # np.asarray would silently pull the whole array into memory
         raise TypeError(
-            f"{name} is a Dask array; only GaussianMixture's fit, predict and score take Dask "
-            f"arrays so far. Compute a sample that fits in memory, e.g. "
-            f"{name}[:100_000].compute(), or fit GaussianMixture."
+            f"{name} is a Dask array; only GaussianMixture's and VariationalGaussianMixture's "
+            f"fit, predict and score take Dask arrays so far. Compute a sample that fits in "
+            f"memory, e.g. {name}[:100_000].compute(), or fit GaussianMixture."
         )
     _refuse_masked(X, name)
     names = _feature_names(X)
@@ -149,8 +149,10 @@ def check_X(X, *, name: str = "X", min_samples: int = 1, allow_nan: bool = False
                 f"{name} contains NaN or infinity ({kind} at row {row}, column {col}). "
                 + (
                     "Only GaussianMixture's fit, predict, predict_proba, score, score_samples, "
-                    "bic, aic, icl and impute (and DirichletProcessMixture's) treat NaN as "
-                    "missing values so far: use those, or drop or impute the rows with NaN "
+                    "Only GaussianMixture's fit, predict, predict_proba, score, score_samples, "
+                    "bic, aic, icl, impute, partial_fit and posterior, the same methods of "
+                    "VariationalGaussianMixture and DirichletProcessMixture, and select_model "
+                    "treat NaN as missing values: use those, or drop or impute the rows with NaN "
                     "here."
                     if kind == "NaN"
                     else "Drop those rows or replace the infinite values."

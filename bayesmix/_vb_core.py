@@ -333,13 +333,16 @@ def try_reorder(post, elbo, entropy, stats, old, prior, structure):
 
 
 # ------------------------------------------------------------------- iterations
-def init(Xt, w, resp, prior: Prior, structure: CovarianceStructure, hyper=None):
+def init(Xt, w, resp, prior: Prior, structure: CovarianceStructure, hyper=None, stats=None):
     """The statistics workspace and the first posterior from initial
     responsibilities ``resp`` (n_samples, K); learned hyperparameters start
-    from ``hyper``'s ``q`` (a Posterior) when given."""
+    from ``hyper``'s ``q`` (a Posterior) when given.  ``stats``: the workspace
+    to use (data with missing cells: :class:`bayesmix._vb_missing.PatternStats`);
+    None: the kernels' :class:`~bayesmix._kernels.MixtureStats`."""
     n_features = Xt.shape[0]
     k = resp.shape[1]
-    stats = MixtureStats(Xt.shape[1], k, n_features, structure.diagonal)
+    if stats is None:
+        stats = MixtureStats(Xt.shape[1], k, n_features, structure.diagonal)
     shift = np.zeros((k, n_features))
     stats.from_resp(Xt, w, resp, shift)
     post = expect(update(stats, shift, prior, structure, hyper), prior, structure)
@@ -424,13 +427,27 @@ def step(Xt, w, stats, post: Posterior, prior: Prior, structure, reorder: bool):
 
 
 def cavi(
-    Xt, w, resp, prior, structure, max_iter, tol, *, reorder=True, verbose=0, hyper=None
+    Xt,
+    w,
+    resp,
+    prior,
+    structure,
+    max_iter,
+    tol,
+    *,
+    reorder=True,
+    verbose=0,
+    hyper=None,
+    stats=None,
+    total=None,
 ) -> Run:
     """Coordinate ascent from initial responsibilities until the ELBO grows by
     less than ``tol`` per unit of weight, or ``max_iter`` iterations (learned
-    hyperparameters start from ``hyper``'s ``q`` when given)."""
-    stats, post = init(Xt, w, resp, prior, structure, hyper)
-    total = w.sum()
+    hyperparameters start from ``hyper``'s ``q`` when given; ``stats`` as for
+    :func:`init`; ``total``: the data's total weight when ``w`` are not all
+    of it, as for chunked data)."""
+    stats, post = init(Xt, w, resp, prior, structure, hyper, stats)
+    total = w.sum() if total is None else total
     lower_bounds = []
     converged = False
     for it in range(max_iter):
@@ -550,18 +567,22 @@ def draw_predictive(post: Posterior, structure, weights, n_samples: int, rng):
     return post.means[labels] + np.einsum("nij,nj->ni", chol[labels], z), labels
 
 
-def effective(Xt, w, post: Posterior, predictive: Components, structure):
+def effective(Xt, w, post: Posterior, predictive: Components, structure, *, proba=None, stats=None):
     """``(effective (K,) bool, missing information)``: the components that are
     the most probable under the predictive mixture for at least one row of
     positive weight, and the fraction of missing information of their weights
     (:func:`bayesmix._vb_uncertainty.missing_information`, from the E-step
-    responsibilities restricted to them: empty components carry none)."""
+    responsibilities restricted to them: empty components carry none).
+    ``proba`` (n_samples, K): the predictive membership probabilities when
+    already known; ``stats``: the E-step workspace, as for :func:`init`."""
     k, n_features = post.means.shape
-    _, proba = predictive_log_prob(Xt, predictive, True)
+    if proba is None:
+        _, proba = predictive_log_prob(Xt, predictive, True)
     mask = np.zeros(k, dtype=bool)
     mask[np.unique(proba[w > 0].argmax(axis=1))] = True
     resp = np.empty((Xt.shape[1], k))
-    stats = MixtureStats(Xt.shape[1], k, n_features, structure.diagonal)
+    if stats is None:
+        stats = MixtureStats(Xt.shape[1], k, n_features, structure.diagonal)
     stats.e_step(Xt, w, post.means, post.prec, post.log_const, resp=resp)
     resp = resp[:, mask]
     resp /= resp.sum(axis=1, keepdims=True)

@@ -12,7 +12,7 @@ from .priors import Dirichlet, Gamma, NormalInverseWishart, RandomScale
 __all__ = ["resolve_priors"]
 
 
-def resolve_priors(n_components: int, structure, Xt, w, std, wp, cp):
+def resolve_priors(n_components: int, structure, Xt, w, std, wp, cp, summary=None):
     """Resolved priors: ``(weight prior, component prior in data units (public),
     Prior in standardised units, structure)``.
 
@@ -25,11 +25,28 @@ def resolve_priors(n_components: int, structure, Xt, w, std, wp, cp):
     is ``D + 3`` (Richardson & Green's ``sigma^-2 ~ Gamma(2, beta)`` in one
     dimension), as for the Gibbs sampler.  The public prior then holds the
     starting values; the fit replaces them by their posterior means.
+
+    Chunked data (:mod:`bayesmix._vb_dask`) pass ``Xt = w = None`` and their
+    ``summary`` (ranges, variances, covariance) instead.
     """
-    n_features = Xt.shape[0]
+    n_features = std.center.shape[0]
     k = n_components
     c, s = std.center, std.scale
-    rows = Xt[:, w > 0].T
+    holes = False
+    if summary is not None:
+        # two rows with each feature's extremes: the same ranges, and all zero
+        # only when every column is constant (the centre lies between them)
+        rows = np.vstack([summary.lo, summary.hi])
+    else:
+        observed = ~np.isnan(Xt)
+        holes = not observed.all()
+    if holes:
+        # Missing cells at their feature's observed mean (0 in these units): the
+        # ranges and the mean are those of the observed cells exactly; the
+        # covariance is rescaled to the observed variances below.
+        Xt = np.where(observed, Xt, 0.0)
+    if summary is None:
+        rows = Xt[:, w > 0].T
     random_scale = cp.scale if isinstance(cp.scale, RandomScale) else None
     kappa_gamma = cp.kappa if isinstance(cp.kappa, Gamma) else None
     if random_scale is not None or kappa_gamma is not None:
@@ -48,14 +65,24 @@ def resolve_priors(n_components: int, structure, Xt, w, std, wp, cp):
     # One component's prior must not depend on how many components are allowed
     # (K is only a truncation level for a DP), or ELBOs would not compare across K.
     # This call also checks the explicit values against the data dimension.
-    defaults = cp.resolve(Xt.T, w, n_components=1)
+    if summary is None:
+        defaults = cp.resolve(Xt.T, w, n_components=1)
+    elif cp.scale is None:
+        defaults = cp.resolve(*summary.proxy_rows(), n_components=1)
+    else:  # only the mean (0 in these units) is read
+        defaults = cp.resolve(np.zeros((1, n_features)), np.ones(1), n_components=1)
+    if holes and cp.scale is None:
+        defaults = _observed_variances(defaults, Xt, w, observed)
     mean = defaults.mean if cp.mean is None else (cp.mean - c) / s
     scale = defaults.scale if cp.scale is None else cp.scale / s**2
     base = b_start = None
     if random_scale is not None:
         base = RandomScale.base(rows)
         # start where E[Sigma] is about the data's per-feature variance (as the Gibbs sampler)
-        var = (Xt * Xt) @ w / w.sum()
+        if summary is not None:
+            var = summary.variances
+        else:
+            var = (Xt * Xt) @ w / ((observed @ w) if holes else w.sum())
         var = np.where(var > 0, var, base / 2.0)
         b_start = max(defaults.dof - n_features - 1.0, 1.0) * float(np.mean(var / base))
         scale = np.diag(b_start * base)
@@ -88,3 +115,14 @@ def resolve_priors(n_components: int, structure, Xt, w, std, wp, cp):
         kappa_gamma=kappa_gamma,
     )
     return weight_prior, public, prior, structure
+
+
+def _observed_variances(defaults: NormalInverseWishart, filled, w, observed):
+    """``defaults`` with its scale rescaled so that its diagonal follows the
+    observed cells' variances: the mean-filled covariance shrinks feature
+    ``f``'s variance by its observed fraction ``p_f``; ``D S D`` with ``D =
+    diag(p_f^-1/2)`` undoes that and stays positive definite."""
+    frac = (observed @ w) / w.sum()
+    root = 1.0 / np.sqrt(frac)
+    scale = defaults.scale * root[:, None] * root[None, :]
+    return NormalInverseWishart(defaults.mean, defaults.kappa, defaults.dof, scale)

@@ -45,6 +45,7 @@ __all__ = [
     "MeanFieldWarning",
     "interval_coverage",
     "missing_information",
+    "missing_information_from_sums",
     "warn_if_too_narrow",
 ]
 
@@ -77,12 +78,27 @@ def missing_information(resp, w) -> float:
     if keep.sum() < 2:
         return 0.0
     r = resp[:, keep]
-    root = np.sqrt(pi[keep])
+    return _largest_eigenvalue(pi[keep], (r * w[:, None]).T @ r / total)
+
+
+def _largest_eigenvalue(pi, gram) -> float:
+    root = np.sqrt(pi)
     # S = I - D^-1/2 (R^T W R / N) D^-1/2 is symmetric and similar to J_c^-1 J_m
-    gram = (r * w[:, None]).T @ r / total
-    sym = np.eye(r.shape[1]) - gram / np.outer(root, root)
+    sym = np.eye(root.size) - gram / np.outer(root, root)
     lam = float(np.linalg.eigvalsh(0.5 * (sym + sym.T)).max())
     return min(max(lam, 0.0), 1.0 - 1e-12)
+
+
+def missing_information_from_sums(w_resp, gram, total) -> float:
+    """:func:`missing_information` from the sums over rows it reads, so row
+    chunks can be summed first: ``w_resp = sum_i w_i r_i`` (K,), ``gram =
+    sum_i w_i r_i r_i^T`` (K, K) and ``total = sum_i w_i``."""
+    total = float(total)
+    pi = w_resp / total
+    keep = pi > 0
+    if keep.sum() < 2:
+        return 0.0
+    return _largest_eigenvalue(pi[keep], gram[np.ix_(keep, keep)] / total)
 
 
 def interval_coverage(lam: float, level: float = 0.9) -> float:

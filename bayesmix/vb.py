@@ -17,10 +17,19 @@ import warnings
 
 import numpy as np
 
-from . import _compile, _init, _vb_core, _vb_hyper, _vb_moves, _vb_priors
+from . import (
+    _compile,
+    _dask,
+    _init,
+    _vb_core,
+    _vb_data,
+    _vb_hyper,
+    _vb_missing,
+    _vb_moves,
+    _vb_priors,
+)
 from ._base import BaseMixture
 from ._components import Components
-from ._data import prepare
 from ._fitting import best_run, describe_run, publish_fit, warn_not_converged
 from ._init import INIT_METHODS
 from ._validation import (
@@ -28,10 +37,13 @@ from ._validation import (
     check_distinct_rows,
     check_fitted,
     check_int,
+    check_n_draws,
     check_predict_X,
     check_prior_against_data,
     check_random_state,
     check_real,
+    check_sample_weight,
+    check_X,
 )
 from ._vb_uncertainty import MeanFieldWarning, interval_coverage, warn_if_too_narrow
 from .covariance import get_structure
@@ -118,6 +130,10 @@ default="kmeans"
         After coordinate ascent converges, try merge and delete moves and
         keep those that raise the ELBO (Notes).  ``False``: coordinate ascent
         alone (the behaviour of files saved before this parameter existed).
+        The moves are skipped for data with missing values (their scores sum
+        per-component statistics, which then hold each component's own
+        conditional moments of the holes) and for Dask input (they read every
+        row's responsibilities); ``moves_`` then stays empty.
 
     Attributes
     ----------
@@ -328,6 +344,13 @@ default="kmeans"
         Parameters
         ----------
         X : array-like or DataFrame, (n_samples, n_features)
+            NaN marks a missing value (missing at random): the missing cells
+            are latent variables of the variational posterior
+            (:mod:`bayesmix._vb_missing`), so each row counts through its
+            observed features and the ELBO bounds the observed-data evidence.
+            Infinity, and rows or columns with every value missing, are errors.
+            A Dask array (without missing values) is fitted chunk by chunk
+            (:mod:`bayesmix._vb_dask`); ``sample_weight`` may be one too.
         y : ignored
         sample_weight : array-like (n_samples,), optional
             Non-negative frequency weights.
@@ -342,23 +365,29 @@ default="kmeans"
         """``fit``, optionally from given responsibilities ``resp_init``
         (n_samples, n_components) instead of ``init_params``."""
         wp, cp = self._check_params()
-        # Rows of zero weight are kept: they take no part in the statistics, and
-        # keeping them keeps the initialisations' draws those of the full data.
-        data = prepare(X, sample_weight, self.n_components, keep_zero_weight=True)
+        rng = check_random_state(self.random_state)
+        # in memory, with missing cells, or in Dask chunks (bayesmix._vb_data)
+        data = _vb_data.prepare(X, sample_weight, self.n_components, rng)
         check_distinct_rows(self.n_components, data.n_distinct)
         Xt, w, std = data.Xt, data.w, data.std
-        n_features = Xt.shape[0]
+        n_features = data.n_features
         k = self.n_components
         weight_prior, component_prior, prior, structure = _vb_priors.resolve_priors(
-            self.n_components, get_structure(self.covariance_type), Xt, w, std, wp, cp
+            k,
+            get_structure(self.covariance_type),
+            None if data.chunked else Xt,
+            None if data.chunked else w,
+            std,
+            wp,
+            cp,
+            summary=data.summary,
         )
         check_prior_against_data(prior, self.component_prior, check_scale=prior.base is None)
-        rng = check_random_state(self.random_state)
         _compile.compile_first(_compile.VB)
         self._structure = structure
 
         events = []
-        var = (Xt * Xt) @ w / w.sum()  # standardised units: no underflow
+        var = data.variances()  # standardised units: no underflow
         const = np.flatnonzero(var <= 1e-24 * max(var.max(), np.finfo(float).tiny))
         if const.size:
             events.append(
@@ -370,9 +399,12 @@ default="kmeans"
             if resp_init is not None:
                 resp = np.ascontiguousarray(resp_init, dtype=float)
             else:
-                resp = _init.initial_resp(self.init_params, Xt, w, k, rng)
-            run = self._cavi(Xt, w, resp, prior, structure, self.max_iter, self.tol)
-            if self.moves:
+                resp = _init.initial_resp(self.init_params, data.start_X, w, k, rng)
+            stats = data.stats(k, structure.diagonal)
+            run = self._cavi(
+                Xt, w, resp, prior, structure, self.max_iter, self.tol, stats, data.total
+            )
+            if self.moves and data.moves:  # not with missing cells, not for chunks
                 run, run.moves = _vb_moves.refine(
                     Xt,
                     w,
@@ -395,7 +427,7 @@ default="kmeans"
             verbose=self.verbose,
         )
 
-        log_jac = w.sum() * n_features * std.log_scale
+        log_jac = data.log_jacobian()
         self._standardiser = std
         self._prior = prior
         self._post = best.post
@@ -420,8 +452,8 @@ default="kmeans"
         # probable (predict_proba's argmax) for at least one training row, so
         # predict on the training data uses exactly these labels, and
         # posterior() draws only these components.
-        self.effective_components_, self.missing_information_ = _vb_core.effective(
-            Xt, w, best.post, self._predictive, structure
+        self.effective_components_, self.missing_information_ = data.effective(
+            best.post, self._predictive, structure
         )
         self.n_effective_components_ = int(self.effective_components_.sum())
 
@@ -429,7 +461,7 @@ default="kmeans"
             warnings.warn(msg, DegenerateDataWarning, stacklevel=2)
         if not best.converged and self.max_iter > 0:
             lbs = best.lower_bounds
-            last = (lbs[-1] - lbs[-2]) / w.sum() if len(lbs) > 1 else float("nan")
+            last = (lbs[-1] - lbs[-2]) / data.total if len(lbs) > 1 else float("nan")
             warn_not_converged(
                 "Variational Bayes",
                 self.max_iter,
@@ -441,11 +473,24 @@ default="kmeans"
 
     _reorder = True  # relabel DP sticks by size (off only to compare with scikit-learn)
 
-    def _cavi(self, Xt, w, resp, prior, structure, max_iter, tol) -> _vb_core.Run:
-        """Coordinate ascent from initial responsibilities (standardised units)."""
+    def _cavi(
+        self, Xt, w, resp, prior, structure, max_iter, tol, stats=None, total=None
+    ) -> _vb_core.Run:
+        """Coordinate ascent from initial responsibilities (standardised units);
+        ``stats`` and ``total`` as for :func:`bayesmix._vb_core.cavi`."""
         reorder, verbose = self._reorder, self.verbose
         return _vb_core.cavi(
-            Xt, w, resp, prior, structure, max_iter, tol, reorder=reorder, verbose=verbose
+            Xt,
+            w,
+            resp,
+            prior,
+            structure,
+            max_iter,
+            tol,
+            reorder=reorder,
+            verbose=verbose,
+            stats=stats,
+            total=total,
         )
 
     # ---------------------------------------------------------------- output
@@ -491,19 +536,73 @@ default="kmeans"
         """E-step arrays (expected Gaussian log-density) in standardised units."""
         return self._post.means, self._post.prec, self._post.log_const
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True  # NaN is a missing value (see fit)
+        return tags
+
+    # NaN cells are missing values: rows are scored on their observed features
+    # (the marginal of the Student-t predictive); complete rows take the
+    # complete-data pass unchanged.
     def _log_prob(self, X, want_resp: bool):
-        X = check_predict_X(self, X)
-        Xt = self._standardiser.transform(X)
-        row_lse, resp = _vb_core.predictive_log_prob(Xt, self._predictive, want_resp)
-        row_lse -= X.shape[1] * self._standardiser.log_scale
-        return row_lse, resp
+        if _dask.is_dask(X):  # lazy, one block per row chunk (no missing values)
+            return _dask.log_prob(self, X, want_resp)
+        X = check_predict_X(self, X, allow_nan=True)
+        return _vb_missing.log_prob(self._predictive, self._standardiser, X, want_resp)
+
+    def _check_score_weight(self, X, sample_weight):
+        if sample_weight is None:
+            return None
+        check_fitted(self)
+        return check_sample_weight(sample_weight, check_X(X, allow_nan=True)[0].shape[0])
+
+    def impute(self, X, n_draws: int | None = None, random_state=None) -> np.ndarray:
+        """Fill the missing (NaN) cells of ``X`` under the fit.
+
+        ``n_draws=None``: each missing cell at its conditional expectation
+        under the posterior predictive, ``E[x_m | x_o] = sum_k p(k | x_o)
+        (m_k[m] + S_k[m, o] S_k[o, o]^-1 (x_o - m_k[o]))`` with the Student-t
+        membership probabilities of ``predict_proba`` and the components'
+        scale matrices ``S_k`` (the regression of a Student-t is that of a
+        Gaussian; for ``"diag"`` the features of a component are independent
+        and the regression vanishes).  An int ``m``: ``m`` multiple
+        imputations (Rubin 1987), each with parameters drawn from the
+        variational posterior ``q`` (all components), then the missing cells
+        from the Gaussian mixture ``p(x_m | x_o, parameters)``, so the draws
+        spread over the posterior of the parameters too.  Missing at random is
+        assumed, as in ``fit``.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame, (n_samples, n_features)
+            NaN marks a missing cell; every row needs at least one observed
+            feature.
+        n_draws : int, optional
+        random_state : None, int or numpy Generator
+            Seed of the draws (None: fresh entropy).
+
+        Returns
+        -------
+        (n_samples, n_features) or (n_draws, n_samples, n_features) ndarray
+            ``X`` with its missing cells filled; observed cells are returned
+            as given.
+        """
+        X = check_predict_X(self, X, allow_nan=True)
+        if n_draws is not None:
+            n_draws = check_n_draws(n_draws, X.shape[0] * X.shape[1], name="n_draws")
+        rng = check_random_state(random_state)
+        std = self._standardiser
+        if n_draws is None:
+            return _vb_missing.impute(self._predictive, std, X)
+        return _vb_missing.impute_draws(self._post, self._structure, std, X, n_draws, rng)
 
     def predict(self, X) -> np.ndarray:
         """Most probable *effective* component of each row, shape (n_samples,);
         labels are the original component indices."""
         proba = self.predict_proba(X)
-        proba[:, ~self.effective_components_] = -1.0
-        return proba.argmax(axis=1)
+        if _dask.is_dask(proba):  # lazy: no assignment into a Dask array
+            return proba.map_blocks(_effective_argmax, self.effective_components_, drop_axis=1)
+        return _effective_argmax(proba, self.effective_components_)
 
     def sample(self, n_samples: int = 1):
         """Draw ``n_samples`` points from the posterior predictive (a mixture of
@@ -528,7 +627,9 @@ default="kmeans"
         ----------
         X : (n_samples, n_features), optional
             The training data; with it the posterior also carries the pointwise
-            log-likelihood, sampled partitions and co-clustering.
+            log-likelihood, sampled partitions and co-clustering.  With missing
+            values (NaN) these per-row summaries are left out, with a
+            ``UserWarning``.
         n_draws : int, default=1000
             Keyword only (``posterior(n_draws=500)``), as for every engine.
         sample_weight : (n_samples,), optional
@@ -543,6 +644,18 @@ default="kmeans"
             )
         from .posterior import MixturePosterior
 
+        if X is not None and np.isnan(check_X(X, allow_nan=True)[0]).any():
+            # The posterior layer scores complete rows; the draws of q do not
+            # depend on X, so only the per-row summaries are left out.
+            warnings.warn(
+                "X has missing values (NaN): the posterior is returned without the per-row "
+                "summaries (pointwise log-likelihood, partitions, co-clustering), which need "
+                "complete rows. Pass X[~np.isnan(X).any(axis=1)] for them on the complete rows, "
+                "or fill X first with impute(X).",
+                UserWarning,
+                stacklevel=2,
+            )
+            X = sample_weight = None
         rng = check_random_state(self.random_state if random_state is None else random_state)
         draws = self.posterior_draws(n_draws, random_state=rng)
         lam = getattr(self, "missing_information_", None)
@@ -601,3 +714,10 @@ default="kmeans"
         if "concentration" in draws:
             out["concentration"] = draws["concentration"][None]
         return out
+
+
+def _effective_argmax(proba, effective):
+    """The most probable component among the ``effective`` ones (K,) per row."""
+    proba = np.array(proba)
+    proba[:, ~effective] = -1.0
+    return proba.argmax(axis=1)

@@ -11,7 +11,6 @@ from scipy.stats import multivariate_normal
 import bayesmix._missing as missing_mod
 from bayesmix import (
     GaussianMixture,
-    VariationalGaussianMixture,
     load,
     select_model,
 )
@@ -329,8 +328,6 @@ def test_errors(two_blobs):
 
 def test_other_engines_refuse_nan(two_blobs):
     X = two_blobs[:40]
-    with pytest.raises(ValueError, match=REFUSED):
-        VariationalGaussianMixture(2).fit(X)
     with pytest.raises(ValueError, match=REFUSED):
         select_model(X, n_components=[1, 2])
     gm = GaussianMixture(2, random_state=0).fit(X)

@@ -592,7 +592,8 @@ def test_zero_iterations_and_verbose_output(capsys):
 
 
 BAD_FIT = [
-    (dict(X=np.array([[0.0, np.nan], [1.0, 2.0], [3.0, 1.0]])), ValueError, "NaN"),
+    # NaN is a missing value (tests/test_vb_missing.py), but not a whole row of it
+    (dict(X=np.array([[np.nan, np.nan], [1.0, 2.0], [3.0, 1.0]])), ValueError, "every feature"),
     (dict(X=np.array([[0.0, np.inf], [1.0, 2.0], [3.0, 1.0]])), ValueError, "infinity"),
     (dict(X=np.arange(5.0)), ValueError, "2-D"),
     (dict(X=np.empty((0, 2))), ValueError, "sample"),
