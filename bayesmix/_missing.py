@@ -37,7 +37,7 @@ import numpy as np
 
 from . import _components
 from ._data import Patterns
-from ._kernels import MixtureStats, log_prob_pass
+from ._kernels import MixtureStats, incomplete_e_step, log_prob_pass
 
 __all__ = ["MissingStats", "e_step", "expected_rows", "impute", "log_prob"]
 
@@ -83,6 +83,47 @@ def _pattern(weights, means, cov, obs, mis) -> _Pattern:
     return _Pattern(comps, B, C)
 
 
+def use_row_kernel(patterns: Patterns, n_features: int) -> bool:
+    """Whether the one-pass kernel (every row its own pattern) beats one pass
+    per pattern.  A pattern costs a kernel call and ``O(K D^3)`` of set-up
+    (about as much as ``PATTERN_ROWS`` rows of the one-pass kernel, measured
+    with ``benchmarks/bench_em.py --missing``), while the one-pass kernel
+    costs a little more per row than the complete-data pass."""
+    return len(patterns.groups) * PATTERN_ROWS > patterns.n_observed.size
+
+
+PATTERN_ROWS = 2000
+
+
+class _Full(NamedTuple):
+    """Every component over all features (standardised units)."""
+
+    prec: np.ndarray  # (K, D, D) upper factors U, U U^T = Lambda
+    lam: np.ndarray  # (K, D, D) precisions
+    log_const: np.ndarray  # (K,)
+
+
+def _full(structure, params) -> _Full:
+    cov = _full_covariances(structure, params)
+    prec = _components.upper_precision_factors(np.ascontiguousarray(cov))
+    lam = prec @ np.swapaxes(prec, 1, 2)
+    comps = _components.gaussian(params.weights, params.means, prec)
+    return _Full(prec, lam, comps.log_const)
+
+
+def _row_kernel_e_step(structure, Xt, w, params, patterns, log_scale) -> MissingStats:
+    full = _full(structure, params)
+    nk, s1, s2, ll, icl = incomplete_e_step(
+        Xt, w, params.means, full.prec, full.lam, full.log_const
+    )
+    d = Xt.shape[0]
+    ll += log_scale * float(w @ (d - patterns.n_observed))
+    if structure.diagonal:
+        idx = np.arange(d)
+        s2 = s2[:, idx, idx][:, None, :].copy()
+    return MissingStats(nk, s1, s2, ll, icl)
+
+
 def _sub(Xt, obs, rows) -> np.ndarray:
     return np.ascontiguousarray(Xt[np.ix_(obs, rows)])
 
@@ -112,6 +153,13 @@ def e_step(structure, Xt, w, params, patterns: Patterns, log_scale: float) -> Mi
         subtracting ``D log_scale`` per unit weight, which leaves each row's
         own Jacobian, ``q_i log_scale``.
     """
+    if use_row_kernel(patterns, Xt.shape[0]):
+        return _row_kernel_e_step(structure, Xt, w, params, patterns, log_scale)
+    return _pattern_e_step(structure, Xt, w, params, patterns, log_scale)
+
+
+def _pattern_e_step(structure, Xt, w, params, patterns, log_scale) -> MissingStats:
+    """:func:`e_step` one kernel pass per pattern (few patterns)."""
     means, weights = params.means, params.weights
     k, d = means.shape
     cov = _full_covariances(structure, params)
