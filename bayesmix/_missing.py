@@ -83,16 +83,28 @@ def _pattern(weights, means, cov, obs, mis) -> _Pattern:
     return _Pattern(comps, B, C)
 
 
-def use_row_kernel(patterns: Patterns, n_features: int) -> bool:
-    """Whether the one-pass kernel (every row its own pattern) beats one pass
-    per pattern.  A pattern costs a kernel call and ``O(K D^3)`` of set-up
-    (about as much as ``PATTERN_ROWS`` rows of the one-pass kernel, measured
-    with ``benchmarks/bench_em.py --missing``), while the one-pass kernel
-    costs a little more per row than the complete-data pass."""
-    return len(patterns.groups) * PATTERN_ROWS > patterns.n_observed.size
+def use_row_kernel(patterns: Patterns, n_components: int) -> bool:
+    """Whether the one-pass kernel (every row looks up its own pattern,
+    :mod:`bayesmix._kernels._incomplete`) beats one pass per pattern.
+
+    A pattern costs a kernel call and Python set-up of about as much as
+    ``PATTERN_ROWS`` rows' extra cost in the one-pass kernel (measured with
+    ``benchmarks/bench_em.py --missing``: about 0.2 ms per pattern against
+    0.1 us per row at D = 8, K = 8), so many small patterns take the one-pass
+    kernel and a few large ones keep the per-pattern path, which runs the
+    complete-data kernel on each.  The one-pass kernel's tables hold
+    ``K m (D + 1)`` numbers per pattern (``m`` missing cells); beyond
+    ``TABLE_LIMIT`` numbers (every row its own pattern at large D) it is not
+    used.
+    """
+    n_samples, n_features = patterns.n_observed.size, patterns.mis.shape[1]
+    if len(patterns.groups) * PATTERN_ROWS <= n_samples:
+        return False
+    return n_components * int(patterns.n_mis.sum()) * (n_features + 1) <= TABLE_LIMIT
 
 
 PATTERN_ROWS = 2000
+TABLE_LIMIT = 2**22
 
 
 class _Full(NamedTuple):
@@ -114,10 +126,10 @@ def _full(structure, params) -> _Full:
 def _row_kernel_e_step(structure, Xt, w, params, patterns, log_scale) -> MissingStats:
     full = _full(structure, params)
     nk, s1, s2, ll, icl = incomplete_e_step(
-        Xt, w, params.means, full.prec, full.lam, full.log_const
+        Xt, w, params.means, full.prec, full.lam, full.log_const, patterns
     )
     d = Xt.shape[0]
-    ll += log_scale * float(w @ (d - patterns.n_observed))
+    ll += log_scale * float(np.sum(w * patterns.n_missing))  # no BLAS: its threads fight ours
     if structure.diagonal:
         idx = np.arange(d)
         s2 = s2[:, idx, idx][:, None, :].copy()
@@ -153,7 +165,7 @@ def e_step(structure, Xt, w, params, patterns: Patterns, log_scale: float) -> Mi
         subtracting ``D log_scale`` per unit weight, which leaves each row's
         own Jacobian, ``q_i log_scale``.
     """
-    if use_row_kernel(patterns, Xt.shape[0]):
+    if use_row_kernel(patterns, params.means.shape[0]):
         return _row_kernel_e_step(structure, Xt, w, params, patterns, log_scale)
     return _pattern_e_step(structure, Xt, w, params, patterns, log_scale)
 
