@@ -229,6 +229,14 @@ def expected_rows(structure, params, Xt, patterns: Patterns, want_moments: bool 
     means, weights = params.means, params.weights
     k = means.shape[0]
     n = Xt.shape[1]
+    if not want_moments and use_row_kernel(patterns, k):
+        full = _full(structure, params)
+        row_lse, resp, completed = np.empty(n), np.empty((n, k)), Xt.copy()
+        incomplete_e_step(
+            Xt, np.ones(n), means, full.prec, full.lam, full.log_const, patterns,
+            row_lse=row_lse, resp=resp, completed=completed, stats=False,
+        )  # fmt: skip
+        return row_lse, resp, completed
     cov = _full_covariances(structure, params)
     row_lse = np.empty(n)
     resp = np.empty((n, k))

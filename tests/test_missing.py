@@ -385,7 +385,11 @@ def test_no_nan_reaches_a_kernel(two_blobs, monkeypatch):
     def checked(func, position=0):
         def wrapper(*args, **kwargs):
             data = args[position] if position >= 0 else args[1][0]
-            assert not np.isnan(data).any(), f"NaN reached {getattr(func, '__name__', func)}"
+            # the one kernel written for NaN cells (it reads them as missing)
+            handled = position < 0 and args[0] is kernels.incomplete_pass
+            assert handled or not np.isnan(data).any(), (
+                f"NaN reached {getattr(func, '__name__', func)}"
+            )
             seen.append(1)
             return func(*args, **kwargs)
 
