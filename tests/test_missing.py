@@ -14,7 +14,6 @@ from bayesmix import (
     GaussianMixture,
     VariationalGaussianMixture,
     load,
-    select_model,
 )
 from bayesmix._data import Data, Patterns
 from bayesmix._kernels import MixtureStats
@@ -334,13 +333,6 @@ def test_other_engines_refuse_nan(two_blobs):
         VariationalGaussianMixture(2).fit(X)
     with pytest.raises(ValueError, match=REFUSED):
         DirichletProcessMixture(n_iter=10).fit(X)
-    with pytest.raises(ValueError, match=REFUSED):
-        select_model(X, n_components=[1, 2])
-    gm = GaussianMixture(2, random_state=0).fit(X)
-    with pytest.raises(ValueError, match=REFUSED):
-        gm.partial_fit(X)
-    with pytest.raises(ValueError, match=REFUSED):
-        gm.posterior(X, n_draws=2)
 
 
 # ------------------------------------------------------------ command line
@@ -367,9 +359,18 @@ def test_cli_reads_missing_cells_for_em(tmp_path, capsys):
     assert summary["n_missing_cells"] == n_missing
     ref = GaussianMixture(2, covariance_type="VVV", random_state=0).fit(X)
     np.testing.assert_allclose(summary["log_likelihood"], ref.log_likelihood_, rtol=1e-9)
-    # the model search does not handle holes yet; other engines refuse with the cure
-    assert main(["fit", str(path), "--out", str(tmp_path / "o2"), "--quiet"]) == 1
-    assert "--components K and --covariance TYPE" in capsys.readouterr().err
+    # the model search fits with the holes too (select_model), labels every row
+    out2 = tmp_path / "o2"
+    argv = ["fit", str(path), "--out", str(out2), "--components", "auto", "--covariance", "VVV"]
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    assert f"{n_missing} of {X.size} cells are missing" in err and "(imputed)" in err
+    summary = json.loads((out2 / "summary.json").read_text())
+    assert summary["n_components"] == 2 and len(summary["selection"]) == 9
+    assert summary["figures_missing_cells"].startswith("imputed")
+    labels = np.loadtxt(out2 / "labels.csv", delimiter=",", skiprows=1, usecols=1)
+    assert labels.shape == (X.shape[0],)
+    # other engines refuse with the cure
     assert main(["fit", str(path), "--out", str(tmp_path / "o3"), "--method", "vb"]) == 1
     assert "fit with --method em" in capsys.readouterr().err
 
