@@ -88,9 +88,7 @@ fig, axes = plt.subplots(1, 4, figsize=(13, 3.4))
 for j, ax in enumerate(axes):
     at = cols == j
     mid = np.median(cells[:, at], axis=0)
-    ax.errorbar(
-        truth[at], mid, yerr=[mid - lo[at], hi[at] - mid], fmt="o", ms=3, lw=0.8, alpha=0.7
-    )
+    ax.errorbar(truth[at], mid, yerr=[mid - lo[at], hi[at] - mid], fmt="o", ms=3, lw=0.8, alpha=0.7)
     span = [X[:, j].min(), X[:, j].max()]
     ax.plot(span, span, color="0.5", lw=0.8)
     ax.set(title=names[j], xlabel="deleted value (cm)")

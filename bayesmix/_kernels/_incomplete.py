@@ -295,6 +295,7 @@ def incomplete_pass(
     col = np.zeros(BLOCK * mmax, dtype=np.int64)
     zbuf = np.zeros((n_components, BLOCK * mmax))
     hb = np.zeros((n_components, BLOCK))
+    hrow = np.zeros(BLOCK)
     zr = np.zeros(n_components * mmax)
     # per task: each pattern's sum of w r per component, and the patterns touched
     rp = np.zeros((n_components, n_pat)) if want_stats else np.zeros((n_components, 0))
@@ -347,6 +348,7 @@ def incomplete_pass(
                         zbuf[k, o + a] = zr[k * nm + a]
             for i in range(m):
                 mx[i] = -np.inf
+                hrow[i] = 0.0  # log |Lambda_mm| / 2 of the row's pattern, 0 if complete
             for k in range(n_components):
                 _centre_block(xb, m, mu[k], diff)
                 zk = zbuf[k]
@@ -355,14 +357,14 @@ def incomplete_pass(
                 _quad_tiles(diff, m, up[k], y, lp[k])
                 c = log_const[k]
                 lpk = lp[k]
-                for i in range(m):
-                    lpk[i] = c - 0.5 * lpk[i]
                 hk = hb[k]
                 for j in range(n_inc):
-                    lpk[inc[j]] -= hk[j]
+                    hrow[inc[j]] = hk[j]
                 for i in range(m):
-                    if lpk[i] > mx[i]:
-                        mx[i] = lpk[i]
+                    v = c - hrow[i] - 0.5 * lpk[i]
+                    lpk[i] = v
+                    if v > mx[i]:
+                        mx[i] = v
             # Each row's own maximum: -1/2 log|Lambda_mm| is not bounded by
             # log_const, so mixture_pass's shared bound does not hold here.
             for i in range(m):
