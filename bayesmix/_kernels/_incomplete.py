@@ -197,10 +197,9 @@ def _centre_block(xb, m, mu, diff):
 def _incomplete_rows(row_pattern, b0, m, n_mis, hmis, count, inc, pid, off):
     """The block's rows with a missing cell, ``inc`` (their patterns ``pid``,
     offsets ``off`` into the block's ``z``), ordered by their number of missing
-    cells (a counting sort): the loops over the missing cells of consecutive
-    rows then run the same number of times, which the branch predictor learns
-    (in pattern order they mispredicted about twice a row and cost as much as
-    the arithmetic).  ``hmis[i] = (D - q_i)/2 log 2 pi``.  Returns their count."""
+    cells (a counting sort), so that the loops over the missing cells of
+    consecutive rows run the same number of times.  ``hmis[i] = (D - q_i)/2
+    log 2 pi``.  Returns their count."""
     count[:] = 0
     for i in range(m):
         nm = n_mis[row_pattern[b0 + i]]
