@@ -359,16 +359,12 @@ def _fit_command(args) -> int:
     for note in table.notes:
         say(f"  {note}")
     if table.n_missing:
+        n_rows = int(np.isnan(X).any(axis=1).sum())
         say(
-            f"  {table.n_missing} of {X.size} cells are missing: EM treats them as missing at "
-            "random (each row's likelihood over its observed columns)"
+            f"  {table.n_missing} of {X.size} cells are missing (in {n_rows} rows): EM treats "
+            "them as missing at random (each row's likelihood over its observed columns); "
+            "the figures draw those rows at their conditional expectation (imputed)"
         )
-        if args.components == "auto" or args.covariance == "auto":
-            raise CLIError(
-                f"{args.data} has missing cells, and the model search (--components auto or "
-                "--covariance auto) does not handle them yet; give --components K and "
-                "--covariance TYPE (e.g. --components 3 --covariance VVV), or fill the cells"
-            )
     import pandas as pd  # a dependency of xarray, hence of arviz-base
 
     # a DataFrame, so the model keeps the column names (feature_names_in_)
@@ -414,6 +410,10 @@ def _fit_command(args) -> int:
         "features": names,
         "id_column": table.id_name,
         "n_missing_cells": table.n_missing,
+        # what the figures draw for a row with missing cells
+        "figures_missing_cells": "imputed: conditional expectation under the fit"
+        if table.n_missing
+        else None,
         "method": args.method,
         **_model_summary(model, data),
         "label_counts": np.bincount(labels, minlength=model.means_.shape[0]),

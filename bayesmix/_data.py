@@ -173,6 +173,14 @@ class Patterns:
         ]
         self.n_observed = observed.sum(axis=1)
         self.n_missing_cells = int(X.size - self.n_observed.sum())
+        # float: a float @ int64 product takes numpy's slow generic loop, not BLAS
+        self.n_missing = (X.shape[1] - self.n_observed).astype(np.float64)
+        # for the one-pass kernel: each row's pattern, each pattern's missing features
+        self.row_pattern = inverse.astype(np.int64)
+        self.n_mis = (~keys).sum(axis=1).astype(np.int64)
+        self.mis = np.zeros((keys.shape[0], X.shape[1]), dtype=np.int64)
+        for g, (_, mis, _) in enumerate(self.groups):
+            self.mis[g, : mis.size] = mis
         self._blocks_of = None
         self._blocks = None
 

@@ -76,7 +76,8 @@ def bootstrap_em(
     ----------
     model : fitted GaussianMixture
     X : (n_samples, n_features)
-        The data the model was fitted to.
+        The data the model was fitted to; NaN cells are missing values (each
+        replicate resamples rows with their holes).
     n_boot : int, default=200
         Number of replicates (draws).
     method : {"nonparametric", "weighted"}
@@ -103,7 +104,9 @@ def bootstrap_em(
     check_fitted(model)
     n_boot = check_int(n_boot, "n_boot", low=1)
     check_choice(method, "method", ("nonparametric", "weighted"))
-    X_arr, names = check_X(X, min_samples=2)
+    # NaN cells are missing values, as in the fit: a replicate resamples rows
+    # with their holes and refits EM on the observed-data likelihood
+    X_arr, names = check_X(X, min_samples=2, allow_nan=True)
     if X_arr.shape[1] != model.n_features_in_:
         raise ValueError(
             f"X has {X_arr.shape[1]} features, but the model was fitted with "
@@ -188,15 +191,28 @@ def bootstrap_em(
             stacklevel=2,
         )
     weights, means, covs = _aligned(model, np.asarray(weights), np.asarray(means), np.asarray(covs))
+    X_rows, w_rows = X_arr, sample_weight
+    if np.isnan(X_arr).any():
+        # The posterior layer scores complete rows; the replicates used every
+        # row with its holes, so only the per-row summaries are left out (as
+        # VariationalGaussianMixture.posterior does).
+        warnings.warn(
+            "X has missing values (NaN): the bootstrap draws use every row, but the "
+            "posterior is returned without the per-row summaries (pointwise "
+            "log-likelihood, partitions, co-clustering), which need complete rows.",
+            UserWarning,
+            stacklevel=2,
+        )
+        X_rows = w_rows = None
     return MixturePosterior.from_draws(
         weights[None],
         means[None],
         covs[None],
-        X=X_arr,
+        X=X_rows,
         # Aligned to the fit's labels above; a data-based relabelling on top would
         # pull overlapping replicates together and narrow the intervals.
         relabel=False,
-        sample_weight=sample_weight,
+        sample_weight=w_rows,
         feature_names=names if names is not None else getattr(model, "feature_names_in_", None),
         kind="bootstrap",
         random_state=rng,
@@ -241,7 +257,7 @@ def _refit(params: dict, X, sample_weight) -> _Replicate:
     ``params["weights_init"]`` ... (the full-data fit) as the first start in
     place of the hierarchical one."""
     config, rng = core.check_config(params)
-    data = prepare(X, sample_weight, config.n_components, rescale_weights=True)
+    data = prepare(X, sample_weight, config.n_components, rescale_weights=True, allow_missing=True)
     check_distinct_rows(config.n_components, data.n_distinct)
     given = core.check_init_arrays(config, params, data.Xt.shape[0])
     if config.n_components == 1:  # one optimum: no other start can find another

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _em_core as core
+from . import _missing
 from ._kernels import MixtureStats
 
 __all__ = ["OnlineState", "check_schedule", "implied_moments", "step", "step_size"]
@@ -95,15 +96,24 @@ def implied_moments(structure, params: core.Params, reg) -> OnlineState:
     return OnlineState(w.copy(), w[:, None] * mu, s2, 0)
 
 
-def _batch_moments(structure, Xt, w, params):
+def _batch_moments(structure, data, params):
     """This batch's statistics per unit weight about the origin, and its mean
-    log-likelihood per unit weight (standardised units), at ``params``."""
+    log-likelihood per unit weight (standardised units, plus for rows with
+    missing cells the Jacobian of their missing features, see
+    :func:`bayesmix._missing.e_step`), at ``params``.  Rows with missing cells
+    contribute the missing-data E-step's statistics (conditional means and
+    covariances of their missing features, Ghahramani & Jordan 1994)."""
     k, d = params.means.shape
-    comps = core.components(structure, params)
-    stats = MixtureStats(Xt.shape[1], k, d, structure.diagonal)
-    stats.e_step(Xt, w, comps.means, comps.prec, comps.log_const)
+    Xt, w = data.Xt, data.w
+    if data.missing is not None:
+        stats = _missing.e_step(structure, Xt, w, params, data.missing, data.std.log_scale)
+        mu = params.means
+    else:
+        comps = core.components(structure, params)
+        stats = MixtureStats(Xt.shape[1], k, d, structure.diagonal)
+        stats.e_step(Xt, w, comps.means, comps.prec, comps.log_const)
+        mu = comps.means
     total = float(w.sum())
-    mu = comps.means
     nk, s1, s2 = stats.nk, stats.s1, stats.s2  # about the components' means
     raw1 = s1 + nk[:, None] * mu
     if structure.diagonal:
@@ -119,12 +129,13 @@ def _batch_moments(structure, Xt, w, params):
     return nk / total, raw1 / total, raw2 / total, stats.log_likelihood / total
 
 
-def step(structure, state: OnlineState, params, Xt, w, ctx: core.Context, rho: float):
-    """One stepwise-EM update from the batch ``Xt`` (D, n), ``w`` (n,).
+def step(structure, state: OnlineState, params, data, ctx: core.Context, rho: float):
+    """One stepwise-EM update from the batch ``data`` (a
+    :class:`bayesmix._data.Data` in the model's units; NaN cells missing).
 
     Returns ``(state, params, jitter or None, mean log-likelihood of the batch
     per unit weight at the parameters before the update)``."""
-    nk, s1, s2, mean_ll = _batch_moments(structure, Xt, w, params)
+    nk, s1, s2, mean_ll = _batch_moments(structure, data, params)
     keep = 1.0 - rho
     new = OnlineState(
         keep * state.nk + rho * nk,

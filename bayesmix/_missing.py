@@ -37,7 +37,7 @@ import numpy as np
 
 from . import _components
 from ._data import Patterns
-from ._kernels import MixtureStats, log_prob_pass
+from ._kernels import MixtureStats, incomplete_e_step, log_prob_pass
 
 __all__ = ["MissingStats", "e_step", "expected_rows", "impute", "log_prob"]
 
@@ -83,6 +83,59 @@ def _pattern(weights, means, cov, obs, mis) -> _Pattern:
     return _Pattern(comps, B, C)
 
 
+def use_row_kernel(patterns: Patterns, n_components: int) -> bool:
+    """Whether the one-pass kernel (every row looks up its own pattern,
+    :mod:`bayesmix._kernels._incomplete`) beats one pass per pattern.
+
+    A pattern costs a kernel call and Python set-up of about as much as
+    ``PATTERN_ROWS`` rows' extra cost in the one-pass kernel (measured with
+    ``benchmarks/bench_em.py --missing``: about 0.2 ms per pattern against
+    0.1 us per row at D = 8, K = 8), so many small patterns take the one-pass
+    kernel and a few large ones keep the per-pattern path, which runs the
+    complete-data kernel on each.  The one-pass kernel's tables hold
+    ``K m (D + 1)`` numbers per pattern (``m`` missing cells); beyond
+    ``TABLE_LIMIT`` numbers (every row its own pattern at large D) it is not
+    used.
+    """
+    n_samples, n_features = patterns.n_observed.size, patterns.mis.shape[1]
+    if len(patterns.groups) * PATTERN_ROWS <= n_samples:
+        return False
+    return n_components * int(patterns.n_mis.sum()) * (n_features + 1) <= TABLE_LIMIT
+
+
+PATTERN_ROWS = 2000
+TABLE_LIMIT = 2**22
+
+
+class _Full(NamedTuple):
+    """Every component over all features (standardised units)."""
+
+    prec: np.ndarray  # (K, D, D) upper factors U, U U^T = Lambda
+    lam: np.ndarray  # (K, D, D) precisions
+    log_const: np.ndarray  # (K,)
+
+
+def _full(structure, params) -> _Full:
+    cov = _full_covariances(structure, params)
+    prec = _components.upper_precision_factors(np.ascontiguousarray(cov))
+    lam = prec @ np.swapaxes(prec, 1, 2)
+    comps = _components.gaussian(params.weights, params.means, prec)
+    return _Full(prec, lam, comps.log_const)
+
+
+def _row_kernel_e_step(structure, Xt, w, params, patterns, log_scale) -> MissingStats:
+    full = _full(structure, params)
+    nk, s1, s2, ll, icl = incomplete_e_step(
+        Xt, w, params.means, full.prec, full.lam, full.log_const, patterns
+    )
+    d = Xt.shape[0]
+    ll += log_scale * float(np.sum(w * patterns.n_missing))  # no BLAS: its threads fight ours
+    if structure.diagonal:
+        idx = np.arange(d)
+        s2 = s2[:, idx, idx][:, None, :].copy()
+    return MissingStats(nk, s1, s2, ll, icl)
+
+
 def _sub(Xt, obs, rows) -> np.ndarray:
     return np.ascontiguousarray(Xt[np.ix_(obs, rows)])
 
@@ -112,6 +165,13 @@ def e_step(structure, Xt, w, params, patterns: Patterns, log_scale: float) -> Mi
         subtracting ``D log_scale`` per unit weight, which leaves each row's
         own Jacobian, ``q_i log_scale``.
     """
+    if use_row_kernel(patterns, params.means.shape[0]):
+        return _row_kernel_e_step(structure, Xt, w, params, patterns, log_scale)
+    return _pattern_e_step(structure, Xt, w, params, patterns, log_scale)
+
+
+def _pattern_e_step(structure, Xt, w, params, patterns, log_scale) -> MissingStats:
+    """:func:`e_step` one kernel pass per pattern (few patterns)."""
     means, weights = params.means, params.weights
     k, d = means.shape
     cov = _full_covariances(structure, params)
@@ -169,6 +229,14 @@ def expected_rows(structure, params, Xt, patterns: Patterns, want_moments: bool 
     means, weights = params.means, params.weights
     k = means.shape[0]
     n = Xt.shape[1]
+    if not want_moments and use_row_kernel(patterns, k):
+        full = _full(structure, params)
+        row_lse, resp, completed = np.empty(n), np.empty((n, k)), Xt.copy()
+        incomplete_e_step(
+            Xt, np.ones(n), means, full.prec, full.lam, full.log_const, patterns,
+            row_lse=row_lse, resp=resp, completed=completed, stats=False,
+        )  # fmt: skip
+        return row_lse, resp, completed
     cov = _full_covariances(structure, params)
     row_lse = np.empty(n)
     resp = np.empty((n, k))

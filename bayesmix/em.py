@@ -309,7 +309,9 @@ class GaussianMixture(BaseMixture):
         Parameters
         ----------
         X : array-like or DataFrame, (n_samples, n_features)
-            One batch (at least 2 rows).
+            One batch (at least 2 rows); NaN marks a missing value, as in
+            :meth:`fit` (the batch's statistics come from the missing-data
+            E-step).
         y : ignored
         sample_weight : array-like (n_samples,), optional
             Frequency weights of the batch's rows.
@@ -344,7 +346,7 @@ class GaussianMixture(BaseMixture):
                 "partial_fit continues the fitted model, but n_components or "
                 "covariance_type changed since it was fitted; call fit(X) to start again."
             )
-        data = prepare(X, sample_weight, 1, rescale_weights=True)
+        data = prepare(X, sample_weight, 1, rescale_weights=True, allow_missing=True)
         unit = data.w_unit
         if data.Xt.shape[0] != self.n_features_in_:
             raise ValueError(
@@ -364,7 +366,7 @@ class GaussianMixture(BaseMixture):
         )
         rho = online.step_size(state.n_steps, decay, offset)
         state, new, jitter, mean_ll = online.step(
-            self._structure, state, self._params, data.Xt, data.w, ctx, rho
+            self._structure, state, self._params, data, ctx, rho
         )
         if jitter is not None:
             warnings.warn(

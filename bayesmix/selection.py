@@ -270,6 +270,11 @@ def select_model(
     Parameters
     ----------
     X : array-like or DataFrame, (n_samples, n_features)
+        NaN marks a missing value (missing at random): every cell is fitted
+        by EM on the observed-data likelihood (see
+        :meth:`GaussianMixture.fit <bayesmix.GaussianMixture.fit>`), and its
+        BIC, AIC and ICL use that likelihood, with ``n`` the number (total
+        weight) of rows.  Every covariance model takes missing values.
     n_components : iterable of int, default=range(1, 10)
     covariance_types : "all" or iterable of covariance type names, default="all"
         ``"all"``: mclust's fourteen models, "EII", "VII", "EEI", "VEI", "EVI",
@@ -337,7 +342,8 @@ def select_model(
     """
     import pandas as pd  # a dependency of xarray, hence of arviz-base
 
-    X_arr, names = check_X(X, min_samples=2)
+    # NaN cells are missing values: every cell's EM marginalises them
+    X_arr, names = check_X(X, min_samples=2, allow_nan=True)
     w = check_sample_weight(sample_weight, X_arr.shape[0])
     ks = _check_components(n_components)
     cts = _distinct_models(
@@ -373,7 +379,7 @@ def select_model(
     results: list = [None] * len(cells)
     n_threads = 1 if n_jobs == 1 else min(n_jobs, len(cells))
     # The data are checked, standardised and sorted once for the whole grid.
-    data = prepare(X_arr, w, max(ks), rescale_weights=True)
+    data = prepare(X_arr, w, max(ks), rescale_weights=True, allow_missing=True)
     _compile.compile_first(_compile.EM)
     # One initialisation per number of components, shared by the covariance
     # types (what each would compute from the same seed anyway), unless the

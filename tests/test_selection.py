@@ -199,8 +199,11 @@ def test_dataframe_columns_reach_the_models(rng):
 
 def test_bad_data_raises():
     X = np.ones((10, 2))
-    X[3, 1] = np.nan
-    with pytest.raises(ValueError, match="NaN"):
+    X[3, 1] = np.inf  # NaN is a missing value (tests/test_missing_workflows.py)
+    with pytest.raises(ValueError, match="infinity"):
+        select_model(X)
+    X[3] = np.nan
+    with pytest.raises(ValueError, match="every feature missing"):
         select_model(X)
 
 

@@ -22,6 +22,7 @@ from ._cholesky import (
     mahalanobis_sq,
     upper_inverse,
 )
+from ._incomplete import incomplete_pass, pattern_table
 from ._kmeans import nearest_centre, sq_dist_to_point
 from ._mixture import (
     BLOCK,
@@ -41,6 +42,7 @@ __all__ = [
     "chol_factor",
     "chol_update",
     "exp_nonpositive",
+    "incomplete_e_step",
     "log_det_chol",
     "log_positive",
     "log_prob_pass",
@@ -276,3 +278,57 @@ def log_prob_pass(Xt, means, prec, log_const, row_lse=None, resp=None, dof=None)
     )
     run_tasks(mixture_pass, args, n_task)
     return ll.sum(axis=0)
+
+
+def incomplete_e_step(
+    Xt, w, means, prec, lam, log_const, patterns, row_lse=None, resp=None, completed=None,
+    stats=True,
+):  # fmt: skip
+    """One pass of :func:`~bayesmix._kernels._incomplete.incomplete_pass` over
+    rows with missing cells (NaN in ``Xt``, each row its own pattern).
+
+    ``patterns`` (:class:`bayesmix._data.Patterns`) gives ``row_pattern``,
+    ``n_mis`` and ``mis``; ``lam`` (K, D, D) are the precisions ``U U^T``.
+    Fills the optional outputs ``row_lse`` (n,), ``resp`` (n, K) and
+    ``completed`` (D, n, missing cells only); returns ``(nk, s1, s2, ll, icl)``
+    with ``s2`` (K, D, D) symmetric (``None`` for the three statistics when
+    not ``stats``), ``ll`` the weighted observed-data log-likelihood and
+    ``icl`` the weighted ``sum log max_k r``, both summed in task order.
+    """
+    n_features, n_samples = Xt.shape
+    k = means.shape[0]
+    n_task = n_tasks(n_samples)
+    n_stat = n_task if stats else 0
+    s0 = np.empty((n_stat, k))
+    s1 = np.empty((n_stat, k, n_features))
+    s2 = np.empty((n_stat, k, n_features, n_features))
+    ll = np.zeros((n_task, 2))
+    tables = pattern_table(_f64(lam), _f64(means), patterns.n_mis, patterns.mis)
+    args = (
+        _f64(Xt),
+        _f64(w),
+        _f64(means),
+        _f64(prec),
+        _f64(log_const),
+        patterns.row_pattern,
+        patterns.n_mis,
+        patterns.mis,
+        *tables,
+        np.empty(0) if row_lse is None else row_lse,
+        np.empty((0, k)) if resp is None else resp,
+        np.empty((n_features, 0)) if completed is None else completed,
+        s0,
+        s1,
+        s2,
+        ll,
+    )
+    run_tasks(incomplete_pass, args, n_task)
+    total_ll, total_icl = float(ll[:, 0].sum()), float(ll[:, 1].sum())
+    if not stats:
+        return None, None, None, total_ll, total_icl
+    s2 = s2.sum(axis=0)
+    idx = np.arange(n_features)
+    diag = s2[:, idx, idx]
+    s2 = s2 + np.swapaxes(s2, 1, 2)  # the kernel leaves zeros below the diagonal
+    s2[:, idx, idx] = diag
+    return s0.sum(axis=0), s1.sum(axis=0), s2, total_ll, total_icl
