@@ -350,7 +350,7 @@ def _fit_command(args) -> int:
         id_column=args.id_column,
         header=False if args.no_header else None,
         delimiter=args.delimiter,
-        allow_missing=args.method == "em",  # EM marginalises missing cells
+        allow_missing=True,  # every engine treats NaN as missing at random
     )
     X, names = table.X, table.names
     if X.shape[0] < 2:
@@ -361,8 +361,8 @@ def _fit_command(args) -> int:
     if table.n_missing:
         n_rows = int(np.isnan(X).any(axis=1).sum())
         say(
-            f"  {table.n_missing} of {X.size} cells are missing (in {n_rows} rows): EM treats "
-            "them as missing at random (each row's likelihood over its observed columns); "
+            f"  {table.n_missing} of {X.size} cells are missing (in {n_rows} rows): treated "
+            "as missing at random (each row's likelihood over its observed columns); "
             "the figures draw those rows at their conditional expectation (imputed)"
         )
     import pandas as pd  # a dependency of xarray, hence of arviz-base

@@ -19,7 +19,7 @@ names the cure:
   ``labels.csv``, never fitted;
 * text columns -- refused with the cure: ``--exclude NAME``;
 * missing cells (empty, ``NA``, ``nan``, ``?`` ...) -- NaN when the engine
-  handles missing values (EM: ``allow_missing``), otherwise refused with the
+  handles missing values (``allow_missing``; every engine does), otherwise refused with the
   line, the column and that cure; non-finite numbers -- refused.
 """
 
@@ -350,8 +350,8 @@ def _numeric(
             where = _where(path, sep, header, row, j, name)
             raw = _raw_cell(path, sep, header, row, j)[1] if sep is not None else "null"
             raise CLIError(
-                f"{where}: missing value {raw!r}; remove or fill this row, or fit with "
-                "--method em, which treats missing cells as missing at random"
+                f"{where}: missing value {raw!r}; remove or fill this row (read the table "
+                "with allow_missing=True to fit missing cells as missing at random)"
             )
     try:
         X = data.to_numpy(dtype=np.float64, na_value=np.nan)
@@ -368,6 +368,17 @@ def _numeric(
             else repr(X[row, jj])
         )
         raise CLIError(f"{where}: {raw!r} is not a finite number")
+    empty = np.flatnonzero(np.isnan(X).all(axis=1))
+    if empty.size:  # a row with no value tells the mixture nothing
+        row = int(empty[0])
+        where = f"row {row + 1}"
+        if sep is not None:
+            where = f"line {_raw_cell(path, sep, header, row, 0)[0]}"
+        raise CLIError(
+            f"{path}: {where} has no value in any fitted column"
+            + (f" ({empty.size} such rows)" if empty.size > 1 else "")
+            + "; remove it, or leave out the columns that make it empty"
+        )
     return X
 
 

@@ -255,6 +255,14 @@ def _gibbs(state: dict, d: int | None) -> None:
     if full.size and ((full < 0).any() or (full >= ks[..., None]).any()):
         raise _Bad("_labels_full holds labels outside 0 .. n_clusters - 1")
     draws = full.shape[:2]
+    if state.get("_hole_cells") is not None:
+        # missing cells: flat indices into _X_fit, imputed per kept draw in _imputed
+        holes = _arr(state, "_hole_cells", kind="iu", ndim=1)
+        if holes.size and ((holes < 0).any() or (holes >= X_fit.size).any()):
+            raise _Bad(f"_hole_cells must index the {X_fit.size} cells of _X_fit")
+        if np.unique(holes).size != holes.size:
+            raise _Bad("_hole_cells repeats a cell")
+        _finite(_arr(state, "_imputed", shape=(*draws, holes.size)), "_imputed")
     alphas = _arr(state, "_alphas", shape=draws)
     _finite(alphas, "_alphas")
     if alphas is not None and (alphas <= 0).any():

@@ -43,23 +43,20 @@ def test_read_csv_with_and_without_header(tmp_path, faithful_csv):
     ("content", "expected"),
     [
         ("a,b\n1,2\n3,x\n", "line 3, column 2 ('b'): 'x' is not a number"),
-        ("a,b\n1,2\n,4\n", "line 3, column 1 ('a'): missing value ''"),
-        ("a,b\n1,2\n3,NA\n5,6\n", "line 3, column 2 ('b'): missing value 'NA'"),
-        ("a,b\n1,2\nnan,nan\n", "line 3, column 1 ('a'): missing value 'nan'"),
+        ("a,b\n1,2\n3,4\nnan,nan\n", "line 4 has no value in any fitted column"),
         ("a,b\n1,2\n3,inf\n", "line 3, column 2 ('b'): 'inf' is not a finite number"),
         ("a,b\n1,2\n3,4,5\n", "line 3 has 3 columns but the header has 2"),
         ("", "the file is empty"),
         ("a,b\n", "no data rows after the header"),
         ("a,a\n1,2\n3,4\n", "repeats a column name"),
     ],
-    ids=["text", "empty-cell", "NA", "nan-row", "inf", "ragged", "empty", "header-only", "dup"],
+    ids=["text", "nan-row", "inf", "ragged", "empty", "header-only", "dup"],
 )
 def test_bad_csv_exits_with_one_line(content, expected, tmp_path, capsys):
     path = tmp_path / "bad.csv"
     path.write_text(content)
-    # EM reads missing cells as missing values (tests/test_missing.py); the other engines refuse
-    method = ["--method", "vb"] if "missing value" in expected else []
-    status = main(["fit", str(path), "--out", str(tmp_path / "out"), "--quiet", *method])
+    # single missing cells are missing values (tests/test_missing.py); a row of them is not
+    status = main(["fit", str(path), "--out", str(tmp_path / "out"), "--quiet"])
     err = capsys.readouterr().err
     assert status == 1
     assert err.count("\n") == 1, err

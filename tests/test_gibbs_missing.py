@@ -14,6 +14,7 @@ Ground truths written here independently of the sampler:
 
 import hashlib
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -413,3 +414,25 @@ def test_no_nan_reaches_a_compiled_kernel(monkeypatch):
     m = DirichletProcessMixture(n_iter=6, n_chains=1, random_state=0, progress=False).fit(X)
     m.score_samples(X), m.predict_proba(X[:4] + 0.1), m.impute(X[:5] + 1.0, n_draws=2)
     assert seen and all(seen)
+
+
+def test_tampered_hole_cells_are_refused_on_load(tmp_path):
+    from bayesmix import load
+
+    rng = np.random.default_rng(0)
+    X = np.vstack([rng.normal(0, 1, (30, 2)), rng.normal(5, 1, (30, 2))])
+    X[rng.random(X.shape) < 0.1] = np.nan
+    X[np.isnan(X).all(axis=1), 0] = 1.0
+    dp = DirichletProcessMixture(n_iter=20, n_chains=2, random_state=0, progress=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        dp.fit(X)
+    for name, value in (("_hole_cells", 10**6), ("_hole_cells", -1), ("_imputed", np.nan)):
+        dp.save(tmp_path / "ok.npz")
+        load_copy = load(tmp_path / "ok.npz")
+        bad = getattr(load_copy, name).copy()
+        bad.flat[0] = value
+        setattr(load_copy, name, bad)
+        load_copy.save(tmp_path / "bad.npz")
+        with pytest.raises(ValueError, match=name):
+            load(tmp_path / "bad.npz")
