@@ -100,7 +100,7 @@ def test_step_sizes_follow_the_schedule():
 def test_refusals_are_clear():
     X = _three_clusters(400, seed=5)
     model = VariationalGaussianMixture(2, random_state=0).fit(X)
-    with pytest.raises(ValueError, match="X has 3 features, but .* expecting 2"):
+    with pytest.raises(ValueError, match=r"X has 3 features, but .* expecting 2"):
         model.partial_fit(np.ones((10, 3)))
     bad = X[:50].copy()
     bad[3, 1] = np.nan
