@@ -20,7 +20,13 @@ positive weight (all of them when there are fewer), carrying their weights:
 each row draws a uniform key from a generator seeded by a number drawn from
 ``random_state`` and by its chunk's position, and the rows with the smallest
 keys are kept.  The sample, hence the fit, is the same for the same
-``random_state`` and the same chunking (not for another chunking).
+``random_state`` and the same chunking (not for another chunking).  The
+sample's seed is drawn from a copy of the fit's generator, so the start draws
+what it draws in memory: when the sample holds every row, the fit is the
+in-memory fit with the same ``random_state``, for any chunking.
+
+Files larger than memory: :func:`from_npy` reads a ``.npy`` file chunk by
+chunk; ``dask.array.from_zarr`` reads zarr stores.
 
 Predictions on a Dask array are lazy Dask arrays, one block per row chunk.
 Dask is imported only when such an input arrives.
@@ -30,6 +36,8 @@ Dempster, Laird & Rubin (1977).
 """
 
 from __future__ import annotations
+
+import copy
 
 import numpy as np
 
@@ -436,7 +444,8 @@ def prepare(X, sample_weight, at_least: int, rng) -> ChunkedData:
     at_least : int
         Distinct rows are counted up to this number (``n_components``).
     rng : numpy Generator
-        The fit's generator: one number drawn from it seeds the sample.
+        The fit's generator: the sample is seeded by the number it would draw
+        next (a copy draws it; ``rng`` itself does not advance).
 
     Returns
     -------
@@ -446,7 +455,11 @@ def prepare(X, sample_weight, at_least: int, rng) -> ChunkedData:
 
     X, w = _as_dask_pair(X, sample_weight)
     d = X.shape[1]
-    seed = int(rng.integers(2**63))
+    # The sample's seed comes from a copy of the fit's generator: the start then
+    # draws what it draws in memory, so when the sample holds every row (at most
+    # SAMPLE_ROWS of positive weight) the fit is the in-memory fit's, whatever
+    # the chunking (the start sorts the rows canonically).
+    seed = int(copy.deepcopy(rng).integers(2**63))
     xs, ws = _blocks(X, w)
     call = dask.delayed(_chunk_moments, pure=True)
     parts = [

@@ -115,3 +115,85 @@ def test_out_of_core_fit_memory_does_not_grow_with_the_file(tmp_path):
     assert big_peak < small_peak + 4 * chunk_bytes, (small_peak, big_peak)
     # ... and the fit never holds the file
     assert big_peak < 0.5 * big_data, (big_peak, big_data)
+
+
+# ------------------------------------------------------------ select_model
+def test_select_model_on_dask_gives_the_in_memory_table():
+    from bayesmix import select_model
+
+    X = _data(600, seed=3)
+    grid = {"n_components": range(1, 4), "covariance_types": ("VVV", "EEE", "VII")}
+    mem = select_model(X, **grid, random_state=0)
+    chunked = select_model(da.from_array(X, chunks=250), **grid, random_state=0)
+    assert chunked.best_params_ == mem.best_params_
+    cols = ["log_likelihood", "n_parameters", "bic", "aic", "icl"]
+    np.testing.assert_allclose(
+        chunked.table_[cols].to_numpy(float), mem.table_[cols].to_numpy(float), rtol=1e-8
+    )
+    assert (chunked.table_["n_iter"] == mem.table_["n_iter"]).all()
+    np.testing.assert_allclose(chunked.best_.means_, mem.best_.means_, rtol=1e-8)
+    with pytest.raises(ValueError, match="criterion='cv' needs the rows in memory"):
+        select_model(da.from_array(X, chunks=250), n_components=2, criterion="cv")
+
+
+# ---------------------------------------------------------------- bootstrap
+def test_bootstrap_weights_are_drawn_per_chunk():
+    from bayesmix._dask_boot import replicate_weights
+
+    dX = da.from_array(np.zeros((40_000, 2)), chunks=10_000)
+    counts = replicate_weights(dX, None, 7, "nonparametric", True).compute()
+    again = replicate_weights(dX, None, 7, "nonparametric", True).compute()
+    np.testing.assert_array_equal(counts, again)  # deterministic for a seed and chunking
+    assert np.array_equal(counts, np.round(counts))
+    # Poisson(1) counts: mean 1, variance 1 (standard errors about 0.005 and 0.01)
+    assert abs(counts.mean() - 1.0) < 0.03 and abs(counts.var() - 1.0) < 0.05
+    # the chunks draw different streams
+    assert not np.array_equal(counts[:10_000], counts[10_000:20_000])
+    w = da.from_array(np.full(40_000, 2.0), chunks=10_000)
+    gam = replicate_weights(dX, w, 7, "weighted", True).compute()
+    # Gamma(2) weights (Dirichlet up to their total): mean 2, variance 2
+    assert abs(gam.mean() - 2.0) < 0.05 and abs(gam.var() - 2.0) < 0.15
+
+
+def test_a_bootstrap_replicate_on_dask_is_the_in_memory_refit():
+    from bayesmix import bootstrap_em
+    from bayesmix._dask_boot import _refit as refit_chunked
+    from bayesmix._dask_boot import replicate_weights
+    from bayesmix._em_bootstrap import _refit as refit_in_memory
+
+    X = _data(800, seed=4)
+    gm = GaussianMixture(2, random_state=0).fit(X)
+    dX = da.from_array(X, chunks=300)
+    params = gm.get_params()
+    params.update(
+        weights_init=gm.weights_,
+        means_init=gm.means_,
+        precisions_init=gm.precisions_,
+        n_init="auto",
+        tol="auto",
+        max_iter=1000,
+        random_state=5,
+    )
+    wb = replicate_weights(dX, None, 11, "nonparametric", True)
+    a = refit_in_memory(params, X, wb.compute())
+    b = refit_chunked(params, dX, wb)
+    for name in ("weights", "means", "covariances"):
+        np.testing.assert_allclose(getattr(b, name), getattr(a, name), rtol=1e-8, atol=1e-10)
+    post = bootstrap_em(gm, dX, n_boot=2, random_state=0)
+    assert post.kind == "bootstrap" and post.weights.shape[:2] == (1, 2)
+
+
+# -------------------------------------------------------------------- zarr
+def test_fit_from_a_zarr_store_equals_in_memory(tmp_path):
+    pytest.importorskip("zarr", reason="zarr is optional: pip install 'bayesmix[zarr]'")
+    X = _data(2000, seed=6)
+    da.from_array(X, chunks=(600, 3)).to_zarr(str(tmp_path / "X.zarr"))
+    stored = da.from_zarr(str(tmp_path / "X.zarr"))
+    assert stored.chunks[0] == (600, 600, 600, 200)
+    start = _start(X, 3)
+    _assert_same_fit(GaussianMixture(3, **start).fit(X), GaussianMixture(3, **start).fit(stored))
+    # and the default start too: the sample holds every row, so the fit is the
+    # in-memory fit with the same random_state
+    _assert_same_fit(
+        GaussianMixture(3, random_state=2).fit(X), GaussianMixture(3, random_state=2).fit(stored)
+    )
