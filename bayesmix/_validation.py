@@ -68,8 +68,9 @@ def check_X(X, *, name: str = "X", min_samples: int = 1, allow_nan: bool = False
         # GaussianMixture dispatches Dask input before this check; elsewhere
         # np.asarray would silently pull the whole array into memory
         raise TypeError(
-            f"{name} is a Dask array; only GaussianMixture's fit, predict and score take Dask "
-            f"arrays so far. Compute a sample that fits in memory, e.g. "
+            f"{name} is a Dask array; only GaussianMixture's fit, predict and score, "
+            f"select_model and bootstrap_em take Dask arrays so far. Compute a sample that "
+            f"fits in memory, e.g. "
             f"{name}[:100_000].compute(), or fit GaussianMixture."
         )
     _refuse_masked(X, name)
