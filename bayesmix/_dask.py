@@ -85,7 +85,8 @@ class _NpyRows:
 
     ``dask.array.from_array(np.load(path, mmap_mode="r"))`` is not out of core:
     Dask (2024.12 and later) copies an input that has a ``copy`` method into
-    memory -- the whole file -- and a single long-lived memory map keeps every
+    memory -- the whole file (dask/dask#11524, open as dask/dask#11850) -- and
+    a single long-lived memory map keeps every
     page it has read in the process's resident set.  This object has no
     ``copy``, pickles as its path (workers of a cluster read the file
     themselves, so it must be on a file system they share) and tokenises by
