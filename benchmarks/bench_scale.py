@@ -93,6 +93,16 @@ def per_iteration(fit_with, iters: int):
 
 
 def peak_rss_mib() -> float:
+    """This process's peak resident set (MiB): ``VmHWM`` where /proc has it --
+    ``ru_maxrss`` survives ``exec`` on Linux, so a child started by a large
+    parent would report the parent's peak."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:  # pragma: no cover - not Linux
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
@@ -110,7 +120,7 @@ def child(path: str, iters: int, chunk: int, batch: int) -> None:
     out.update(ooc_sec=sec, ooc_ll=model.log_likelihood_, ooc_rss=peak_rss_mib())
     # partial_fit: one pass, batches read from the file and dropped
     n = dX.shape[0]
-    stream = GaussianMixture(K, random_state=0)
+    stream = GaussianMixture(K, random_state=0, **init)  # the batch fit's start
     t0 = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
