@@ -20,7 +20,13 @@ positive weight (all of them when there are fewer), carrying their weights:
 each row draws a uniform key from a generator seeded by a number drawn from
 ``random_state`` and by its chunk's position, and the rows with the smallest
 keys are kept.  The sample, hence the fit, is the same for the same
-``random_state`` and the same chunking (not for another chunking).
+``random_state`` and the same chunking (not for another chunking).  The
+sample's seed is drawn from a copy of the fit's generator, so the start draws
+what it draws in memory: when the sample holds every row, the fit is the
+in-memory fit with the same ``random_state``, for any chunking.
+
+Files larger than memory: :func:`from_npy` reads a ``.npy`` file chunk by
+chunk; ``dask.array.from_zarr`` reads zarr stores.
 
 Predictions on a Dask array are lazy Dask arrays, one block per row chunk.
 Dask is imported only when such an input arrives.
@@ -30,6 +36,8 @@ Dempster, Laird & Rubin (1977).
 """
 
 from __future__ import annotations
+
+import copy
 
 import numpy as np
 
@@ -41,6 +49,7 @@ __all__ = [
     "SAMPLE_ROWS",
     "ChunkedData",
     "criteria_sums",
+    "from_npy",
     "is_dask",
     "log_prob",
     "prepare",
@@ -67,6 +76,72 @@ def refuse(X, what: str, cure: str = _CURE) -> None:
     """TypeError for an estimator or function that does not take Dask arrays yet."""
     if is_dask(X):
         raise TypeError(f"{what} does not accept Dask arrays yet; {cure}.")
+
+
+# ------------------------------------------------------------- .npy files
+class _NpyRows:
+    """A ``.npy`` file seen as an array whose every read opens the file, copies
+    the rows asked for and closes it again.
+
+    ``dask.array.from_array(np.load(path, mmap_mode="r"))`` is not out of core:
+    Dask (2024.12 and later) copies an input that has a ``copy`` method into
+    memory -- the whole file (dask/dask#11524, open as dask/dask#11850) -- and
+    a single long-lived memory map keeps every
+    page it has read in the process's resident set.  This object has no
+    ``copy``, pickles as its path (workers of a cluster read the file
+    themselves, so it must be on a file system they share) and tokenises by
+    path, size and modification time.
+    """
+
+    def __init__(self, path):
+        import os
+
+        self.path = os.fspath(path)
+        head = np.load(self.path, mmap_mode="r")
+        self.shape, self.dtype, self.ndim = head.shape, head.dtype, head.ndim
+        stat = os.stat(self.path)
+        self._token = ("bayesmix-npy", self.path, stat.st_size, stat.st_mtime_ns)
+        del head
+
+    def __dask_tokenize__(self):
+        return self._token
+
+    def __getitem__(self, key):
+        mapped = np.load(self.path, mmap_mode="r")
+        rows = np.array(mapped[key])  # a copy: the map closes with ``mapped``
+        del mapped
+        return rows
+
+
+def from_npy(path, chunks="auto"):
+    """A ``.npy`` file (n_samples, n_features) as a Dask array read chunk by
+    chunk, for data larger than memory.
+
+    Each task opens the file, copies its rows and closes it, so a fit holds a
+    few chunks at a time, never the file (unlike ``da.from_array(np.load(path,
+    mmap_mode="r"))``: see :class:`_NpyRows`).
+
+    Parameters
+    ----------
+    path : str or path-like
+        A ``.npy`` file of real numbers, 2-D.
+    chunks : int or "auto", default="auto"
+        Rows per chunk (every chunk holds whole rows); ``"auto"`` lets Dask
+        choose (about ``array.chunk-size``, 128 MiB by default).
+
+    Returns
+    -------
+    dask.array.Array
+    """
+    import dask.array as da
+
+    rows = _NpyRows(path)
+    if rows.ndim != 2:
+        raise ValueError(
+            f"{rows.path} holds a {rows.ndim}-D array; from_npy reads 2-D arrays "
+            "(n_samples, n_features)."
+        )
+    return da.from_array(rows, chunks={0: chunks, 1: -1}, meta=np.empty((0, 0), rows.dtype))
 
 
 # ------------------------------------------------------------------ checking
@@ -370,7 +445,8 @@ def prepare(X, sample_weight, at_least: int, rng) -> ChunkedData:
     at_least : int
         Distinct rows are counted up to this number (``n_components``).
     rng : numpy Generator
-        The fit's generator: one number drawn from it seeds the sample.
+        The fit's generator: the sample is seeded by the number it would draw
+        next (a copy draws it; ``rng`` itself does not advance).
 
     Returns
     -------
@@ -380,7 +456,11 @@ def prepare(X, sample_weight, at_least: int, rng) -> ChunkedData:
 
     X, w = _as_dask_pair(X, sample_weight)
     d = X.shape[1]
-    seed = int(rng.integers(2**63))
+    # The sample's seed comes from a copy of the fit's generator: the start then
+    # draws what it draws in memory, so when the sample holds every row (at most
+    # SAMPLE_ROWS of positive weight) the fit is the in-memory fit's, whatever
+    # the chunking (the start sorts the rows canonically).
+    seed = int(copy.deepcopy(rng).integers(2**63))
     xs, ws = _blocks(X, w)
     call = dask.delayed(_chunk_moments, pure=True)
     parts = [

@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from . import _em_core as core
+from ._dask import is_dask
 from ._data import prepare
 from ._kernels import _n_threads, serial_kernels
 from ._process_state import capturing_warnings, single_threaded_blas, warning_sink
@@ -90,6 +91,11 @@ def bootstrap_em(
         Frequency weights used for the original fit.
     random_state : None, int or Generator
 
+    A Dask array ``X`` (or ``sample_weight``) draws each replicate's weights
+    chunk by chunk -- the Poisson bootstrap for "nonparametric", exact
+    Dirichlet weights for "weighted" -- and refits through the Dask EM
+    (:mod:`bayesmix._dask_boot`); the posterior then carries no observed data.
+
     Returns
     -------
     MixturePosterior
@@ -101,6 +107,10 @@ def bootstrap_em(
     Efron & Tibshirani (1993); Newton & Raftery (1994) JRSS B 56, 3-48;
     O'Hagan, Murphy, Scrucca & Gormley (2019) Comput. Stat. 34, 1739-1760.
     """
+    if is_dask(X) or is_dask(sample_weight):  # weights drawn chunk by chunk
+        from ._dask_boot import bootstrap
+
+        return bootstrap(model, X, n_boot, method, sample_weight, random_state)
     check_fitted(model)
     n_boot = check_int(n_boot, "n_boot", low=1)
     check_choice(method, "method", ("nonparametric", "weighted"))

@@ -69,8 +69,9 @@ def check_X(X, *, name: str = "X", min_samples: int = 1, allow_nan: bool = False
         # np.asarray would silently pull the whole array into memory
         raise TypeError(
             f"{name} is a Dask array; only GaussianMixture's and VariationalGaussianMixture's "
-            f"fit, predict and score take Dask arrays so far. Compute a sample that fits in "
-            f"memory, e.g. {name}[:100_000].compute(), or fit GaussianMixture."
+            f"fit, predict and score, select_model and bootstrap_em take Dask arrays so far. "
+            f"Compute a sample that fits in memory, e.g. {name}[:100_000].compute(), or fit "
+            f"GaussianMixture."
         )
     _refuse_masked(X, name)
     names = _feature_names(X)

@@ -578,7 +578,6 @@ class GaussianMixture(BaseMixture):
         """
         from ._em_bootstrap import bootstrap_em
 
-        _dask.refuse(X, "GaussianMixture.posterior (the bootstrap)")
         if X is None:
             raise ValueError(
                 "GaussianMixture.posterior needs X, the data the model was fitted to: the "

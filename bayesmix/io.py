@@ -607,7 +607,12 @@ def load_as(path, cls: type):
 # a loaded model must behave as the saved one did). A parameter missing from a
 # file and not listed here makes the file unreadable rather than silently changed.
 _ADDED_PARAMS: dict[str, dict[str, object]] = {
-    "VariationalGaussianMixture": {"moves": False},
+    "VariationalGaussianMixture": {
+        "moves": False,
+        "total_samples": 1e6,
+        "learning_decay": 0.7,
+        "learning_offset": 10.0,
+    },
     "GaussianMixture": {"learning_decay": 0.6, "learning_offset": 1.0},
 }
 

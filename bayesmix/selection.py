@@ -26,6 +26,7 @@ import numpy as np
 from . import _compile, _init
 from . import _em_core as em_core
 from . import io as _io
+from ._dask import is_dask
 from ._data import prepare
 from ._kernels import serial_kernels
 from ._process_state import capturing_warnings, single_threaded_blas, thread_state, warning_sink
@@ -269,12 +270,15 @@ def select_model(
 
     Parameters
     ----------
-    X : array-like or DataFrame, (n_samples, n_features)
+    X : array-like or DataFrame, (n_samples, n_features), or dask array
         NaN marks a missing value (missing at random): every cell is fitted
         by EM on the observed-data likelihood (see
         :meth:`GaussianMixture.fit <bayesmix.GaussianMixture.fit>`), and its
         BIC, AIC and ICL use that likelihood, with ``n`` the number (total
         weight) of rows.  Every covariance model takes missing values.
+        A Dask array (or ``sample_weight`` given as one) fits every cell
+        through the Dask EM, one after another (:mod:`bayesmix._dask_select`);
+        ``criterion="cv"`` then is refused.
     n_components : iterable of int, default=range(1, 10)
     covariance_types : "all" or iterable of covariance type names, default="all"
         ``"all"``: mclust's fourteen models, "EII", "VII", "EEI", "VEI", "EVI",
@@ -342,6 +346,18 @@ def select_model(
     """
     import pandas as pd  # a dependency of xarray, hence of arviz-base
 
+    if is_dask(X) or is_dask(sample_weight):  # every cell through the Dask EM
+        from ._dask_select import select
+
+        return select(
+            X,
+            n_components,
+            covariance_types,
+            criterion,
+            sample_weight=sample_weight,
+            random_state=random_state,
+            params=params,
+        )
     # NaN cells are missing values: every cell's EM marginalises them
     X_arr, names = check_X(X, min_samples=2, allow_nan=True)
     w = check_sample_weight(sample_weight, X_arr.shape[0])

@@ -134,6 +134,16 @@ default="kmeans"
         per-component statistics, which then hold each component's own
         conditional moments of the holes) and for Dask input (they read every
         row's responsibilities); ``moves_`` then stays empty.
+    total_samples : float, default=1e6
+        The number of rows the stream of :meth:`partial_fit` stands for: each
+        batch's statistics are scaled to this size (Hoffman et al. 2013; the
+        default of scikit-learn's ``LatentDirichletAllocation``).  Set it to the
+        data's size when the batches cycle over one data set.
+    learning_decay : float in (0.5, 1], default=0.7
+        :meth:`partial_fit`'s ``t``-th step has size ``(t + learning_offset) **
+        -learning_decay`` (scikit-learn's LDA default).
+    learning_offset : float >= 0, default=10.0
+        Slows the early steps (scikit-learn's LDA default).
 
     Attributes
     ----------
@@ -293,6 +303,9 @@ default="kmeans"
         random_state=None,
         verbose: int = 0,
         moves: bool = True,
+        total_samples: float = 1e6,
+        learning_decay: float = 0.7,
+        learning_offset: float = 10.0,
     ):
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -305,6 +318,9 @@ default="kmeans"
         self.random_state = random_state
         self.verbose = verbose
         self.moves = moves
+        self.total_samples = total_samples
+        self.learning_decay = learning_decay
+        self.learning_offset = learning_offset
 
     # ------------------------------------------------------------------ checks
     def _check_params(self):
@@ -360,6 +376,32 @@ default="kmeans"
         self
         """
         return self._fit(X, sample_weight)
+
+    def partial_fit(self, X, y=None, sample_weight=None):
+        """Update the fit with one batch of rows: stochastic variational
+        inference (Hoffman et al. 2013; :mod:`bayesmix._vb_online`).
+
+        The first call on an unfitted model is ``fit(X)``; it fixes the units and
+        the data-driven prior.  Each later call moves the natural parameters of
+        ``q`` a step ``(t + learning_offset) ** -learning_decay`` towards the
+        posterior of ``total_samples`` rows like this batch.  ``elbo_`` and
+        ``lower_bound_`` then estimate the ELBO of ``total_samples`` rows from the
+        batch (at ``q`` before the step), ``counts_`` are the batch's scaled to
+        ``total_samples``, and ``n_steps_`` counts the steps since ``fit``.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame, (n_samples, n_features)
+        y : ignored
+        sample_weight : array-like (n_samples,), optional
+
+        Returns
+        -------
+        self
+        """
+        from . import _vb_online
+
+        return _vb_online.partial_fit(self, X, sample_weight)
 
     def _fit(self, X, sample_weight=None, resp_init=None):
         """``fit``, optionally from given responsibilities ``resp_init``
@@ -456,6 +498,7 @@ default="kmeans"
             best.post, self._predictive, structure
         )
         self.n_effective_components_ = int(self.effective_components_.sum())
+        self.n_steps_ = 0
 
         for msg in events:
             warnings.warn(msg, DegenerateDataWarning, stacklevel=2)

@@ -1,37 +1,42 @@
-"""EM on Dask arrays against EM in memory: time per iteration (issue 14).
+"""EM beyond one machine: in memory against scikit-learn, out of core from a
+file, on a two-worker LocalCluster, and streaming ``partial_fit`` (issue 14).
 
-Simulated data: ``--rows`` x 8 features (default 2 000 000: 128 MB), 8
-well-separated groups, K = 8, ``covariance_type="full"``.  Every fit starts
-from the same parameters (``weights_init``, ``means_init``,
-``precisions_init``), so they all take the same iterations; the time per
-iteration is ``(t(12 iterations) - t(2 iterations)) / 10``, which leaves out
-the one-off passes (data preparation, the final E-step).
+Simulated data: 8 features, 8 well-separated groups, K = 8, full covariances.
+Every EM fit starts from the same parameters (``weights_init``,
+``means_init``, ``precisions_init``), so they take the same iterations; the
+time per iteration is ``(t(2 + m iterations) - t(2 iterations)) / m``
+(``--iters`` m), which leaves out the one-off passes (data preparation, the
+final E-step).
 
-Rows:
+Rows of the table:
 
-- ``in memory``: a NumPy array;
-- ``dask, threads``: ``dask.array.from_array(X)`` in chunks of ``--chunk``
-  rows, Dask's threaded scheduler;
-- ``dask, memmap .npy``: the same from a memory-mapped ``.npy`` file, every
-  iteration reading the file chunk by chunk;
-- ``dask, LocalCluster``: two worker processes with one thread each on
-  127.0.0.1; the chunks are persisted in the workers' memory first (``X.persist()``),
-  as on a real cluster;
-- scikit-learn's ``GaussianMixture`` in memory, for scale.
-
-``log-lik`` is the final total log-likelihood: equal in every row but
-scikit-learn's up to rounding.
+1. ``in memory`` / ``scikit-learn``: ``--rows`` (default 10 million, 640 MB)
+   in a NumPy array;
+2. ``out of core``: ``--ooc-rows`` (default 50 million, 3.2 GB) written to a
+   ``.npy`` file in a temporary directory (deleted after), fitted from
+   :func:`bayesmix._dask.from_npy` chunks in a child process whose peak RSS is
+   printed (target: under 1 GiB);
+3. ``LocalCluster``: two worker processes with one thread each on 127.0.0.1,
+   (a) the in-memory rows persisted in the workers, against ``in memory``
+   (target: at most 1.5x), (b) the file, each worker reading its own chunks;
+4. ``partial_fit``: one pass of ``GaussianMixture.partial_fit`` over the file
+   in batches of ``--batch`` rows (default 100 000), in the child process:
+   its time, and its total log-likelihood on the file against the batch
+   out-of-core fit's.
 
 Usage::
 
-    python benchmarks/bench_scale.py                 # about a minute on 2 cores
-    python benchmarks/bench_scale.py --rows 10000000 --chunk 1000000
+    python benchmarks/bench_scale.py --rows 200000 --ooc-rows 1000000   # quick
+    python benchmarks/bench_scale.py                                    # the issue's sizes
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import resource
+import subprocess
+import sys
 import tempfile
 import time
 import warnings
@@ -41,98 +46,198 @@ import numpy as np
 
 from bayesmix import GaussianMixture
 
-
-def simulate(n_rows: int, n_features: int = 8, k: int = 8, seed: int = 0):
-    rng = np.random.default_rng(seed)
-    centres = rng.normal(scale=4.0, size=(k, n_features))
-    labels = rng.integers(k, size=n_rows)
-    return centres[labels] + rng.normal(size=(n_rows, n_features))
+K, D = 8, 8
 
 
-def start(X, k: int):
-    """Initial parameters from a short fit of a subsample."""
+def centres(seed: int = 0):
+    return np.random.default_rng(seed).normal(scale=4.0, size=(K, D))
+
+
+def simulate(n_rows: int, seed: int = 0):
+    rng = np.random.default_rng(seed + 1)
+    return centres(seed)[rng.integers(K, size=n_rows)] + rng.normal(size=(n_rows, D))
+
+
+def write_npy(path: Path, n_rows: int, block: int = 1_000_000, seed: int = 0):
+    """The simulated rows written block by block (never whole in memory)."""
+    out = np.lib.format.open_memmap(path, mode="w+", dtype=np.float64, shape=(n_rows, D))
+    for i, start in enumerate(range(0, n_rows, block)):
+        m = min(n_rows, start + block) - start
+        out[start : start + m] = simulate(m, seed=seed + 1000 * (i + 1))[:, :]
+    out.flush()
+    del out
+
+
+def start_params(X):
+    """Initial parameters from one EM iteration on a subsample."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        gm = GaussianMixture(k, n_init=1, max_iter=1, init_params="kmeans", random_state=0)
-        gm.fit(X[:: max(1, X.shape[0] // 20_000)])
+        gm = GaussianMixture(K, max_iter=1, init_params="kmeans", random_state=0)
+        gm.fit(np.asarray(X[:: max(1, X.shape[0] // 20_000)]))
     return {"weights_init": gm.weights_, "means_init": gm.means_, "precisions_init": gm.precisions_}
 
 
-def per_iteration(fit_with):
-    """Seconds per EM iteration (12 minus 2 iterations), and the 12-iteration model."""
+def per_iteration(fit_with, iters: int):
+    """Seconds per EM iteration, and the longer run's model."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit_with(1)  # warm-up: imports, compilation, a cluster's first graphs
     times = {}
-    for m in (2, 12):
+    for m in (2, 2 + iters):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # ConvergenceWarning: max_iter is the point
             t0 = time.perf_counter()
             model = fit_with(m)
             times[m] = time.perf_counter() - t0
-    return (times[12] - times[2]) / 10, model
+    return (times[2 + iters] - times[2]) / iters, model
+
+
+def peak_rss_mib() -> float:
+    """This process's peak resident set (MiB): ``VmHWM`` where /proc has it --
+    ``ru_maxrss`` survives ``exec`` on Linux, so a child started by a large
+    parent would report the parent's peak."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:  # pragma: no cover - not Linux
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+# ----------------------------------------------------------- the child process
+def child(path: str, iters: int, chunk: int, batch: int) -> None:
+    """Out-of-core EM and partial_fit on the file; prints one JSON line."""
+    from bayesmix._dask import from_npy
+
+    dX = from_npy(path, chunks=chunk)
+    init = start_params(np.load(path, mmap_mode="r")[:200_000])
+    out = {"rss_start": peak_rss_mib()}
+    sec, model = per_iteration(
+        lambda m: GaussianMixture(K, tol=0.0, max_iter=m, **init).fit(dX), iters
+    )
+    out.update(ooc_sec=sec, ooc_ll=model.log_likelihood_, ooc_rss=peak_rss_mib())
+    # partial_fit: one pass, batches read from the file and dropped
+    n = dX.shape[0]
+    stream = GaussianMixture(K, random_state=0, **init)  # the batch fit's start
+    t0 = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for start in range(0, n, batch):
+            mapped = np.load(path, mmap_mode="r")
+            rows = np.array(mapped[start : start + batch])
+            del mapped
+            stream.partial_fit(rows)
+    out["pf_sec"] = time.perf_counter() - t0
+    out["pf_ll"] = float(stream.score(dX) * n)
+    out["pf_steps"] = stream.n_steps_
+    out["rss_end"] = peak_rss_mib()
+    print(json.dumps(out))
+
+
+def cluster_rows(X, ooc_path, init, iters, chunk):
+    import dask.array as da
+    from distributed import Client, LocalCluster
+
+    from bayesmix._dask import from_npy
+
+    rows = []
+    with (
+        LocalCluster(
+            n_workers=2,
+            processes=True,
+            threads_per_worker=1,
+            host="127.0.0.1",
+            dashboard_address=None,
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*[Ll]arge")
+            persisted = client.persist(da.from_array(X, chunks=(chunk, -1)))
+        sec, model = per_iteration(
+            lambda m: GaussianMixture(K, tol=0.0, max_iter=m, **init).fit(persisted), iters
+        )
+        rows.append((f"LocalCluster 2x1, {X.shape[0]:,} rows persisted", sec, model))
+        if ooc_path is not None:
+            dX = from_npy(ooc_path, chunks=chunk)
+            ooc_init = start_params(np.load(ooc_path, mmap_mode="r")[:200_000])
+            sec, model = per_iteration(
+                lambda m: GaussianMixture(K, tol=0.0, max_iter=m, **ooc_init).fit(dX), iters
+            )
+            rows.append((f"LocalCluster 2x1, {dX.shape[0]:,} rows from .npy", sec, model))
+    return rows
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=2_000_000)
-    parser.add_argument("--chunk", type=int, default=250_000)
-    parser.add_argument("--no-cluster", action="store_true", help="skip the LocalCluster row")
+    parser.add_argument("--rows", type=int, default=10_000_000)
+    parser.add_argument("--ooc-rows", type=int, default=50_000_000)
+    parser.add_argument("--chunk", type=int, default=1_000_000)
+    parser.add_argument("--batch", type=int, default=100_000)
+    parser.add_argument("--iters", type=int, default=5)
+    parser.add_argument("--no-cluster", action="store_true", help="skip the LocalCluster rows")
+    parser.add_argument("--child", nargs=1, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child:
+        child(args.child[0], args.iters, args.chunk, args.batch)
+        return
 
-    import dask.array as da
-
-    k = 8
     X = simulate(args.rows)
-    init = start(X, k)
+    init = start_params(X)
 
-    def ours(data):
-        return lambda m: GaussianMixture(k, tol=0.0, max_iter=m, **init).fit(data)
+    def ours(m):
+        return GaussianMixture(K, tol=0.0, max_iter=m, **init).fit(X)
 
-    rows = []
-    rows.append(("in memory", *per_iteration(ours(X))))
-    dX = da.from_array(X, chunks=(args.chunk, -1))
-    rows.append(("dask, threads", *per_iteration(ours(dX))))
+    rows = [(f"in memory, {args.rows:,} rows", *per_iteration(ours, args.iters))]
+    from sklearn.mixture import GaussianMixture as SkGM
+
+    def theirs(m):
+        return SkGM(K, tol=0.0, max_iter=m, **init).fit(X)
+
+    rows.append((f"scikit-learn, {args.rows:,} rows", *per_iteration(theirs, args.iters)))
+    in_memory_rss = peak_rss_mib()
+
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "X.npy"
-        np.save(path, X)
-        mapped = da.from_array(np.load(path, mmap_mode="r"), chunks=(args.chunk, -1))
-        rows.append(("dask, memmap .npy", *per_iteration(ours(mapped))))
-    if not args.no_cluster:
-        from distributed import Client, LocalCluster
-
-        with (
-            LocalCluster(
-                n_workers=2,
-                processes=True,
-                threads_per_worker=1,
-                host="127.0.0.1",
-                dashboard_address=None,
-            ) as cluster,
-            Client(cluster),
-        ):
-            with warnings.catch_warnings():
-                # from_array puts the NumPy array in the graph once: fine for a benchmark
-                warnings.filterwarnings("ignore", message=".*[Ll]arge")
-                persisted = dX.persist()
-            rows.append(("dask, LocalCluster (2 x 1)", *per_iteration(ours(persisted))))
-    try:
-        from sklearn.mixture import GaussianMixture as SkGM
-
-        def theirs(m):
-            return SkGM(k, tol=0.0, max_iter=m, **init).fit(X)
-
-        rows.append(("scikit-learn, in memory", *per_iteration(theirs)))
-    except ImportError:  # pragma: no cover - a test dependency
-        pass
+        t0 = time.perf_counter()
+        write_npy(path, args.ooc_rows)
+        written = time.perf_counter() - t0
+        cmd = [sys.executable, __file__, "--child", str(path), "--iters", str(args.iters)]
+        cmd += ["--chunk", str(args.chunk), "--batch", str(args.batch)]
+        res = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
+        if not args.no_cluster:
+            rows += cluster_rows(X, path, init, args.iters, args.chunk)
 
     base = rows[0][1]
-    print(f"EM, {args.rows:,} x 8, K={k}, full covariances; chunks of {args.chunk:,} rows")
-    print(f"{'':28s} {'s / iteration':>14s} {'vs in memory':>13s} {'log-lik':>18s}")
+    print(f"EM, {D} features, K={K}, full covariances; chunks of {args.chunk:,} rows")
+    print(f"{'':46s} {'s / iteration':>14s} {'vs in memory':>13s} {'log-lik':>22s}")
     for name, sec, model in rows:
         ll = getattr(model, "log_likelihood_", None)
         if ll is None:  # scikit-learn: mean per row at its last E-step
             ll = model.score(X) * X.shape[0]
-        print(f"{name:28s} {sec:14.3f} {sec / base:12.2f}x {ll:18.6f}")
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"peak RSS of this process: {peak:.0f} MiB (the data: {X.nbytes / 2**20:.0f} MiB)")
+        ratio = f"{sec / base:12.2f}x" if "from .npy" not in name else " " * 13
+        print(f"{name:46s} {sec:14.3f} {ratio} {ll:22.6f}")
+    per_row = base / args.rows * args.ooc_rows
+    print(
+        f"{'out of core, ' + format(args.ooc_rows, ',') + ' rows (.npy)':46s} "
+        f"{res['ooc_sec']:14.3f} {res['ooc_sec'] / per_row:12.2f}x {res['ooc_ll']:22.6f}"
+        "   (vs in memory per row)"
+    )
+    print(
+        f"out of core: {args.ooc_rows * D * 8 / 1e9:.1f} GB written in {written:.0f} s; "
+        f"peak RSS of the fitting process {res['ooc_rss']:.0f} MiB "
+        f"(after imports {res['rss_start']:.0f} MiB)"
+    )
+    print(
+        f"partial_fit: one pass in batches of {args.batch:,} ({res['pf_steps']} steps after "
+        f"the first batch's fit): {res['pf_sec']:.1f} s; log-likelihood on the file "
+        f"{res['pf_ll']:.6f} vs the batch fit's {res['ooc_ll']:.6f} "
+        f"(difference per row {(res['pf_ll'] - res['ooc_ll']) / args.ooc_rows:.2e}); "
+        f"peak RSS {res['rss_end']:.0f} MiB"
+    )
+    print(f"peak RSS of this process (in-memory rows): {in_memory_rss:.0f} MiB")
 
 
 if __name__ == "__main__":

@@ -293,14 +293,14 @@ def test_distinct_rows_are_counted_over_all_chunks_when_the_sample_misses_some(m
         GaussianMixture(4).fit(dX)
 
 
-@pytest.mark.parametrize("fit", ["gibbs", "select"])
+@pytest.mark.parametrize("fit", ["gibbs"])
 def test_other_engines_refuse_dask_input_instead_of_reading_it_whole(fit):
-    from bayesmix import DirichletProcessMixture, select_model
+    # select_model, VB and the bootstrap take Dask input (test_dask_scale.py, test_vb_dask.py)
+    from bayesmix import DirichletProcessMixture
 
     X = da.from_array(np.random.default_rng(0).normal(size=(60, 2)), chunks=20)
     run = {
         "gibbs": lambda: DirichletProcessMixture(n_iter=5).fit(X),
-        "select": lambda: select_model(X, n_components=[1, 2]),
     }[fit]
     with pytest.raises(TypeError, match="only GaussianMixture"):
         run()
