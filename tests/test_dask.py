@@ -199,8 +199,6 @@ def test_bad_input_is_refused_before_computing():
     gm.fit(X[:200])
     with pytest.raises(ValueError, match="features"):
         gm.predict(da.from_array(X[:, :2], chunks=100))
-    with pytest.raises(TypeError, match="compute"):
-        gm.posterior(da.from_array(X, chunks=1000), n_draws=2)
     with pytest.raises(TypeError, match="blocks"):
         gm.partial_fit(da.from_array(X, chunks=1000))
 
