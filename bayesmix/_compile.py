@@ -32,12 +32,13 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from ._kernels import mixture_pass
+from ._kernels import PASSES, pass_kernels
 from ._kernels._gibbs import gibbs_block
 from ._kernels._hierarchical import agglomerate
+from ._kernels._mixture import ANY
 
 __all__ = ["EM", "GIBBS", "VB", "Recipe", "compile_first", "is_cached"]
 
@@ -46,11 +47,11 @@ _WORKERS_ENV = "BAYESMIX_COMPILE_WORKERS"
 _TIMEOUT = 900.0  # seconds a worker may take before the fit compiles by itself
 NOTICE = (
     "bayesmix: compiling its numba kernels for this machine ({what}; first use after an "
-    "install or upgrade: usually 10-40 s, once; later runs load them from numba's cache)"
+    "install or upgrade: usually 5-20 s, once; later runs load them from numba's cache)"
 )
 
 _lock = threading.Lock()
-_done: set[str] = set()
+_done: set[tuple[str, int]] = set()
 
 
 @dataclass(frozen=True)
@@ -61,31 +62,44 @@ class Recipe:
     ----------
     name : str
         What the group is, for the notice ("EM passes").
-    sentinel : numba dispatcher
-        A ``cache=True`` kernel the recipe compiles: while numba's cache holds
-        no code for it, the group counts as not compiled.
+    sentinel : callable
+        ``sentinel(n_features)``: a ``cache=True`` kernel the recipe compiles
+        for data with ``n_features`` features (while numba's cache holds no
+        code for it, the group counts as not compiled), or None when such a
+        fit does not need the group.
     target : str or None
-        ``"module:function"``, a function without arguments that calls the
+        ``"module:function"``, a function of ``n_features`` that calls the
         group's kernels on tiny data (run in a worker process); None for a
         group only the fitting process compiles.
     """
 
     name: str
-    sentinel: object
+    sentinel: Callable[[int], object]
     target: str | None
 
 
-# An EM fit's kernels in two groups of about equal compile time: the
-# agglomeration of the hierarchical start, and everything else EM calls.
-EM = (
-    Recipe("hierarchical start", agglomerate, "bayesmix._hierarchical:warm_up"),
-    Recipe("EM passes", mixture_pass, "bayesmix.em:warm_up"),
+# An EM fit's kernels in two groups: the agglomeration of the hierarchical
+# start (not for one feature: quantile classes start those), and the passes
+# for the data's number of features (the variant of pass_kernels) with the
+# k-means starts.
+_HIERARCHICAL = Recipe(
+    "hierarchical start",
+    lambda n_features: agglomerate if n_features > 1 else None,
+    "bayesmix._hierarchical:warm_up",
 )
-# VB runs on the same kernels as EM.  A Gibbs fit needs only the sampler's
-# kernels, which share most of their callees: one group, compiled in the
-# fitting process (a worker would only duplicate the work).
-VB = EM
-GIBBS = (Recipe("Gibbs sampler", gibbs_block, None),)
+EM = (
+    _HIERARCHICAL,
+    Recipe("EM passes", lambda n_features: pass_kernels(n_features)[0], "bayesmix.em:warm_up"),
+)
+# VB runs on the same kernels as EM, and predicts with the Student-t of its
+# posterior predictive (the general pass).  A Gibbs fit needs only the
+# sampler's kernels, which share most of their callees: one group, compiled in
+# the fitting process (a worker would only duplicate the work).
+_STUDENT_T = Recipe(
+    "Student-t predictive", lambda n_features: PASSES[ANY][0], "bayesmix._kernels:warm_up_student_t"
+)
+VB = (*EM, _STUDENT_T)
+GIBBS = (Recipe("Gibbs sampler", lambda n_features: gibbs_block, None),)
 
 
 def is_cached(dispatcher) -> bool:
@@ -125,10 +139,11 @@ def _n_workers(n_cold: int) -> int:
     return min(cap, n_cold)
 
 
-def compile_first(recipes: Sequence[Recipe]) -> None:
-    """Make sure numba's cache holds the kernels of ``recipes`` before a fit
-    calls them: if some are missing, print one line on stderr and compile the
-    missing groups in parallel worker processes (see the module docstring).
+def compile_first(recipes: Sequence[Recipe], n_features: int = 2) -> None:
+    """Make sure numba's cache holds the kernels of ``recipes`` for data with
+    ``n_features`` features before a fit calls them: if some are missing,
+    print one line on stderr and compile the missing groups in parallel worker
+    processes (see the module docstring).
 
     Called by an engine after its input checks and before its first compiled
     call; cheap (one small file read per recipe) once the cache is warm.
@@ -136,8 +151,15 @@ def compile_first(recipes: Sequence[Recipe]) -> None:
     if os.environ.get(_WORKER_ENV):
         return
     with _lock:
-        cold = [r for r in recipes if r.name not in _done and not is_cached(r.sentinel)]
-        _done.update(r.name for r in recipes)
+        cold = []
+        for recipe in recipes:
+            kernel = recipe.sentinel(n_features)
+            key = (recipe.name, id(kernel))
+            if kernel is None or key in _done:
+                continue
+            _done.add(key)
+            if not is_cached(kernel):
+                cold.append(recipe)
         if not cold:
             return
         what = ", ".join(r.name for r in cold)
@@ -145,11 +167,12 @@ def compile_first(recipes: Sequence[Recipe]) -> None:
         targets = [r.target for r in cold if r.target is not None]
         n_workers = _n_workers(len(targets))
         if n_workers and len(targets) == len(cold):
-            _run_workers(targets, n_workers)
+            _run_workers(targets, n_workers, n_features)
 
 
-def _run_workers(targets: list[str], n_workers: int) -> None:
-    """Run ``targets`` in up to ``n_workers`` processes at once and wait."""
+def _run_workers(targets: list[str], n_workers: int, n_features: int) -> None:
+    """Run ``targets`` (for ``n_features`` features) in up to ``n_workers``
+    processes at once and wait."""
     env = dict(os.environ)
     env.update(
         {
@@ -164,7 +187,11 @@ def _run_workers(targets: list[str], n_workers: int) -> None:
     running: list[tuple[subprocess.Popen, float]] = []
     while pending or running:
         while pending and len(running) < n_workers:
-            code = f"from bayesmix._compile import run_target; run_target({pending.pop(0)!r})"
+            target = pending.pop(0)
+            code = (
+                "from bayesmix._compile import run_target; "
+                f"run_target({target!r}, {int(n_features)})"
+            )
             cmd = [sys.executable, "-c", code]
             try:
                 proc = subprocess.Popen(
@@ -181,9 +208,9 @@ def _run_workers(targets: list[str], n_workers: int) -> None:
             proc.wait()
 
 
-def run_target(target: str) -> None:
-    """Import ``"module:function"`` and call it (what a worker does)."""
+def run_target(target: str, n_features: int = 2) -> None:
+    """Import ``"module:function"`` and call it with ``n_features`` (what a worker does)."""
     module, _, name = target.partition(":")
     if not module.startswith("bayesmix") or not name.isidentifier():
         raise ValueError(f"not a bayesmix recipe: {target!r}")
-    getattr(importlib.import_module(module), name)()
+    getattr(importlib.import_module(module), name)(n_features)

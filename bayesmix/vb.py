@@ -354,7 +354,7 @@ default="kmeans"
         )
         check_prior_against_data(prior, self.component_prior, check_scale=prior.base is None)
         rng = check_random_state(self.random_state)
-        _compile.compile_first(_compile.VB)
+        _compile.compile_first(_compile.VB, n_features)
         self._structure = structure
 
         events = []
