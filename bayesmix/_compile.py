@@ -1,5 +1,5 @@
 """The first fit after an install: say that the kernels compile, and compile
-them in parallel worker processes.
+them in parallel processes.
 
 numba compiles each kernel the first time a process calls it and keeps the
 machine code in its on-disk cache (``cache=True``; ``NUMBA_CACHE_DIR`` or
@@ -7,21 +7,26 @@ machine code in its on-disk cache (``cache=True``; ``NUMBA_CACHE_DIR`` or
 pays.  That first fit used to spend 20-50 s compiling, silently, on one core:
 numba holds one compiler lock per process, so threads cannot share the work.
 Processes can.  An engine lists its kernels as a few :class:`Recipe` s, each a
-function that calls one disjoint group of kernels on tiny data; when numba's
-cache lacks them, :func:`compile_first` prints one line on stderr and runs the
-cold recipes in worker processes side by side (at most one per usable core),
-waits for them, and the fit then loads every kernel from the cache.
+function that calls one disjoint group of kernels on tiny data of the fit's
+number of features; when numba's cache lacks them, :func:`compile_first`
+prints one line on stderr, starts worker processes for all cold groups but
+the first (at most one per usable core besides the fitting process), compiles
+the first group itself meanwhile (it is listed first because it takes
+longest, and the fitting process has already paid for its imports), waits for
+the workers, and the fit then loads every kernel from the cache.
 
-Nothing here changes a result: a recipe only fills numba's cache, and if a
-worker fails (no writable cache, no ``sys.executable``, a timeout) the fit
-compiles what is missing itself, as it always did.  Workers run with
-``BAYESMIX_COMPILE_WORKER=1``, which makes :func:`compile_first` a no-op in
-them, one kernel thread and one BLAS thread each.
+Nothing here changes a result: a recipe only compiles kernels (into the
+cache, or into the fitting process), and if a worker fails (no writable
+cache, no ``sys.executable``, a timeout) the fit compiles what is missing
+itself, as it always did.  Workers run with ``BAYESMIX_COMPILE_WORKER=1``,
+which makes :func:`compile_first` a no-op in them, one kernel thread and one
+BLAS thread each.
 
 Environment
 -----------
-``BAYESMIX_COMPILE_WORKERS``: ``0`` compiles in the fitting process (no
-workers); a positive integer caps the workers (default: the usable cores).
+``BAYESMIX_COMPILE_WORKERS``: ``0`` compiles in the fitting process only,
+as the fit calls each kernel; a positive integer caps the worker processes
+(default: the usable cores less one).
 """
 
 from __future__ import annotations
@@ -50,7 +55,8 @@ NOTICE = (
     "install or upgrade: usually 5-15 s, once; later runs load them from numba's cache)"
 )
 
-_lock = threading.Lock()
+# reentrant: the group compiled in this process runs a fit, which calls compile_first
+_lock = threading.RLock()
 _done: set[tuple[str, int]] = set()
 
 
@@ -118,6 +124,8 @@ def is_cached(dispatcher) -> bool:
 
 
 def _n_workers(n_cold: int) -> int:
+    """Worker processes for ``n_cold`` cold groups: the fitting process compiles
+    the first, workers (at most one per usable core besides it) the others."""
     env = os.environ.get(_WORKERS_ENV, "").strip()
     if env:
         try:
@@ -131,18 +139,18 @@ def _n_workers(n_cold: int) -> int:
             raise ValueError(f"{_WORKERS_ENV} must be >= 0, got {cap}.")
     else:
         try:
-            cap = len(os.sched_getaffinity(0))
+            cap = len(os.sched_getaffinity(0)) - 1
         except AttributeError:  # pragma: no cover - not Linux
-            cap = os.cpu_count() or 1
-    if cap <= 1 or n_cold <= 1 or not sys.executable or getattr(sys, "frozen", False):
+            cap = (os.cpu_count() or 1) - 1
+    if cap <= 0 or n_cold <= 1 or not sys.executable or getattr(sys, "frozen", False):
         return 0
-    return min(cap, n_cold)
+    return min(cap, n_cold - 1)
 
 
 def compile_first(recipes: Sequence[Recipe], n_features: int = 2) -> None:
     """Make sure numba's cache holds the kernels of ``recipes`` for data with
     ``n_features`` features before a fit calls them: if some are missing,
-    print one line on stderr and compile the missing groups in parallel worker
+    print one line on stderr and compile the missing groups in parallel
     processes (see the module docstring).
 
     Called by an engine after its input checks and before its first compiled
@@ -167,12 +175,13 @@ def compile_first(recipes: Sequence[Recipe], n_features: int = 2) -> None:
         targets = [r.target for r in cold if r.target is not None]
         n_workers = _n_workers(len(targets))
         if n_workers and len(targets) == len(cold):
-            _run_workers(targets, n_workers, n_features)
+            _compile_in_parallel(targets, n_workers, n_features)
 
 
-def _run_workers(targets: list[str], n_workers: int, n_features: int) -> None:
-    """Run ``targets`` (for ``n_features`` features) in up to ``n_workers``
-    processes at once and wait."""
+def _compile_in_parallel(targets: list[str], n_workers: int, n_features: int) -> None:
+    """Run ``targets[1:]`` (for ``n_features`` features) in up to ``n_workers``
+    worker processes at once, ``targets[0]`` in this process meanwhile, and
+    wait for the workers."""
     env = dict(os.environ)
     env.update(
         {
@@ -183,29 +192,41 @@ def _run_workers(targets: list[str], n_workers: int, n_features: int) -> None:
             "MKL_NUM_THREADS": "1",
         }
     )
-    pending = list(targets)
+    pending = list(targets[1:])
     running: list[tuple[subprocess.Popen, float]] = []
-    while pending or running:
+
+    def start() -> None:
         while pending and len(running) < n_workers:
             target = pending.pop(0)
             code = (
                 "from bayesmix._compile import run_target; "
                 f"run_target({target!r}, {int(n_features)})"
             )
-            cmd = [sys.executable, "-c", code]
             try:
                 proc = subprocess.Popen(
-                    cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+                    [sys.executable, "-c", code],
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
                 )
             except OSError:  # pragma: no cover - cannot start a process here
+                pending.clear()
                 return
             running.append((proc, time.monotonic()))
+
+    start()
+    try:
+        run_target(targets[0], n_features)
+    except Exception:  # pragma: no cover - the fit compiles what is missing itself
+        pass
+    while running:
         proc, started = running.pop(0)
         try:
             proc.wait(timeout=max(0.0, _TIMEOUT - (time.monotonic() - started)))
         except subprocess.TimeoutExpired:  # pragma: no cover - a stuck worker
             proc.kill()
             proc.wait()
+        start()
 
 
 def run_target(target: str, n_features: int = 2) -> None:
