@@ -41,7 +41,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from ._kernels import PASSES, pass_kernels
-from ._kernels._gibbs import gibbs_block
 from ._kernels._hierarchical import agglomerate
 from ._kernels._mixture import ANY
 
@@ -105,7 +104,15 @@ _STUDENT_T = Recipe(
     "Student-t predictive", lambda n_features: PASSES[ANY][0], "bayesmix._kernels:warm_up_student_t"
 )
 VB = (*EM, _STUDENT_T)
-GIBBS = (Recipe("Gibbs sampler", lambda n_features: gibbs_block, None),)
+GIBBS = (Recipe("Gibbs sampler", lambda n_features: _gibbs_block(), None),)
+
+
+def _gibbs_block():
+    # imported on use: the sampler's kernels are many dispatchers to create,
+    # which a process that fits by EM does not need
+    from ._kernels._gibbs import gibbs_block
+
+    return gibbs_block
 
 
 def is_cached(dispatcher) -> bool:
