@@ -73,7 +73,7 @@ def _term(m, log_det, trace, alpha, beta):
     return m * np.log(np.exp(log_det) + b)
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def _det_parts(A, p):
     """In-place Cholesky of the symmetric p x p ``A`` (lower triangle read);
     returns ``(prod, log_rest)`` with ``det A = prod * exp(log_rest)``, and
@@ -139,7 +139,7 @@ def _merged_term(i, k, mass, n_rows, mean, scatter, trace, alpha, beta, work):
     return _term(m, np.log(prod) + log_rest, tr, alpha, beta)
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def _mirror_lower(a):
     """Copy the strict lower triangle of the square ``a`` onto its upper one, in
     tiles, so that neither side is walked down a column of a large matrix."""
@@ -177,7 +177,7 @@ _F_MK, _F_TRK, _F_NR, _F_X0, _F_M, _F_ARG, _F_REDO = 0, 1, 2, 3, 7, 8, 9
 _N_F = 10
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def _lemma_factor(S, L):
     """Cholesky factor ``L`` (lower, its diagonal stored inverted) of the scatter
     ``S`` of the merged cluster, for the determinant lemma of :func:`_pair_costs`.
@@ -213,7 +213,7 @@ def _lemma_factor(S, L):
     return det, min_piv, scale
 
 
-@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+@njit(cache=True, nogil=True, error_model="numpy")
 def _block_fused4(P, t0, nb, x, mi, tri, alpha, beta, p, lemma, L, det_i, min_piv, scale_i, F):
     """The pairs of one block for ``p <= 4`` (zero padded to 4), in one loop with
     every intermediate in registers: rows ``_F_M`` and ``_F_ARG`` of ``F`` (the
@@ -279,7 +279,7 @@ def _block_fused4(P, t0, nb, x, mi, tri, alpha, beta, p, lemma, L, det_i, min_pi
     return n_redo
 
 
-@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+@njit(cache=True, nogil=True, error_model="numpy")
 def _block_direct(i, nri, I, NR, nb, scatter, W):
     """Row ``_ARG`` of ``W``: ``det((S_i + S_k + c d d^T) / m) + b`` for the
     pairs of the block (after :func:`_block_prep`), the determinant the product
@@ -370,7 +370,7 @@ def _block_direct(i, nri, I, NR, nb, scatter, W):
         REDO[u] = 1.0 if (ok and EXT[u] != 0.0) else 0.0
 
 
-@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+@njit(cache=True, nogil=True, error_model="numpy")
 def _block_lemma(NR, nb, p, L, det_i, min_piv, scale_i, W):
     """Row ``_ARG`` of ``W``: ``det((S_i + c d d^T) / m) + b`` by the lemma
     ``det S_i (1 + c |L^-1 d|^2) / m^p``; ``_REDO`` > 0 marks the pairs it does
@@ -419,7 +419,7 @@ def _block_lemma(NR, nb, p, L, det_i, min_piv, scale_i, W):
             REDO[u] = 1.0
 
 
-@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+@njit(cache=True, nogil=True, error_model="numpy")
 def _block_prep(i, P, t0, nb, mean, mass, trace, alpha, beta, W):
     """What every pair of a block needs, for any ``p``, a loop per quantity:
     the rows of mean differences, ``_M``, ``_INV_M``, ``_C``, ``_TR`` and ``_B``
@@ -457,7 +457,7 @@ def _block_prep(i, P, t0, nb, mean, mass, trace, alpha, beta, W):
         B[u] = beta * (TR[u] + alpha) * INV_M[u]
 
 
-@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+@njit(cache=True, nogil=True, error_model="numpy")
 def _pair_direct(i, k, mean, mass, n_rows, scatter, trace, term, alpha, beta, work):
     """The cost of merging clusters ``i`` and ``k`` by the operations of the
     direct route, :func:`_block_direct` (so the same number, to the last
@@ -643,7 +643,7 @@ def _first_min(v, n):
     return np.inf, -1
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def _rescan(r, ids, n_pos, cost, updated, buf):
     """Smallest cost of row ``r`` over the active clusters, and where (the lowest
     index).  The cost of a pair sits in the row of the one updated later (the
