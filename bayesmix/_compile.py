@@ -51,7 +51,7 @@ _WORKERS_ENV = "BAYESMIX_COMPILE_WORKERS"
 _TIMEOUT = 900.0  # seconds a worker may take before the fit compiles by itself
 NOTICE = (
     "bayesmix: compiling its numba kernels for this machine ({what}; first use after an "
-    "install or upgrade: usually 5-15 s, once; later runs load them from numba's cache)"
+    "install or upgrade: usually 10-30 s, once; later runs load them from numba's cache)"
 )
 
 # reentrant: the group compiled in this process runs a fit, which calls compile_first
