@@ -3,6 +3,7 @@ sampling, on one set of numba kernels."""
 
 from __future__ import annotations
 
+from ._dask import from_npy  # dask itself is imported only when it is called
 from ._em_bootstrap import bootstrap_em
 from ._version import __version__
 from .em import GaussianMixture
@@ -60,6 +61,7 @@ __all__ = [
     "__version__",
     "bootstrap_em",
     "datasets",
+    "from_npy",
     "load",
     "plotting",
     "select_model",

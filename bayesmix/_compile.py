@@ -1,5 +1,5 @@
 """The first fit after an install: say that the kernels compile, and compile
-them in parallel worker processes.
+them in parallel processes.
 
 numba compiles each kernel the first time a process calls it and keeps the
 machine code in its on-disk cache (``cache=True``; ``NUMBA_CACHE_DIR`` or
@@ -7,21 +7,26 @@ machine code in its on-disk cache (``cache=True``; ``NUMBA_CACHE_DIR`` or
 pays.  That first fit used to spend 20-50 s compiling, silently, on one core:
 numba holds one compiler lock per process, so threads cannot share the work.
 Processes can.  An engine lists its kernels as a few :class:`Recipe` s, each a
-function that calls one disjoint group of kernels on tiny data; when numba's
-cache lacks them, :func:`compile_first` prints one line on stderr and runs the
-cold recipes in worker processes side by side (at most one per usable core),
-waits for them, and the fit then loads every kernel from the cache.
+function that calls one disjoint group of kernels on tiny data of the fit's
+number of features; when numba's cache lacks them, :func:`compile_first`
+prints one line on stderr, starts worker processes for all cold groups but
+the first (at most one per usable core besides the fitting process), compiles
+the first group itself meanwhile (it is listed first because it takes
+longest, and the fitting process has already paid for its imports), waits for
+the workers, and the fit then loads every kernel from the cache.
 
-Nothing here changes a result: a recipe only fills numba's cache, and if a
-worker fails (no writable cache, no ``sys.executable``, a timeout) the fit
-compiles what is missing itself, as it always did.  Workers run with
-``BAYESMIX_COMPILE_WORKER=1``, which makes :func:`compile_first` a no-op in
-them, one kernel thread and one BLAS thread each.
+Nothing here changes a result: a recipe only compiles kernels (into the
+cache, or into the fitting process), and if a worker fails (no writable
+cache, no ``sys.executable``, a timeout) the fit compiles what is missing
+itself, as it always did.  Workers run with ``BAYESMIX_COMPILE_WORKER=1``,
+which makes :func:`compile_first` a no-op in them, one kernel thread and one
+BLAS thread each.
 
 Environment
 -----------
-``BAYESMIX_COMPILE_WORKERS``: ``0`` compiles in the fitting process (no
-workers); a positive integer caps the workers (default: the usable cores).
+``BAYESMIX_COMPILE_WORKERS``: ``0`` compiles in the fitting process only,
+as the fit calls each kernel; a positive integer caps the worker processes
+(default: the usable cores less one).
 """
 
 from __future__ import annotations
@@ -32,12 +37,12 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from ._kernels import mixture_pass
-from ._kernels._gibbs import gibbs_block
+from ._kernels import PASSES, pass_kernels
 from ._kernels._hierarchical import agglomerate
+from ._kernels._mixture import ANY
 
 __all__ = ["EM", "GIBBS", "VB", "Recipe", "compile_first", "is_cached"]
 
@@ -46,11 +51,12 @@ _WORKERS_ENV = "BAYESMIX_COMPILE_WORKERS"
 _TIMEOUT = 900.0  # seconds a worker may take before the fit compiles by itself
 NOTICE = (
     "bayesmix: compiling its numba kernels for this machine ({what}; first use after an "
-    "install or upgrade: usually 10-40 s, once; later runs load them from numba's cache)"
+    "install or upgrade: usually 10-30 s, once; later runs load them from numba's cache)"
 )
 
-_lock = threading.Lock()
-_done: set[str] = set()
+# reentrant: the group compiled in this process runs a fit, which calls compile_first
+_lock = threading.RLock()
+_done: set[tuple[str, int]] = set()
 
 
 @dataclass(frozen=True)
@@ -61,31 +67,52 @@ class Recipe:
     ----------
     name : str
         What the group is, for the notice ("EM passes").
-    sentinel : numba dispatcher
-        A ``cache=True`` kernel the recipe compiles: while numba's cache holds
-        no code for it, the group counts as not compiled.
+    sentinel : callable
+        ``sentinel(n_features)``: a ``cache=True`` kernel the recipe compiles
+        for data with ``n_features`` features (while numba's cache holds no
+        code for it, the group counts as not compiled), or None when such a
+        fit does not need the group.
     target : str or None
-        ``"module:function"``, a function without arguments that calls the
+        ``"module:function"``, a function of ``n_features`` that calls the
         group's kernels on tiny data (run in a worker process); None for a
         group only the fitting process compiles.
     """
 
     name: str
-    sentinel: object
+    sentinel: Callable[[int], object]
     target: str | None
 
 
-# An EM fit's kernels in two groups of about equal compile time: the
-# agglomeration of the hierarchical start, and everything else EM calls.
-EM = (
-    Recipe("hierarchical start", agglomerate, "bayesmix._hierarchical:warm_up"),
-    Recipe("EM passes", mixture_pass, "bayesmix.em:warm_up"),
+# An EM fit's kernels in two groups: the agglomeration of the hierarchical
+# start (not for one feature: quantile classes start those), and the passes
+# for the data's number of features (the variant of pass_kernels) with the
+# k-means starts.
+_HIERARCHICAL = Recipe(
+    "hierarchical start",
+    lambda n_features: agglomerate if n_features > 1 else None,
+    "bayesmix._hierarchical:warm_up",
 )
-# VB runs on the same kernels as EM.  A Gibbs fit needs only the sampler's
-# kernels, which share most of their callees: one group, compiled in the
-# fitting process (a worker would only duplicate the work).
-VB = EM
-GIBBS = (Recipe("Gibbs sampler", gibbs_block, None),)
+EM = (
+    _HIERARCHICAL,
+    Recipe("EM passes", lambda n_features: pass_kernels(n_features)[0], "bayesmix.em:warm_up"),
+)
+# VB runs on the same kernels as EM, and predicts with the Student-t of its
+# posterior predictive (the general pass).  A Gibbs fit needs only the
+# sampler's kernels, which share most of their callees: one group, compiled in
+# the fitting process (a worker would only duplicate the work).
+_STUDENT_T = Recipe(
+    "Student-t predictive", lambda n_features: PASSES[ANY][0], "bayesmix._kernels:warm_up_student_t"
+)
+VB = (*EM, _STUDENT_T)
+GIBBS = (Recipe("Gibbs sampler", lambda n_features: _gibbs_block(), None),)
+
+
+def _gibbs_block():
+    # imported on use: the sampler's kernels are many dispatchers to create,
+    # which a process that fits by EM does not need
+    from ._kernels._gibbs import gibbs_block
+
+    return gibbs_block
 
 
 def is_cached(dispatcher) -> bool:
@@ -104,6 +131,8 @@ def is_cached(dispatcher) -> bool:
 
 
 def _n_workers(n_cold: int) -> int:
+    """Worker processes for ``n_cold`` cold groups: the fitting process compiles
+    the first, workers (at most one per usable core besides it) the others."""
     env = os.environ.get(_WORKERS_ENV, "").strip()
     if env:
         try:
@@ -117,18 +146,19 @@ def _n_workers(n_cold: int) -> int:
             raise ValueError(f"{_WORKERS_ENV} must be >= 0, got {cap}.")
     else:
         try:
-            cap = len(os.sched_getaffinity(0))
+            cap = len(os.sched_getaffinity(0)) - 1
         except AttributeError:  # pragma: no cover - not Linux
-            cap = os.cpu_count() or 1
-    if cap <= 1 or n_cold <= 1 or not sys.executable or getattr(sys, "frozen", False):
+            cap = (os.cpu_count() or 1) - 1
+    if cap <= 0 or n_cold <= 1 or not sys.executable or getattr(sys, "frozen", False):
         return 0
-    return min(cap, n_cold)
+    return min(cap, n_cold - 1)
 
 
-def compile_first(recipes: Sequence[Recipe]) -> None:
-    """Make sure numba's cache holds the kernels of ``recipes`` before a fit
-    calls them: if some are missing, print one line on stderr and compile the
-    missing groups in parallel worker processes (see the module docstring).
+def compile_first(recipes: Sequence[Recipe], n_features: int = 2) -> None:
+    """Make sure numba's cache holds the kernels of ``recipes`` for data with
+    ``n_features`` features before a fit calls them: if some are missing,
+    print one line on stderr and compile the missing groups in parallel
+    processes (see the module docstring).
 
     Called by an engine after its input checks and before its first compiled
     call; cheap (one small file read per recipe) once the cache is warm.
@@ -136,8 +166,15 @@ def compile_first(recipes: Sequence[Recipe]) -> None:
     if os.environ.get(_WORKER_ENV):
         return
     with _lock:
-        cold = [r for r in recipes if r.name not in _done and not is_cached(r.sentinel)]
-        _done.update(r.name for r in recipes)
+        cold = []
+        for recipe in recipes:
+            kernel = recipe.sentinel(n_features)
+            key = (recipe.name, id(kernel))
+            if kernel is None or key in _done:
+                continue
+            _done.add(key)
+            if not is_cached(kernel):
+                cold.append(recipe)
         if not cold:
             return
         what = ", ".join(r.name for r in cold)
@@ -145,11 +182,13 @@ def compile_first(recipes: Sequence[Recipe]) -> None:
         targets = [r.target for r in cold if r.target is not None]
         n_workers = _n_workers(len(targets))
         if n_workers and len(targets) == len(cold):
-            _run_workers(targets, n_workers)
+            _compile_in_parallel(targets, n_workers, n_features)
 
 
-def _run_workers(targets: list[str], n_workers: int) -> None:
-    """Run ``targets`` in up to ``n_workers`` processes at once and wait."""
+def _compile_in_parallel(targets: list[str], n_workers: int, n_features: int) -> None:
+    """Run ``targets[1:]`` (for ``n_features`` features) in up to ``n_workers``
+    worker processes at once, ``targets[0]`` in this process meanwhile, and
+    wait for the workers."""
     env = dict(os.environ)
     env.update(
         {
@@ -160,30 +199,46 @@ def _run_workers(targets: list[str], n_workers: int) -> None:
             "MKL_NUM_THREADS": "1",
         }
     )
-    pending = list(targets)
+    pending = list(targets[1:])
     running: list[tuple[subprocess.Popen, float]] = []
-    while pending or running:
+
+    def start() -> None:
         while pending and len(running) < n_workers:
-            code = f"from bayesmix._compile import run_target; run_target({pending.pop(0)!r})"
-            cmd = [sys.executable, "-c", code]
+            target = pending.pop(0)
+            code = (
+                "from bayesmix._compile import run_target; "
+                f"run_target({target!r}, {int(n_features)})"
+            )
             try:
                 proc = subprocess.Popen(
-                    cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+                    [sys.executable, "-c", code],
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
                 )
             except OSError:  # pragma: no cover - cannot start a process here
+                pending.clear()
                 return
             running.append((proc, time.monotonic()))
+
+    start()
+    try:
+        run_target(targets[0], n_features)
+    except Exception:  # pragma: no cover - the fit compiles what is missing itself
+        pass
+    while running:
         proc, started = running.pop(0)
         try:
             proc.wait(timeout=max(0.0, _TIMEOUT - (time.monotonic() - started)))
         except subprocess.TimeoutExpired:  # pragma: no cover - a stuck worker
             proc.kill()
             proc.wait()
+        start()
 
 
-def run_target(target: str) -> None:
-    """Import ``"module:function"`` and call it (what a worker does)."""
+def run_target(target: str, n_features: int = 2) -> None:
+    """Import ``"module:function"`` and call it with ``n_features`` (what a worker does)."""
     module, _, name = target.partition(":")
     if not module.startswith("bayesmix") or not name.isidentifier():
         raise ValueError(f"not a bayesmix recipe: {target!r}")
-    getattr(importlib.import_module(module), name)()
+    getattr(importlib.import_module(module), name)(n_features)

@@ -119,7 +119,7 @@ def from_npy(path, chunks="auto"):
 
     Each task opens the file, copies its rows and closes it, so a fit holds a
     few chunks at a time, never the file (unlike ``da.from_array(np.load(path,
-    mmap_mode="r"))``: see :class:`_NpyRows`).
+    mmap_mode="r"))``, which Dask copies whole).
 
     Parameters
     ----------

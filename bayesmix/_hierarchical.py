@@ -204,9 +204,11 @@ def _merge_sequence(Z, mass, alpha: float, beta: float) -> np.ndarray:
     return merges
 
 
-def warm_up() -> None:
+def warm_up(n_features: int = 2) -> None:
     """Compile the agglomeration kernel (run by :mod:`bayesmix._compile` in a
-    worker process on a fresh install)."""
+    worker process on a fresh install); one kernel serves every number of
+    features above 1."""
+    del n_features
     hierarchical_labels(np.random.default_rng(0).normal(size=(30, 2)), np.ones(30), 2)
 
 

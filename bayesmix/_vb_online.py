@@ -208,7 +208,7 @@ def partial_fit(model, X, sample_weight):
             f"{model.n_features_in_} features as input (those it was fitted with); pass "
             "batches with the same columns."
         )
-    _compile.compile_first(_compile.VB)
+    _compile.compile_first(_compile.VB, data.Xt.shape[0])
     data = data.restandardised(model._standardiser)
     structure, prior = model._structure, model._prior
     n_steps = getattr(model, "n_steps_", 0)

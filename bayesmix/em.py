@@ -271,7 +271,7 @@ class GaussianMixture(BaseMixture):
         n_features = core.sizes(data)[1]
         given = core.check_init_arrays(config, params, n_features)
         check_init_scale(given, data.std.center, data.std.scale)
-        _compile.compile_first(_compile.EM)
+        _compile.compile_first(_compile.EM, n_features)
         # warm_start continues only a fit of the same model on the same features.
         warm = None
         if (
@@ -354,7 +354,7 @@ class GaussianMixture(BaseMixture):
                 f"{self.n_features_in_} features as input (those it was fitted with); pass "
                 "batches with the same columns."
             )
-        _compile.compile_first(_compile.EM)
+        _compile.compile_first(_compile.EM, self.n_features_in_)
         data = data.restandardised(self._standardiser)
         state = getattr(self, "_online", None)
         if state is None:
@@ -609,12 +609,14 @@ class GaussianMixture(BaseMixture):
         )
 
 
-def warm_up() -> None:
-    """Compile the kernels of an EM fit and its predictions other than the
-    hierarchical start's (run by :mod:`bayesmix._compile` in a worker process
-    on a fresh install)."""
-    X = np.random.default_rng(0).normal(size=(40, 2))
-    gm = GaussianMixture(2, init_params="kmeans", random_state=0).fit(X)
+def warm_up(n_features: int = 2) -> None:
+    """Compile the kernels of an EM fit on ``n_features`` features and its
+    predictions other than the hierarchical start's (run by
+    :mod:`bayesmix._compile` in a worker process on a fresh install)."""
+    X = np.random.default_rng(0).normal(size=(40, n_features))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # whatever the random data give: only compiling
+        gm = GaussianMixture(2, init_params="kmeans", random_state=0).fit(X)
     gm.predict_proba(X)
     gm.score_samples(X)
 

@@ -13,15 +13,19 @@ time goes.
 
 ``--cold`` measures the first fit after an install instead: each run gets an
 empty ``NUMBA_CACHE_DIR``, so every kernel compiles.  It runs the script with
-the parallel compile workers (the default, :mod:`bayesmix._compile`) and with
+the parallel compile processes (the default, :mod:`bayesmix._compile`) and with
 ``BAYESMIX_COMPILE_WORKERS=0`` (everything compiled in the fitting process),
 interleaved, and prints wall and CPU time of each; the CPU time includes the
 workers'.  scikit-learn has nothing to compile, so its row is the warm one.
+``--groups`` adds the CPU time of each compile group of an EM fit on two
+features alone (a fresh process and cache each): where the first fit's
+seconds go.  The load average is printed before and after: on a shared
+machine the wall times are only as good as it.
 
 Usage::
 
     python benchmarks/bench_startup.py [--repeats 7] [--breakdown]
-    python benchmarks/bench_startup.py --cold [--repeats 3]
+    python benchmarks/bench_startup.py --cold [--repeats 3] [--groups]
 """
 
 from __future__ import annotations
@@ -96,8 +100,31 @@ def median(values):
     return values[mid] if len(values) % 2 else 0.5 * (values[mid - 1] + values[mid])
 
 
+def groups(repeats: int) -> None:
+    """CPU seconds of each compile group of an EM fit on two features, alone."""
+    from bayesmix import _compile
+
+    print(f"compile groups of an EM fit on 2 features, {repeats} runs each ({_cores()})")
+    for recipe in _compile.EM:
+        code = f"from bayesmix._compile import run_target; run_target({recipe.target!r}, 2)"
+        walls, cpus = [], []
+        for _ in range(repeats):
+            with tempfile.TemporaryDirectory() as cache:
+                # as a compile worker: the group alone, no workers of its own
+                env = {"NUMBA_CACHE_DIR": cache, "BAYESMIX_COMPILE_WORKER": "1"}
+                wall, cpu = run_once(code, env)
+            walls.append(wall)
+            cpus.append(cpu)
+        print(
+            f"  {recipe.name:<26} wall median {median(walls):6.2f} s"
+            f"  cpu median {median(cpus):6.2f} s"
+        )
+    print(f"  (load average after: {os.getloadavg()[0]:.1f})")
+
+
 def cold(repeats: int) -> None:
     """First fits with an empty numba cache, with and without compile workers."""
+    print(f"load average before: {os.getloadavg()[0]:.1f}")
     code = SCRIPTS["bayesmix: import + fit"]
     variants = {
         "bayesmix cold, workers": {},
@@ -141,9 +168,12 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=None, help="runs per script (7; cold 3)")
     parser.add_argument("--breakdown", action="store_true", help="time partial scripts too")
     parser.add_argument("--cold", action="store_true", help="empty numba cache: the first fit")
+    parser.add_argument("--groups", action="store_true", help="with --cold: each compile group")
     args = parser.parse_args(argv)
     if args.cold:
         cold(args.repeats or 3)
+        if args.groups:
+            groups(args.repeats or 3)
         return
     args.repeats = args.repeats or 7
 

@@ -7,10 +7,12 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from bayesmix import _compile
 from bayesmix._compile import NOTICE, Recipe
+from bayesmix._kernels import mixture_pass, n_tasks, pass_kernels, resp_stats
 
 # A fresh process fits the README's first example and reports, per numba
 # dispatcher of bayesmix's kernels, how many signatures it had to compile
@@ -26,7 +28,10 @@ gm.predict_proba(X)
 misses = {{}}
 for name in ["_mixture", "_hierarchical", "_cholesky", "_kmeans", "_gibbs"]:
     module = importlib.import_module("bayesmix._kernels." + name)
-    for attr, f in vars(module).items():
+    kernels = dict(vars(module))
+    for pad, pair in getattr(module, "PASSES", {{}}).items():
+        kernels.update({{f"PASSES[{{pad}}][{{i}}]": f for i, f in enumerate(pair)}})
+    for attr, f in kernels.items():
         stats = getattr(f, "stats", None)
         n = sum(getattr(stats, "cache_misses", {{}}).values()) if stats is not None else 0
         if n:
@@ -53,14 +58,18 @@ def _notices(stderr):
 
 @pytest.mark.slow
 def test_cold_cache_compiles_in_workers_then_the_fit_compiles_nothing(tmp_path):
-    misses, err = _run("GaussianMixture(2, random_state=0)", tmp_path, BAYESMIX_COMPILE_WORKERS="2")
+    misses, err = _run("VariationalGaussianMixture(random_state=0)", tmp_path)
     notices = _notices(err)
     assert len(notices) == 1, err
-    assert "hierarchical start" in notices[0] and "EM passes" in notices[0]
-    # everything the fit (and its prediction) called came from the workers
-    assert misses == {}
+    for group in ("hierarchical start", "EM passes", "Student-t predictive"):
+        assert group in notices[0]
+    # the fitting process compiled the first group (the agglomeration) itself;
+    # everything else the fit and its prediction called came from the workers
+    agglomeration = {"_mixture._log", "_mixture.log_positive"}  # its callees from _mixture
+    assert "_hierarchical.agglomerate" in misses
+    assert all(k.startswith("_hierarchical.") or k in agglomeration for k in misses), misses
     # a later process: nothing to say, nothing to compile
-    misses, err = _run("VariationalGaussianMixture(random_state=0)", tmp_path)
+    misses, err = _run("GaussianMixture(2, random_state=0)", tmp_path)
     assert _notices(err) == []
     assert misses == {}
 
@@ -69,11 +78,11 @@ def test_notice_names_what_compiles_and_how_long(monkeypatch, capsys):
     Cold = _dispatcher({})
     monkeypatch.setattr(_compile, "_done", set())
     monkeypatch.setenv("BAYESMIX_COMPILE_WORKERS", "0")
-    recipes = (Recipe("test kernels", Cold, None),)
+    recipes = (Recipe("test kernels", lambda n_features: Cold, None),)
     _compile.compile_first(recipes)
     err = capsys.readouterr().err
     assert err == NOTICE.format(what="test kernels") + "\n"
-    assert "10-40 s" in err
+    assert "usually 10-30 s" in err
     _compile.compile_first(recipes)  # once per process
     assert capsys.readouterr().err == ""
 
@@ -97,7 +106,9 @@ def test_warm_kernels_and_unknown_caches_print_nothing(monkeypatch, capsys):
     warm = _dispatcher({("sig", "machine"): "kernel.1.nbc"})
     assert _compile.is_cached(warm) and _compile.is_cached(Unknown())
     assert not _compile.is_cached(_dispatcher({}))
-    _compile.compile_first((Recipe("warm", warm, None), Recipe("unknown", Unknown(), None)))
+    unknown = Unknown()
+    recipes = (Recipe("warm", lambda d: warm, None), Recipe("unknown", lambda d: unknown, None))
+    _compile.compile_first(recipes)
     assert capsys.readouterr().err == ""
 
 
@@ -121,7 +132,7 @@ def test_worker_env_makes_it_a_no_op(monkeypatch, capsys):
 
     monkeypatch.setenv("BAYESMIX_COMPILE_WORKER", "1")
     monkeypatch.setattr(_compile, "_done", set())
-    _compile.compile_first((Recipe("never", Boom(), None),))
+    _compile.compile_first((Recipe("never", lambda d: Boom(), None),))
     assert capsys.readouterr().err == ""
 
 
@@ -136,10 +147,57 @@ def test_worker_count(monkeypatch):
     monkeypatch.setenv("BAYESMIX_COMPILE_WORKERS", "0")
     assert _compile._n_workers(2) == 0
     monkeypatch.setenv("BAYESMIX_COMPILE_WORKERS", "8")
-    assert _compile._n_workers(2) == 2
+    assert _compile._n_workers(3) == 2  # the fitting process compiles the first group
+    assert _compile._n_workers(2) == 1
     assert _compile._n_workers(1) == 0  # one group: the fitting process compiles it
 
 
 def test_run_target_refuses_foreign_code():
     with pytest.raises(ValueError, match="not a bayesmix recipe"):
         _compile.run_target("os:system")
+
+
+def test_recipes_follow_the_number_of_features():
+    # one feature: quantile classes start EM, no agglomeration to compile
+    assert [r.name for r in _compile.EM if r.sentinel(1) is not None] == ["EM passes"]
+    assert [r.name for r in _compile.EM if r.sentinel(2) is not None] == [
+        "hierarchical start",
+        "EM passes",
+    ]
+    # the passes of 1-2, 3-4 and more features are different kernels
+    kernels = {d: _compile.EM[1].sentinel(d) for d in (1, 2, 3, 4, 5, 9)}
+    assert kernels[1] is kernels[2] and kernels[3] is kernels[4] and kernels[5] is kernels[9]
+    assert len({id(k) for k in kernels.values()}) == 3
+
+
+@pytest.mark.parametrize("n_features", [1, 2, 3, 4])
+@pytest.mark.parametrize("diagonal", [False, True])
+def test_specialised_passes_match_the_general_kernel_bit_for_bit(n_features, diagonal):
+    rng = np.random.default_rng(n_features)
+    n, k = 700, 3
+    Xt = rng.normal(size=(n_features, n)) * 3.0
+    w = rng.integers(0, 3, size=n).astype(float)
+    means = rng.normal(size=(k, n_features))
+    if diagonal:
+        prec = rng.uniform(0.5, 2.0, size=(k, 1, n_features))
+    else:
+        prec = np.triu(rng.normal(size=(k, n_features, n_features)) * 0.3)
+        idx = np.arange(n_features)
+        prec[:, idx, idx] = rng.uniform(0.5, 2.0, (k, n_features))
+    log_const = rng.normal(size=k)
+    resp = rng.dirichlet(np.ones(k), size=n)
+    special, general = pass_kernels(n_features), (mixture_pass, resp_stats)
+    assert special[0] is not general[0]
+    outs = []
+    for mp, rs in (special, general):
+        nt = n_tasks(n)
+        p = 1 if diagonal else n_features
+        out = [np.full(n, np.nan), np.full((n, k), np.nan), np.empty((nt, k)),
+               np.empty((nt, k, n_features)), np.empty((nt, k, p, n_features)),
+               np.zeros((nt, 2))]  # fmt: skip
+        mp(Xt, w, means, prec, log_const, np.full(k, np.inf), *out, 0, nt)
+        stats = [np.empty((nt, k)), np.empty((nt, k, n_features)), np.empty((nt, k, p, n_features))]
+        rs(Xt, w, resp, means, *stats, 0, nt)
+        outs.append(out + stats)
+    for a, b in zip(*outs, strict=True):
+        np.testing.assert_array_equal(a, b)

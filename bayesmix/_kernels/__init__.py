@@ -26,10 +26,12 @@ from ._incomplete import incomplete_pass, pattern_table
 from ._kmeans import nearest_centre, sq_dist_to_point
 from ._mixture import (
     BLOCK,
+    PASSES,
     TASK,
     exp_nonpositive,
     log_positive,
     mixture_pass,
+    pad_class,
     precision_cholesky,
     resp_stats,
 )
@@ -50,12 +52,14 @@ __all__ = [
     "mixture_pass",
     "n_tasks",
     "nearest_centre",
+    "pass_kernels",
     "precision_cholesky",
     "resp_stats",
     "run_tasks",
     "serial_kernels",
     "sq_dist_to_point",
     "upper_inverse",
+    "warm_up_student_t",
 ]
 
 _POOL: ThreadPoolExecutor | None = None
@@ -90,6 +94,14 @@ def _f64(a) -> np.ndarray:
     if a.flags.c_contiguous and a.flags.aligned and a.flags.writeable:
         return a
     return np.array(a, dtype=np.float64, order="C")
+
+
+def pass_kernels(n_features: int, gaussian: bool = True):
+    """``(mixture_pass, resp_stats)`` compiled for passes over ``n_features``
+    features whose components are all Gaussian (``gaussian``) or not: the
+    variants that hold only the code such a pass runs (same results as the
+    general kernels, less to compile on a first fit)."""
+    return PASSES[pad_class(n_features, gaussian)]
 
 
 def n_tasks(n_samples: int) -> int:
@@ -237,14 +249,14 @@ class MixtureStats:
             self._s2,
             self._ll,
         )
-        run_tasks(mixture_pass, args, self.n_task)
+        run_tasks(pass_kernels(Xt.shape[0], dof is None)[0], args, self.n_task)
         self._reduce()
         return self
 
     def from_resp(self, Xt, w, resp, shift):
         """Statistics of given responsibilities (n_samples, K) around ``shift`` (K, D)."""
         args = (_f64(Xt), _f64(w), _f64(resp), _f64(shift), self._s0, self._s1, self._s2)
-        run_tasks(resp_stats, args, self.n_task)
+        run_tasks(pass_kernels(Xt.shape[0])[1], args, self.n_task)
         self._ll[:] = np.nan
         self._reduce()
         return self
@@ -276,7 +288,7 @@ def log_prob_pass(Xt, means, prec, log_const, row_lse=None, resp=None, dof=None)
         np.empty((0, n_components, 1, Xt.shape[0])),
         ll,
     )
-    run_tasks(mixture_pass, args, n_task)
+    run_tasks(pass_kernels(Xt.shape[0], dof is None)[0], args, n_task)
     return ll.sum(axis=0)
 
 
@@ -332,3 +344,13 @@ def incomplete_e_step(
     s2 = s2 + np.swapaxes(s2, 1, 2)  # the kernel leaves zeros below the diagonal
     s2[:, idx, idx] = diag
     return s0.sum(axis=0), s1.sum(axis=0), s2, total_ll, total_icl
+
+
+def warm_up_student_t(n_features: int = 2) -> None:
+    """Compile the general pass (Student-t components: the Bayesian engines'
+    posterior predictive), run by :mod:`bayesmix._compile` in a worker process
+    on a fresh install; one kernel serves every number of features."""
+    del n_features
+    Xt = np.zeros((2, 8))
+    row = np.empty(8)
+    log_prob_pass(Xt, np.zeros((1, 2)), np.eye(2)[None], np.zeros(1), row_lse=row, dof=np.ones(1))

@@ -91,6 +91,34 @@ _NO_REASSOC = {
 }
 
 
+# Padding classes of the kernels specialised at compile time (see _specialise).
+ANY = 0
+
+
+def _specialise(fn, pad):
+    """Compile ``fn``, a kernel closed over its padding class ``pad``, with its own
+    name and cache files.
+
+    ``pad`` 2 or 4 (``TILE``): every component is a Gaussian and the features
+    pad to that size; ``ANY``: anything (Student-t components, more than 4
+    features).  numba reads ``pad`` as a constant and drops the branches of the
+    other classes before compiling, so a fit compiles only the code it runs
+    (the loops of a class are the same in every kernel that has them: the same
+    results).  Compiling every branch into one kernel cost several seconds of
+    a first fit.
+    """
+    fn.__qualname__ = fn.__name__ = f"{fn.__name__}_pad{pad}"
+    return njit(**_KERNEL)(fn)
+
+
+def pad_class(n_features: int, gaussian: bool) -> int:
+    """The padding class of a pass over ``n_features`` features: 2 or 4 for
+    Gaussian components with at most 4 features, else ``ANY``."""
+    if not gaussian or n_features > TILE:
+        return ANY
+    return 2 if n_features <= 2 else TILE
+
+
 @intrinsic
 def _bits_as_float(typingctx, bits):
     """Reinterpret the 64 bits of an int64 as a float64 (no conversion)."""
@@ -465,51 +493,56 @@ def _finish(m, c, nu, h, lp, mx):
                 mx[i] = v
 
 
-@njit(**_KERNEL)
-def _block_e(xb, m, mu, up, cshift, dof, n_features, diff, y, lp, e, mx, tot, sh):
-    """E-step of one block: ``lp[k, i] = log p_k(x_i) - M``, ``e = exp(lp - sh)``,
-    the row maxima ``mx``, row sums ``tot`` and shifts ``sh`` (0, or ``mx`` for
-    rescued rows), so that ``log sum_k p_k(x_i) = M + sh_i + log tot_i``."""
-    n_components = mu.shape[0]
-    n_pad = xb.shape[0]
-    diagonal = up.shape[1] == 1
-    for i in range(m):
-        mx[i] = -np.inf
-        tot[i] = 0.0
-    for k in range(n_components):
-        c = cshift[k]
-        nu = dof[k]
-        gaussian = nu == np.inf
-        if gaussian and n_pad == 2:
-            _gauss2(xb, m, mu[k], up[k], c, lp[k], mx)
-        elif gaussian and n_pad == TILE:
-            _gauss4(xb, m, mu[k], up[k], c, lp[k], mx)
-        else:
-            if diagonal:
-                _quad_diag(xb, m, mu[k], up[k, 0], lp[k])
-            else:
-                _centre(xb, m, mu[k], diff)
-                if n_pad > TILE:
-                    _quad_tiles(diff, m, up[k], y, lp[k])
-                else:
-                    _quad_generic(diff, m, up[k], y, lp[k])
-            _finish(m, c, nu, 0.5 * (nu + n_features), lp[k], mx)
-        _expsum(m, lp[k], e[k], tot)
-    lowest = 0.0
-    for i in range(m):
-        sh[i] = 0.0
-        lowest = min(lowest, mx[i])
-    if lowest < RESCUE:
+def _block_e_for(pad):
+    """The block E-step for components of padding class ``pad`` (see
+    :func:`_specialise`)."""
+
+    def _block_e(xb, m, mu, up, cshift, dof, n_features, diff, y, lp, e, mx, tot, sh):
+        """E-step of one block: ``lp[k, i] = log p_k(x_i) - M``, ``e = exp(lp - sh)``,
+        the row maxima ``mx``, row sums ``tot`` and shifts ``sh`` (0, or ``mx`` for
+        rescued rows), so that ``log sum_k p_k(x_i) = M + sh_i + log tot_i``."""
+        n_components = mu.shape[0]
+        n_pad = xb.shape[0]
+        diagonal = up.shape[1] == 1
         for i in range(m):
-            if mx[i] < RESCUE:
-                s = mx[i]
-                for k in range(n_components):
-                    e[k, i] = _exp(lp[k, i] - s)
-                t = 0.0
-                for k in range(n_components):
-                    t += e[k, i]
-                tot[i] = t
-                sh[i] = s
+            mx[i] = -np.inf
+            tot[i] = 0.0
+        for k in range(n_components):
+            c = cshift[k]
+            nu = dof[k]
+            gaussian = nu == np.inf
+            if pad == 2 or (pad == ANY and gaussian and n_pad == 2):
+                _gauss2(xb, m, mu[k], up[k], c, lp[k], mx)
+            elif pad == TILE or (pad == ANY and gaussian and n_pad == TILE):
+                _gauss4(xb, m, mu[k], up[k], c, lp[k], mx)
+            else:
+                if diagonal:
+                    _quad_diag(xb, m, mu[k], up[k, 0], lp[k])
+                else:
+                    _centre(xb, m, mu[k], diff)
+                    if n_pad > TILE:
+                        _quad_tiles(diff, m, up[k], y, lp[k])
+                    else:
+                        _quad_generic(diff, m, up[k], y, lp[k])
+                _finish(m, c, nu, 0.5 * (nu + n_features), lp[k], mx)
+            _expsum(m, lp[k], e[k], tot)
+        lowest = 0.0
+        for i in range(m):
+            sh[i] = 0.0
+            lowest = min(lowest, mx[i])
+        if lowest < RESCUE:
+            for i in range(m):
+                if mx[i] < RESCUE:
+                    s = mx[i]
+                    for k in range(n_components):
+                        e[k, i] = _exp(lp[k, i] - s)
+                    t = 0.0
+                    for k in range(n_components):
+                        t += e[k, i]
+                    tot[i] = t
+                    sh[i] = s
+
+    return _specialise(_block_e, pad)
 
 
 # ----------------------------------------------------------------------------- statistics
@@ -766,31 +799,39 @@ def _stats_full(xb, m, r, mu, diff, rdiff, a1, a2):
             a2[f0 + 3, g0 + 3] += c33
 
 
-@njit(**_KERNEL)
-def _block_stats(xb, m, e, scale, mu, r, diff, rdiff, a0, a1, a2):
-    """Add the statistics of one block, responsibilities times weights
-    ``e[k, :m] * scale[:m]``, to the padded task sums a0 (K,), a1 (K, n_pad),
-    a2 (K, n_pad, n_pad) or (K, 1, n_pad)."""
-    n_components = mu.shape[0]
-    n_pad = xb.shape[0]
-    for k in range(n_components):
-        if n_pad == 2:
-            a0[k] += _stats2(xb, m, e[k], scale, mu[k], a1[k], a2[k])
-            continue
-        if n_pad == TILE:
-            a0[k] += _stats4(xb, m, e[k], scale, mu[k], a1[k], a2[k])
-            continue
-        ek = e[k]
-        for i in range(m):
-            r[i] = ek[i] * scale[i]
-        tot = _sum(r, m)
-        if tot == 0.0:  # nothing of this component in the block
-            continue
-        a0[k] += tot
-        if a2.shape[1] == 1:
-            _stats_diag(xb, m, r, mu[k], a1[k], a2[k])
-        else:
-            _stats_full(xb, m, r, mu[k], diff, rdiff, a1[k], a2[k])
+def _block_stats_for(pad):
+    """The block statistics for padding class ``pad`` (see :func:`_specialise`)."""
+
+    def _block_stats(xb, m, e, scale, mu, r, diff, rdiff, a0, a1, a2):
+        """Add the statistics of one block, responsibilities times weights
+        ``e[k, :m] * scale[:m]``, to the padded task sums a0 (K,), a1 (K, n_pad),
+        a2 (K, n_pad, n_pad) or (K, 1, n_pad)."""
+        n_components = mu.shape[0]
+        n_pad = xb.shape[0]
+        for k in range(n_components):
+            if pad == 2 or (pad == ANY and n_pad == 2):
+                a0[k] += _stats2(xb, m, e[k], scale, mu[k], a1[k], a2[k])
+                continue
+            if pad == TILE or (pad == ANY and n_pad == TILE):
+                a0[k] += _stats4(xb, m, e[k], scale, mu[k], a1[k], a2[k])
+                continue
+            ek = e[k]
+            for i in range(m):
+                r[i] = ek[i] * scale[i]
+            tot = _sum(r, m)
+            if tot == 0.0:  # nothing of this component in the block
+                continue
+            a0[k] += tot
+            if a2.shape[1] == 1:
+                _stats_diag(xb, m, r, mu[k], a1[k], a2[k])
+            else:
+                _stats_full(xb, m, r, mu[k], diff, rdiff, a1[k], a2[k])
+
+    return _specialise(_block_stats, pad)
+
+
+_block_e0, _block_e2, _block_e4 = (_block_e_for(pad) for pad in (ANY, 2, TILE))
+_block_stats0, _block_stats2, _block_stats4 = (_block_stats_for(pad) for pad in (ANY, 2, TILE))
 
 
 @njit(cache=True, nogil=True)
@@ -822,129 +863,158 @@ def _accumulators(n_components, n_pad, packed):
 
 
 # ----------------------------------------------------------------------------- passes
-@njit(**_KERNEL)
-def mixture_pass(
-    Xt, w, means, prec, log_const, dof, row_lse, resp, s0, s1, s2, task_ll, task_lo, task_hi
-):
-    """E-step (and optionally the statistics of the M-step) over tasks [task_lo, task_hi).
+def _mixture_pass_for(pad):
+    """:func:`mixture_pass` for padding class ``pad`` (see :func:`_specialise`)."""
 
-    Parameters
-    ----------
-    Xt : (n_features, n_samples) float64, C-contiguous
-    w : (n_samples,) float64 frequency weights
-    means, prec, log_const : component description (module docstring)
-    dof : (n_components,) Student-t degrees of freedom; ``inf`` for a Gaussian
-    row_lse : (n_samples,) or (0,) output: ``log sum_k exp(log p_k(x_i))``
-    resp : (n_samples, n_components) or (0, n_components) output: responsibilities
-    s0 : (n_tasks, n_components) or (0, n_components) output: ``sum w r``
-    s1 : (n_tasks, n_components, n_features) output: ``sum w r (x - mu)``
-    s2 : (n_tasks, n_components, P, n_features) output, ``P`` = 1 (diagonal
-        second moments) or n_features (upper triangle of the full ones, zeros below)
-    task_ll : (n_tasks, 2) output: ``sum w lse`` and ``sum w log max_k r``
-    task_lo, task_hi : int, the range of tasks (``TASK`` rows each) to do
+    def mixture_pass(
+        Xt, w, means, prec, log_const, dof, row_lse, resp, s0, s1, s2, task_ll, task_lo, task_hi
+    ):
+        """E-step (and optionally the statistics of the M-step) over tasks [task_lo, task_hi).
 
-    The statistics are skipped when ``s0`` has no rows.
-    """
-    n_features, n_samples = Xt.shape
-    n_components = means.shape[0]
-    want_stats = s0.shape[0] > 0
-    want_lse = row_lse.shape[0] > 0
-    want_resp = resp.shape[0] > 0
-    n_pad = _n_pad(n_features)
-    mu = _pad_means(means, n_pad)
-    up = _pad_prec(prec, n_features, n_pad)
-    big_m = -np.inf
-    for k in range(n_components):
-        big_m = max(big_m, log_const[k])
-    cshift = np.empty(n_components)
-    for k in range(n_components):
-        cshift[k] = log_const[k] - big_m
-    xb = np.zeros((n_pad, BLOCK))
-    diff = np.zeros((n_pad, BLOCK))
-    rdiff = np.zeros((n_pad, BLOCK))
-    y = np.empty((TILE, BLOCK))
-    lp = np.empty((n_components, BLOCK))
-    e = np.empty((n_components, BLOCK))
-    mx = np.empty(BLOCK)
-    tot = np.empty(BLOCK)
-    sh = np.empty(BLOCK)
-    lse = np.empty(BLOCK)
-    wll = np.empty(BLOCK)
-    wicl = np.empty(BLOCK)
-    inv = np.empty(BLOCK)
-    winv = np.empty(BLOCK)
-    r = np.empty(BLOCK)
-    # the statistics asked for (the shape of s2), not the density mode, set the layout
-    a0, a1, a2 = _accumulators(n_components, n_pad, s2.shape[2] == 1 and n_pad > TILE)
-    for t in range(task_lo, task_hi):
-        ll = 0.0
-        icl = 0.0
-        a0[:] = 0.0
-        a1[:] = 0.0
-        a2[:] = 0.0
-        r_end = min(n_samples, (t + 1) * TASK)
-        for b0 in range(t * TASK, r_end, BLOCK):
-            m = min(BLOCK, r_end - b0)
-            _copy_block(Xt, b0, m, xb)
-            _block_e(xb, m, mu, up, cshift, dof, n_features, diff, y, lp, e, mx, tot, sh)
-            for i in range(m):
-                lt = _log(tot[i])
-                v = big_m + sh[i] + lt
-                lse[i] = v
-                wi = w[b0 + i]
-                # a row without weight adds nothing, even if its terms are not finite
-                wll[i] = wi * v if wi != 0.0 else 0.0
-                wicl[i] = wi * (mx[i] - sh[i] - lt) if wi != 0.0 else 0.0
-                iv = 1.0 / tot[i]
-                inv[i] = iv
-                winv[i] = wi * iv
-            ll += _sum(wll, m)
-            icl += _sum(wicl, m)
-            if want_lse:
+        Parameters
+        ----------
+        Xt : (n_features, n_samples) float64, C-contiguous
+        w : (n_samples,) float64 frequency weights
+        means, prec, log_const : component description (module docstring)
+        dof : (n_components,) Student-t degrees of freedom; ``inf`` for a Gaussian
+        row_lse : (n_samples,) or (0,) output: ``log sum_k exp(log p_k(x_i))``
+        resp : (n_samples, n_components) or (0, n_components) output: responsibilities
+        s0 : (n_tasks, n_components) or (0, n_components) output: ``sum w r``
+        s1 : (n_tasks, n_components, n_features) output: ``sum w r (x - mu)``
+        s2 : (n_tasks, n_components, P, n_features) output, ``P`` = 1 (diagonal
+            second moments) or n_features (upper triangle of the full ones, zeros below)
+        task_ll : (n_tasks, 2) output: ``sum w lse`` and ``sum w log max_k r``
+        task_lo, task_hi : int, the range of tasks (``TASK`` rows each) to do
+
+        The statistics are skipped when ``s0`` has no rows.
+        """
+        n_features, n_samples = Xt.shape
+        n_components = means.shape[0]
+        want_stats = s0.shape[0] > 0
+        want_lse = row_lse.shape[0] > 0
+        want_resp = resp.shape[0] > 0
+        n_pad = _n_pad(n_features)
+        mu = _pad_means(means, n_pad)
+        up = _pad_prec(prec, n_features, n_pad)
+        big_m = -np.inf
+        for k in range(n_components):
+            big_m = max(big_m, log_const[k])
+        cshift = np.empty(n_components)
+        for k in range(n_components):
+            cshift[k] = log_const[k] - big_m
+        xb = np.zeros((n_pad, BLOCK))
+        diff = np.zeros((n_pad, BLOCK))
+        rdiff = np.zeros((n_pad, BLOCK))
+        y = np.empty((TILE, BLOCK))
+        lp = np.empty((n_components, BLOCK))
+        e = np.empty((n_components, BLOCK))
+        mx = np.empty(BLOCK)
+        tot = np.empty(BLOCK)
+        sh = np.empty(BLOCK)
+        lse = np.empty(BLOCK)
+        wll = np.empty(BLOCK)
+        wicl = np.empty(BLOCK)
+        inv = np.empty(BLOCK)
+        winv = np.empty(BLOCK)
+        r = np.empty(BLOCK)
+        # the statistics asked for (the shape of s2), not the density mode, set the layout
+        a0, a1, a2 = _accumulators(n_components, n_pad, s2.shape[2] == 1 and n_pad > TILE)
+        for t in range(task_lo, task_hi):
+            ll = 0.0
+            icl = 0.0
+            a0[:] = 0.0
+            a1[:] = 0.0
+            a2[:] = 0.0
+            r_end = min(n_samples, (t + 1) * TASK)
+            for b0 in range(t * TASK, r_end, BLOCK):
+                m = min(BLOCK, r_end - b0)
+                _copy_block(Xt, b0, m, xb)
+                if pad == 2:
+                    _block_e2(xb, m, mu, up, cshift, dof, n_features, diff, y, lp, e, mx, tot, sh)
+                elif pad == TILE:
+                    _block_e4(xb, m, mu, up, cshift, dof, n_features, diff, y, lp, e, mx, tot, sh)
+                else:
+                    _block_e0(xb, m, mu, up, cshift, dof, n_features, diff, y, lp, e, mx, tot, sh)
                 for i in range(m):
-                    row_lse[b0 + i] = lse[i]
-            if want_resp:
+                    lt = _log(tot[i])
+                    v = big_m + sh[i] + lt
+                    lse[i] = v
+                    wi = w[b0 + i]
+                    # a row without weight adds nothing, even if its terms are not finite
+                    wll[i] = wi * v if wi != 0.0 else 0.0
+                    wicl[i] = wi * (mx[i] - sh[i] - lt) if wi != 0.0 else 0.0
+                    iv = 1.0 / tot[i]
+                    inv[i] = iv
+                    winv[i] = wi * iv
+                ll += _sum(wll, m)
+                icl += _sum(wicl, m)
+                if want_lse:
+                    for i in range(m):
+                        row_lse[b0 + i] = lse[i]
+                if want_resp:
+                    for i in range(m):
+                        for k in range(n_components):
+                            resp[b0 + i, k] = e[k, i] * inv[i]
+                if want_stats:
+                    if pad == 2:
+                        _block_stats2(xb, m, e, winv, mu, r, diff, rdiff, a0, a1, a2)
+                    elif pad == TILE:
+                        _block_stats4(xb, m, e, winv, mu, r, diff, rdiff, a0, a1, a2)
+                    else:
+                        _block_stats0(xb, m, e, winv, mu, r, diff, rdiff, a0, a1, a2)
+            if want_stats:
+                _store_task(t, a0, a1, a2, s0, s1, s2)
+            task_ll[t, 0] = ll
+            task_ll[t, 1] = icl
+
+    return _specialise(mixture_pass, pad)
+
+
+def _resp_stats_for(pad):
+    """:func:`resp_stats` for padding class ``pad`` (see :func:`_specialise`)."""
+
+    def resp_stats(Xt, w, resp, shift, s0, s1, s2, task_lo, task_hi):
+        """Weighted statistics for given responsibilities ``resp`` (n_samples, n_components),
+        accumulated around ``shift`` (n_components, n_features); same outputs as
+        :func:`mixture_pass`.  Used to start EM from an initial partition and by
+        the engines that hold responsibilities themselves."""
+        n_features, n_samples = Xt.shape
+        n_components = resp.shape[1]
+        n_pad = _n_pad(n_features)
+        mu = _pad_means(shift, n_pad)
+        packed = s2.shape[2] == 1 and n_pad > TILE
+        xb = np.zeros((n_pad, BLOCK))
+        diff = np.zeros((n_pad, BLOCK))
+        rdiff = np.zeros((n_pad, BLOCK))
+        e = np.empty((n_components, BLOCK))
+        r = np.empty(BLOCK)
+        a0, a1, a2 = _accumulators(n_components, n_pad, packed)
+        for t in range(task_lo, task_hi):
+            a0[:] = 0.0
+            a1[:] = 0.0
+            a2[:] = 0.0
+            r_end = min(n_samples, (t + 1) * TASK)
+            for b0 in range(t * TASK, r_end, BLOCK):
+                m = min(BLOCK, r_end - b0)
+                _copy_block(Xt, b0, m, xb)
                 for i in range(m):
                     for k in range(n_components):
-                        resp[b0 + i, k] = e[k, i] * inv[i]
-            if want_stats:
-                _block_stats(xb, m, e, winv, mu, r, diff, rdiff, a0, a1, a2)
-        if want_stats:
+                        e[k, i] = resp[b0 + i, k]
+                wb = w[b0 : b0 + m]
+                if pad == 2:
+                    _block_stats2(xb, m, e, wb, mu, r, diff, rdiff, a0, a1, a2)
+                elif pad == TILE:
+                    _block_stats4(xb, m, e, wb, mu, r, diff, rdiff, a0, a1, a2)
+                else:
+                    _block_stats0(xb, m, e, wb, mu, r, diff, rdiff, a0, a1, a2)
             _store_task(t, a0, a1, a2, s0, s1, s2)
-        task_ll[t, 0] = ll
-        task_ll[t, 1] = icl
+
+    return _specialise(resp_stats, pad)
 
 
-@njit(**_KERNEL)
-def resp_stats(Xt, w, resp, shift, s0, s1, s2, task_lo, task_hi):
-    """Weighted statistics for given responsibilities ``resp`` (n_samples, n_components),
-    accumulated around ``shift`` (n_components, n_features); same outputs as
-    :func:`mixture_pass`.  Used to start EM from an initial partition and by
-    the engines that hold responsibilities themselves."""
-    n_features, n_samples = Xt.shape
-    n_components = resp.shape[1]
-    n_pad = _n_pad(n_features)
-    mu = _pad_means(shift, n_pad)
-    packed = s2.shape[2] == 1 and n_pad > TILE
-    xb = np.zeros((n_pad, BLOCK))
-    diff = np.zeros((n_pad, BLOCK))
-    rdiff = np.zeros((n_pad, BLOCK))
-    e = np.empty((n_components, BLOCK))
-    r = np.empty(BLOCK)
-    a0, a1, a2 = _accumulators(n_components, n_pad, packed)
-    for t in range(task_lo, task_hi):
-        a0[:] = 0.0
-        a1[:] = 0.0
-        a2[:] = 0.0
-        r_end = min(n_samples, (t + 1) * TASK)
-        for b0 in range(t * TASK, r_end, BLOCK):
-            m = min(BLOCK, r_end - b0)
-            _copy_block(Xt, b0, m, xb)
-            for i in range(m):
-                for k in range(n_components):
-                    e[k, i] = resp[b0 + i, k]
-            _block_stats(xb, m, e, w[b0 : b0 + m], mu, r, diff, rdiff, a0, a1, a2)
-        _store_task(t, a0, a1, a2, s0, s1, s2)
+#: The passes by padding class: ``PASSES[pad]`` is ``(mixture_pass, resp_stats)``.
+PASSES = {pad: (_mixture_pass_for(pad), _resp_stats_for(pad)) for pad in (ANY, 2, TILE)}
+mixture_pass, resp_stats = PASSES[ANY]
 
 
 # ----------------------------------------------------------------------------- M-step helper
