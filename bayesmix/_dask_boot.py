@@ -106,17 +106,9 @@ def bootstrap(model, X, n_boot, method, sample_weight, random_state):
     if w is not None:
         counts_like = bool(dask.compute((w == w.round()).all())[0])
     rng = check_random_state(random_state)
-    params = model.get_params()
-    params.update(  # as in memory (bayesmix._em_bootstrap.bootstrap_em)
-        weights_init=model.weights_,
-        means_init=model.means_,
-        precisions_init=model.precisions_,
-        n_init="auto",
-        tol="auto",
-        max_iter=max(model.max_iter, 1000),
-        warm_start=False,
-        verbose=0,
-    )
+    from ._em_bootstrap import replicate_params
+
+    params = replicate_params(model)
     seeds = rng.integers(0, 2**63 - 1, size=n_boot)
     weight_seeds = rng.integers(0, 2**63 - 1, size=n_boot)
     caught: list[str] = []

@@ -68,17 +68,9 @@ def _cell(X, w, ct, k, seed, params):
 def _refine(model, X, w, params):
     """The selected cell continued from its parameters to ``tol="auto"`` (as
     ``selection._refine`` does in memory)."""
-    refined = dict(
-        params,
-        n_components=model.n_components,
-        covariance_type=model.covariance_type,
-        random_state=model.random_state,
-        tol="auto",
-        n_init=1,
-        weights_init=model.weights_,
-        means_init=model.means_,
-        precisions_init=model.precisions_,
-    )
+    from .selection import refine_params
+
+    refined = refine_params(model, params)
     with capturing_warnings(), warning_sink([]):
         more = GaussianMixture(**refined).fit(X, sample_weight=w)
     more.set_params(**model.get_params())

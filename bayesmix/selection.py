@@ -476,11 +476,10 @@ def select_model(
     )
 
 
-def _refine(model, params: dict, data):
-    """The selected cell, continued from its parameters to its optimum
-    (``tol="auto"``): the grid stops every cell at a change of 1e-4 in the mean
-    log-likelihood, which is enough to rank them but not to report the winner."""
-    refined = dict(
+def refine_params(model, params: dict) -> dict:
+    """The parameters that continue the selected cell ``model`` from its fit to
+    its optimum (``tol="auto"``), in memory and on Dask input alike."""
+    return dict(
         params,
         n_components=model.n_components,
         covariance_type=model.covariance_type,
@@ -491,6 +490,13 @@ def _refine(model, params: dict, data):
         means_init=model.means_,
         precisions_init=model.precisions_,
     )
+
+
+def _refine(model, params: dict, data):
+    """The selected cell, continued from its parameters to its optimum
+    (``tol="auto"``): the grid stops every cell at a change of 1e-4 in the mean
+    log-likelihood, which is enough to rank them but not to report the winner."""
+    refined = refine_params(model, params)
     # discarded through the shared capture, not catch_warnings: a selection in
     # another thread may open or close its capture meanwhile
     with capturing_warnings(), warning_sink([]):
