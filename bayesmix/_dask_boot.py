@@ -17,7 +17,7 @@ its own generator seeded by the replicate's seed and the chunk's position
   Dirichlet weights up to their total, which EM ignores (Rubin 1981; Newton &
   Raftery 1994).
 
-Each replicate is then refitted as in memory (:func:`bayesmix._em_bootstrap._refit`:
+Each replicate is then refitted as in memory (:func:`bayesmix._replicates.refit`:
 the full-data fit as the first start, four screened starts besides, run to
 ``tol="auto"``), through the Dask EM, one replicate after another (Dask
 spreads each replicate's passes over the workers).  The posterior carries no
@@ -26,21 +26,17 @@ observed data (``X`` is not pulled into memory).
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
 from . import _dask
-from . import _em_core as core
 from ._process_state import capturing_warnings, warning_sink
+from ._replicates import aligned, refit, replicate_params, warn_troubles
 from ._validation import (
     check_choice,
-    check_distinct_rows,
     check_fitted,
     check_int,
     check_random_state,
 )
-from .exceptions import ConvergenceWarning
 
 __all__ = ["bootstrap"]
 
@@ -72,25 +68,14 @@ def replicate_weights(X, w, seed: int, method: str, counts_like: bool):
 
 
 def _refit(params: dict, X, weights):
-    """:func:`bayesmix._em_bootstrap._refit` on a Dask array."""
-    from ._em_bootstrap import _Replicate
-
-    config, rng = core.check_config(params)
-    data = _dask.prepare(X, weights, config.n_components, rng)
-    check_distinct_rows(config.n_components, data.n_distinct)
-    given = core.check_init_arrays(config, params, data.n_features)
-    if config.n_components == 1:
-        return _Replicate(config, data, core.fit(config, data, rng, given))
-    ctx = core.context(data, config.reg_covar)
-    start = core.initial_params(config, data, rng, given, ctx)
-    return _Replicate(config, data, core.fit(config, data, rng, {}, start=start))
+    """A replicate's refit (:func:`bayesmix._replicates.refit`) through the Dask EM."""
+    return refit(params, lambda config, rng: _dask.prepare(X, weights, config.n_components, rng))
 
 
 def bootstrap(model, X, n_boot, method, sample_weight, random_state):
     """:func:`bayesmix.bootstrap_em` for Dask input (module docstring)."""
     import dask
 
-    from ._em_bootstrap import _aligned
     from .posterior import MixturePosterior
 
     check_fitted(model)
@@ -106,8 +91,6 @@ def bootstrap(model, X, n_boot, method, sample_weight, random_state):
     if w is not None:
         counts_like = bool(dask.compute((w == w.round()).all())[0])
     rng = check_random_state(random_state)
-    from ._em_bootstrap import replicate_params
-
     params = replicate_params(model)
     seeds = rng.integers(0, 2**63 - 1, size=n_boot)
     weight_seeds = rng.integers(0, 2**63 - 1, size=n_boot)
@@ -120,34 +103,7 @@ def bootstrap(model, X, n_boot, method, sample_weight, random_state):
                 fits.append(_refit({**params, "random_state": int(seeds[b])}, X, wb))
             except (ValueError, np.linalg.LinAlgError) as exc:
                 fits.append(str(exc))
-    failures = [f for f in fits if isinstance(f, str)]
-    kept = [f for f in fits if not isinstance(f, str)]
-    if not kept:
-        raise ValueError(
-            f"every bootstrap replicate failed (first reason: {failures[0]}); the model "
-            "cannot be refitted to resampled data - lower n_components."
-        )
-    not_converged = sum(not f.best.converged and model.max_iter > 0 for f in kept)
-    notes = []
-    if failures:
-        notes.append(f"{len(failures)} replicate(s) failed and were dropped ({failures[0]})")
-    if not_converged:
-        notes.append(f"{not_converged} replicate(s) stopped at max_iter={model.max_iter}")
-    if caught:
-        notes.append(f"the replicates raised {len(caught)} warning(s) ({caught[0]})")
-    if notes:
-        warnings.warn(
-            f"Bootstrap of {n_boot} EM replicates: {'; '.join(notes)}. Intervals from such "
-            "replicates are less reliable; consider fewer components or a larger max_iter.",
-            ConvergenceWarning,
-            stacklevel=3,
-        )
-    weights, means, covs = _aligned(
-        model,
-        np.asarray([f.weights for f in kept]),
-        np.asarray([f.means for f in kept]),
-        np.asarray([f.covariances for f in kept]),
-    )
+    weights, means, covs = aligned(model, warn_troubles(model, n_boot, fits, caught, 3))
     return MixturePosterior.from_draws(
         weights[None],
         means[None],

@@ -233,6 +233,10 @@ class Data:
         return data
 
     @property
+    def n_features(self) -> int:
+        return self.X.shape[1]
+
+    @property
     def filled(self) -> np.ndarray:
         """``Xt`` (n_features, n_samples) with missing cells at 0, the observed
         mean in standardised units: the initialisations' view of the data."""

@@ -14,23 +14,19 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from . import _em_core as core
 from ._dask import is_dask
 from ._data import prepare
 from ._kernels import _n_threads, serial_kernels
 from ._process_state import capturing_warnings, single_threaded_blas, warning_sink
-from ._relabel import apply_permutation, assign_labels
+from ._replicates import Replicate, aligned, refit, replicate_params, warn_troubles
 from ._validation import (
     check_choice,
-    check_distinct_rows,
     check_fitted,
     check_int,
     check_random_state,
     check_sample_weight,
     check_X,
 )
-from .covariance import get_structure
-from .exceptions import ConvergenceWarning
 from .posterior import MixturePosterior
 
 __all__ = ["bootstrap_em"]
@@ -48,33 +44,6 @@ def _bootstrap_weights(rng, w, method):
     # weighted likelihood bootstrap: Dirichlet weights of the (expanded) rows
     g = rng.standard_gamma(w) if counts_like else w * rng.standard_exponential(w.shape[0])
     return g * (total / g.sum())
-
-
-def replicate_params(model) -> dict:
-    """The parameters of every bootstrap replicate's refit of ``model``, in
-    memory and on Dask input alike.
-
-    Every replicate runs to its own optimum ("auto" stops there whatever the
-    model's tol): a replicate stopped a few iterations after the full-data start
-    would stay beside it, and the intervals would be far too narrow.  And it
-    searches for its best optimum as the fit did (n_init="auto": the full-data
-    fit replaces the hierarchical start, then four screened starts): on
-    overlapping components a replicate's best optimum is often in another basin
-    than the full-data fit's, and the warm start alone would miss that spread
-    (90% intervals covered 83% of the time instead of 95%; bench_defaults.py).
-    """
-    params = model.get_params()
-    params.update(
-        weights_init=model.weights_,
-        means_init=model.means_,
-        precisions_init=model.precisions_,
-        n_init="auto",
-        tol="auto",
-        max_iter=max(model.max_iter, 1000),
-        warm_start=False,
-        verbose=0,
-    )
-    return params
 
 
 def bootstrap_em(
@@ -176,40 +145,7 @@ def bootstrap_em(
         else:
             with ThreadPoolExecutor(n_threads, thread_name_prefix="bayesmix-boot") as pool:
                 fits = list(pool.map(one, range(n_boot)))
-    weights, means, covs = [], [], []
-    failures, not_converged, degenerate = [], 0, 0
-    for fit in fits:
-        if isinstance(fit, str):
-            failures.append(fit)
-            continue
-        not_converged += not fit.best.converged and model.max_iter > 0
-        degenerate += bool(fit.messages)
-        weights.append(fit.weights)
-        means.append(fit.means)
-        covs.append(fit.covariances)
-    if not weights:
-        raise ValueError(
-            f"every bootstrap replicate failed (first reason: {failures[0]}); the model "
-            "cannot be refitted to resampled data - lower n_components."
-        )
-    notes = []
-    if failures:
-        notes.append(f"{len(failures)} replicate(s) failed and were dropped ({failures[0]})")
-    if not_converged:
-        notes.append(f"{not_converged} replicate(s) stopped at max_iter={model.max_iter}")
-    if degenerate:
-        notes.append(f"{degenerate} replicate(s) needed regularisation or re-seeding")
-    if caught:
-        notes.append(f"the replicates raised {len(caught)} warning(s) ({caught[0]})")
-    if notes:
-        warnings.warn(
-            f"Bootstrap of {n_boot} EM replicates: {'; '.join(notes)}. Intervals from "
-            "such replicates are less reliable; consider fewer components or a larger "
-            "max_iter.",
-            ConvergenceWarning,
-            stacklevel=2,
-        )
-    weights, means, covs = _aligned(model, np.asarray(weights), np.asarray(means), np.asarray(covs))
+    weights, means, covs = aligned(model, warn_troubles(model, n_boot, fits, caught, 2))
     X_rows, w_rows = X_arr, sample_weight
     if np.isnan(X_arr).any():
         # The posterior layer scores complete rows; the replicates used every
@@ -239,48 +175,13 @@ def bootstrap_em(
     )
 
 
-def _aligned(model, weights, means, covs):
-    """Each replicate's components matched to the fit's (n_draws, K, ...): the
-    assignment of least total Mahalanobis distance between replicate means and
-    the fit's means, under the fit's covariances (replicates that ended in
-    another basin than the fit's come in any order)."""
-    k, d = model.means_.shape
-    if k == 1:
-        return weights, means, covs
-    ref_prec = np.linalg.inv(get_structure(model.covariance_type).to_full(model.covariances_, k, d))
-    diff = means[:, :, None, :] - model.means_[None, None, :, :]  # (draw, slot, label, D)
-    cost = np.einsum("bsjd,jde,bsje->bsj", diff, ref_prec, diff, optimize=True)
-    perm = assign_labels(cost)
-    return (
-        apply_permutation(weights, perm, axis=1),
-        apply_permutation(means, perm, axis=1),
-        apply_permutation(covs, perm, axis=1),
-    )
+def _refit(params: dict, X, sample_weight) -> Replicate:
+    """A replicate's refit (:func:`bayesmix._replicates.refit`) on ``X`` with
+    the replicate's weights ``sample_weight``."""
 
+    def prepare_data(config, rng):
+        return prepare(
+            X, sample_weight, config.n_components, rescale_weights=True, allow_missing=True
+        )
 
-class _Replicate:
-    """One replicate's fit, in data units (full covariance matrices)."""
-
-    def __init__(self, config, data, result):
-        p, std = result.best.params, data.std
-        k, d = p.means.shape
-        self.best, self.messages = result.best, result.messages
-        self.weights = p.weights.copy()
-        self.means = p.means * std.scale + std.center
-        self.covariances = config.structure.to_full(p.covariances * std.scale**2, k, d)
-
-
-def _refit(params: dict, X, sample_weight) -> _Replicate:
-    """EM on ``X`` with weights ``sample_weight``, fitted as ``n_init="auto"``
-    fits (four screened starts besides the first) with the initial parameters
-    ``params["weights_init"]`` ... (the full-data fit) as the first start in
-    place of the hierarchical one."""
-    config, rng = core.check_config(params)
-    data = prepare(X, sample_weight, config.n_components, rescale_weights=True, allow_missing=True)
-    check_distinct_rows(config.n_components, data.n_distinct)
-    given = core.check_init_arrays(config, params, data.Xt.shape[0])
-    if config.n_components == 1:  # one optimum: no other start can find another
-        return _Replicate(config, data, core.fit(config, data, rng, given))
-    ctx = core.context(data, config.reg_covar)
-    start = core.initial_params(config, data, rng, given, ctx)
-    return _Replicate(config, data, core.fit(config, data, rng, {}, start=start))
+    return refit(params, prepare_data)

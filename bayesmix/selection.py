@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -28,38 +27,20 @@ from . import _em_core as em_core
 from . import io as _io
 from ._dask import is_dask
 from ._data import prepare
+from ._grid import check_grid, choose, empty_row, fail_row, fill_row
 from ._kernels import serial_kernels
 from ._process_state import capturing_warnings, single_threaded_blas, thread_state, warning_sink
 from ._validation import (
-    check_choice,
     check_distinct_rows,
     check_int,
     check_random_state,
     check_sample_weight,
     check_X,
 )
-from .covariance import COVARIANCE_TYPES, MCLUST_MODELS, MCLUST_MODELS_1D, get_structure
-from .em import GaussianMixture, fit_prepared, training_criteria
-from .exceptions import ConvergenceWarning
+from .covariance import COVARIANCE_TYPES, get_structure
+from .em import GaussianMixture, fit_prepared
 
 __all__ = ["ModelSelection", "select_model"]
-
-CRITERIA = ("bic", "aic", "icl", "cv")
-TABLE_COLUMNS = (
-    "covariance_type",
-    "n_components",
-    "log_likelihood",
-    "n_parameters",
-    "bic",
-    "aic",
-    "icl",
-    "cv_log_likelihood",
-    "converged",
-    "n_iter",
-    "fit_time",
-    "warnings",
-    "error",
-)
 
 _local = thread_state  # .sink: the warnings of the grid cell this thread fits
 
@@ -188,8 +169,7 @@ def _fit_cell(data, ct, k, seed, params, criterion, folds, start=None, cv_data=N
     ``(error, warnings)`` pair when that initialisation failed, or None for
     the estimator's own ``init_params``.
     """
-    row = {name: np.nan for name in TABLE_COLUMNS}
-    row.update(covariance_type=ct, n_components=k, converged=False, warnings="", error="")
+    row = empty_row(ct, k)
     sink: list[str] = []
     _local.sink = sink
     begin = time.perf_counter()
@@ -199,24 +179,8 @@ def _fit_cell(data, ct, k, seed, params, criterion, folds, start=None, cv_data=N
             sink.extend(start[1])
             raise _InitFailed(start[0])
         cell = dict(params, n_components=k, covariance_type=ct, random_state=seed)
-        model = fit_prepared(cell, data, start=start)
-        row.update(
-            **training_criteria(model),
-            converged=bool(model.converged_),
-            n_iter=model.n_iter_,
-        )
-        if model.collapsed_components_.size:
-            # A spike on a point or subspace: the likelihood is unbounded there, so
-            # the criterion means nothing (mclust reports such a fit as singular).
-            row["error"] = (
-                f"singular: component(s) {model.collapsed_components_.tolist()} collapsed "
-                "onto a point or a subspace in every restart"
-            )
-            # no numbers for a failed row: the spike's likelihood is not a fit's
-            for key in ("log_likelihood", "bic", "aic", "icl"):
-                row[key] = np.nan
-            model = None
-        elif criterion == "cv":
+        model = fill_row(row, fit_prepared(cell, data, start=start))
+        if model is not None and criterion == "cv":
             X, w = cv_data  # the caller's rows, which the folds index
             held_out = 0.0
             for test in folds:
@@ -229,9 +193,7 @@ def _fit_cell(data, ct, k, seed, params, criterion, folds, start=None, cv_data=N
         row["error"] = str(exc)
         model = None
     except Exception as exc:  # a failed fit is a row, never an exception
-        row["error"] = f"{type(exc).__name__}: {exc}"
-        for key in ("log_likelihood", "bic", "aic", "icl", "cv_log_likelihood"):
-            row[key] = np.nan
+        fail_row(row, f"{type(exc).__name__}: {exc}")
         model = None
     finally:
         _local.sink = None
@@ -344,28 +306,26 @@ def select_model(
     >>> sel.best_params_
     {'covariance_type': 'EEE', 'n_components': 3}
     """
-    import pandas as pd  # a dependency of xarray, hence of arviz-base
-
     if is_dask(X) or is_dask(sample_weight):  # every cell through the Dask EM
         from ._dask_select import select
 
-        return select(
-            X,
-            n_components,
-            covariance_types,
+        return ModelSelection(
+            *select(
+                X,
+                n_components,
+                covariance_types,
+                criterion,
+                sample_weight=sample_weight,
+                random_state=random_state,
+                params=params,
+            ),
             criterion,
-            sample_weight=sample_weight,
-            random_state=random_state,
-            params=params,
         )
     # NaN cells are missing values: every cell's EM marginalises them
     X_arr, names = check_X(X, min_samples=2, allow_nan=True)
     w = check_sample_weight(sample_weight, X_arr.shape[0])
-    ks = _check_components(n_components)
-    cts = _distinct_models(
-        _check_covariance_types(covariance_types, X_arr.shape[1]), X_arr.shape[1]
-    )
-    check_choice(criterion, "criterion", CRITERIA)
+    grid = check_grid(n_components, covariance_types, criterion, X_arr.shape[1], params)
+    ks, cts, params = grid.ks, grid.cts, grid.params
     n_folds = check_int(n_folds, "n_folds", low=2)
     if criterion == "cv" and n_folds > X_arr.shape[0]:
         raise ValueError(
@@ -373,13 +333,6 @@ def select_model(
             "lower n_folds."
         )
     n_jobs = _n_jobs(n_jobs)
-    for bad in ("n_components", "covariance_type", "random_state"):
-        if bad in params:
-            raise TypeError(f"{bad} is set by select_model itself; do not pass it in **params.")
-    refine = "tol" not in params
-    params.setdefault("tol", 1e-4)
-    params.setdefault("n_init", 1)
-    GaussianMixture(**params)  # unknown parameter names fail here, before any fit
     rng = check_random_state(random_state)
     # One seed for the whole grid, as mclust clusters once for every G: the
     # hierarchical start (and its subsample) is then computed once and cut at each K.
@@ -432,124 +385,16 @@ def select_model(
     if names is not None:  # the fits saw an array; the user's models know the columns
         for model in models.values():
             model.feature_names_in_ = names
-    table = pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
-    table["n_components"] = table["n_components"].astype(int)
-    table["converged"] = table["converged"].astype(bool)
 
-    if criterion == "cv":
-        scores = -table["cv_log_likelihood"].to_numpy(dtype=float)
-    else:
-        scores = table[criterion].to_numpy(dtype=float)
-    if np.isnan(scores).all():
-        reasons = "; ".join(dict.fromkeys(e for e in table["error"] if e))
-        warnings.warn(
-            f"every fit of the grid failed ({reasons}); best_ is None.",
-            ConvergenceWarning,
-            stacklevel=2,
-        )
-        return ModelSelection(None, {}, table, models, criterion)
-    best_row = table.iloc[int(np.nanargmin(scores))]
-    best_key = (best_row["covariance_type"], int(best_row["n_components"]))
-    best = models[best_key]
-    if refine:
-        best = _refine(best, params, data)
-        models[best_key] = best
-        at = int(np.nanargmin(scores))
-        for key, value in training_criteria(best).items():
-            table.loc[table.index[at], key] = value
-        table.loc[table.index[at], ["converged", "n_iter"]] = [bool(best.converged_), best.n_iter_]
+    def refit(model, refined):
+        # the grid stops every cell at a change of 1e-4 in the mean
+        # log-likelihood, enough to rank them but not to report the winner;
+        # discarded through the shared capture, not catch_warnings: a selection
+        # in another thread may open or close its capture meanwhile
+        with capturing_warnings(), warning_sink([]):
+            more = fit_prepared(refined, data)
         if names is not None:
-            best.feature_names_in_ = names
-    if not best.converged_:
-        warnings.warn(
-            f"the selected model ({best_key[0]}, {best_key[1]} components) did not converge "
-            f"within max_iter; increase max_iter (see table_['warnings']).",
-            ConvergenceWarning,
-            stacklevel=2,
-        )
-    return ModelSelection(
-        best,
-        {"covariance_type": best_key[0], "n_components": best_key[1]},
-        table,
-        models,
-        criterion,
-    )
+            more.feature_names_in_ = names
+        return more
 
-
-def refine_params(model, params: dict) -> dict:
-    """The parameters that continue the selected cell ``model`` from its fit to
-    its optimum (``tol="auto"``), in memory and on Dask input alike."""
-    return dict(
-        params,
-        n_components=model.n_components,
-        covariance_type=model.covariance_type,
-        random_state=model.random_state,
-        tol="auto",
-        n_init=1,
-        weights_init=model.weights_,
-        means_init=model.means_,
-        precisions_init=model.precisions_,
-    )
-
-
-def _refine(model, params: dict, data):
-    """The selected cell, continued from its parameters to its optimum
-    (``tol="auto"``): the grid stops every cell at a change of 1e-4 in the mean
-    log-likelihood, which is enough to rank them but not to report the winner."""
-    refined = refine_params(model, params)
-    # discarded through the shared capture, not catch_warnings: a selection in
-    # another thread may open or close its capture meanwhile
-    with capturing_warnings(), warning_sink([]):
-        more = fit_prepared(refined, data)
-    # the model keeps the user's parameters; only its fit moves to the optimum
-    more.set_params(**{k: v for k, v in model.get_params().items()})
-    more.n_iter_ = model.n_iter_ + more.n_iter_
-    return more
-
-
-def _check_components(n_components) -> list[int]:
-    if isinstance(n_components, (int, np.integer)) and not isinstance(n_components, bool):
-        n_components = [n_components]
-    try:
-        ks = list(n_components)
-    except TypeError:
-        raise TypeError(
-            "n_components must be an iterable of positive integers, e.g. range(1, 10)."
-        ) from None
-    if not ks:
-        raise ValueError("n_components is empty; pass at least one number of components.")
-    ks = [check_int(k, "each n_components", low=1) for k in ks]
-    return list(dict.fromkeys(ks))
-
-
-def _distinct_models(cts: list[str], n_features: int) -> list[str]:
-    """The covariance types that are distinct models for ``n_features``.
-
-    With one feature a covariance is a variance, either one per component or
-    one shared, so "full", "diag" and "spherical" are the same model (mclust's
-    "V") and "tied" is mclust's "E".  The grid keeps the first type of each
-    model, in the order given, so the table shows each model once.
-    """
-    if n_features != 1:
-        return cts
-    seen, keep = set(), []
-    for ct in cts:
-        # in 1-D two structures with the same number of parameters are one model
-        key = COVARIANCE_TYPES[ct].n_parameters(2, 1)
-        if key not in seen:
-            seen.add(key)
-            keep.append(ct)
-    return keep
-
-
-def _check_covariance_types(covariance_types, n_features: int) -> list[str]:
-    if isinstance(covariance_types, str) and covariance_types == "all":
-        return list(MCLUST_MODELS_1D if n_features == 1 else MCLUST_MODELS)
-    if isinstance(covariance_types, str):
-        covariance_types = [covariance_types]
-    cts = list(covariance_types)
-    if not cts:
-        raise ValueError("covariance_types is empty; pass at least one covariance type.")
-    for ct in cts:
-        check_choice(ct, "covariance_types entry", tuple(COVARIANCE_TYPES))
-    return list(dict.fromkeys(cts))
+    return ModelSelection(*choose(grid, rows, models, refit, stacklevel=2), criterion)

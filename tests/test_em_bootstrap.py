@@ -115,7 +115,7 @@ def test_bootstrap_replicates_search_beyond_the_full_data_basin():
         config, r = core.check_config({**params, "n_init": 1})
         data = prepare(X, w, config.n_components)
         given = core.check_init_arrays(config, params, data.Xt.shape[0])
-        return eb._Replicate(config, data, core.fit(config, data, r, given))
+        return eb.Replicate(config, data, core.fit(config, data, r, given))
 
     orig = eb._refit
     eb._refit = warm_only
