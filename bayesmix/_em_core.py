@@ -72,6 +72,10 @@ AITKEN_TOL = 1e-6
 AUTO_SCREENED = 4  # further starts, screened by a short run each
 SCREEN_ITER = 20  # EM iterations of a screening run
 SCREEN_MARGIN = 1e-2  # screened runs this close to the best (per unit weight) are finished
+# A run stops when a component has sat on the regulariser (collapsed) at
+# COLLAPSE_CHECKS checks in a row, one every COLLAPSE_EVERY iterations (see run).
+COLLAPSE_EVERY = 10
+COLLAPSE_CHECKS = 5
 
 
 @dataclass
@@ -98,6 +102,9 @@ class Run:
     flat: np.ndarray | None = (
         None  # components with a flat scatter (CovarianceStructure.flat_components)
     )
+    # stopped before convergence because a component sat on the regulariser
+    # (collapsed) at COLLAPSE_CHECKS checks in a row (see run)
+    stopped_collapsed: bool = False
 
 
 class Fit(NamedTuple):
@@ -448,6 +455,8 @@ def run(config: Config, data: Data, params: Params, ctx: Context, jitter=None, h
     log = EventLog(structure, ctx.scale)
     log.jitter(jitter, 0)
     converged = False
+    stopped_collapsed = False
+    stuck = 0  # consecutive checks that found a collapsed component
     history = [float(v) for v in history[-2:]]  # has_converged reads the last three
     for it in range(config.max_iter):
         state = step(structure, data, stats, params, ctx)
@@ -463,6 +472,20 @@ def run(config: Config, data: Data, params: Params, ctx: Context, jitter=None, h
         if not state.reseeded.size and has_converged(config.tol, history + lower_bounds):
             converged = True
             break
+        if (it + 1) % COLLAPSE_EVERY == 0:
+            # A component on the regulariser sits on a spike of the unbounded
+            # likelihood: the run is degenerate wherever it ends (ranked below
+            # every proper run, reported singular by select_model), and on
+            # mclust's iterative models each further M-step costs an inner loop.
+            # mclust's EM stops at the first singular M-step; this waits until
+            # the collapse has held at COLLAPSE_CHECKS checks in a row.
+            if structure.collapsed(params.covariances, k, d, ctx.reg).size:
+                stuck += 1
+                if stuck >= COLLAPSE_CHECKS:
+                    stopped_collapsed = True
+                    break
+            else:
+                stuck = 0
     # A final E-step: log_likelihood_ belongs to the returned parameters, and
     # fit_predict(X) equals fit(X).predict(X).
     stats = e_step(structure, data, stats, params)
@@ -475,6 +498,7 @@ def run(config: Config, data: Data, params: Params, ctx: Context, jitter=None, h
         log.messages(),
         log_max_resp=stats.icl_term,
         flat=flat,
+        stopped_collapsed=stopped_collapsed,
     )
 
 

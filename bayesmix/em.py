@@ -140,7 +140,8 @@ class GaussianMixture(BaseMixture):
         Components (``[0]`` for "tied") whose covariance collapsed onto a point
         or a subspace and is held only by ``reg_covar``: a degenerate solution.
         Among ``n_init`` runs, one without such a component is kept over a
-        collapsed one whatever their log-likelihoods.
+        collapsed one whatever their log-likelihoods.  A run stops once the
+        collapse has held for 50 iterations (``n_iter_`` tells).
     n_iter_ : int
         EM iterations of the kept run (of the last ``fit``).
     n_steps_ : int
@@ -415,7 +416,8 @@ class GaussianMixture(BaseMixture):
 
         for msg in result.messages:
             warnings.warn(msg, DegenerateDataWarning, stacklevel=3)
-        if not best.converged and self.max_iter > 0:
+        # a run stopped on a collapse is not unconverged: DegenerateDataWarning said why
+        if not best.converged and not best.stopped_collapsed and self.max_iter > 0:
             lbs = best.lower_bounds
             if len(lbs) < 2:
                 detail = "a single iteration cannot show convergence"

@@ -6,6 +6,7 @@ This is the policy of GaussianMixture's docstring and of README.md
 """
 
 import re
+import warnings
 from contextlib import contextmanager
 
 import numpy as np
@@ -278,3 +279,26 @@ def test_collapsed_components_are_reported_as_an_attribute():
     np.testing.assert_array_equal(gm.collapsed_components_, [spike])
     proper = GaussianMixture(1, random_state=0).fit(X[:100])
     assert proper.collapsed_components_.size == 0
+
+
+def test_em_stops_a_run_whose_component_stays_collapsed():
+    # One component on six copies of a point: a spike of the unbounded
+    # likelihood.  With tol=0 the run never meets the stopping rule, so before
+    # the collapse check it ran to max_iter and warned that it did not converge.
+    from bayesmix._em_core import COLLAPSE_CHECKS, COLLAPSE_EVERY
+    from bayesmix.exceptions import ConvergenceWarning
+
+    rng = np.random.default_rng(1)
+    X = np.vstack([rng.normal(size=(60, 2)), np.tile([[4.0, 4.0]], (6, 1))])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        gm = GaussianMixture(
+            2, tol=0.0, max_iter=1000, means_init=[[0.0, 0.0], [4.0, 4.0]], n_init=1
+        ).fit(X)
+    kinds = [type(w.message) for w in caught]
+    assert gm.n_iter_ == COLLAPSE_EVERY * COLLAPSE_CHECKS < gm.max_iter
+    assert gm.collapsed_components_.tolist() == [1]
+    assert DegenerateDataWarning in kinds and ConvergenceWarning not in kinds
+    # the spike is where the run would have stayed: continuing it changes nothing
+    assert np.allclose(gm.means_[1], [4.0, 4.0])
+    assert np.isclose(gm.weights_[1], 6 / 66, rtol=1e-6)
