@@ -210,28 +210,17 @@ def bootstrap_em(
             stacklevel=2,
         )
     weights, means, covs = _aligned(model, np.asarray(weights), np.asarray(means), np.asarray(covs))
-    X_rows, w_rows = X_arr, sample_weight
-    if np.isnan(X_arr).any():
-        # The posterior layer scores complete rows; the replicates used every
-        # row with its holes, so only the per-row summaries are left out (as
-        # VariationalGaussianMixture.posterior does).
-        warnings.warn(
-            "X has missing values (NaN): the bootstrap draws use every row, but the "
-            "posterior is returned without the per-row summaries (pointwise "
-            "log-likelihood, partitions, co-clustering), which need complete rows.",
-            UserWarning,
-            stacklevel=2,
-        )
-        X_rows = w_rows = None
     return MixturePosterior.from_draws(
         weights[None],
         means[None],
         covs[None],
-        X=X_rows,
+        # NaN cells stay missing: the per-row summaries are of each row's
+        # observed features, as the replicates' likelihood was
+        X=X_arr,
         # Aligned to the fit's labels above; a data-based relabelling on top would
         # pull overlapping replicates together and narrow the intervals.
         relabel=False,
-        sample_weight=w_rows,
+        sample_weight=sample_weight,
         feature_names=names if names is not None else getattr(model, "feature_names_in_", None),
         kind="bootstrap",
         random_state=rng,
