@@ -54,6 +54,7 @@ __all__ = [
     "check_draws",
     "check_labels",
     "check_sample_stats",
+    "data_center",
     "densities",
     "evaluate",
     "full_draws",
@@ -286,6 +287,20 @@ def keep_components(kernel: Components, keep: np.ndarray) -> Components:
     """Kernel arrays of the components ``keep`` (K,) bool of every draw."""
     means, prec, log_const, _ = kernel
     return Components(means[:, keep], np.ascontiguousarray(prec[:, keep]), log_const[:, keep])
+
+
+def data_center(X, n_features: int) -> np.ndarray:
+    """The centre of the passes: each feature's mean over its observed cells
+    (zeros without data, and for a feature never observed); the plain mean
+    for data without NaN."""
+    if X is None:
+        return np.zeros(n_features)
+    observed = ~np.isnan(X)
+    if observed.all():
+        return X.mean(axis=0)
+    count = observed.sum(axis=0)
+    total = np.where(observed, X, 0.0).sum(axis=0)
+    return np.divide(total, count, out=np.zeros(n_features), where=count > 0)
 
 
 class Rows(NamedTuple):

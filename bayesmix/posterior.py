@@ -41,6 +41,10 @@ partition combines parameter uncertainty and classification uncertainty in the
 same way for every engine.  A component is *occupied* in a draw when its
 partition gives it at least one row.
 
+NaN cells of ``X`` are missing values: each row's likelihood, responsibilities
+(so partitions, co-clustering, relabelling) are those of its observed features
+under each draw (see :mod:`bayesmix._draws`).
+
 The layer is split by idea and imports no engine: this module builds,
 relabels and reads the draws; :mod:`bayesmix._draws` checks raw draws and
 runs their kernel passes, :mod:`bayesmix._relabel` undoes label switching,
@@ -64,19 +68,6 @@ __all__ = ["DensityBand", "MixturePosterior"]
 KINDS = ("bootstrap", "variational", "gibbs")
 _INDEPENDENT_KINDS = ("bootstrap", "variational")
 _RELABEL_BUDGET = 20_000_000  # draws x rows x components held for relabelling
-
-
-def _observed_mean(X, n_features: int) -> np.ndarray:
-    """Each feature's mean over its observed cells (zeros without data, and
-    for a feature never observed); the plain mean for data without NaN."""
-    if X is None:
-        return np.zeros(n_features)
-    observed = ~np.isnan(X)
-    if observed.all():
-        return X.mean(axis=0)
-    count = observed.sum(axis=0)
-    total = np.where(observed, X, 0.0).sum(axis=0)
-    return np.divide(total, count, out=np.zeros(n_features), where=count > 0)
 
 
 class DensityBand(NamedTuple):
@@ -165,7 +156,10 @@ class MixturePosterior:
             Draws of a learned concentration parameter.
         X : (n_samples, n_features), optional
             The data; needed for the log-likelihood, partitions, co-clustering
-            and data-based relabelling.
+            and data-based relabelling.  NaN cells are missing values (missing
+            at random): every per-row quantity is then that of the row's
+            observed features, the marginal of each drawn mixture.  A row
+            with every feature missing, and infinity, are errors.
         sample_weight : (n_samples,), optional
             Frequency weights of the rows of ``X`` (they weight the total
             log-likelihood).
@@ -256,7 +250,7 @@ class MixturePosterior:
         offsets lose no precision), feature-major, rows with missing cells
         apart (see :func:`bayesmix._draws.rows_of`)."""
         if not hasattr(self, "_center"):
-            self._center = _observed_mean(self.X, self.means.shape[-1])
+            self._center = _draws.data_center(self.X, self.means.shape[-1])
         return _draws.rows_of(X, self._center)
 
     def _full(self, rows: _draws.Rows) -> _draws.FullDraws | None:
