@@ -10,6 +10,7 @@ a row whose only separating feature is missing is split 50/50."""
 
 import warnings
 
+import arviz_stats
 import numpy as np
 import pytest
 from scipy.special import logsumexp
@@ -182,13 +183,20 @@ def test_relabelling_reads_rows_with_holes():
 
 def test_reports_work_with_holes():
     rng = np.random.default_rng(6)
-    weights, means, covs = random_draws(rng, n_chains=2, n_draws=10)
+    weights, means, covs = random_draws(rng, n_chains=2, n_draws=50)
     X = holey(rng)
     post = MixturePosterior.from_draws(weights, means, covs, X=X, kind="variational")
     tree = post.to_arviz()
     np.testing.assert_array_equal(tree["log_likelihood"]["X"].values, post.log_likelihood)
     assert np.isfinite(tree["log_likelihood"]["X"].values).all()
     np.testing.assert_array_equal(tree["observed_data"]["X"].values, X)  # holes kept
+    with warnings.catch_warnings():
+        # Pareto-k advice for 100 draws: about these draws, not the interface
+        warnings.filterwarnings("ignore", message="Estimated shape parameter of Pareto")
+        elpd = arviz_stats.loo(tree, pointwise=True)
+    ll = post.log_likelihood.reshape(-1, X.shape[0])
+    lppd = np.sum(np.logaddexp.reduce(ll, axis=0) - np.log(ll.shape[0]))
+    assert np.isfinite(elpd.elpd) and elpd.p == pytest.approx(lppd - elpd.elpd, rel=1e-8)
     table = post.summary()
     assert "total_log_likelihood" in table.index
     assert np.isfinite(table.loc["total_log_likelihood", "mean"])
