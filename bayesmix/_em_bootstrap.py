@@ -105,7 +105,8 @@ def bootstrap_em(
     model : fitted GaussianMixture
     X : (n_samples, n_features)
         The data the model was fitted to; NaN cells are missing values (each
-        replicate resamples rows with their holes).
+        replicate resamples rows with their holes; the posterior's per-row
+        summaries are of each row's observed features).
     n_boot : int, default=200
         Number of replicates (draws).
     method : {"nonparametric", "weighted"}
