@@ -10,8 +10,23 @@ engine's spare capacity).
 The kernel arrays are built by :func:`bayesmix._components.from_covariances`,
 the one constructor of component arrays, with the draws flattened to one batch
 axis ``n_flat = n_chains * n_draws``; the passes below run
-:func:`bayesmix._kernels.log_prob_pass` once per draw over feature-major data
-``Xt`` (n_features, n_samples) centred on ``center`` (n_features,).
+:func:`bayesmix._kernels.log_prob_pass` once per draw over the data's
+:class:`Rows`: feature-major (n_features, n_samples), centred on ``center``
+(n_features,).
+
+Missing values
+--------------
+NaN in ``X`` is a missing value (missing at random): every per-row quantity
+of a draw is that of the row's observed features ``o``, the marginal mixture
+``sum_k pi_k N(x_o | mu_k[o], Sigma_k[o, o])`` and its responsibilities
+(Little & Rubin 2002, ch. 11).  :func:`rows_of` splits the rows once: the
+complete ones take the complete-data pass above (data without NaN take it
+exactly as before, the same arrays and kernel, so the same bits); the rows
+with holes go through EM's missing-data machinery,
+:func:`bayesmix._missing.expected_rows` (one pass per missingness pattern
+for a few patterns, the one-pass kernel :mod:`bayesmix._kernels._incomplete`
+for many), with each draw's weights, means and full covariances
+(:class:`FullDraws`).
 """
 
 from __future__ import annotations
@@ -20,27 +35,35 @@ from typing import NamedTuple
 
 import numpy as np
 
+from . import _missing
 from ._components import Components, from_covariances
+from ._data import Patterns
 from ._kernels import log_prob_pass
 from ._relabel import apply_permutation
 from ._validation import check_sample_weight, check_X
+from .covariance import get_structure
 
 __all__ = [
     "CheckedData",
     "CheckedDraws",
+    "FullDraws",
+    "Rows",
     "as_float",
     "check_concentration",
     "check_data",
     "check_draws",
     "check_labels",
     "check_sample_stats",
+    "data_center",
     "densities",
     "evaluate",
+    "full_draws",
     "keep_components",
     "kernel_components",
     "log_prob",
     "permute_components",
     "relabelling_probabilities",
+    "rows_of",
 ]
 
 
@@ -154,9 +177,12 @@ def check_concentration(concentration, n_chains: int, n_draws: int) -> np.ndarra
 
 def check_data(X, sample_weight, feature_names, n_features: int, has_labels: bool) -> CheckedData:
     """The data ``X`` (n_samples, n_features) the draws describe, its frequency
-    weights and feature names (taken from a DataFrame ``X`` when not given)."""
+    weights and feature names (taken from a DataFrame ``X`` when not given).
+    NaN cells of ``X`` are missing values; infinity and a row with every
+    feature missing are errors naming the rows."""
     if X is not None:
-        X, names = check_X(X)
+        # NaN cells are missing values; inf and rows with nothing observed are refused
+        X, names = check_X(X, allow_nan=True)
         if X.shape[1] != n_features:
             raise ValueError(
                 f"X has {X.shape[1]} features but the draws have {n_features}; pass the "
@@ -263,48 +289,164 @@ def keep_components(kernel: Components, keep: np.ndarray) -> Components:
     return Components(means[:, keep], np.ascontiguousarray(prec[:, keep]), log_const[:, keep])
 
 
-def log_prob(kernel: Components, flat: int, Xt, center, row_lse=None, resp=None) -> None:
-    """One pass of draw ``flat`` over ``Xt``: fill ``row_lse`` (n,) with the log
-    density of each row and/or ``resp`` (n, K) with the responsibilities."""
-    means, prec, log_const, _ = kernel
-    log_prob_pass(
-        Xt,
-        np.ascontiguousarray(means[flat] - center),
-        prec[flat],
-        np.ascontiguousarray(log_const[flat]),
-        row_lse=row_lse,
-        resp=resp,
+def data_center(X, n_features: int) -> np.ndarray:
+    """The centre of the passes: each feature's mean over its observed cells
+    (zeros without data, and for a feature never observed); the plain mean
+    for data without NaN."""
+    if X is None:
+        return np.zeros(n_features)
+    observed = ~np.isnan(X)
+    if observed.all():
+        return X.mean(axis=0)
+    count = observed.sum(axis=0)
+    total = np.where(observed, X, 0.0).sum(axis=0)
+    return np.divide(total, count, out=np.zeros(n_features), where=count > 0)
+
+
+class Rows(NamedTuple):
+    """Rows of ``X`` as the passes read them (see :func:`rows_of`): centred on
+    ``center``, feature-major, the complete rows apart from those with holes."""
+
+    Xt: np.ndarray  # (D, n_complete) the complete rows
+    center: np.ndarray  # (D,)
+    n_samples: int
+    complete: np.ndarray | None  # (n_complete,) their row numbers; None: no NaN, Xt is X
+    holes: np.ndarray | None  # (D, n_holes) the rows with a missing cell, NaN kept
+    holey: np.ndarray | None  # (n_holes,) their row numbers
+    patterns: Patterns | None  # the missingness patterns of ``holes``
+
+
+def rows_of(X: np.ndarray, center: np.ndarray) -> Rows:
+    """``X`` (n_samples, n_features), NaN where missing, split for the passes.
+
+    Without NaN, ``Rows.Xt`` is ``(X - center).T`` (contiguous) and nothing
+    else is set: the complete-data pass, as before missing values existed.
+    """
+    has_hole = np.isnan(X).any(axis=1)
+    if not has_hole.any():
+        return Rows(np.ascontiguousarray((X - center).T), center, X.shape[0], *(None,) * 4)
+    complete, holey = np.flatnonzero(~has_hole), np.flatnonzero(has_hole)
+    X_holes = X[holey]
+    return Rows(
+        np.ascontiguousarray((X[complete] - center).T),
+        center,
+        X.shape[0],
+        complete,
+        np.ascontiguousarray((X_holes - center).T),
+        holey,
+        Patterns(X_holes),
     )
 
 
-def relabelling_probabilities(kernel: Components, Xt, center, sample_weight):
+class FullDraws(NamedTuple):
+    """Every draw's mixture, flattened to (n_flat, K, ...), as the
+    missing-data passes read it: full covariances, unused slots with weight
+    0, a zero mean and an identity covariance (as in :func:`kernel_components`)."""
+
+    weights: np.ndarray  # (n_flat, K)
+    means: np.ndarray  # (n_flat, K, D)
+    covariances: np.ndarray  # (n_flat, K, D, D)
+
+
+def full_draws(weights, means, covariances) -> FullDraws:
+    """:class:`FullDraws` of checked draws ``weights`` (C, S, K), ``means``
+    (C, S, K, D), ``covariances`` (C, S, K, D, D), unused slots NaN."""
+    n_components, n_features = means.shape[2:]
+    weights = weights.reshape(-1, n_components)
+    means = means.reshape(-1, n_components, n_features).copy()
+    covs = covariances.reshape(-1, n_components, n_features, n_features).copy()
+    unused = (weights == 0) | ~np.isfinite(means).all(axis=2) | ~np.isfinite(covs).all(axis=(2, 3))
+    means[unused] = 0.0
+    covs[unused] = np.eye(n_features)
+    return FullDraws(np.where(unused, 0.0, weights), means, covs)
+
+
+class _DrawParams(NamedTuple):
+    """One draw as :func:`bayesmix._missing.expected_rows` reads EM's parameters."""
+
+    weights: np.ndarray  # (K,)
+    means: np.ndarray  # (K, D), centred
+    covariances: np.ndarray  # (K, D, D)
+
+
+_FULL = get_structure("full")
+
+
+def log_prob(kernel: Components, flat: int, rows: Rows, row_lse=None, resp=None, full=None) -> None:
+    """One pass of draw ``flat`` over ``rows``: fill ``row_lse`` (n,) with the log
+    density of each row's observed features and/or ``resp`` (n, K) with the
+    responsibilities given them.
+
+    Rows with missing cells need ``full`` (:class:`FullDraws`, the same draws
+    as ``kernel``): they take :func:`bayesmix._missing.expected_rows`, the
+    marginal over each row's observed features.  Complete rows take the
+    complete-data kernel pass with ``kernel``'s arrays.
+    """
+    means, prec, log_const, _ = kernel
+    shifted = np.ascontiguousarray(means[flat] - rows.center)
+    if rows.complete is None:  # no NaN anywhere: the complete-data pass, in place
+        log_prob_pass(
+            rows.Xt,
+            shifted,
+            prec[flat],
+            np.ascontiguousarray(log_const[flat]),
+            row_lse=row_lse,
+            resp=resp,
+        )
+        return
+    n_components = log_const.shape[1]
+    if rows.complete.size:
+        n_c = rows.complete.size
+        lse_c = None if row_lse is None else np.empty(n_c)
+        resp_c = None if resp is None else np.empty((n_c, n_components))
+        log_prob_pass(
+            rows.Xt,
+            shifted,
+            prec[flat],
+            np.ascontiguousarray(log_const[flat]),
+            row_lse=lse_c,
+            resp=resp_c,
+        )
+        if row_lse is not None:
+            row_lse[rows.complete] = lse_c
+        if resp is not None:
+            resp[rows.complete] = resp_c
+    params = _DrawParams(full.weights[flat], full.means[flat] - rows.center, full.covariances[flat])
+    lse_h, resp_h, _ = _missing.expected_rows(_FULL, params, rows.holes, rows.patterns)
+    if row_lse is not None:
+        row_lse[rows.holey] = lse_h
+    if resp is not None:
+        resp[rows.holey] = resp_h
+
+
+def relabelling_probabilities(kernel: Components, rows: Rows, sample_weight, full=None):
     """Allocation probabilities ``probs`` (n_flat, n, K) of every draw, and its
     weighted log-likelihood ``score`` (n_flat,) (the pivot of relabelling)."""
     n_flat, n_components = kernel.log_const.shape
-    n_samples = Xt.shape[1]
+    n_samples = rows.n_samples
     probs = np.empty((n_flat, n_samples, n_components))
     score = np.empty(n_flat)
     row_lse = np.empty(n_samples)
     resp = np.empty((n_samples, n_components))
     for flat in range(n_flat):
-        log_prob(kernel, flat, Xt, center, row_lse=row_lse, resp=resp)
+        log_prob(kernel, flat, rows, row_lse=row_lse, resp=resp, full=full)
         score[flat] = sample_weight @ row_lse
         probs[flat] = resp
     return probs, score
 
 
-def evaluate(kernel: Components, Xt, center, seed: int, sample: bool):
+def evaluate(kernel: Components, rows: Rows, seed: int, sample: bool, full=None):
     """Pointwise log-likelihood (n_flat, n) of every draw and, when ``sample``,
     a partition (n_flat, n) int drawn from each draw's responsibilities (one
     uniform per row from ``default_rng(seed)``, inverse-CDF); else None."""
     n_flat, n_components = kernel.log_const.shape
-    n_samples = Xt.shape[1]
+    n_samples = rows.n_samples
     lse = np.empty((n_flat, n_samples))
     alloc = np.empty((n_flat, n_samples), dtype=np.int64) if sample else None
     resp = np.empty((n_samples, n_components)) if sample else None
     rng = np.random.default_rng(seed)
     for flat in range(n_flat):
-        log_prob(kernel, flat, Xt, center, row_lse=lse[flat], resp=resp)
+        log_prob(kernel, flat, rows, row_lse=lse[flat], resp=resp, full=full)
         if sample:
             u = rng.random(n_samples)
             cum = np.cumsum(resp, axis=1)
@@ -314,10 +456,11 @@ def evaluate(kernel: Components, Xt, center, seed: int, sample: bool):
     return lse, alloc
 
 
-def densities(kernel: Components, Xt, center) -> np.ndarray:
-    """Mixture density (n_flat, n) of every draw at the rows of ``Xt``."""
-    dens = np.empty((kernel.log_const.shape[0], Xt.shape[1]))
+def densities(kernel: Components, rows: Rows, full=None) -> np.ndarray:
+    """Mixture density (n_flat, n) of every draw at ``rows`` (of each row's
+    observed features)."""
+    dens = np.empty((kernel.log_const.shape[0], rows.n_samples))
     for flat in range(dens.shape[0]):
-        log_prob(kernel, flat, Xt, center, row_lse=dens[flat])
+        log_prob(kernel, flat, rows, row_lse=dens[flat], full=full)
     np.exp(dens, out=dens)
     return dens

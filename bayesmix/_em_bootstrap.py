@@ -9,7 +9,6 @@ with bootstrap frequency weights, and the replicates become the draws of a
 from __future__ import annotations
 
 import contextlib
-import warnings
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -74,7 +73,8 @@ def bootstrap_em(
     model : fitted GaussianMixture
     X : (n_samples, n_features)
         The data the model was fitted to; NaN cells are missing values (each
-        replicate resamples rows with their holes).
+        replicate resamples rows with their holes; the posterior's per-row
+        summaries are of each row's observed features).
     n_boot : int, default=200
         Number of replicates (draws).
     method : {"nonparametric", "weighted"}
@@ -146,28 +146,17 @@ def bootstrap_em(
             with ThreadPoolExecutor(n_threads, thread_name_prefix="bayesmix-boot") as pool:
                 fits = list(pool.map(one, range(n_boot)))
     weights, means, covs = aligned(model, warn_troubles(model, n_boot, fits, caught, 2))
-    X_rows, w_rows = X_arr, sample_weight
-    if np.isnan(X_arr).any():
-        # The posterior layer scores complete rows; the replicates used every
-        # row with its holes, so only the per-row summaries are left out (as
-        # VariationalGaussianMixture.posterior does).
-        warnings.warn(
-            "X has missing values (NaN): the bootstrap draws use every row, but the "
-            "posterior is returned without the per-row summaries (pointwise "
-            "log-likelihood, partitions, co-clustering), which need complete rows.",
-            UserWarning,
-            stacklevel=2,
-        )
-        X_rows = w_rows = None
     return MixturePosterior.from_draws(
         weights[None],
         means[None],
         covs[None],
-        X=X_rows,
+        # NaN cells stay missing: the per-row summaries are of each row's
+        # observed features, as the replicates' likelihood was
+        X=X_arr,
         # Aligned to the fit's labels above; a data-based relabelling on top would
         # pull overlapping replicates together and narrow the intervals.
         relabel=False,
-        sample_weight=w_rows,
+        sample_weight=sample_weight,
         feature_names=names if names is not None else getattr(model, "feature_names_in_", None),
         kind="bootstrap",
         random_state=rng,

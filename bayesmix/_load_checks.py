@@ -337,7 +337,9 @@ def _posterior(state: dict) -> None:
     if X is not None:
         X = _check_array(X, "X", shape=(None, d))
         n = X.shape[0]
-        _finite(X, "X")
+        _finite(X, "X", allow_nan=True)  # NaN: a missing cell, as in from_draws
+        if n and np.isnan(X).all(axis=1).any():
+            raise _Bad("X has a row with every feature missing")
         sw = _arr(state, "sample_weight", shape=(n,))
         if sw is not None and not (np.isfinite(sw).all() and (sw >= 0).all()):
             raise _Bad("sample_weight must be finite and non-negative")

@@ -567,6 +567,9 @@ class GaussianMixture(BaseMixture):
         X : (n_samples, n_features)
             The data the model was fitted to.  Required: an EM fit keeps no
             copy of its training data, and the bootstrap refits to resamples of it.
+            NaN cells are missing values: replicates resample rows with their
+            holes, and the posterior's per-row summaries are of each row's
+            observed features.
         n_draws : int, default=200
             Bootstrap replicates (draws).
         method : {"nonparametric", "weighted"}

@@ -234,8 +234,9 @@ class DirichletProcessMixture(BaseMixture):
     marginalised onto its observed features and then its missing cells from
     the conditional Student-t (one exact Gibbs block); the rest of the
     iteration runs on the completed rows (``_gibbs_missing``,
-    ``docs/user_guide/missing_values.rst``).  Scores, predictions and
-    :meth:`impute` use each row's observed features; :attr:`means_` and
+    ``docs/user_guide/missing_values.rst``).  Scores, predictions,
+    :meth:`impute` and the per-row summaries of :meth:`posterior` use each
+    row's observed features; :attr:`means_` and
     :attr:`covariances_` summarise the point partition's rows with their
     missing cells at their posterior means.  Complete data take the old
     path, bit for bit.
@@ -686,7 +687,10 @@ class DirichletProcessMixture(BaseMixture):
         MixturePosterior
             Rows of zero weight carry no information and are left out; a row of
             integer weight ``w`` enters once, with weight ``w`` and the label of
-            its first copy.
+            its first copy.  Missing cells of the training rows stay NaN in its
+            ``X``: the pointwise log-likelihood is of each row's observed
+            features (the sampler's draws of the cells are
+            :attr:`imputed_samples_`).
         """
         from .posterior import MixturePosterior
 
@@ -710,13 +714,27 @@ class DirichletProcessMixture(BaseMixture):
             draws["covariances"],
             labels=np.ascontiguousarray(draws["labels"][:, :, present]),
             concentration=draws.get("concentration"),
-            X=self._X_rows,
+            X=self._rows_with_holes(),
             sample_weight=self._w_rows,
             feature_names=getattr(self, "feature_names_in_", None),
             kind="gibbs",
             random_state=rng,
             sample_stats={"log_joint": draws["log_joint"]},
         )
+
+    def _rows_with_holes(self) -> np.ndarray:
+        """The training rows of :meth:`posterior` (data units) with their missing
+        cells NaN again: the posterior layer's per-row summaries are then of
+        each row's observed features, as for the other engines (``_X_rows``
+        keeps the cells at their posterior means)."""
+        cells = getattr(self, "_hole_cells", None)
+        if cells is None:
+            return self._X_rows
+        missing = np.zeros(self._X_fit.size, dtype=bool)
+        missing[cells] = True
+        rows = self._X_rows.copy()
+        rows[missing.reshape(self._X_fit.shape)[self._row_pos]] = np.nan
+        return rows
 
     def posterior_draws(self, *, n_draws=None, random_state=None) -> dict:
         """Component parameters drawn from the NIW posterior of every kept partition.

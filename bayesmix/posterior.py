@@ -41,6 +41,10 @@ partition combines parameter uncertainty and classification uncertainty in the
 same way for every engine.  A component is *occupied* in a draw when its
 partition gives it at least one row.
 
+NaN cells of ``X`` are missing values: each row's likelihood, responsibilities
+(so partitions, co-clustering, relabelling) are those of its observed features
+under each draw (see :mod:`bayesmix._draws`).
+
 The layer is split by idea and imports no engine: this module builds,
 relabels and reads the draws; :mod:`bayesmix._draws` checks raw draws and
 runs their kernel passes, :mod:`bayesmix._relabel` undoes label switching,
@@ -152,7 +156,10 @@ class MixturePosterior:
             Draws of a learned concentration parameter.
         X : (n_samples, n_features), optional
             The data; needed for the log-likelihood, partitions, co-clustering
-            and data-based relabelling.
+            and data-based relabelling.  NaN cells are missing values (missing
+            at random): every per-row quantity is then that of the row's
+            observed features, the marginal of each drawn mixture.  A row
+            with every feature missing, and infinity, are errors.
         sample_weight : (n_samples,), optional
             Frequency weights of the rows of ``X`` (they weight the total
             log-likelihood).
@@ -238,14 +245,24 @@ class MixturePosterior:
         self._cache = {}
 
     # ------------------------------------------------ kernels, relabelling
-    def _feature_major(self, X):
-        """Data centred on the training mean (so large offsets lose no
-        precision), feature-major for the kernels."""
+    def _rows(self, X) -> _draws.Rows:
+        """Rows of ``X`` for the kernels: centred on the training mean (so large
+        offsets lose no precision), feature-major, rows with missing cells
+        apart (see :func:`bayesmix._draws.rows_of`)."""
         if not hasattr(self, "_center"):
-            self._center = (
-                self.X.mean(axis=0) if self.X is not None else np.zeros(self.means.shape[-1])
+            self._center = _draws.data_center(self.X, self.means.shape[-1])
+        return _draws.rows_of(X, self._center)
+
+    def _full(self, rows: _draws.Rows) -> _draws.FullDraws | None:
+        """The draws' full parameters, which rows with missing cells need
+        (None for complete rows: their pass reads the kernel arrays only)."""
+        if rows.holey is None:
+            return None
+        if "full_draws" not in self._cache:
+            self._cache["full_draws"] = _draws.full_draws(
+                self.weights, self.means, self.covariances
             )
-        return np.ascontiguousarray((X - self._center).T)
+        return self._cache["full_draws"]
 
     def _relabel_permutation(self):
         """Stephens' algorithm on allocation probabilities of a subset of rows
@@ -259,9 +276,9 @@ class MixturePosterior:
         n_samples = self.X.shape[0]
         n_rows = int(min(n_samples, max(50, _RELABEL_BUDGET // (n_flat * n_components))))
         rows = np.unique(np.linspace(0, n_samples - 1, n_rows).round().astype(np.int64))
-        Xt = self._feature_major(self.X[rows])
+        data = self._rows(self.X[rows])
         probs, score = _draws.relabelling_probabilities(
-            self._kernel, Xt, self._center, self.sample_weight[rows]
+            self._kernel, data, self.sample_weight[rows], self._full(data)
         )
         if self.labels is not None:
             probs[:] = 0.0
@@ -284,6 +301,7 @@ class MixturePosterior:
         self.covariances = permute(self.covariances, (n_features, n_features))
         self._unused = permute(self._unused, ())
         self._kernel = _draws.permute_components(self._kernel, perm)
+        self._cache.pop("full_draws", None)
         if self.labels is not None:
             inverse = np.argsort(perm, axis=1)
             lab = self.labels.reshape(flat[0], -1)
@@ -295,6 +313,7 @@ class MixturePosterior:
         self.covariances = self.covariances[:, :, keep]
         self._unused = self._unused[:, :, keep]
         self._kernel = _draws.keep_components(self._kernel, keep)
+        self._cache.pop("full_draws", None)
         if self.labels is not None:
             remap = np.cumsum(keep) - 1
             self.labels = remap[self.labels]
@@ -339,9 +358,9 @@ class MixturePosterior:
         without partitions) partitions sampled from the responsibilities."""
         if "log_likelihood" in self._cache:
             return
-        Xt = self._feature_major(self.X)
+        rows = self._rows(self.X)
         sample = self.labels is None
-        lse, alloc = _draws.evaluate(self._kernel, Xt, self._center, self._seed, sample)
+        lse, alloc = _draws.evaluate(self._kernel, rows, self._seed, sample, self._full(rows))
         shape = (self.n_chains, self.n_draws, self.X.shape[0])
         self._cache["log_likelihood"] = lse.reshape(shape)
         if sample:
@@ -535,6 +554,8 @@ class MixturePosterior:
         Parameters
         ----------
         X : (n_points, n_features)
+            NaN marks a missing value: such a point gets the density of its
+            observed features (the marginal mixture).
         ci : float in (0, 1)
 
         Returns
@@ -543,12 +564,13 @@ class MixturePosterior:
             ``mean``, ``lower``, ``upper``, each (n_points,).
         """
         ci = _summary.check_ci(ci)
-        X, _ = check_X(X)
+        X, _ = check_X(X, allow_nan=True)
         if X.shape[1] != self.n_features:
             raise ValueError(
                 f"X has {X.shape[1]} features but the posterior has {self.n_features}."
             )
-        dens = _draws.densities(self._kernel, self._feature_major(X), self._center)
+        rows = self._rows(X)
+        dens = _draws.densities(self._kernel, rows, self._full(rows))
         alpha = 0.5 * (1.0 - ci)
         lower, upper = np.quantile(dens, [alpha, 1.0 - alpha], axis=0)
         return DensityBand(dens.mean(axis=0), lower, upper)

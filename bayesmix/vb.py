@@ -670,9 +670,9 @@ default="kmeans"
         ----------
         X : (n_samples, n_features), optional
             The training data; with it the posterior also carries the pointwise
-            log-likelihood, sampled partitions and co-clustering.  With missing
-            values (NaN) these per-row summaries are left out, with a
-            ``UserWarning``.
+            log-likelihood, sampled partitions and co-clustering.  NaN cells are
+            missing values: these per-row summaries are then of each row's
+            observed features (the marginal of every drawn mixture).
         n_draws : int, default=1000
             Keyword only (``posterior(n_draws=500)``), as for every engine.
         sample_weight : (n_samples,), optional
@@ -687,18 +687,6 @@ default="kmeans"
             )
         from .posterior import MixturePosterior
 
-        if X is not None and np.isnan(check_X(X, allow_nan=True)[0]).any():
-            # The posterior layer scores complete rows; the draws of q do not
-            # depend on X, so only the per-row summaries are left out.
-            warnings.warn(
-                "X has missing values (NaN): the posterior is returned without the per-row "
-                "summaries (pointwise log-likelihood, partitions, co-clustering), which need "
-                "complete rows. Pass X[~np.isnan(X).any(axis=1)] for them on the complete rows, "
-                "or fill X first with impute(X).",
-                UserWarning,
-                stacklevel=2,
-            )
-            X = sample_weight = None
         rng = check_random_state(self.random_state if random_state is None else random_state)
         draws = self.posterior_draws(n_draws, random_state=rng)
         lam = getattr(self, "missing_information_", None)

@@ -380,9 +380,10 @@ def test_save_load_and_posterior_with_holes(tmp_path):
     assert np.array_equal(back.imputed_samples_, m.imputed_samples_)
     assert np.allclose(back.score_samples(X), m.score_samples(X))
     post = m.posterior(random_state=0)
-    # the posterior layer reads the training rows completed at the posterior means
+    # the posterior layer reads the training rows with their holes (observed cells scored)
     draws = m.posterior_draws(random_state=0)
-    assert np.isfinite(post.to_arviz()["observed_data"]["X"].values).all()
+    assert np.array_equal(np.isnan(post.to_arviz()["observed_data"]["X"].values), np.isnan(X))
+    assert np.isfinite(post.log_likelihood).all()
     assert np.isfinite(draws["means"][draws["weights"] > 0]).all()
 
 
