@@ -26,7 +26,8 @@ Environment
 -----------
 ``BAYESMIX_COMPILE_WORKERS``: ``0`` compiles in the fitting process only,
 as the fit calls each kernel; a positive integer caps the worker processes
-(default: the usable cores less one).
+(default: the usable cores less one, and no more than the cores left idle by
+the load average, since a worker sharing a core with the fit only slows it).
 """
 
 from __future__ import annotations
@@ -40,6 +41,9 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
+from ._hierarchical import uses_kernel
 from ._kernels import PASSES, pass_kernels
 from ._kernels._hierarchical import agglomerate
 from ._kernels._mixture import ANY
@@ -76,25 +80,40 @@ class Recipe:
         ``"module:function"``, a function of ``n_features`` that calls the
         group's kernels on tiny data (run in a worker process); None for a
         group only the fitting process compiles.
+    needed : callable or None
+        ``needed(n_features, n_samples)``: False when a fit on ``n_samples``
+        distinct rows (None: unknown) does not call the group's kernels
+        (default: always needed).
     """
 
     name: str
     sentinel: Callable[[int], object]
     target: str | None
+    needed: Callable[[int, int | None], bool] | None = None
 
 
 # An EM fit's kernels in two groups: the agglomeration of the hierarchical
-# start (not for one feature: quantile classes start those), and the passes
+# start (not for one feature: quantile classes start those; not for small data,
+# which numpy agglomerates: bayesmix._hierarchical.uses_kernel), and the passes
 # for the data's number of features (the variant of pass_kernels) with the
 # k-means starts.
 _HIERARCHICAL = Recipe(
     "hierarchical start",
     lambda n_features: agglomerate if n_features > 1 else None,
     "bayesmix._hierarchical:warm_up",
+    lambda n_features, n_samples: uses_kernel(n_samples, n_features),
 )
+# The passes are two groups of about equal compile time, so that the fitting
+# process compiles one while a worker compiles the other: the E-step pass, and
+# the statistics pass with the k-means starts and the precision factors.
 EM = (
     _HIERARCHICAL,
-    Recipe("EM passes", lambda n_features: pass_kernels(n_features)[0], "bayesmix.em:warm_up"),
+    Recipe("EM passes", lambda n_features: pass_kernels(n_features)[0], "bayesmix._compile:e_step"),
+    Recipe(
+        "k-means and statistics passes",
+        lambda n_features: pass_kernels(n_features)[1],
+        "bayesmix._compile:statistics",
+    ),
 )
 # VB runs on the same kernels as EM, and predicts with the Student-t of its
 # posterior predictive (the general pass).  A Gibbs fit needs only the
@@ -105,6 +124,37 @@ _STUDENT_T = Recipe(
 )
 VB = (*EM, _STUDENT_T)
 GIBBS = (Recipe("Gibbs sampler", lambda n_features: _gibbs_block(), None),)
+
+
+def e_step(n_features: int = 2) -> None:
+    """Compile the E-step pass of Gaussian components on ``n_features``
+    features, and the logarithm of the numpy agglomeration (one compile group
+    of an EM fit)."""
+    from ._kernels import log_positive, log_prob_pass
+
+    log_positive(np.ones(4), 4)
+    Xt = np.ascontiguousarray(np.random.default_rng(0).normal(size=(n_features, 8)))
+    prec = np.ascontiguousarray(np.broadcast_to(np.eye(n_features), (2, n_features, n_features)))
+    log_prob_pass(Xt, np.zeros((2, n_features)), prec, np.zeros(2), row_lse=np.empty(8))
+
+
+def statistics(n_features: int = 2) -> None:
+    """Compile the rest of an EM fit's passes on ``n_features`` features: the
+    weighted statistics of given responsibilities, k-means++ and Lloyd's
+    k-means, the precision factors (one compile group)."""
+    from . import _components, _init
+    from ._kernels import MixtureStats
+
+    rng = np.random.default_rng(0)
+    Xt = np.ascontiguousarray(rng.normal(size=(n_features, 40)))
+    w = np.ones(40)
+    _, labels = _init.kmeans(Xt, w, 2, rng)
+    resp = np.zeros((40, 2))
+    resp[np.arange(40), labels] = 1.0
+    MixtureStats(40, 2, n_features, False).from_resp(Xt, w, resp, np.zeros((2, n_features)))
+    _components.from_covariances(
+        np.full(2, 0.5), np.zeros((2, n_features)), np.eye(n_features)[None].repeat(2, 0)
+    )
 
 
 def _gibbs_block():
@@ -146,17 +196,28 @@ def _n_workers(n_cold: int) -> int:
             raise ValueError(f"{_WORKERS_ENV} must be >= 0, got {cap}.")
     else:
         try:
-            cap = len(os.sched_getaffinity(0)) - 1
+            n_cores = len(os.sched_getaffinity(0))
         except AttributeError:  # pragma: no cover - not Linux
-            cap = (os.cpu_count() or 1) - 1
+            n_cores = os.cpu_count() or 1
+        # A worker pays off only on a core nobody else is using: on a busy
+        # machine it would take turns with the fitting process, and their
+        # duplicated imports and shared callees make the sum slower than one.
+        cap = n_cores - 1
+        try:
+            cap = min(cap, int(n_cores - os.getloadavg()[0]))
+        except (AttributeError, OSError):  # pragma: no cover - no load average
+            pass
     if cap <= 0 or n_cold <= 1 or not sys.executable or getattr(sys, "frozen", False):
         return 0
     return min(cap, n_cold - 1)
 
 
-def compile_first(recipes: Sequence[Recipe], n_features: int = 2) -> None:
+def compile_first(
+    recipes: Sequence[Recipe], n_features: int = 2, n_samples: int | None = None
+) -> None:
     """Make sure numba's cache holds the kernels of ``recipes`` for data with
-    ``n_features`` features before a fit calls them: if some are missing,
+    ``n_features`` features and ``n_samples`` distinct rows (None: unknown)
+    before a fit calls them: if some are missing,
     print one line on stderr and compile the missing groups in parallel
     processes (see the module docstring).
 
@@ -168,6 +229,8 @@ def compile_first(recipes: Sequence[Recipe], n_features: int = 2) -> None:
     with _lock:
         cold = []
         for recipe in recipes:
+            if recipe.needed is not None and not recipe.needed(n_features, n_samples):
+                continue
             kernel = recipe.sentinel(n_features)
             key = (recipe.name, id(kernel))
             if kernel is None or key in _done:

@@ -58,20 +58,47 @@ def _notices(stderr):
 
 @pytest.mark.slow
 def test_cold_cache_compiles_in_workers_then_the_fit_compiles_nothing(tmp_path):
-    misses, err = _run("VariationalGaussianMixture(random_state=0)", tmp_path)
+    # one worker whatever the load average (the default leaves busy cores alone)
+    misses, err = _run(
+        "VariationalGaussianMixture(random_state=0)", tmp_path, BAYESMIX_COMPILE_WORKERS="1"
+    )
     notices = _notices(err)
     assert len(notices) == 1, err
-    for group in ("hierarchical start", "EM passes", "Student-t predictive"):
+    for group in ("EM passes", "k-means and statistics passes", "Student-t predictive"):
         assert group in notices[0]
-    # the fitting process compiled the first group (the agglomeration) itself;
-    # everything else the fit and its prediction called came from the workers
-    agglomeration = {"_mixture._log", "_mixture.log_positive"}  # its callees from _mixture
-    assert "_hierarchical.agglomerate" in misses
-    assert all(k.startswith("_hierarchical.") or k in agglomeration for k in misses), misses
+    # 300 rows are agglomerated in numpy: the big kernel is not even compiled
+    assert "hierarchical start" not in notices[0]
+    # the fitting process compiled the first group (the E-step pass) itself;
+    # everything else the fit and its prediction called came from the worker
+    assert "_mixture.PASSES[2][0]" in misses
+    assert "_hierarchical.agglomerate" not in misses
+    assert not any(k.startswith("_kmeans.") for k in misses), misses
+    assert not {"_mixture.PASSES[2][1]", "_mixture.PASSES[0][0]"} & set(misses), misses
     # a later process: nothing to say, nothing to compile
     misses, err = _run("GaussianMixture(2, random_state=0)", tmp_path)
     assert _notices(err) == []
     assert misses == {}
+
+
+@pytest.mark.slow
+def test_large_data_compile_the_agglomeration_kernel(tmp_path):
+    script = (
+        "import numpy as np, bayesmix\n"
+        "X = np.random.default_rng(0).normal(size=(3000, 2))\n"
+        "bayesmix.GaussianMixture(2, random_state=0, max_iter=5).fit(X)\n"
+        "from bayesmix._kernels._hierarchical import agglomerate\n"
+        "print(len(agglomerate.signatures))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", "import warnings; warnings.simplefilter('ignore')\n" + script],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={**os.environ, "NUMBA_CACHE_DIR": str(tmp_path), "BAYESMIX_COMPILE_WORKERS": "0"},
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "hierarchical start" in _notices(proc.stderr)[0]
+    assert proc.stdout.split() == ["1"]
 
 
 def test_notice_names_what_compiles_and_how_long(monkeypatch, capsys):
@@ -159,11 +186,16 @@ def test_run_target_refuses_foreign_code():
 
 def test_recipes_follow_the_number_of_features():
     # one feature: quantile classes start EM, no agglomeration to compile
-    assert [r.name for r in _compile.EM if r.sentinel(1) is not None] == ["EM passes"]
+    passes = ["EM passes", "k-means and statistics passes"]
+    assert [r.name for r in _compile.EM if r.sentinel(1) is not None] == passes
     assert [r.name for r in _compile.EM if r.sentinel(2) is not None] == [
         "hierarchical start",
-        "EM passes",
+        *passes,
     ]
+    # the agglomeration kernel only for data too large for its numpy twin
+    hier = _compile.EM[0]
+    assert not hier.needed(2, 500) and not hier.needed(5, 100)
+    assert hier.needed(2, 5000) and hier.needed(2, None) and hier.needed(16, 2000)
     # the passes of 1-2, 3-4 and more features are different kernels
     kernels = {d: _compile.EM[1].sentinel(d) for d in (1, 2, 3, 4, 5, 9)}
     assert kernels[1] is kernels[2] and kernels[3] is kernels[4] and kernels[5] is kernels[9]
