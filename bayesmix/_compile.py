@@ -4,16 +4,20 @@ them in parallel processes.
 numba compiles each kernel the first time a process calls it and keeps the
 machine code in its on-disk cache (``cache=True``; ``NUMBA_CACHE_DIR`` or
 ``__pycache__``), so only the first process after an install or an upgrade
-pays.  That first fit used to spend 20-50 s compiling, silently, on one core:
-numba holds one compiler lock per process, so threads cannot share the work.
-Processes can.  An engine lists its kernels as a few :class:`Recipe` s, each a
+pays.  That first fit used to spend 20-50 s compiling, silently, on one core.
+Now a fit compiles only what it calls (its number of features, no model-based
+agglomeration kernel for small data: :mod:`bayesmix._agglomerate` gives its
+merges in numpy), about 8 CPU seconds for a small EM fit, and it can share
+them: numba holds one compiler lock per process, so threads cannot share the
+work, but processes can.  An engine lists its kernels as a few :class:`Recipe` s, each a
 function that calls one disjoint group of kernels on tiny data of the fit's
 number of features; when numba's cache lacks them, :func:`compile_first`
 prints one line on stderr, starts worker processes for all cold groups but
-the first (at most one per usable core besides the fitting process), compiles
+the first (at most one per idle core besides the fitting process), compiles
 the first group itself meanwhile (it is listed first because it takes
 longest, and the fitting process has already paid for its imports), waits for
-the workers, and the fit then loads every kernel from the cache.
+the workers, and the fit then loads every kernel from the cache.  Without an
+idle core, the fit compiles each kernel as it first calls it.
 
 Nothing here changes a result: a recipe only compiles kernels (into the
 cache, or into the fitting process), and if a worker fails (no writable
@@ -55,7 +59,8 @@ _WORKERS_ENV = "BAYESMIX_COMPILE_WORKERS"
 _TIMEOUT = 900.0  # seconds a worker may take before the fit compiles by itself
 NOTICE = (
     "bayesmix: compiling its numba kernels for this machine ({what}; first use after an "
-    "install or upgrade: usually 10-30 s, once; later runs load them from numba's cache)"
+    "install or upgrade: usually 5-10 s, 30 s with large data, once; later runs load them "
+    "from numba's cache)"
 )
 
 # reentrant: the group compiled in this process runs a fit, which calls compile_first

@@ -109,7 +109,7 @@ def test_notice_names_what_compiles_and_how_long(monkeypatch, capsys):
     _compile.compile_first(recipes)
     err = capsys.readouterr().err
     assert err == NOTICE.format(what="test kernels") + "\n"
-    assert "usually 10-30 s" in err
+    assert "usually 5-10 s" in err
     _compile.compile_first(recipes)  # once per process
     assert capsys.readouterr().err == ""
 
