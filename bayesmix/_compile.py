@@ -48,7 +48,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._hierarchical import uses_kernel
-from ._kernels import PASSES, pass_kernels
+from ._kernels import PASSES, incomplete_pass, pass_kernels
 from ._kernels._hierarchical import agglomerate
 from ._kernels._mixture import ANY
 
@@ -86,15 +86,15 @@ class Recipe:
         group's kernels on tiny data (run in a worker process); None for a
         group only the fitting process compiles.
     needed : callable or None
-        ``needed(n_features, n_samples)``: False when a fit on ``n_samples``
-        distinct rows (None: unknown) does not call the group's kernels
-        (default: always needed).
+        ``needed(n_features, n_samples, missing)``: False when a fit on
+        ``n_samples`` distinct rows (None: unknown), with missing cells or not,
+        does not call the group's kernels (default: always needed).
     """
 
     name: str
     sentinel: Callable[[int], object]
     target: str | None
-    needed: Callable[[int, int | None], bool] | None = None
+    needed: Callable[[int, int | None, bool], bool] | None = None
 
 
 # An EM fit's kernels in two groups: the agglomeration of the hierarchical
@@ -106,7 +106,7 @@ _HIERARCHICAL = Recipe(
     "hierarchical start",
     lambda n_features: agglomerate if n_features > 1 else None,
     "bayesmix._hierarchical:warm_up",
-    lambda n_features, n_samples: uses_kernel(n_samples, n_features),
+    lambda n_features, n_samples, missing: uses_kernel(n_samples, n_features),
 )
 # The passes are two groups of about equal compile time, so that the fitting
 # process compiles one while a worker compiles the other: the E-step pass, and
@@ -118,6 +118,13 @@ EM = (
         "k-means and statistics passes",
         lambda n_features: pass_kernels(n_features)[1],
         "bayesmix._compile:statistics",
+    ),
+    # the one-pass kernel of rows with missing cells, only for data with holes
+    Recipe(
+        "missing-value pass",
+        lambda n_features: incomplete_pass if n_features > 1 else None,
+        "bayesmix._compile:incomplete",
+        lambda n_features, n_samples, missing: missing,
     ),
 )
 # VB runs on the same kernels as EM, and predicts with the Student-t of its
@@ -159,6 +166,21 @@ def statistics(n_features: int = 2) -> None:
     MixtureStats(40, 2, n_features, False).from_resp(Xt, w, resp, np.zeros((2, n_features)))
     _components.from_covariances(
         np.full(2, 0.5), np.zeros((2, n_features)), np.eye(n_features)[None].repeat(2, 0)
+    )
+
+
+def incomplete(n_features: int = 2) -> None:
+    """Compile the one-pass kernel of rows with missing cells (a compile group
+    of fits on data with holes)."""
+    from ._data import Patterns
+    from ._kernels import incomplete_e_step
+
+    X = np.random.default_rng(0).normal(size=(12, n_features))
+    X[::3, 0] = np.nan
+    eye = np.ascontiguousarray(np.broadcast_to(np.eye(n_features), (2, n_features, n_features)))
+    Xt = np.ascontiguousarray(X.T)
+    incomplete_e_step(
+        Xt, np.ones(12), np.zeros((2, n_features)), eye, eye, np.zeros(2), Patterns.of(X)
     )
 
 
@@ -218,11 +240,14 @@ def _n_workers(n_cold: int) -> int:
 
 
 def compile_first(
-    recipes: Sequence[Recipe], n_features: int = 2, n_samples: int | None = None
+    recipes: Sequence[Recipe],
+    n_features: int = 2,
+    n_samples: int | None = None,
+    missing: bool = False,
 ) -> None:
     """Make sure numba's cache holds the kernels of ``recipes`` for data with
-    ``n_features`` features and ``n_samples`` distinct rows (None: unknown)
-    before a fit calls them: if some are missing,
+    ``n_features`` features, ``n_samples`` distinct rows (None: unknown) and
+    missing cells or not before a fit calls them: if some are missing,
     print one line on stderr and compile the missing groups in parallel
     processes (see the module docstring).
 
@@ -234,7 +259,7 @@ def compile_first(
     with _lock:
         cold = []
         for recipe in recipes:
-            if recipe.needed is not None and not recipe.needed(n_features, n_samples):
+            if recipe.needed is not None and not recipe.needed(n_features, n_samples, missing):
                 continue
             kernel = recipe.sentinel(n_features)
             key = (recipe.name, id(kernel))

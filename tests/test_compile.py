@@ -187,15 +187,22 @@ def test_run_target_refuses_foreign_code():
 def test_recipes_follow_the_number_of_features():
     # one feature: quantile classes start EM, no agglomeration to compile
     passes = ["EM passes", "k-means and statistics passes"]
+    holes = ["missing-value pass"]
     assert [r.name for r in _compile.EM if r.sentinel(1) is not None] == passes
     assert [r.name for r in _compile.EM if r.sentinel(2) is not None] == [
         "hierarchical start",
         *passes,
+        *holes,
     ]
     # the agglomeration kernel only for data too large for its numpy twin
     hier = _compile.EM[0]
-    assert not hier.needed(2, 500) and not hier.needed(5, 100)
-    assert hier.needed(2, 5000) and hier.needed(2, None) and hier.needed(16, 2000)
+    assert not hier.needed(2, 500, False) and not hier.needed(5, 100, False)
+    assert hier.needed(2, 5000, False) and hier.needed(2, None, False)
+    assert hier.needed(16, 2000, True)
+    # the missing-value pass only for data with holes
+    holes = _compile.EM[-1]
+    assert holes.name == "missing-value pass"
+    assert holes.needed(3, 100, True) and not holes.needed(3, 100, False)
     # the passes of 1-2, 3-4 and more features are different kernels
     kernels = {d: _compile.EM[1].sentinel(d) for d in (1, 2, 3, 4, 5, 9)}
     assert kernels[1] is kernels[2] and kernels[3] is kernels[4] and kernels[5] is kernels[9]
