@@ -231,7 +231,7 @@ def _n_workers(n_cold: int) -> int:
         # duplicated imports and shared callees make the sum slower than one.
         cap = n_cores - 1
         try:
-            cap = min(cap, int(n_cores - os.getloadavg()[0]))
+            cap = min(cap, round(n_cores - os.getloadavg()[0]))
         except (AttributeError, OSError):  # pragma: no cover - no load average
             pass
     if cap <= 0 or n_cold <= 1 or not sys.executable or getattr(sys, "frozen", False):

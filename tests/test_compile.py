@@ -80,27 +80,6 @@ def test_cold_cache_compiles_in_workers_then_the_fit_compiles_nothing(tmp_path):
     assert misses == {}
 
 
-@pytest.mark.slow
-def test_large_data_compile_the_agglomeration_kernel(tmp_path):
-    script = (
-        "import numpy as np, bayesmix\n"
-        "X = np.random.default_rng(0).normal(size=(3000, 2))\n"
-        "bayesmix.GaussianMixture(2, random_state=0, max_iter=5).fit(X)\n"
-        "from bayesmix._kernels._hierarchical import agglomerate\n"
-        "print(len(agglomerate.signatures))\n"
-    )
-    proc = subprocess.run(
-        [sys.executable, "-c", "import warnings; warnings.simplefilter('ignore')\n" + script],
-        capture_output=True,
-        text=True,
-        timeout=900,
-        env={**os.environ, "NUMBA_CACHE_DIR": str(tmp_path), "BAYESMIX_COMPILE_WORKERS": "0"},
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert "hierarchical start" in _notices(proc.stderr)[0]
-    assert proc.stdout.split() == ["1"]
-
-
 def test_notice_names_what_compiles_and_how_long(monkeypatch, capsys):
     Cold = _dispatcher({})
     monkeypatch.setattr(_compile, "_done", set())
