@@ -20,6 +20,10 @@ ties go to the lowest sorted rows (mclust breaks them by row position, which
 is why its partition of data with duplicated rows, such as Old Faithful, can
 differ from this one).
 
+Small problems are agglomerated in numpy (:mod:`bayesmix._agglomerate`), which
+gives the numba kernel's merges bit for bit without compiling it (15-20 CPU
+seconds on a fresh install); larger ones by the kernel (:func:`uses_kernel`).
+
 The pairwise merge costs take O(n^2) memory and about O(n^2 p^2) time, so when
 the rows hold more than :func:`max_hierarchical_samples` distinct points (2000,
 mclust's default ``subset``, up to 16 features) a weighted random subsample of
@@ -46,6 +50,7 @@ import threading
 import numpy as np
 
 from . import _components
+from ._agglomerate import agglomerate_numpy
 from ._kernels import log_prob_pass
 from ._kernels._hierarchical import agglomerate
 
@@ -57,6 +62,7 @@ __all__ = [
     "max_hierarchical_samples",
     "quantile_labels",
     "svd_scaled",
+    "uses_kernel",
 ]
 
 #: Rows clustered without subsampling (mclust's default ``subset`` size).
@@ -74,6 +80,31 @@ def max_hierarchical_samples(n_features: int) -> int:
     if n_features <= 16:
         return MAX_SAMPLES
     return max(100, int(MAX_SAMPLES * (16.0 / n_features) ** 1.5))
+
+
+#: Seconds the numpy agglomeration may take before the kernel is used instead:
+#: about what loading the compiled kernel from numba's cache costs a fresh process.
+NUMPY_SECONDS = 0.3
+
+
+def numpy_seconds(n_rows: int, n_features: int) -> float:
+    """Rough seconds of :func:`bayesmix._agglomerate.agglomerate_numpy` on
+    ``n_rows`` distinct rows of ``n_features`` features (measured on 2 cores:
+    0.3 ms per merge plus O(p^2) numpy calls, plus the O(n^2) first matrix)."""
+    return n_rows * (3e-4 + 8e-6 * n_features * n_features) + 3e-7 * n_rows * n_rows
+
+
+def uses_kernel(n_rows: int | None, n_features: int) -> bool:
+    """Whether agglomerating ``n_rows`` distinct rows (None: unknown, as many
+    as :func:`max_hierarchical_samples`) of ``n_features`` features runs the
+    numba kernel rather than numpy: when numpy would take longer than
+    ``NUMPY_SECONDS``, or when this process already holds the compiled
+    kernel.  Both give the same merges, bit for bit."""
+    cap = max_hierarchical_samples(n_features)
+    n_rows = cap if n_rows is None else min(int(n_rows), cap)
+    if getattr(agglomerate, "signatures", None):  # (a test may wrap it in a function)
+        return True
+    return numpy_seconds(n_rows, n_features) > NUMPY_SECONDS
 
 
 def svd_scaled(Y: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -196,7 +227,8 @@ def _merge_sequence(Z, mass, alpha: float, beta: float) -> np.ndarray:
     n = Z.shape[0]
     parent = np.empty(n, dtype=np.int64)
     merges = np.empty((n - 1, 3))
-    agglomerate(Z, mass, alpha, beta, 1, parent, merges)
+    run = agglomerate if uses_kernel(n, Z.shape[1]) else agglomerate_numpy
+    run(Z, mass, alpha, beta, 1, parent, merges)
     with _CACHE_LOCK:
         if len(_CACHE) >= _CACHE_SIZE:
             _CACHE.pop(next(iter(_CACHE)))
@@ -209,7 +241,8 @@ def warm_up(n_features: int = 2) -> None:
     worker process on a fresh install); one kernel serves every number of
     features above 1."""
     del n_features
-    hierarchical_labels(np.random.default_rng(0).normal(size=(30, 2)), np.ones(30), 2)
+    Z = np.random.default_rng(0).normal(size=(30, 2))
+    agglomerate(Z, np.ones(30), 1.0, 1.0, 1, np.empty(30, dtype=np.int64), np.empty((29, 3)))
 
 
 def _n_distinct_rows(Y: np.ndarray) -> int:

@@ -272,7 +272,8 @@ class GaussianMixture(BaseMixture):
         n_features = core.sizes(data)[1]
         given = core.check_init_arrays(config, params, n_features)
         check_init_scale(given, data.std.center, data.std.scale)
-        _compile.compile_first(_compile.EM, n_features)
+        holes = getattr(data, "missing", None) is not None
+        _compile.compile_first(_compile.EM, n_features, data.n_distinct, holes)
         # warm_start continues only a fit of the same model on the same features.
         warm = None
         if (

@@ -349,7 +349,8 @@ def select_model(
     n_threads = 1 if n_jobs == 1 else min(n_jobs, len(cells))
     # The data are checked, standardised and sorted once for the whole grid.
     data = prepare(X_arr, w, max(ks), rescale_weights=True, allow_missing=True)
-    _compile.compile_first(_compile.EM, data.Xt.shape[0])
+    holes = data.missing is not None
+    _compile.compile_first(_compile.EM, data.Xt.shape[0], data.n_distinct, holes)
     # One initialisation per number of components, shared by the covariance
     # types (what each would compute from the same seed anyway), unless the
     # user asked for several random starts or gave initial parameters.

@@ -425,7 +425,7 @@ default="kmeans"
             summary=data.summary,
         )
         check_prior_against_data(prior, self.component_prior, check_scale=prior.base is None)
-        _compile.compile_first(_compile.VB, n_features)
+        _compile.compile_first(_compile.VB, n_features, data.n_distinct, data.holes is not None)
         self._structure = structure
 
         events = []

@@ -12,25 +12,30 @@ also counts BLAS threads starting up, so it can exceed the wall time).
 time goes.
 
 ``--cold`` measures the first fit after an install instead: each run gets an
-empty ``NUMBA_CACHE_DIR``, so every kernel compiles.  It runs the script with
-the parallel compile processes (the default, :mod:`bayesmix._compile`) and with
-``BAYESMIX_COMPILE_WORKERS=0`` (everything compiled in the fitting process),
-interleaved, and prints wall and CPU time of each; the CPU time includes the
-workers'.  scikit-learn has nothing to compile, so its row is the warm one.
-``--groups`` adds the CPU time of each compile group of an EM fit on two
-features alone (a fresh process and cache each): where the first fit's
-seconds go.  The load average is printed before and after: on a shared
-machine the wall times are only as good as it.
+empty ``NUMBA_CACHE_DIR``, so every kernel compiles.  It runs the script as a
+user would (the default of :mod:`bayesmix._compile`: a compile worker only when
+the load average leaves a core idle), with one worker forced
+(``BAYESMIX_COMPILE_WORKERS=1``) and with ``BAYESMIX_COMPILE_WORKERS=0``
+(everything compiled in the fitting process), interleaved, and prints wall
+and CPU time of each; the CPU time includes the workers'.  scikit-learn has
+nothing to compile, so its row is the warm one.  ``--groups`` adds the CPU
+time of each compile group of an EM fit on two features alone (a fresh
+process and cache each).  ``--table`` prints the compile CPU seconds of each
+numba function in a cold first fit (numba's compile events, exclusive of
+callees, in the fitting process with ``BAYESMIX_COMPILE_WORKERS=0``): where
+the first fit's seconds go.  The load average is printed before and after:
+on a shared machine the wall times are only as good as it.
 
 Usage::
 
     python benchmarks/bench_startup.py [--repeats 7] [--breakdown]
-    python benchmarks/bench_startup.py --cold [--repeats 3] [--groups]
+    python benchmarks/bench_startup.py --cold [--repeats 3] [--groups] [--table]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
 import subprocess
@@ -127,7 +132,8 @@ def cold(repeats: int) -> None:
     print(f"load average before: {os.getloadavg()[0]:.1f}")
     code = SCRIPTS["bayesmix: import + fit"]
     variants = {
-        "bayesmix cold, workers": {},
+        "bayesmix cold (default)": {},
+        "bayesmix cold, 1 worker": {"BAYESMIX_COMPILE_WORKERS": "1"},
         "bayesmix cold, in-process": {"BAYESMIX_COMPILE_WORKERS": "0"},
     }
     results = {name: ([], []) for name in variants}
@@ -146,13 +152,80 @@ def cold(repeats: int) -> None:
     print("-" * len(header))
     for name, (walls, cpus) in results.items():
         print(f"{name:<28}{median(walls):>14.2f}{min(walls):>12.2f}{median(cpus):>14.2f}")
-    walls = results["bayesmix cold, workers"][0]
+    walls = results["bayesmix cold (default)"][0]
+    worker = results["bayesmix cold, 1 worker"][0]
     serial = results["bayesmix cold, in-process"][0]
     print(
         f"target: first fit on a fresh install <= 10 s (median wall): "
         f"{'pass' if median(walls) <= 10 else 'FAIL'} ({median(walls):.1f} s); "
-        f"workers / in-process = {median(walls) / median(serial):.2f}"
+        f"1 worker / in-process = {median(worker) / median(serial):.2f}"
     )
+    print(f"load average after: {os.getloadavg()[0]:.1f}")
+
+
+# Run in a child with an empty cache: numba's compile events, timed in CPU
+# seconds of the compiling thread, exclusive of the callees compiled inside.
+TABLE = (
+    """
+import json, sys, time
+from numba.core import event
+records, stack = [], []
+
+class Listener(event.Listener):
+    def on_start(self, ev):
+        stack.append([time.thread_time(), 0.0])
+
+    def on_end(self, ev):
+        t0, inner = stack.pop()
+        spent = time.thread_time() - t0
+        if stack:
+            stack[-1][1] += spent
+        f = ev.data["dispatcher"].py_func
+        records.append((f.__module__.replace("bayesmix.", "") + "." + f.__name__, spent - inner))
+
+event.register("numba:compile", Listener())
+t0 = time.perf_counter()
+"""
+    + DATA
+    + """
+from bayesmix import GaussianMixture
+t1 = time.perf_counter()
+GaussianMixture(n_components=2, random_state=0).fit(X)
+t2 = time.perf_counter()
+print(json.dumps({"records": records, "import": t1 - t0, "fit": t2 - t1,
+                  "cpu": time.process_time()}))
+"""
+)
+
+
+def table() -> None:
+    """Compile CPU seconds per numba function of a cold first fit, in-process."""
+    with tempfile.TemporaryDirectory() as cache:
+        env = {**os.environ, "NUMBA_CACHE_DIR": cache, "BAYESMIX_COMPILE_WORKERS": "0"}
+        proc = subprocess.run(
+            [sys.executable, "-c", TABLE], capture_output=True, text=True, env=env
+        )
+    if proc.returncode != 0:
+        raise RuntimeError(proc.stderr)
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    per: dict[str, list] = {}
+    for name, cpu in out["records"]:
+        per.setdefault(name, [0, 0.0])
+        per[name][0] += 1
+        per[name][1] += cpu
+    print(
+        f"cold first fit, in-process ({_cores()}): import {out['import']:.2f} s, "
+        f"fit {out['fit']:.2f} s wall, process CPU {out['cpu']:.2f} s"
+    )
+    header = f"{'numba function':<44}{'signatures':>11}{'compile cpu s':>15}"
+    print(header)
+    print("-" * len(header))
+    total = 0.0
+    for name, (n_sig, cpu) in sorted(per.items(), key=lambda kv: -kv[1][1]):
+        total += cpu
+        if cpu >= 0.05:
+            print(f"{name:<44}{n_sig:>11}{cpu:>15.2f}")
+    print(f"{'total (all functions)':<55}{total:>15.2f}")
 
 
 def _cores() -> str:
@@ -169,11 +242,17 @@ def main(argv=None):
     parser.add_argument("--breakdown", action="store_true", help="time partial scripts too")
     parser.add_argument("--cold", action="store_true", help="empty numba cache: the first fit")
     parser.add_argument("--groups", action="store_true", help="with --cold: each compile group")
+    parser.add_argument("--table", action="store_true", help="compile CPU per numba function")
     args = parser.parse_args(argv)
+    if args.table and not args.cold:
+        table()
+        return
     if args.cold:
         cold(args.repeats or 3)
         if args.groups:
             groups(args.repeats or 3)
+        if args.table:
+            table()
         return
     args.repeats = args.repeats or 7
 

@@ -393,6 +393,7 @@ def test_no_nan_reaches_a_kernel(two_blobs, monkeypatch):
     monkeypatch.setattr(kernels, "run_tasks", checked(kernels.run_tasks, -1))
     monkeypatch.setattr(init, "run_tasks", checked(init.run_tasks, -1))
     monkeypatch.setattr(hier, "agglomerate", checked(hier.agglomerate))
+    monkeypatch.setattr(hier, "agglomerate_numpy", checked(hier.agglomerate_numpy))
     for init_params in ("auto", "kmeans", "k-means++", "random_from_data"):
         gm = GaussianMixture(3, init_params=init_params, n_init=2, random_state=0).fit(two_blobs)
     gm.predict_proba(two_blobs), gm.score(two_blobs), gm.impute(two_blobs, n_draws=2)
