@@ -615,18 +615,6 @@ class GaussianMixture(BaseMixture):
         )
 
 
-def warm_up(n_features: int = 2) -> None:
-    """Compile the kernels of an EM fit on ``n_features`` features and its
-    predictions other than the hierarchical start's (run by
-    :mod:`bayesmix._compile` in a worker process on a fresh install)."""
-    X = np.random.default_rng(0).normal(size=(40, n_features))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # whatever the random data give: only compiling
-        gm = GaussianMixture(2, init_params="kmeans", random_state=0).fit(X)
-    gm.predict_proba(X)
-    gm.score_samples(X)
-
-
 def fit_prepared(params: dict, data: Data, *, start=None) -> GaussianMixture:
     """A :class:`GaussianMixture` with constructor parameters ``params``, fitted
     to data already prepared by :func:`bayesmix._data.prepare`.
