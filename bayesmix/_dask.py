@@ -221,6 +221,31 @@ def _tree(parts, combine):
     return parts[0]
 
 
+def _delayed(func):
+    import dask
+
+    return dask.delayed(func, pure=True)
+
+
+def _holding_client(X):
+    """The distributed client whose workers hold every chunk of ``X`` (a
+    persisted array), or None (distributed is not imported to find out)."""
+    import sys
+
+    if "distributed" not in sys.modules:
+        return None
+    from dask.core import flatten
+    from distributed import futures_of
+
+    futures = futures_of(X)
+    if not futures:
+        return None
+    held = {f.key for f in futures}
+    if not all(key in held for key in flatten(X.__dask_keys__())):
+        return None
+    return futures[0].client
+
+
 def _compute(obj):
     import dask
 
@@ -289,20 +314,35 @@ def _combine_moments(a, b, n_sample: int):
     return (a[0] + b[0], a[1] + b[1], a[2] + b[2], moments, sample)
 
 
-def _chunk_stats(x, w, center, scale, means, prec, log_const, diagonal):
-    """Weighted sufficient statistics of one chunk at the given components."""
+def _chunk_standardised(x, w, center, scale):
+    """One chunk's rows of positive weight, standardised and feature-major:
+    ``(Xt (n_features, m), w (m,))`` (in memory, rows of zero weight are
+    dropped too)."""
     x = np.asarray(x, dtype=np.float64)
     w = _weights(x, w)
-    if not (w > 0).all():  # in memory, rows of zero weight are dropped too
+    if not (w > 0).all():
         x, w = x[w > 0], w[w > 0]
+    return as_feature_major(x, center, scale), w
+
+
+def _pair_stats(pair, means, prec, log_const, diagonal):
+    """Weighted sufficient statistics of one standardised chunk ``(Xt, w)`` at
+    the given components: ``(nk, s1, s2, [log-likelihood, ICL term])``."""
+    Xt, w = pair
     k, d = means.shape
-    if x.shape[0] == 0:
+    if Xt.shape[1] == 0:
         p = 1 if diagonal else d
         return (np.zeros(k), np.zeros((k, d)), np.zeros((k, p, d)), np.zeros(2))
     with serial_kernels():  # Dask already runs one chunk per thread or worker
-        st = MixtureStats(x.shape[0], k, d, diagonal)
-        st.e_step(as_feature_major(x, center, scale), w, means, prec, log_const)
+        st = MixtureStats(Xt.shape[1], k, d, diagonal)
+        st.e_step(Xt, w, means, prec, log_const)
     return (st.nk, st.s1, st.s2, np.array([st.log_likelihood, st.icl_term]))
+
+
+def _chunk_stats(x, w, center, scale, means, prec, log_const, diagonal):
+    """Weighted sufficient statistics of one chunk at the given components."""
+    pair = _chunk_standardised(x, w, center, scale)
+    return _pair_stats(pair, means, prec, log_const, diagonal)
 
 
 def _add(a, b):
@@ -371,6 +411,7 @@ class ChunkedData:
         self.variances = var_data / std.scale**2
         self.n_samples, self.n_features, self.total = n_samples, X.shape[1], total
         self.sample, self.n_distinct = sample, n_distinct
+        self._pairs = self._client = None  # see _held
 
     def restandardised(self, std: Standardiser) -> ChunkedData:
         """The same rows in the units of another fit (warm start)."""
@@ -394,11 +435,47 @@ class ChunkedData:
         call = dask.delayed(func, pure=True)
         return [call(x, w, std.center, std.scale, *args) for x, w in zip(xs, ws, strict=True)]
 
+    def _held(self):
+        """On a distributed cluster that holds every chunk of ``X`` in its
+        workers' memory (a persisted array): the standardised chunks there, as
+        futures ``[(Xt, w), ...]`` made once per fit, and the client; else
+        ``(None, None)``.
+
+        Standardising a chunk (a transposed copy) costs about a quarter of its
+        E-step, and a graph of delayed calls costs the client a few
+        milliseconds per chunk to build and send: an iteration on persisted
+        data re-did both every time.  The copies are made only when the data
+        are in the workers' memory already (a file read chunk by chunk stays
+        out of core), and they double what the workers hold -- as the
+        in-memory fit holds the data and their standardised copy.
+        """
+        if self._pairs is None:
+            self._pairs, self._client = (), None
+            client = _holding_client(self.X)
+            if client is not None:
+                xs, ws = _blocks(self.X, self.w)
+                call = _delayed(_chunk_standardised)
+                std = self.std
+                parts = [call(x, w, std.center, std.scale) for x, w in zip(xs, ws, strict=True)]
+                self._pairs, self._client = tuple(client.compute(parts)), client
+        return (self._pairs, self._client) if self._client is not None else (None, None)
+
     def e_step(self, comps, diagonal: bool) -> _Stats:
         """One E-step over every chunk, the statistics summed in a tree
-        (``diagonal``: second moments of the diagonal only, as in MixtureStats)."""
+        (``diagonal``: second moments of the diagonal only, as in MixtureStats).
+
+        The same tasks and the same tree either way, so the result is the same
+        bit for bit on a cluster and on Dask's local schedulers."""
         import dask
 
+        pairs, client = self._held()
+        if client is not None:
+            # futures straight to the scheduler: the parameters (a few kB) travel
+            # with each chunk's task, which runs where its chunk lives
+            args = (comps.means, comps.prec, comps.log_const, diagonal)
+            parts = [client.submit(_pair_stats, p, *args, pure=False) for p in pairs]
+            total = _tree(parts, lambda a, b: client.submit(_add, a, b, pure=False))
+            return _Stats(total.result())
         parts = self._map(_chunk_stats, comps.means, comps.prec, comps.log_const, diagonal)
         return _Stats(_compute(_tree(parts, dask.delayed(_add, pure=True))))
 
