@@ -28,6 +28,7 @@ Usage::
 
     python benchmarks/bench_scale.py --rows 200000 --ooc-rows 1000000   # quick
     python benchmarks/bench_scale.py                                    # the issue's sizes
+    python benchmarks/bench_scale.py --memory --rows 1000000  # what an in-memory fit copies
 """
 
 from __future__ import annotations
@@ -111,6 +112,26 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def in_memory_peak(n_rows: int) -> None:
+    """Peak of the allocations (``tracemalloc``) of an in-memory fit beyond
+    the caller's ``X``, as a multiple of ``X``'s size: what the fit copies."""
+    import tracemalloc
+
+    X = simulate(n_rows)
+    init = start_params(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        GaussianMixture(K, max_iter=1, **init).fit(X[:5000])  # imports, compilation
+        tracemalloc.start()
+        GaussianMixture(K, tol=0.0, max_iter=3, **init).fit(X)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    print(
+        f"in-memory fit of {n_rows:,} x {D} ({X.nbytes / 2**20:.0f} MiB): peak allocations "
+        f"{peak / X.nbytes:.2f}x the data beyond X itself"
+    )
+
+
 # ----------------------------------------------------------- the child process
 def child(path: str, iters: int, chunk: int, batch: int) -> None:
     """Out-of-core EM and partial_fit on the file; prints one JSON line."""
@@ -186,8 +207,14 @@ def main():
         "--repeat", type=int, default=2, help="timings of the in-memory and cluster rows (min)"
     )
     parser.add_argument("--no-cluster", action="store_true", help="skip the LocalCluster rows")
+    parser.add_argument(
+        "--memory", action="store_true", help="only the in-memory fit's peak allocations (--rows)"
+    )
     parser.add_argument("--child", nargs=1, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.memory:
+        in_memory_peak(args.rows)
+        return
     if args.child:
         child(args.child[0], args.iters, args.chunk, args.batch)
         return
