@@ -175,7 +175,7 @@ def cluster_rows(X, ooc_path, init, iters, chunk, repeat):
             processes=True,
             threads_per_worker=1,
             host="127.0.0.1",
-            dashboard_address=None,
+            dashboard_address=":0",  # any free port: 8787 may be taken
         ) as cluster,
         Client(cluster) as client,
     ):

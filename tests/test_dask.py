@@ -218,7 +218,7 @@ def local_cluster():
             processes=True,
             threads_per_worker=1,
             host="127.0.0.1",
-            dashboard_address=None,
+            dashboard_address=":0",  # any free port: 8787 may be taken
         ) as cluster,
         distributed.Client(cluster) as client,
     ):
