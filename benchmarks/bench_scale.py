@@ -55,8 +55,10 @@ def centres(seed: int = 0):
     return np.random.default_rng(seed).normal(scale=4.0, size=(K, D))
 
 
-def simulate(n_rows: int, seed: int = 0):
-    rng = np.random.default_rng(seed + 1)
+def simulate(n_rows: int, seed: int = 0, draws: int | None = None):
+    """Rows of the mixture with centres ``centres(seed)``; ``draws`` seeds the
+    labels and the noise (``seed + 1`` by default)."""
+    rng = np.random.default_rng(seed + 1 if draws is None else draws)
     return centres(seed)[rng.integers(K, size=n_rows)] + rng.normal(size=(n_rows, D))
 
 
@@ -65,7 +67,8 @@ def write_npy(path: Path, n_rows: int, block: int = 1_000_000, seed: int = 0):
     out = np.lib.format.open_memmap(path, mode="w+", dtype=np.float64, shape=(n_rows, D))
     for i, start in enumerate(range(0, n_rows, block)):
         m = min(n_rows, start + block) - start
-        out[start : start + m] = simulate(m, seed=seed + 1000 * (i + 1))[:, :]
+        # the same mixture in every block (a stream from one distribution)
+        out[start : start + m] = simulate(m, seed=seed, draws=seed + 1000 * (i + 1))
     out.flush()
     del out
 
@@ -82,7 +85,7 @@ def start_params(X):
 def per_iteration(fit_with, iters: int, repeat: int = 1, warm_up: bool = True):
     """Seconds per EM iteration, and the longer run's model: each of the two
     runs is timed ``repeat`` times and the fastest kept (the machine may be
-    shared: the minimum is the least disturbed run)."""
+    shared: the minimum is the least disturbed run).  For scikit-learn."""
     if warm_up:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -96,6 +99,34 @@ def per_iteration(fit_with, iters: int, repeat: int = 1, warm_up: bool = True):
                 model = fit_with(m)
                 times[m] = min(times.get(m, np.inf), time.perf_counter() - t0)
     return (times[2 + iters] - times[2]) / iters, model
+
+
+def per_step(fit_with, iters: int, repeat: int = 1):
+    """Seconds per bayesmix EM iteration: the median duration of the EM
+    iterations (E-step pass and M-step, ``bayesmix._em_core.step``) of
+    ``repeat`` fits of ``1 + iters`` iterations after a warm-up.  The median
+    leaves out the one-off passes and a shared machine's bursts, which made
+    differences of whole fits' times meaningless (even negative) under load."""
+    from bayesmix import _em_core
+
+    step, durations = _em_core.step, []
+
+    def timed(*args, **kwargs):
+        t0 = time.perf_counter()
+        out = step(*args, **kwargs)
+        durations.append(time.perf_counter() - t0)
+        return out
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # ConvergenceWarning: max_iter is the point
+        fit_with(1)  # imports, compilation, a cluster's first graphs
+        _em_core.step = timed
+        try:
+            for _ in range(repeat):
+                model = fit_with(1 + iters)
+        finally:
+            _em_core.step = step
+    return float(np.median(durations)), model
 
 
 def peak_rss_mib() -> float:
@@ -140,9 +171,7 @@ def child(path: str, iters: int, chunk: int, batch: int) -> None:
     dX = from_npy(path, chunks=chunk)
     init = start_params(np.load(path, mmap_mode="r")[:200_000])
     out = {"rss_start": peak_rss_mib()}
-    sec, model = per_iteration(
-        lambda m: GaussianMixture(K, tol=0.0, max_iter=m, **init).fit(dX), iters
-    )
+    sec, model = per_step(lambda m: GaussianMixture(K, tol=0.0, max_iter=m, **init).fit(dX), iters)
     out.update(ooc_sec=sec, ooc_ll=model.log_likelihood_, ooc_rss=peak_rss_mib())
     # partial_fit: one pass, batches read from the file and dropped
     n = dX.shape[0]
@@ -182,14 +211,14 @@ def cluster_rows(X, ooc_path, init, iters, chunk, repeat):
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*[Ll]arge")
             persisted = client.persist(da.from_array(X, chunks=(chunk, -1)))
-        sec, model = per_iteration(
+        sec, model = per_step(
             lambda m: GaussianMixture(K, tol=0.0, max_iter=m, **init).fit(persisted), iters, repeat
         )
         rows.append((f"LocalCluster 2x1, {X.shape[0]:,} rows persisted", sec, model))
         if ooc_path is not None:
             dX = from_npy(ooc_path, chunks=chunk)
             ooc_init = start_params(np.load(ooc_path, mmap_mode="r")[:200_000])
-            sec, model = per_iteration(
+            sec, model = per_step(
                 lambda m: GaussianMixture(K, tol=0.0, max_iter=m, **ooc_init).fit(dX), iters
             )
             rows.append((f"LocalCluster 2x1, {dX.shape[0]:,} rows from .npy", sec, model))
@@ -207,6 +236,10 @@ def main():
         "--repeat", type=int, default=2, help="timings of the in-memory and cluster rows (min)"
     )
     parser.add_argument("--no-cluster", action="store_true", help="skip the LocalCluster rows")
+    parser.add_argument("--no-sklearn", action="store_true", help="skip scikit-learn")
+    parser.add_argument(
+        "--no-cluster-npy", action="store_true", help="skip the LocalCluster row on the file"
+    )
     parser.add_argument(
         "--memory", action="store_true", help="only the in-memory fit's peak allocations (--rows)"
     )
@@ -226,16 +259,17 @@ def main():
         return GaussianMixture(K, tol=0.0, max_iter=m, **init).fit(X)
 
     load = [os.getloadavg()[0]]
-    sec_mem = per_iteration(ours, args.iters, args.repeat)
+    sec_mem = per_step(ours, args.iters, args.repeat)
     rows = [(f"in memory, {args.rows:,} rows", *sec_mem)]
     from sklearn.mixture import GaussianMixture as SkGM
 
     def theirs(m):
         return SkGM(K, tol=0.0, max_iter=m, **init).fit(X)
 
-    # no warm-up (nothing to compile) and one timing: scikit-learn is the slow row
-    sk = per_iteration(theirs, args.iters, warm_up=False)
-    rows.append((f"scikit-learn, {args.rows:,} rows", *sk))
+    if not args.no_sklearn:
+        # no warm-up (nothing to compile) and one timing: scikit-learn is the slow row
+        sk = per_iteration(theirs, args.iters, warm_up=False)
+        rows.append((f"scikit-learn, {args.rows:,} rows", *sk))
     in_memory_rss = peak_rss_mib()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -247,7 +281,8 @@ def main():
         cmd += ["--chunk", str(args.chunk), "--batch", str(args.batch)]
         res = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
         if not args.no_cluster:
-            rows += cluster_rows(X, path, init, args.iters, args.chunk, args.repeat)
+            on_file = None if args.no_cluster_npy else path
+            rows += cluster_rows(X, on_file, init, args.iters, args.chunk, args.repeat)
     load.append(os.getloadavg()[0])
 
     base = rows[0][1]
