@@ -41,6 +41,7 @@ import copy
 
 import numpy as np
 
+from ._dask_npy import from_npy  # the reader lives apart; re-exported here
 from ._data import Data, Standardiser
 from ._kernels import MixtureStats, log_prob_pass, serial_kernels
 from ._validation import as_feature_major, check_fitted, count_distinct_rows
@@ -76,72 +77,6 @@ def refuse(X, what: str, cure: str = _CURE) -> None:
     """TypeError for an estimator or function that does not take Dask arrays yet."""
     if is_dask(X):
         raise TypeError(f"{what} does not accept Dask arrays yet; {cure}.")
-
-
-# ------------------------------------------------------------- .npy files
-class _NpyRows:
-    """A ``.npy`` file seen as an array whose every read opens the file, copies
-    the rows asked for and closes it again.
-
-    ``dask.array.from_array(np.load(path, mmap_mode="r"))`` is not out of core:
-    Dask (2024.12 and later) copies an input that has a ``copy`` method into
-    memory -- the whole file (dask/dask#11524, open as dask/dask#11850) -- and
-    a single long-lived memory map keeps every
-    page it has read in the process's resident set.  This object has no
-    ``copy``, pickles as its path (workers of a cluster read the file
-    themselves, so it must be on a file system they share) and tokenises by
-    path, size and modification time.
-    """
-
-    def __init__(self, path):
-        import os
-
-        self.path = os.fspath(path)
-        head = np.load(self.path, mmap_mode="r")
-        self.shape, self.dtype, self.ndim = head.shape, head.dtype, head.ndim
-        stat = os.stat(self.path)
-        self._token = ("bayesmix-npy", self.path, stat.st_size, stat.st_mtime_ns)
-        del head
-
-    def __dask_tokenize__(self):
-        return self._token
-
-    def __getitem__(self, key):
-        mapped = np.load(self.path, mmap_mode="r")
-        rows = np.array(mapped[key])  # a copy: the map closes with ``mapped``
-        del mapped
-        return rows
-
-
-def from_npy(path, chunks="auto"):
-    """A ``.npy`` file (n_samples, n_features) as a Dask array read chunk by
-    chunk, for data larger than memory.
-
-    Each task opens the file, copies its rows and closes it, so a fit holds a
-    few chunks at a time, never the file (unlike ``da.from_array(np.load(path,
-    mmap_mode="r"))``, which Dask copies whole).
-
-    Parameters
-    ----------
-    path : str or path-like
-        A ``.npy`` file of real numbers, 2-D.
-    chunks : int or "auto", default="auto"
-        Rows per chunk (every chunk holds whole rows); ``"auto"`` lets Dask
-        choose (about ``array.chunk-size``, 128 MiB by default).
-
-    Returns
-    -------
-    dask.array.Array
-    """
-    import dask.array as da
-
-    rows = _NpyRows(path)
-    if rows.ndim != 2:
-        raise ValueError(
-            f"{rows.path} holds a {rows.ndim}-D array; from_npy reads 2-D arrays "
-            "(n_samples, n_features)."
-        )
-    return da.from_array(rows, chunks={0: chunks, 1: -1}, meta=np.empty((0, 0), rows.dtype))
 
 
 # ------------------------------------------------------------------ checking
@@ -221,6 +156,31 @@ def _tree(parts, combine):
     return parts[0]
 
 
+def _delayed(func):
+    import dask
+
+    return dask.delayed(func, pure=True)
+
+
+def _holding_client(X):
+    """The distributed client whose workers hold every chunk of ``X`` (a
+    persisted array), or None (distributed is not imported to find out)."""
+    import sys
+
+    if "distributed" not in sys.modules:
+        return None
+    from dask.core import flatten
+    from distributed import futures_of
+
+    futures = futures_of(X)
+    if not futures:
+        return None
+    held = {f.key for f in futures}
+    if not all(key in held for key in flatten(X.__dask_keys__())):
+        return None
+    return futures[0].client
+
+
 def _compute(obj):
     import dask
 
@@ -289,20 +249,35 @@ def _combine_moments(a, b, n_sample: int):
     return (a[0] + b[0], a[1] + b[1], a[2] + b[2], moments, sample)
 
 
-def _chunk_stats(x, w, center, scale, means, prec, log_const, diagonal):
-    """Weighted sufficient statistics of one chunk at the given components."""
+def _chunk_standardised(x, w, center, scale):
+    """One chunk's rows of positive weight, standardised and feature-major:
+    ``(Xt (n_features, m), w (m,))`` (in memory, rows of zero weight are
+    dropped too)."""
     x = np.asarray(x, dtype=np.float64)
     w = _weights(x, w)
-    if not (w > 0).all():  # in memory, rows of zero weight are dropped too
+    if not (w > 0).all():
         x, w = x[w > 0], w[w > 0]
+    return as_feature_major(x, center, scale), w
+
+
+def _pair_stats(pair, means, prec, log_const, diagonal):
+    """Weighted sufficient statistics of one standardised chunk ``(Xt, w)`` at
+    the given components: ``(nk, s1, s2, [log-likelihood, ICL term])``."""
+    Xt, w = pair
     k, d = means.shape
-    if x.shape[0] == 0:
+    if Xt.shape[1] == 0:
         p = 1 if diagonal else d
         return (np.zeros(k), np.zeros((k, d)), np.zeros((k, p, d)), np.zeros(2))
     with serial_kernels():  # Dask already runs one chunk per thread or worker
-        st = MixtureStats(x.shape[0], k, d, diagonal)
-        st.e_step(as_feature_major(x, center, scale), w, means, prec, log_const)
+        st = MixtureStats(Xt.shape[1], k, d, diagonal)
+        st.e_step(Xt, w, means, prec, log_const)
     return (st.nk, st.s1, st.s2, np.array([st.log_likelihood, st.icl_term]))
+
+
+def _chunk_stats(x, w, center, scale, means, prec, log_const, diagonal):
+    """Weighted sufficient statistics of one chunk at the given components."""
+    pair = _chunk_standardised(x, w, center, scale)
+    return _pair_stats(pair, means, prec, log_const, diagonal)
 
 
 def _add(a, b):
@@ -371,6 +346,7 @@ class ChunkedData:
         self.variances = var_data / std.scale**2
         self.n_samples, self.n_features, self.total = n_samples, X.shape[1], total
         self.sample, self.n_distinct = sample, n_distinct
+        self._pairs = self._client = None  # see _held
 
     def restandardised(self, std: Standardiser) -> ChunkedData:
         """The same rows in the units of another fit (warm start)."""
@@ -394,11 +370,47 @@ class ChunkedData:
         call = dask.delayed(func, pure=True)
         return [call(x, w, std.center, std.scale, *args) for x, w in zip(xs, ws, strict=True)]
 
+    def _held(self):
+        """On a distributed cluster that holds every chunk of ``X`` in its
+        workers' memory (a persisted array): the standardised chunks there, as
+        futures ``[(Xt, w), ...]`` made once per fit, and the client; else
+        ``(None, None)``.
+
+        Standardising a chunk (a transposed copy) costs about a quarter of its
+        E-step, and a graph of delayed calls costs the client a few
+        milliseconds per chunk to build and send: an iteration on persisted
+        data re-did both every time.  The copies are made only when the data
+        are in the workers' memory already (a file read chunk by chunk stays
+        out of core), and they double what the workers hold -- as the
+        in-memory fit holds the data and their standardised copy.
+        """
+        if self._pairs is None:
+            self._pairs, self._client = (), None
+            client = _holding_client(self.X)
+            if client is not None:
+                xs, ws = _blocks(self.X, self.w)
+                call = _delayed(_chunk_standardised)
+                std = self.std
+                parts = [call(x, w, std.center, std.scale) for x, w in zip(xs, ws, strict=True)]
+                self._pairs, self._client = tuple(client.compute(parts)), client
+        return (self._pairs, self._client) if self._client is not None else (None, None)
+
     def e_step(self, comps, diagonal: bool) -> _Stats:
         """One E-step over every chunk, the statistics summed in a tree
-        (``diagonal``: second moments of the diagonal only, as in MixtureStats)."""
+        (``diagonal``: second moments of the diagonal only, as in MixtureStats).
+
+        The same tasks and the same tree either way, so the result is the same
+        bit for bit on a cluster and on Dask's local schedulers."""
         import dask
 
+        pairs, client = self._held()
+        if client is not None:
+            # futures straight to the scheduler: the parameters (a few kB) travel
+            # with each chunk's task, which runs where its chunk lives
+            args = (comps.means, comps.prec, comps.log_const, diagonal)
+            parts = [client.submit(_pair_stats, p, *args, pure=False) for p in pairs]
+            total = _tree(parts, lambda a, b: client.submit(_add, a, b, pure=False))
+            return _Stats(total.result())
         parts = self._map(_chunk_stats, comps.means, comps.prec, comps.log_const, diagonal)
         return _Stats(_compute(_tree(parts, dask.delayed(_add, pure=True))))
 

@@ -218,7 +218,7 @@ def local_cluster():
             processes=True,
             threads_per_worker=1,
             host="127.0.0.1",
-            dashboard_address=None,
+            dashboard_address=":0",  # any free port: 8787 may be taken
         ) as cluster,
         distributed.Client(cluster) as client,
     ):
@@ -236,6 +236,32 @@ def test_local_cluster_fit_equals_in_memory(local_cluster):
     _assert_same_fit(mem, chunked)
     labels = chunked.predict(dX)
     np.testing.assert_array_equal(labels.compute(), mem.predict(X))
+
+
+def test_persisted_data_on_a_cluster_fit_in_place_as_in_memory(local_cluster):
+    """Chunks persisted in the workers are standardised there once per fit and
+    each iteration's tasks run where they live: the fit is the in-memory fit,
+    and the same bit for bit as through a graph of delayed calls."""
+    from bayesmix import _dask
+
+    X, w = _data()
+    start = _start(X, w, 3, "VVV")
+    mem = GaussianMixture(3, **start).fit(X, sample_weight=w)
+    dX = da.from_array(X, chunks=(UNEVEN, 3))
+    dw = da.from_array(w, chunks=(UNEVEN,))
+    pX, pw = local_cluster.persist([dX, dw])
+    assert _dask._holding_client(pX) is local_cluster
+    assert _dask._holding_client(dX) is None  # not persisted: the graph path
+    held = GaussianMixture(3, **start).fit(pX, sample_weight=pw)
+    _assert_same_fit(mem, held)
+    graph = GaussianMixture(3, **start).fit(dX, sample_weight=dw)
+    lazy = _dask.prepare(dX, dw, 3, np.random.default_rng(0))
+    on_cluster = _dask.prepare(pX, pw, 3, np.random.default_rng(0))
+    assert lazy._held() == (None, None)
+    pairs, client = on_cluster._held()
+    assert client is local_cluster and len(pairs) == len(UNEVEN)
+    assert held.log_likelihood_ == graph.log_likelihood_
+    np.testing.assert_array_equal(held.means_, graph.means_)
 
 
 def test_reseeding_finds_the_same_worst_rows():
