@@ -70,17 +70,26 @@ class Standardiser:
             self._init_missing(X, w)
             return
         total = w.sum()
-        weighted = X[w > 0]  # rows of zero weight do not set the units
+        pos = w > 0
+        # rows of zero weight do not set the units (no copy when there are none)
+        weighted, wp = (X, w) if pos.all() else (X[pos], w[pos])
         # Mean about a weighted row: exact when every row is the same point, and
         # no digits lost to a large common offset.
         center = weighted[0] + (w @ (X - weighted[0])) / total
-        spread = np.abs(weighted - center).max()
+        # the largest |x - center| from each feature's range: rounding is
+        # monotonic, so this is max |x - center| exactly, without a copy of X
+        spread = np.maximum(
+            np.abs(weighted.max(axis=0) - center), np.abs(weighted.min(axis=0) - center)
+        ).max()
         if not np.isfinite(spread) or spread == 0.0:
             self.center, self.scale, self.mean_variance = center, 1.0, 0.0
             return
         coarse = 2.0 ** np.floor(np.log2(spread))
-        Y = (weighted - center) / coarse
-        var_unit = float((w[w > 0] @ (Y * Y)).sum() / (total * X.shape[1]))
+        Y = weighted - center  # one temporary, squared in place
+        Y /= coarse
+        Y *= Y
+        var_unit = float((wp @ Y).sum() / (total * X.shape[1]))
+        del Y
         self.center = center
         self.scale = float(coarse * 2.0 ** np.round(0.5 * np.log2(var_unit)))
         check_scale_range(self.scale, spread)
@@ -259,7 +268,8 @@ class Data:
             Xt, w = self.Xt, self.w
             if self.missing is None:
                 centred = Xt - (Xt @ w / w.sum())[:, None]
-                self._variances = (centred * centred) @ w / w.sum()
+                centred *= centred  # squared in place: one temporary, not two
+                self._variances = centred @ w / w.sum()
             else:
                 observed = ~np.isnan(Xt)
                 mass = observed @ w

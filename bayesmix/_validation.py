@@ -303,13 +303,19 @@ def check_distinct_rows(n_components: int, n_distinct: int) -> None:
 def count_distinct_rows(X: np.ndarray, w: np.ndarray, at_least: int) -> int:
     """Number of distinct rows of ``X`` with positive weight, counted exactly up to
     ``at_least`` (it returns early once that many are found)."""
-    X = X[w > 0] + 0.0  # -0.0 and 0.0 are the same point
-    rows = np.ascontiguousarray(X).view(np.dtype((np.void, X.dtype.itemsize * X.shape[1])))
-    rows = rows.ravel()
-    head = np.unique(rows[: max(4 * at_least, 1024)])
-    if head.size >= at_least or rows.size <= 4 * at_least:
+    pos = w > 0
+    X = X if pos.all() else X[pos]
+
+    def as_rows(A):  # one opaque value per row; -0.0 and 0.0 are the same point
+        A = np.ascontiguousarray(A + 0.0)
+        return A.view(np.dtype((np.void, A.dtype.itemsize * A.shape[1]))).ravel()
+
+    # the head first: usually it already holds at_least distinct rows, and then
+    # nothing as large as X is copied
+    head = np.unique(as_rows(X[: max(4 * at_least, 1024)]))
+    if head.size >= at_least or X.shape[0] <= 4 * at_least:
         return int(head.size)
-    return int(np.unique(rows).size)
+    return int(np.unique(as_rows(X)).size)
 
 
 def check_int(value, name: str, *, low: int | None = None, allow_none: bool = False):
