@@ -383,30 +383,21 @@ def log_prob(kernel: Components, flat: int, rows: Rows, row_lse=None, resp=None,
     complete-data kernel pass with ``kernel``'s arrays.
     """
     means, prec, log_const, _ = kernel
-    shifted = np.ascontiguousarray(means[flat] - rows.center)
-    if rows.complete is None:  # no NaN anywhere: the complete-data pass, in place
+    direct = rows.complete is None  # no NaN anywhere: the complete-data pass, in place
+    if direct or rows.complete.size:
+        n_c, n_components = rows.Xt.shape[1], log_const.shape[1]
+        lse_c = row_lse if direct or row_lse is None else np.empty(n_c)
+        resp_c = resp if direct or resp is None else np.empty((n_c, n_components))
         log_prob_pass(
             rows.Xt,
-            shifted,
-            prec[flat],
-            np.ascontiguousarray(log_const[flat]),
-            row_lse=row_lse,
-            resp=resp,
-        )
-        return
-    n_components = log_const.shape[1]
-    if rows.complete.size:
-        n_c = rows.complete.size
-        lse_c = None if row_lse is None else np.empty(n_c)
-        resp_c = None if resp is None else np.empty((n_c, n_components))
-        log_prob_pass(
-            rows.Xt,
-            shifted,
+            np.ascontiguousarray(means[flat] - rows.center),
             prec[flat],
             np.ascontiguousarray(log_const[flat]),
             row_lse=lse_c,
             resp=resp_c,
         )
+        if direct:
+            return
         if row_lse is not None:
             row_lse[rows.complete] = lse_c
         if resp is not None:
