@@ -60,11 +60,14 @@ def test_from_npy_refuses_other_shapes(tmp_path):
         from_npy(tmp_path / "v.npy")
 
 
-# The subprocess writes two files (n and 4 n rows) and fits each from chunks of
+# The subprocess writes two files (n and 8 n rows) and fits each from chunks of
 # the same size, measuring the peak of the Python-visible allocations (NumPy
 # registers its buffers with tracemalloc) during the fit.  Out of core means
-# the peak does not grow with the file: it is the start's sample
-# (bayesmix._dask.SAMPLE_ROWS rows) and a few chunks per thread.
+# the peak does not follow the file: it is the start's sample
+# (bayesmix._dask.SAMPLE_ROWS rows), the chunks in flight (how many depends on
+# the scheduler's order: it varies between runs) and some 10-20 kB of graph and
+# results per chunk.  Measured: 6.4 MB of data peak at 7.3-8.8 MB, 51.2 MB at
+# 11.2-12.3 MB (and 102 MB at 12.3-13.4 MB).
 _MEMORY_SCRIPT = textwrap.dedent(
     """
     import resource, sys, tracemalloc, warnings
@@ -82,7 +85,7 @@ _MEMORY_SCRIPT = textwrap.dedent(
     for X in (warm, da.from_array(warm, chunks=100)):  # compile, import, first graphs
         GaussianMixture(4, init_params="kmeans", random_state=0).fit(X)
     dask.config.set(scheduler="threads", num_workers=2)
-    for rows in (n, 4 * n):
+    for rows in (n, 8 * n):
         path = f"{folder}/X{rows}.npy"
         out = np.lib.format.open_memmap(path, mode="w+", dtype=float, shape=(rows, 8))
         for i in range(0, rows, chunk):
@@ -102,19 +105,19 @@ _MEMORY_SCRIPT = textwrap.dedent(
 
 
 def test_out_of_core_fit_memory_does_not_grow_with_the_file(tmp_path):
-    n, chunk = 100_000, 10_000  # 6.4 MB and 25.6 MB of data; chunks of 640 kB
+    n, chunk = 100_000, 10_000  # 6.4 MB and 51.2 MB of data; chunks of 640 kB
     out = subprocess.run(
         [sys.executable, "-c", _MEMORY_SCRIPT, str(tmp_path), str(n), str(chunk)],
         capture_output=True,
         text=True,
         check=True,
     ).stdout.split()
-    (_, small_peak, _), (big_data, big_peak, _) = np.array(out, float).reshape(2, 3)
-    chunk_bytes = chunk * 64
-    # a file four times larger adds at most a few chunks to the peak ...
-    assert big_peak < small_peak + 4 * chunk_bytes, (small_peak, big_peak)
-    # ... and the fit never holds the file
-    assert big_peak < 0.5 * big_data, (big_peak, big_data)
+    (small_data, small_peak, _), (big_data, big_peak, _) = np.array(out, float).reshape(2, 3)
+    # 44.8 MB more data add a small fraction of that to the peak (holding the
+    # file, or a copy of it, would add all of it) ...
+    assert big_peak - small_peak < 0.2 * (big_data - small_data), (small_peak, big_peak)
+    # ... and the fit never holds a third of the file
+    assert big_peak < 0.35 * big_data, (big_peak, big_data)
 
 
 # ------------------------------------------------------------ select_model
