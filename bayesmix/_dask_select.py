@@ -69,7 +69,7 @@ def select(X, n_components, covariance_types, criterion, *, sample_weight, rando
     rows = [r[0] for r in results]
     models = {(r[0]["covariance_type"], r[0]["n_components"]): r[1] for r in results if r[1]}
 
-    def refit(model, refined):
+    def refit(refined):
         with capturing_warnings(), warning_sink([]):
             return GaussianMixture(**refined).fit(X, sample_weight=sample_weight)
 

@@ -28,7 +28,9 @@ __all__ = [
     "empty_row",
     "fail_row",
     "fill_row",
+    "refine_cells",
     "refine_params",
+    "split_starts",
 ]
 
 CRITERIA = ("bic", "aic", "icl", "cv")
@@ -125,15 +127,22 @@ def refine_params(model, params: dict) -> dict:
     )
 
 
-def choose(grid: Grid, rows: list, models: dict, refit, stacklevel: int):
+def choose(grid: Grid, rows: list, models: dict, refit, stacklevel: int, map_=map):
     """The table and the best cell: ``(best, best_params, table, models)``.
 
-    ``refit(model, params)`` continues the chosen cell to its optimum (called
-    only when ``grid.refine``); its row of the table is then updated.  Warns
-    when every cell failed (``best`` None) or the chosen one did not converge.
+    When ``grid.refine``, every cell that has a fit is first continued to its
+    optimum, then a cell below the cell of its type with one component fewer
+    is refitted from that cell's fit with each component split in turn
+    (:func:`split_starts`) and keeps the best of those fits if it is better:
+    see :func:`refine_cells`.  ``refit(params)`` fits a model from explicit
+    parameters (a start among them); ``map_`` maps a function over a list of
+    jobs (a thread pool's map fits cells in parallel).  Warns when every cell
+    failed (``best`` None) or the chosen one did not converge.
     """
     import pandas as pd  # a dependency of xarray, hence of arviz-base
 
+    if grid.refine:
+        refine_cells(grid, rows, models, refit, map_)
     table = pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
     table["n_components"] = table["n_components"].astype(int)
     table["converged"] = table["converged"].astype(bool)
@@ -152,15 +161,6 @@ def choose(grid: Grid, rows: list, models: dict, refit, stacklevel: int):
     at = int(np.nanargmin(scores))
     best_key = (table.iloc[at]["covariance_type"], int(table.iloc[at]["n_components"]))
     best = models[best_key]
-    if grid.refine:
-        refined = refit(best, refine_params(best, grid.params))
-        # the model keeps the user's parameters; only its fit moves to the optimum
-        refined.set_params(**best.get_params())
-        refined.n_iter_ = best.n_iter_ + refined.n_iter_
-        best = models[best_key] = refined
-        for key, value in training_criteria(best).items():
-            table.loc[table.index[at], key] = value
-        table.loc[table.index[at], ["converged", "n_iter"]] = [bool(best.converged_), best.n_iter_]
     if not best.converged_:
         warnings.warn(
             f"the selected model ({best_key[0]}, {best_key[1]} components) did not converge "
@@ -169,6 +169,173 @@ def choose(grid: Grid, rows: list, models: dict, refit, stacklevel: int):
             stacklevel=stacklevel + 1,
         )
     return best, {"covariance_type": best_key[0], "n_components": best_key[1]}, table, models
+
+
+# Cells whose criterion is within this of the best are continued to their
+# optimum: a BIC difference above 10 is "very strong" evidence (Kass & Raftery
+# 1995), more than the few units a continuation moves a cell.
+COMPETITIVE = 10.0
+# Iterations each split start runs before the best of them is continued.
+SPLIT_PROBE_ITER = 10
+
+
+def refine_cells(grid: Grid, rows: list, models: dict, refit, map_=map) -> None:
+    """Continue the cells that matter to their optimum and make each type's
+    log-likelihoods non-decreasing in K; ``rows`` and ``models`` are updated in
+    place.
+
+    The grid stops its cells at a change of 1e-4 in the mean log-likelihood,
+    enough to rank them but not to report them: EM crawls, and a cell stopped
+    early can sit several log-likelihood units below its optimum and below the
+    cell with one component fewer.  So, until nothing changes (at most three
+    rounds):
+
+    1. every cell whose criterion is within ``COMPETITIVE`` of the best (the
+       best alone for ``criterion="cv"``, whose held-out score a continuation
+       does not change) is continued from its own fit (``tol="auto"``);
+    2. a cell that ends below its type's cell with one component fewer is
+       continued too; a K-component model contains every (K-1)-component one,
+       so if it is still below, it sits at a poorer local optimum and is
+       refitted from that cell's fit with one component split in two (each
+       component in turn, ``SPLIT_PROBE_ITER`` iterations each, then continued
+       best first: :func:`split_starts`, the split move of Ueda et al. 2000's
+       split-and-merge EM), keeping the first result that is better and has
+       no collapsed component.
+
+    A continuation that becomes singular marks its row failed.
+    """
+    row_of = {(r["covariance_type"], r["n_components"]): r for r in rows}
+    done: set = set()
+
+    def continued(key):
+        model = models[key]
+        more = refit(refine_params(model, grid.params))
+        # the model keeps the user's parameters; only its fit moves to the optimum
+        more.set_params(**model.get_params())
+        more.n_iter_ = model.n_iter_ + more.n_iter_
+        return more
+
+    def continue_cells(keys):
+        keys = [key for key in keys if key in models and key not in done]
+        for key, model in zip(keys, map_(continued, keys), strict=True):
+            _settle(key, model, row_of, models)
+        done.update(keys)
+        return bool(keys)
+
+    for _ in range(3):
+        changed = continue_cells(_competitive(grid, rows))
+        for ct in grid.cts:
+            for k in grid.ks:
+                key, fewer = (ct, k), (ct, k - 1)
+                if not _below(models, key, fewer):
+                    continue
+                changed |= continue_cells([key])
+                if _below(models, key, fewer):
+                    to_beat = models[key].log_likelihood_
+                    better = _split_fit(models[fewer], grid.params, refit, map_, to_beat)
+                    if better is not None:
+                        better.set_params(**models[key].get_params())
+                        _settle(key, better, row_of, models)
+                        changed = True
+        if not changed:
+            break
+
+
+def _competitive(grid: Grid, rows: list) -> list:
+    if grid.criterion == "cv":
+        scores = np.array([-r["cv_log_likelihood"] for r in rows], dtype=float)
+        margin = 0.0
+    else:
+        scores = np.array([r[grid.criterion] for r in rows], dtype=float)
+        margin = COMPETITIVE
+    if np.isnan(scores).all():
+        return []
+    best = np.nanmin(scores)
+    return [
+        (r["covariance_type"], r["n_components"])
+        for r, s in zip(rows, scores, strict=True)
+        if s <= best + margin
+    ]
+
+
+def _below(models: dict, key, fewer) -> bool:
+    if key not in models or fewer not in models:
+        return False
+    gap = models[fewer].log_likelihood_ - models[key].log_likelihood_
+    return bool(gap > 1e-8 * abs(models[fewer].log_likelihood_))
+
+
+def _split_fit(model, params: dict, refit, map_, to_beat: float):
+    """A fit from ``model`` with one component split whose log-likelihood is
+    above ``to_beat``, or None: each split runs ``SPLIT_PROBE_ITER``
+    iterations, then they are continued to their optimum best first until
+    one ends above ``to_beat`` without a collapsed component."""
+    probe = dict(params, max_iter=SPLIT_PROBE_ITER)
+    probes = [p for p in map_(_quiet(refit), split_starts(model, probe)) if p is not None]
+    probes = [p for p in probes if not p.collapsed_components_.size]
+    for best in sorted(probes, key=lambda p: -p.log_likelihood_):
+        more = _quiet(refit)(refine_params(best, params))
+        if more is not None and not more.collapsed_components_.size:
+            if more.log_likelihood_ > to_beat:
+                more.n_iter_ += best.n_iter_
+                return more
+    return None
+
+
+def _quiet(refit):
+    def fit(params):
+        try:
+            return refit(params)
+        except (ValueError, FloatingPointError, np.linalg.LinAlgError):
+            return None
+
+    return fit
+
+
+def _settle(key, model, row_of: dict, models: dict) -> None:
+    """Put ``model`` in cell ``key``'s row (or mark the row failed when it is
+    singular, and drop it from ``models``)."""
+    if fill_row(row_of[key], model) is None:
+        del models[key]
+    else:
+        models[key] = model
+
+
+def split_starts(model, params: dict) -> list[dict]:
+    """Starts for a fit with one component more than ``model``: for each
+    component, the fit with that component split in two along its first
+    principal axis (half its weight each, means half a standard deviation
+    either side, its precision kept) -- one parameter set per component."""
+    structure = COVARIANCE_TYPES[model.covariance_type]
+    k, d = model.means_.shape
+    covs = structure.to_full(model.covariances_, k, d)
+    precs = structure.to_full(model.precisions_, k, d)
+    starts = []
+    for j in range(k):
+        values, vectors = np.linalg.eigh(covs[j])
+        delta = 0.5 * np.sqrt(max(values[-1], 0.0)) * vectors[:, -1]
+        weights = np.append(model.weights_, model.weights_[j] / 2)
+        weights[j] /= 2
+        means = np.vstack([model.means_, model.means_[j] + delta])
+        means[j] -= delta
+        if structure.shared:
+            prec = model.precisions_
+        else:
+            prec = structure.from_full(np.concatenate([precs, precs[j : j + 1]]))
+        starts.append(
+            dict(
+                params,
+                n_components=k + 1,
+                covariance_type=model.covariance_type,
+                random_state=model.random_state,
+                tol="auto",
+                n_init=1,
+                weights_init=weights,
+                means_init=means,
+                precisions_init=prec,
+            )
+        )
+    return starts
 
 
 def _check_components(n_components) -> list[int]:

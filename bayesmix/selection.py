@@ -273,9 +273,13 @@ def select_model(
         defaults to 1e-4 here (scikit-learn's rule on the mean log-likelihood:
         enough to rank the cells, and over-fitted cells, whose likelihood
         creeps up for thousands of iterations, stop early), after which the
-        selected model alone is continued to its optimum (``tol="auto"``) and
-        its row of ``table_`` updated; pass ``tol`` to use it everywhere,
-        without that last step.  ``n_init`` defaults to 1: every cell starts
+        cells within 10 of the best criterion are continued to their optimum
+        (``tol="auto"``), and a cell whose log-likelihood is below its type's
+        cell with one component fewer is continued and, if still below,
+        refitted from a split of that cell (so each type's log-likelihoods
+        never fall as K grows); their rows of ``table_`` are updated.  Pass
+        ``tol`` to use it everywhere, without these steps.  ``n_init``
+        defaults to 1: every cell starts
         from the grid's one hierarchical agglomeration, cut at each K, as
         mclust does (Fraley & Raftery 2002); pass ``n_init="auto"`` or a
         number for restarts in every cell.
@@ -387,15 +391,25 @@ def select_model(
         for model in models.values():
             model.feature_names_in_ = names
 
-    def refit(model, refined):
+    def refit(refined):
         # the grid stops every cell at a change of 1e-4 in the mean
-        # log-likelihood, enough to rank them but not to report the winner;
+        # log-likelihood, enough to rank them but not to report them;
         # discarded through the shared capture, not catch_warnings: a selection
         # in another thread may open or close its capture meanwhile
-        with capturing_warnings(), warning_sink([]):
+        with (
+            capturing_warnings(),
+            warning_sink([]),
+            serial_kernels() if n_threads > 1 else contextlib.nullcontext(),
+        ):
             more = fit_prepared(refined, data)
         if names is not None:
             more.feature_names_in_ = names
         return more
 
-    return ModelSelection(*choose(grid, rows, models, refit, stacklevel=2), criterion)
+    def map_(func, jobs):
+        if n_threads == 1 or len(jobs) < 2:
+            return list(map(func, jobs))
+        with single_threaded_blas(), ThreadPoolExecutor(min(n_threads, len(jobs))) as pool:
+            return list(pool.map(func, jobs))
+
+    return ModelSelection(*choose(grid, rows, models, refit, stacklevel=2, map_=map_), criterion)

@@ -289,6 +289,62 @@ def test_the_selected_model_is_continued_to_its_optimum():
     assert best.log_likelihood_ >= ll_before - 1e-9
 
 
+def test_table_log_likelihood_never_falls_as_k_grows():
+    """A K-component model contains every (K-1)-component one: each type's
+    column of the table is non-decreasing in K (cells that stopped early are
+    continued, poorer local optima refitted from a split of the cell below),
+    and every competitive cell sits at its optimum."""
+    from sklearn.datasets import load_iris
+
+    from bayesmix._grid import COMPETITIVE
+
+    for X in (load_faithful(), load_iris().data):
+        sel = select_model(X, n_components=range(1, 8), random_state=0)
+        ll = sel.table_.pivot(
+            index="n_components", columns="covariance_type", values="log_likelihood"
+        )
+        steps = ll.diff().iloc[1:].to_numpy()
+        ok = np.isnan(steps) | (steps >= -1e-8 * np.abs(ll.iloc[1:].to_numpy()))
+        assert ok.all(), ll
+        best_bic = sel.table_.bic.min()
+        for row in sel.table_[sel.table_.bic <= best_bic + COMPETITIVE].itertuples():
+            model = sel.models_[(row.covariance_type, row.n_components)]
+            again = GaussianMixture(
+                model.n_components,
+                covariance_type=model.covariance_type,
+                weights_init=model.weights_,
+                means_init=model.means_,
+                precisions_init=model.precisions_,
+                tol=1e-12,
+                max_iter=3000,
+            )
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                again.fit(X)
+            assert again.log_likelihood_ - model.log_likelihood_ < 0.05, row
+
+
+@pytest.mark.parametrize("ct", ["full", "tied", "diag", "spherical", "VEV", "EVI", "VII"])
+def test_split_starts_keep_the_mixture_mean_and_add_one_component(ct):
+    from bayesmix._grid import split_starts
+
+    X = load_faithful()
+    model = GaussianMixture(3, covariance_type=ct, random_state=0).fit(X)
+    starts = split_starts(model, {"max_iter": 7})
+    assert len(starts) == 3
+    for j, start in enumerate(starts):
+        w, m = start["weights_init"], start["means_init"]
+        assert start["n_components"] == 4 and start["max_iter"] == 7
+        assert w.shape == (4,) and w.sum() == pytest.approx(1.0)
+        np.testing.assert_allclose(w @ m, model.weights_ @ model.means_)
+        # the two halves sit either side of the split component's mean
+        np.testing.assert_allclose((m[j] + m[3]) / 2, model.means_[j])
+        assert np.linalg.norm(m[j] - m[3]) > 0
+        with pytest.warns(ConvergenceWarning):  # every shape is accepted; 7 iterations
+            refit = GaussianMixture(**start).fit(X)
+        assert refit.n_components == 4
+
+
 # ------------------------------------------------ what a newcomer reads (issue 15)
 def test_one_feature_shows_each_model_once():
     X = load_galaxies(unit=1000)
