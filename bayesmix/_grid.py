@@ -224,19 +224,20 @@ def refine_cells(grid: Grid, rows: list, models: dict, refit, map_=map) -> None:
 
     for _ in range(3):
         changed = continue_cells(_competitive(grid, rows))
-        for ct in grid.cts:
-            for k in grid.ks:
-                key, fewer = (ct, k), (ct, k - 1)
-                if not _below(models, key, fewer):
-                    continue
-                changed |= continue_cells([key])
-                if _below(models, key, fewer):
-                    to_beat = models[key].log_likelihood_
-                    better = _split_fit(models[fewer], grid.params, refit, map_, to_beat)
-                    if better is not None:
-                        better.set_params(**models[key].get_params())
-                        _settle(key, better, row_of, models)
-                        changed = True
+        # level by level in K (a refitted cell can leave the next one below
+        # it), every type's cells of one level at once (map_ runs them in parallel)
+        for k in grid.ks:
+            below = [ct for ct in grid.cts if _below(models, (ct, k), (ct, k - 1))]
+            if not below:
+                continue
+            changed |= continue_cells([(ct, k) for ct in below])
+            below = [ct for ct in below if _below(models, (ct, k), (ct, k - 1))]
+            cells = [(models[(ct, k - 1)], models[(ct, k)].log_likelihood_) for ct in below]
+            for ct, better in zip(below, _split_fits(cells, grid.params, refit, map_), strict=True):
+                if better is not None:
+                    better.set_params(**models[(ct, k)].get_params())
+                    _settle((ct, k), better, row_of, models)
+                    changed = True
         if not changed:
             break
 
@@ -265,21 +266,37 @@ def _below(models: dict, key, fewer) -> bool:
     return bool(gap > 1e-8 * abs(models[fewer].log_likelihood_))
 
 
-def _split_fit(model, params: dict, refit, map_, to_beat: float):
-    """A fit from ``model`` with one component split whose log-likelihood is
-    above ``to_beat``, or None: each split runs ``SPLIT_PROBE_ITER``
-    iterations, then they are continued to their optimum best first until
-    one ends above ``to_beat`` without a collapsed component."""
-    probe = dict(params, max_iter=SPLIT_PROBE_ITER)
-    probes = [p for p in map_(_quiet(refit), split_starts(model, probe)) if p is not None]
-    probes = [p for p in probes if not p.collapsed_components_.size]
-    for best in sorted(probes, key=lambda p: -p.log_likelihood_):
-        more = _quiet(refit)(refine_params(best, params))
-        if more is not None and not more.collapsed_components_.size:
-            if more.log_likelihood_ > to_beat:
-                more.n_iter_ += best.n_iter_
-                return more
-    return None
+def _split_fits(cells: list, params: dict, refit, map_) -> list:
+    """For each ``(model, to_beat)``: a fit from ``model`` with one component
+    split whose log-likelihood is above ``to_beat``, or None.  Each split runs
+    ``SPLIT_PROBE_ITER`` iterations, then a cell's splits are continued to
+    their optimum best first until one ends above ``to_beat`` without a
+    collapsed component (all cells' probes, then each round of
+    continuations, in one ``map_``)."""
+    jobs = [
+        (c, start)
+        for c, (model, _) in enumerate(cells)
+        for start in split_starts(model, dict(params, max_iter=SPLIT_PROBE_ITER))
+    ]
+    queues: list = [[] for _ in cells]
+    for (c, _), probe in zip(jobs, map_(_quiet(refit), [j[1] for j in jobs]), strict=True):
+        if probe is not None and not probe.collapsed_components_.size:
+            queues[c].append(probe)
+    for queue in queues:
+        queue.sort(key=lambda p: -p.log_likelihood_)
+    found: list = [None] * len(cells)
+    while True:
+        todo = [c for c, queue in enumerate(queues) if queue and found[c] is None]
+        if not todo:
+            return found
+        heads = [queues[c].pop(0) for c in todo]
+        fits = map_(_quiet(refit), [refine_params(p, params) for p in heads])
+        for c, head, more in zip(todo, heads, fits, strict=True):
+            if more is None or more.collapsed_components_.size:
+                continue
+            if more.log_likelihood_ > cells[c][1]:
+                more.n_iter_ += head.n_iter_
+                found[c] = more
 
 
 def _quiet(refit):
