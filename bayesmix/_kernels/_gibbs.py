@@ -104,11 +104,10 @@ _VEC_MIN = 16
 
 
 # ----------------------------------------------------------------------- statistics
-@njit(cache=True, nogil=True)
-def _finish_niw(n, xbar, mean0, psi0, kappa0, mean_out, R_out, inv_out):
-    """``R_out`` holds the scatter ``S`` (upper triangle) on entry; turn it into the
-    factor of ``Psi_n`` and ``xbar`` into ``m_n``; return ``log|Psi_n|``
-    (NaN if the factorisation failed)."""
+@njit(cache=True, nogil=True, inline="always")
+def _niw_scale(n, xbar, mean0, psi0, kappa0, mean_out, R_out):
+    """``R_out`` holds the scatter ``S`` (upper triangle) on entry; turn it into
+    ``Psi_n`` (upper triangle) and ``xbar`` into ``m_n``."""
     n_features = xbar.shape[0]
     kn = kappa0 + n
     w = kappa0 * n / kn
@@ -117,9 +116,33 @@ def _finish_niw(n, xbar, mean0, psi0, kappa0, mean_out, R_out, inv_out):
         for g in range(f, n_features):
             R_out[f, g] += psi0[f, g] + w * df * (xbar[g] - mean0[g])
         mean_out[f] = (kappa0 * mean0[f] + n * xbar[f]) / kn
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _factor(R_out, inv_out):
+    """Factor ``Psi_n`` (upper triangle of ``R_out``) in place; ``log|Psi_n|``, NaN
+    if the factorisation failed."""
     if not chol_factor(R_out, R_out, inv_out):
         return np.nan
     return log_det_chol(R_out)
+
+
+@njit(cache=True, nogil=True)
+def _finish_niw(n, xbar, mean0, psi0, kappa0, mean_out, R_out, inv_out):
+    """``R_out`` holds the scatter ``S`` (upper triangle) on entry; turn it into the
+    factor of ``Psi_n`` and ``xbar`` into ``m_n``; return ``log|Psi_n|``
+    (NaN if the factorisation failed)."""
+    _niw_scale(n, xbar, mean0, psi0, kappa0, mean_out, R_out)
+    return _factor(R_out, inv_out)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _keep_upper(R, k, P):
+    """``P[k] = `` the upper triangle of ``R[k]`` (``Psi_n`` before it is factored)."""
+    n_features = R.shape[1]
+    for f in range(n_features):
+        for g in range(f, n_features):
+            P[k, f, g] = R[k, f, g]
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -151,6 +174,14 @@ def _scatter_add_slot(R, k, X, i, xbar, work):
 @njit(cache=True, nogil=True)
 def _build_from_rows(X, rows, m, mean0, psi0, kappa0, mean_out, R_out, inv_out, xbar, work):
     """NIW posterior of the ``m`` rows ``X[rows[:m]]`` (two passes); returns ``log|Psi_n|``."""
+    _scatter_rows(X, rows, m, R_out, xbar, work)
+    return _finish_niw(m, xbar, mean0, psi0, kappa0, mean_out, R_out, inv_out)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _scatter_rows(X, rows, m, R_out, xbar, work):
+    """The mean ``xbar`` of the rows ``X[rows[:m]]`` and their scatter about it in
+    ``R_out`` (upper triangle; overwritten)."""
     n_features = X.shape[1]
     xbar[:] = 0.0
     for t in range(m):
@@ -164,7 +195,6 @@ def _build_from_rows(X, rows, m, mean0, psi0, kappa0, mean_out, R_out, inv_out, 
             R_out[f, g] = 0.0
     for t in range(m):
         _scatter_add(R_out, X, rows[t], xbar, work)
-    return _finish_niw(m, xbar, mean0, psi0, kappa0, mean_out, R_out, inv_out)
 
 
 @njit(cache=True, nogil=True)
@@ -201,6 +231,54 @@ def _build_all(X, labels, n_clusters, mean0, psi0, kappa0, counts, means, R, inv
         logdet[k] = _finish_niw(
             counts[k], xbar[k], mean0, psi0, kappa0, means[k], R[k], inv_diag[k]
         )
+
+
+@njit(cache=True, nogil=True)
+def _build_posteriors(X, labels, n_clusters, mean0, psi0, kappa0, post):
+    """:func:`_build_all` into ``post = (counts, means, R, inv_diag, logdet, P)``
+    (stacks of at least ``n_clusters`` slots), keeping ``Psi_n`` (upper
+    triangle) in ``P`` for the merge proposals; the same bits as ``_build_all``."""
+    counts, means, R, inv_diag, logdet, P = post
+    xbar = np.zeros((n_clusters, X.shape[1]))
+    _scatter_by_label(X, labels, n_clusters, counts, xbar, R)
+    for k in range(n_clusters):
+        _niw_scale(counts[k], xbar[k], mean0, psi0, kappa0, means[k], R[k])
+        _keep_upper(R, k, P)
+        logdet[k] = _factor(R[k], inv_diag[k])
+
+
+@njit(cache=True, nogil=True)
+def _rebuild_posterior(X, labels, slot, mean0, psi0, kappa0, post):
+    """Slot ``slot`` of ``post`` (:func:`_build_posteriors`) from the rows labelled
+    ``slot``, in row order (the bits ``_build_posteriors`` would give)."""
+    counts, means, R, inv_diag, logdet, P = post
+    n_samples, n_features = X.shape
+    rows = np.empty(n_samples, np.int64)
+    m = np.int64(0)  # not a literal (see _rebuild_slot)
+    for i in range(n_samples):
+        if labels[i] == slot:
+            rows[m] = i
+            m += 1
+    xbar = np.empty(n_features)
+    work = np.empty(n_features)
+    counts[slot] = m
+    _scatter_rows(X, rows, m, R[slot], xbar, work)
+    _niw_scale(m, xbar, mean0, psi0, kappa0, means[slot], R[slot])
+    _keep_upper(R, slot, P)
+    logdet[slot] = _factor(R[slot], inv_diag[slot])
+
+
+@njit(cache=True, nogil=True)
+def _empty_posteriors(cap, n_features):
+    """Stacks ``(counts, means, R, inv_diag, logdet, P)`` of ``cap`` slots."""
+    return (
+        np.zeros(cap, np.int64),
+        np.empty((cap, n_features)),
+        np.empty((cap, n_features, n_features)),
+        np.empty((cap, n_features)),
+        np.empty(cap),
+        np.empty((cap, n_features, n_features)),
+    )
 
 
 @njit(cache=True, nogil=True)
@@ -287,7 +365,9 @@ def _log_pred(x, k, means, R, inv_diag, logdet, n_k, nu0, tables, work):
     """``log n_k + log p(x | cluster k of n_k rows, not holding x)``."""
     q = _quad(x, k, means, R, inv_diag, work)
     return (
-        tables[0, n_k] - 0.5 * logdet[k] - 0.5 * (nu0 + n_k + 1.0) * math.log1p(tables[2, n_k] * q)
+        tables[0, n_k]
+        - 0.5 * logdet[k]
+        - 0.5 * (nu0 + n_k + 1.0) * math.log(1.0 + tables[2, n_k] * q)
     )
 
 
@@ -480,17 +560,34 @@ def _row_weights_call(
 @njit(cache=True, nogil=True)
 def _sweep(X, labels, n_clusters, log_prior_pred, prior, log_alpha, want_log_joint):
     """The body of :func:`gibbs_sweep`, drawing from numba's generator as it stands."""
-    mean0, psi0, R0, inv0, consts, tables = prior
-    n_samples, n_features = X.shape
-    kappa0 = consts[0]
-    nu0 = consts[1]
+    mean0, psi0, _, _, consts, _ = prior
+    n_features = X.shape[1]
     cap = n_clusters + 16
     counts = np.zeros(cap, np.int64)
     means = np.empty((cap, n_features))
     R = np.empty((cap, n_features, n_features))
     inv_diag = np.empty((cap, n_features))
     logdet = np.empty(cap)
-    _build_all(X, labels, n_clusters, mean0, psi0, kappa0, counts, means, R, inv_diag, logdet)
+    _build_all(X, labels, n_clusters, mean0, psi0, consts[0], counts, means, R, inv_diag, logdet)
+    return _sweep_post(
+        X, labels, n_clusters, log_prior_pred, prior, log_alpha, want_log_joint,
+        counts, means, R, inv_diag, logdet,
+    )  # fmt: skip
+
+
+@njit(cache=True, nogil=True)
+def _sweep_post(
+    X, labels, n_clusters, log_prior_pred, prior, log_alpha, want_log_joint,
+    counts, means, R, inv_diag, logdet,
+):  # fmt: skip
+    """:func:`_sweep` from the clusters' posteriors already built (slots
+    ``0 .. n_clusters - 1`` of the stacks, which may hold more slots; they
+    are updated, or replaced when they must grow)."""
+    mean0, psi0, R0, inv0, consts, tables = prior
+    n_samples, n_features = X.shape
+    kappa0 = consts[0]
+    nu0 = consts[1]
+    cap = counts.shape[0]
     # active[:K] are the occupied slots, active[K:] the free ones; pos inverts it
     active = np.arange(cap)
     pos = np.arange(cap)
@@ -706,32 +803,97 @@ def _restricted_scan(X, S, z, m, mode, original, anchors, prior, launch, work):
 
 
 @njit(cache=True, nogil=True)
-def _log_split(counts, logdet, ld, log_alpha, nu0, tables):
-    """log of [posterior of the split held by the launch clusters] / [posterior of
-    their union], ``ld`` the log-determinant of the union's ``Psi_n``."""
-    n0 = counts[0]
-    n1 = counts[1]
+def _log_split(n0, n1, ld0, ld1, ld, log_alpha, nu0, tables):
+    """log of [posterior of a split into clusters of ``n0`` and ``n1`` rows] /
+    [posterior of their union], ``ld0``, ``ld1``, ``ld`` the log-determinants of
+    the two clusters' and the union's ``Psi_n``."""
     return (
         log_alpha
         + math.lgamma(n0)
         + math.lgamma(n1)
         - math.lgamma(n0 + n1)
         + tables[1, n0]
-        - 0.5 * (nu0 + n0) * logdet[0]
+        - 0.5 * (nu0 + n0) * ld0
         + tables[1, n1]
-        - 0.5 * (nu0 + n1) * logdet[1]
+        - 0.5 * (nu0 + n1) * ld1
         - tables[1, n0 + n1]
         + 0.5 * (nu0 + n0 + n1) * ld
     )
 
 
 @njit(cache=True, nogil=True)
+def _merged_log_det(a, b, post, mean0, psi0, kappa0, M, inv_work, dv):
+    """``log|Psi_n|`` of the union of clusters ``a`` and ``b`` from their posteriors
+    ``post`` (:func:`_build_posteriors`), without their rows: with ``d = m_n - m0``
+    and ``kappa_n d`` the sum of a cluster's rows about ``m0``,
+    ``Psi_ab = Psi_a + Psi_b - Psi0 + kappa_a d_a d_a^T + kappa_b d_b d_b^T
+    - kappa_ab d_ab d_ab^T`` (``Psi_n = Psi0 + sum x x^T + kappa0 m0 m0^T - kappa_n m_n m_n^T``);
+    NaN if the factorisation fails.  ``M`` (D, D), ``inv_work`` (D,), ``dv``
+    (3, D) workspace."""
+    counts, means, _, _, _, P = post
+    n_features = mean0.shape[0]
+    ka = kappa0 + counts[a]
+    kb = kappa0 + counts[b]
+    kab = ka + kb - kappa0
+    for f in range(n_features):
+        da = means[a, f] - mean0[f]
+        db = means[b, f] - mean0[f]
+        dv[0, f] = da
+        dv[1, f] = db
+        dv[2, f] = (ka * da + kb * db) / kab
+    for f in range(n_features):
+        for g in range(f, n_features):
+            M[f, g] = (
+                P[a, f, g]
+                + P[b, f, g]
+                - psi0[f, g]
+                + ka * dv[0, f] * dv[0, g]
+                + kb * dv[1, f] * dv[1, g]
+                - kab * dv[2, f] * dv[2, g]
+            )
+    return _factor(M, inv_work)
+
+
+@njit(cache=True, nogil=True)
+def _copy_posterior(post, src, dst):
+    """Slot ``dst`` of ``post`` := slot ``src``."""
+    counts, means, R, inv_diag, logdet, P = post
+    n_features = means.shape[1]
+    counts[dst] = counts[src]
+    logdet[dst] = logdet[src]
+    for f in range(n_features):
+        means[dst, f] = means[src, f]
+        inv_diag[dst, f] = inv_diag[src, f]
+        for g in range(n_features):
+            R[dst, f, g] = R[src, f, g]
+            P[dst, f, g] = P[src, f, g]
+
+
+@njit(cache=True, nogil=True)
 def _split_merge(X, labels, n_clusters, prior, log_alpha, n_proposals, n_scans, stats):
     """The body of :func:`split_merge`, drawing from numba's generator as it stands."""
+    mean0, psi0, _, _, consts, _ = prior
+    post = _empty_posteriors(n_clusters + max(n_proposals, 0), X.shape[1])
+    _build_posteriors(X, labels, n_clusters, mean0, psi0, consts[0], post)
+    return _split_merge_post(
+        X, labels, n_clusters, prior, log_alpha, n_proposals, n_scans, stats, post
+    )
+
+
+@njit(cache=True, nogil=True)
+def _split_merge_post(X, labels, n_clusters, prior, log_alpha, n_proposals, n_scans, stats, post):
+    """:func:`_split_merge` from the clusters' posteriors ``post``
+    (:func:`_build_posteriors`, at least ``n_clusters + n_proposals`` slots),
+    which it keeps current: a merge is first judged from them (the union's
+    ``Psi_n`` in closed form, :func:`_merged_log_det`), and the slots an
+    accepted move changes are rebuilt from their rows (the same bits as
+    rebuilding every cluster)."""
     mean0, psi0, _, _, consts, tables = prior
     n_samples, n_features = X.shape
     nu0 = consts[1]
     kappa0 = consts[0]
+    p_counts = post[0]
+    p_logdet = post[4]
     launch = (
         np.zeros(2, np.int64),
         np.empty((2, n_features)),
@@ -748,6 +910,7 @@ def _split_merge(X, labels, n_clusters, prior, log_alpha, n_proposals, n_scans, 
     merged_mean = np.empty(n_features)
     merged_R = np.empty((n_features, n_features))
     merged_inv = np.empty(n_features)
+    dv = np.empty((3, n_features))
     anchors = np.empty(2, np.int64)
     order = np.empty(n_samples, np.int64)
     xbar = np.empty(n_features)
@@ -764,34 +927,29 @@ def _split_merge(X, labels, n_clusters, prior, log_alpha, n_proposals, n_scans, 
         b = labels[j]
         anchors[0] = i
         anchors[1] = j
-        rows[0] = i
-        rows[1] = j
-        m = np.int64(0)  # not a literal (see _rebuild_slot)
-        for k in range(n_samples):
-            if k != i and k != j:
-                lk = labels[k]
-                if lk == a or lk == b:
-                    S[m] = k
-                    original[m] = 0 if lk == a else 1
-                    rows[m + 2] = k
-                    m += 1
         split = a == b
         stats[0 if split else 2] += 1
         log_u = math.log(np.random.random())  # the acceptance test's uniform
+        m = np.int64(-1)  # S not gathered yet
+        log_split = 0.0
         if not split:
             # A merge is accepted iff log u < log q - log_split with log q <= 0, so
             # when log u >= -log_split it is rejected whatever the launch state:
-            # decide that first, from the current split, without building one.
-            for t in range(m):
-                z[t] = original[t]
-            for side in range(2):
-                _rebuild_launch(X, S, z, m, anchors[side], side, prior, launch)
-            ld = _build_from_rows(
-                X, rows, m + 2, mean0, psi0, kappa0, merged_mean, merged_R, merged_inv, xbar, work
+            # decide that first, from the current clusters, without building one.
+            ld = _merged_log_det(a, b, post, mean0, psi0, kappa0, merged_R, merged_inv, dv)
+            if not ld == ld:  # not positive definite in rounding: from the rows
+                m = _gather(labels, i, j, a, b, S, original, rows)
+                ld = _build_from_rows(
+                    X, rows, m + 2, mean0, psi0, kappa0, merged_mean, merged_R, merged_inv,
+                    xbar, work,
+                )  # fmt: skip
+            log_split = _log_split(
+                p_counts[a], p_counts[b], p_logdet[a], p_logdet[b], ld, log_alpha, nu0, tables
             )
-            log_split = _log_split(counts, logdet, ld, log_alpha, nu0, tables)
             if log_u >= -log_split:
                 continue
+        if m < 0:
+            m = _gather(labels, i, j, a, b, S, original, rows)
         # launch state: sequential allocation, then restricted Gibbs scans
         _sequential_launch(X, S, z, m, anchors, prior, launch, order, work)
         mode = np.int64(0)  # not a literal: one compiled scan serves every mode
@@ -802,10 +960,9 @@ def _split_merge(X, labels, n_clusters, prior, log_alpha, n_proposals, n_scans, 
         if split:
             for side in range(2):  # exact statistics for the acceptance ratio
                 _rebuild_launch(X, S, z, m, anchors[side], side, prior, launch)
-            ld = _build_from_rows(
-                X, rows, m + 2, mean0, psi0, kappa0, merged_mean, merged_R, merged_inv, xbar, work
+            log_split = _log_split(
+                counts[0], counts[1], logdet[0], logdet[1], p_logdet[a], log_alpha, nu0, tables
             )
-            log_split = _log_split(counts, logdet, ld, log_alpha, nu0, tables)
         log_r = log_split - log_q if split else log_q - log_split
         if not log_u < log_r:
             continue
@@ -815,6 +972,8 @@ def _split_merge(X, labels, n_clusters, prior, log_alpha, n_proposals, n_scans, 
             for t in range(m):
                 if z[t] == 1:
                     labels[S[t]] = K
+            _rebuild_posterior(X, labels, a, mean0, psi0, kappa0, post)
+            _rebuild_posterior(X, labels, K, mean0, psi0, kappa0, post)
             K += 1
         else:  # b joins a; the last label takes b's place so labels stay compact
             K -= 1
@@ -824,7 +983,29 @@ def _split_merge(X, labels, n_clusters, prior, log_alpha, n_proposals, n_scans, 
                 lk = labels[k]
                 if lk == b or lk == K:
                     labels[k] = a if lk == b else b
+            _rebuild_posterior(X, labels, a, mean0, psi0, kappa0, post)
+            if b != a and b < K:
+                _copy_posterior(post, K, b)
     return K
+
+
+@njit(cache=True, nogil=True)
+def _gather(labels, i, j, a, b, S, original, rows):
+    """The rows other than ``i`` and ``j`` of clusters ``a`` and ``b`` into ``S``
+    (their side, 0 for ``a``, in ``original``), and ``[i, j, S...]`` into
+    ``rows``; returns how many in ``S``."""
+    rows[0] = i
+    rows[1] = j
+    m = np.int64(0)  # not a literal (see _rebuild_slot)
+    for k in range(labels.shape[0]):
+        if k != i and k != j:
+            lk = labels[k]
+            if lk == a or lk == b:
+                S[m] = k
+                original[m] = 0 if lk == a else 1
+                rows[m + 2] = k
+                m += 1
+    return m
 
 
 # ------------------------------------------------------------- base-measure draws
@@ -1289,10 +1470,16 @@ def gibbs_block(
         n_prop = n_proposals
         if n_prop < 0:
             n_prop = max(1, (K + 1) // 2)
+        # one build of the clusters' posteriors serves the proposals and the sweep
+        post = _empty_posteriors(K + max(n_prop, 0) + 16, n_features)
+        _build_posteriors(X, labels, K, mean0, psi0, kappa0, post)
         if n_prop > 0:
-            K = _split_merge(X, labels, K, prior, log_alpha, n_prop, n_scans, stats)
+            K = _split_merge_post(X, labels, K, prior, log_alpha, n_prop, n_scans, stats, post)
         want = keep[step]
-        K, part = _sweep(X, labels, K, log_prior_pred, prior, log_alpha, want)
+        counts, means, R, inv_diag, logdet, _ = post
+        K, part = _sweep_post(
+            X, labels, K, log_prior_pred, prior, log_alpha, want, counts, means, R, inv_diag, logdet
+        )
         if K < 0:  # non-finite state (see _sample_index): the caller raises
             return K, alpha, b
         if learn_alpha:
