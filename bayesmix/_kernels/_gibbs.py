@@ -238,13 +238,46 @@ def _build_posteriors(X, labels, n_clusters, mean0, psi0, kappa0, post):
     """:func:`_build_all` into ``post = (counts, means, R, inv_diag, logdet, P)``
     (stacks of at least ``n_clusters`` slots), keeping ``Psi_n`` (upper
     triangle) in ``P`` for the merge proposals; the same bits as ``_build_all``."""
-    counts, means, R, inv_diag, logdet, P = post
+    counts = post[0]
+    R = post[2]
     xbar = np.zeros((n_clusters, X.shape[1]))
     _scatter_by_label(X, labels, n_clusters, counts, xbar, R)
+    _posteriors_of(counts, xbar, R, n_clusters, mean0, psi0, kappa0, post)
+
+
+@njit(cache=True, nogil=True)
+def _posteriors_of(sizes, xbar, S, n_clusters, mean0, psi0, kappa0, post):
+    """:func:`_build_posteriors` from the clusters' sizes, means and scatters
+    (``_scatter_by_label``; ``S`` may be ``post``'s ``R``, else it is not
+    modified): the same bits."""
+    counts, means, R, inv_diag, logdet, P = post
+    n_features = xbar.shape[1]
     for k in range(n_clusters):
+        counts[k] = sizes[k]
+        for f in range(n_features):
+            for g in range(f, n_features):
+                R[k, f, g] = S[k, f, g]
         _niw_scale(counts[k], xbar[k], mean0, psi0, kappa0, means[k], R[k])
         _keep_upper(R, k, P)
         logdet[k] = _factor(R[k], inv_diag[k])
+
+
+@njit(cache=True, nogil=True)
+def _log_partition_of(sizes, xbar, S, n_clusters, mean0, psi0, kappa0, nu0, tables):
+    """``sum_k [log ML_k + lgamma(n_k)]`` (:func:`_log_ml_sum`) from the clusters'
+    sizes, means and scatters (not modified): the bits of ``_build_all``
+    followed by ``_log_ml_sum``."""
+    n_features = xbar.shape[1]
+    R = np.empty((n_features, n_features))
+    inv = np.empty(n_features)
+    mean = np.empty(n_features)
+    logdet = np.empty(n_clusters)
+    for k in range(n_clusters):
+        for f in range(n_features):
+            for g in range(f, n_features):
+                R[f, g] = S[k, f, g]
+        logdet[k] = _finish_niw(sizes[k], xbar[k], mean0, psi0, kappa0, mean, R, inv)
+    return _log_ml_sum(sizes, logdet, n_clusters, nu0, tables)
 
 
 @njit(cache=True, nogil=True)
@@ -1239,8 +1272,16 @@ def scale_eigenvalues(X, labels, n_clusters, mean0, kappa0, base, counts, lam):
     n_features = X.shape[1]
     B = np.zeros((n_clusters, n_features, n_features))
     xbar = np.zeros((n_clusters, n_features))
-    work = np.empty(n_features)
     _scatter_by_label(X, labels, n_clusters, counts, xbar, B)
+    _scale_eigenvalues_of(counts, xbar, B, n_clusters, mean0, kappa0, base, lam)
+
+
+@njit(cache=True, nogil=True)
+def _scale_eigenvalues_of(counts, xbar, B, n_clusters, mean0, kappa0, base, lam):
+    """:func:`scale_eigenvalues` from the clusters' sizes, means and scatters
+    (``_scatter_by_label``; not modified)."""
+    n_features = xbar.shape[1]
+    work = np.empty(n_features)
     isq = np.empty(n_features)
     for f in range(n_features):
         isq[f] = 1.0 / math.sqrt(base[f])
@@ -1440,11 +1481,18 @@ def gibbs_block(
     map_work = np.empty(n_samples, np.int64)
     K = n_clusters
     s = 0
+    # the clusters' sizes, means and scatters at the current labels: one pass over
+    # the rows per iteration (after the sweep) serves the log joint, the next
+    # update of b and the next iteration's posteriors
+    sizes = np.zeros(K, np.int64)
+    xbar = np.zeros((K, n_features))
+    S = np.empty((K, n_features, n_features))
+    _scatter_by_label(X, labels, K, sizes, xbar, S)
     for step in range(keep.shape[0]):
         if learn_b:
-            counts = np.empty(K, np.int64)
+            counts = sizes
             lam = np.empty((K, n_features))
-            scale_eigenvalues(X, labels, K, mean0, kappa0, base, counts, lam)
+            _scale_eigenvalues_of(sizes, xbar, S, K, mean0, kappa0, base, lam)
             head = g_shape + 0.5 * K * n_features * nu0
             weights = np.empty(K * n_features)
             for k in range(K):
@@ -1472,16 +1520,31 @@ def gibbs_block(
             n_prop = max(1, (K + 1) // 2)
         # one build of the clusters' posteriors serves the proposals and the sweep
         post = _empty_posteriors(K + max(n_prop, 0) + 16, n_features)
-        _build_posteriors(X, labels, K, mean0, psi0, kappa0, post)
+        _posteriors_of(sizes, xbar, S, K, mean0, psi0, kappa0, post)
         if n_prop > 0:
             K = _split_merge_post(X, labels, K, prior, log_alpha, n_prop, n_scans, stats, post)
         want = keep[step]
         counts, means, R, inv_diag, logdet, _ = post
-        K, part = _sweep_post(
-            X, labels, K, log_prior_pred, prior, log_alpha, want, counts, means, R, inv_diag, logdet
+        K, _ = _sweep_post(
+            X,
+            labels,
+            K,
+            log_prior_pred,
+            prior,
+            log_alpha,
+            False,
+            counts,
+            means,
+            R,
+            inv_diag,
+            logdet,
         )
         if K < 0:  # non-finite state (see _sample_index): the caller raises
             return K, alpha, b
+        sizes = np.zeros(K, np.int64)
+        xbar = np.zeros((K, n_features))
+        S = np.empty((K, n_features, n_features))
+        _scatter_by_label(X, labels, K, sizes, xbar, S)
         if learn_alpha:
             eta = np.random.beta(alpha + 1.0, n_samples)
             rate = a_rate - math.log(eta)
@@ -1489,6 +1552,7 @@ def gibbs_block(
             shape = a_shape + K - (0.0 if np.random.random() < odds / (1.0 + odds) else 1.0)
             alpha = np.random.gamma(shape, 1.0 / rate)
         if want:
+            part = _log_partition_of(sizes, xbar, S, K, mean0, psi0, kappa0, nu0, tables)
             lj = part + K * math.log(alpha) + math.lgamma(alpha) - math.lgamma(alpha + n_samples)
             if learn_alpha:
                 lj += _gamma_log_density(alpha, a_shape, a_rate)
