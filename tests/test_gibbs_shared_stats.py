@@ -39,7 +39,7 @@ def test_quad_and_row_updates_give_the_plain_loops_bits(d):
     work = np.empty(d)
     for k in range(3):
         x = rng.normal(size=d)
-        q = G._quad(x, k, means, R, inv, work)
+        q = G._quad(x[None, :], 0, k, means, R, inv, work)
         assert q == mahalanobis_sq(R[k], inv[k], x - means[k])
         assert q == pytest.approx(
             (x - means[k]) @ np.linalg.solve(R[k].T @ R[k], x - means[k]), rel=1e-9
@@ -53,12 +53,12 @@ def test_quad_and_row_updates_give_the_plain_loops_bits(d):
     R_ref, inv_ref = R[1].copy(), inv[1].copy()
     chol_update(R_ref, inv_ref, v)
     logdet = np.zeros(3)
-    G._add_row(x, 1, counts, means, R, inv, logdet, kappa0, work)
+    G._add_row(x[None, :], 0, 1, counts, means, R, inv, logdet, kappa0, work)
     np.testing.assert_array_equal(R[1], R_ref)
     np.testing.assert_array_equal(inv[1], inv_ref)
     assert counts[1] == 7
     # and leaves again: back to the factor it had, to rounding
-    assert G._remove_row(x, 1, counts, means, R, inv, logdet, kappa0, work)
+    assert G._remove_row(x[None, :], 0, 1, counts, means, R, inv, logdet, kappa0, work)
     assert logdet[1] == pytest.approx(2.0 * np.log(np.diag(R[1])).sum(), rel=1e-12)
 
 

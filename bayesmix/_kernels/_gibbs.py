@@ -369,13 +369,13 @@ def prior_log_predictive(X, prior, out):
 
 # ------------------------------------------------------------------ single moves
 @njit(cache=True, nogil=True, inline="always")
-def _quad(x, k, means, R, inv_diag, work):
-    """``(x - m_k)^T Psi_k^-1 (x - m_k)`` for slot ``k`` of the stacked arrays
-    (indexing the stacks, not slicing them: a slice costs reference counting
-    in the innermost loop)."""
-    n_features = x.shape[0]
+def _quad(X, i, k, means, R, inv_diag, work):
+    """``(x - m_k)^T Psi_k^-1 (x - m_k)`` for row ``x = X[i]`` and slot ``k`` of the
+    stacked arrays (indexing the rows and the stacks, not slicing them: a slice
+    costs two atomic reference-count updates, in the hottest loops)."""
+    n_features = X.shape[1]
     for f in range(n_features):
-        work[f] = x[f] - means[k, f]
+        work[f] = X[i, f] - means[k, f]
     q = 0.0
     if n_features < _VEC_MIN:
         for j in range(n_features):
@@ -394,9 +394,9 @@ def _quad(x, k, means, R, inv_diag, work):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _log_pred(x, k, means, R, inv_diag, logdet, n_k, nu0, tables, work):
-    """``log n_k + log p(x | cluster k of n_k rows, not holding x)``."""
-    q = _quad(x, k, means, R, inv_diag, work)
+def _log_pred(X, i, k, means, R, inv_diag, logdet, n_k, nu0, tables, work):
+    """``log n_k + log p(x | cluster k of n_k rows, not holding x)``, ``x = X[i]``."""
+    q = _quad(X, i, k, means, R, inv_diag, work)
     return (
         tables[0, n_k]
         - 0.5 * logdet[k]
@@ -405,10 +405,10 @@ def _log_pred(x, k, means, R, inv_diag, logdet, n_k, nu0, tables, work):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _log_loo(x, k, means, R, inv_diag, logdet, n_k, nu0, tables, work):
+def _log_loo(X, i, k, means, R, inv_diag, logdet, n_k, nu0, tables, work):
     """``log(n_k - 1) + log p(x | the other n_k - 1 rows)`` for a cluster ``k`` of
-    ``n_k >= 2`` rows that holds ``x``."""
-    q = _quad(x, k, means, R, inv_diag, work)
+    ``n_k >= 2`` rows that holds ``x = X[i]``."""
+    q = _quad(X, i, k, means, R, inv_diag, work)
     om = 1.0 - tables[3, n_k] * q
     if om < _TINY:  # rounding only: 1 - s = |Psi without x| / |Psi_n| > 0
         om = _TINY
@@ -424,19 +424,21 @@ def _slot_log_det(R, k):
     return 2.0 * s
 
 
-@njit(cache=True, nogil=True)
-def _remove_row(x, k, counts, means, R, inv_diag, logdet, kappa0, work):
-    """Take ``x`` out of cluster ``k`` (which keeps at least one row); False
+@njit(cache=True, nogil=True, inline="always")
+def _remove_row(X, i, k, counts, means, R, inv_diag, logdet, kappa0, work):
+    """Take ``x = X[i]`` out of cluster ``k`` (which keeps at least one row); False
     when the downdate failed and the cluster must be rebuilt from its rows.
 
     The hyperbolic rotations of ``chol_downdate`` on slot ``k`` of the stacks,
-    indexed rather than sliced (a slice costs reference counting per row)."""
-    n_features = x.shape[0]
+    indexed rather than sliced (a slice costs reference counting per row).
+    Inlined, as :func:`_add_row`: a call costs eight atomic reference-count
+    updates of its array arguments, about a third of a 2-D move."""
+    n_features = X.shape[1]
     kap = kappa0 + counts[k]
     sc = math.sqrt(kap / (kap - 1.0))
     inv = 1.0 / (kap - 1.0)
     for f in range(n_features):
-        u = x[f] - means[k, f]
+        u = X[i, f] - means[k, f]
         work[f] = u * sc
         means[k, f] -= u * inv
     counts[k] -= 1
@@ -461,16 +463,16 @@ def _remove_row(x, k, counts, means, R, inv_diag, logdet, kappa0, work):
     return True
 
 
-@njit(cache=True, nogil=True)
-def _add_row(x, k, counts, means, R, inv_diag, logdet, kappa0, work):
-    """Put ``x`` into cluster ``k``: the Givens rotations of ``chol_update`` on
+@njit(cache=True, nogil=True, inline="always")
+def _add_row(X, i, k, counts, means, R, inv_diag, logdet, kappa0, work):
+    """Put ``x = X[i]`` into cluster ``k``: the Givens rotations of ``chol_update`` on
     slot ``k`` of the stacks, indexed rather than sliced."""
-    n_features = x.shape[0]
+    n_features = X.shape[1]
     kap = kappa0 + counts[k]
     sc = math.sqrt(kap / (kap + 1.0))
     inv = 1.0 / (kap + 1.0)
     for f in range(n_features):
-        v = x[f] - means[k, f]
+        v = X[i, f] - means[k, f]
         work[f] = v * sc
         means[k, f] += v * inv
     counts[k] += 1
@@ -556,8 +558,10 @@ def _log_ml_sum(counts, logdet, n_clusters, nu0, tables):
 
 # ------------------------------------------------------------------------ sweeps
 @njit(cache=True, nogil=True, inline="always")
-def _row_weights(x, a, active, n_active, counts, means, R, inv_diag, logdet, nu0, tables, work, lw):
-    """``lw[t]``, ``t < n_active``: the log weight of row ``x`` (now in slot ``a``)
+def _row_weights(
+    X, i, a, active, n_active, counts, means, R, inv_diag, logdet, nu0, tables, work, lw
+):
+    """``lw[t]``, ``t < n_active``: the log weight of row ``X[i]`` (now in slot ``a``)
     joining slot ``active[t]`` (its own: the leave-one-out predictive; -inf for a
     singleton, whose cluster the "new" choice covers); returns their maximum."""
     n_a = counts[a]
@@ -568,9 +572,9 @@ def _row_weights(x, a, active, n_active, counts, means, R, inv_diag, logdet, nu0
             if n_a == 1:
                 v = -np.inf
             else:
-                v = _log_loo(x, k, means, R, inv_diag, logdet, n_a, nu0, tables, work)
+                v = _log_loo(X, i, k, means, R, inv_diag, logdet, n_a, nu0, tables, work)
         else:
-            v = _log_pred(x, k, means, R, inv_diag, logdet, counts[k], nu0, tables, work)
+            v = _log_pred(X, i, k, means, R, inv_diag, logdet, counts[k], nu0, tables, work)
         lw[t] = v
         if v > mx:
             mx = v
@@ -579,14 +583,14 @@ def _row_weights(x, a, active, n_active, counts, means, R, inv_diag, logdet, nu0
 
 @njit(cache=True, nogil=True)
 def _row_weights_call(
-    x, a, active, n_active, counts, means, R, inv_diag, logdet, nu0, tables, work, lw
+    X, i, a, active, n_active, counts, means, R, inv_diag, logdet, nu0, tables, work, lw
 ):
     """:func:`_row_weights` as a call of its own, for ``D >= _VEC_MIN``: inlined in
     the sweep, whose stacks are loop variables (they grow), LLVM does not
     vectorise the triangular solves (2x slower at D = 128); below ``_VEC_MIN``
     the call costs more than it saves."""
     return _row_weights(
-        x, a, active, n_active, counts, means, R, inv_diag, logdet, nu0, tables, work, lw
+        X, i, a, active, n_active, counts, means, R, inv_diag, logdet, nu0, tables, work, lw
     )
 
 
@@ -628,16 +632,15 @@ def _sweep_post(
     lw = np.empty(cap + 1)
     work = np.empty(n_features)
     for i in range(n_samples):
-        x = X[i]
         a = labels[i]
         n_a = counts[a]
         if n_features < _VEC_MIN:
             mx = _row_weights(
-                x, a, active, n_active, counts, means, R, inv_diag, logdet, nu0, tables, work, lw
+                X, i, a, active, n_active, counts, means, R, inv_diag, logdet, nu0, tables, work, lw
             )
         else:
             mx = _row_weights_call(
-                x, a, active, n_active, counts, means, R, inv_diag, logdet, nu0, tables, work, lw
+                X, i, a, active, n_active, counts, means, R, inv_diag, logdet, nu0, tables, work, lw
             )
         v = log_alpha + log_prior_pred[i]
         lw[n_active] = v
@@ -664,7 +667,7 @@ def _sweep_post(
             n_active -= 1
         else:
             labels[i] = -1
-            if not _remove_row(x, a, counts, means, R, inv_diag, logdet, kappa0, work):
+            if not _remove_row(X, i, a, counts, means, R, inv_diag, logdet, kappa0, work):
                 _rebuild_slot(X, labels, a, mean0, psi0, kappa0, counts, means, R, inv_diag, logdet)
         # join target
         if new:
@@ -692,7 +695,7 @@ def _sweep_post(
                 inv_diag[target, f] = inv0[f]
                 for g in range(n_features):
                     R[target, f, g] = R0[f, g]
-        _add_row(x, target, counts, means, R, inv_diag, logdet, kappa0, work)
+        _add_row(X, i, target, counts, means, R, inv_diag, logdet, kappa0, work)
         labels[i] = target
     # compact labels in the order of the active list
     for t in range(n_active):
@@ -779,13 +782,13 @@ def _sequential_launch(X, S, z, m, anchors, prior, launch, order, work):
         _rebuild_launch(X, S, z, m, anchors[side], side, prior, launch)
     for r in range(m):
         t = order[r]
-        x = X[S[t]]
-        lw0 = _log_pred(x, 0, means, R, inv_diag, logdet, counts[0], nu0, tables, work)
-        lw1 = _log_pred(x, 1, means, R, inv_diag, logdet, counts[1], nu0, tables, work)
+        i = S[t]
+        lw0 = _log_pred(X, i, 0, means, R, inv_diag, logdet, counts[0], nu0, tables, work)
+        lw1 = _log_pred(X, i, 1, means, R, inv_diag, logdet, counts[1], nu0, tables, work)
         e = math.exp(min(lw1 - lw0, 700.0))
         side = 0 if np.random.random() * (1.0 + e) < 1.0 else 1
         z[t] = side
-        _add_row(x, side, counts, means, R, inv_diag, logdet, kappa0, work)
+        _add_row(X, i, side, counts, means, R, inv_diag, logdet, kappa0, work)
     for side in range(2):  # exact statistics for the scans
         _rebuild_launch(X, S, z, m, anchors[side], side, prior, launch)
 
@@ -806,11 +809,11 @@ def _restricted_scan(X, S, z, m, mode, original, anchors, prior, launch, work):
     nu0 = consts[1]
     log_q = 0.0
     for t in range(m):
-        x = X[S[t]]
+        i = S[t]
         own = z[t]
         oth = 1 - own
-        lw_own = _log_loo(x, own, means, R, inv_diag, logdet, counts[own], nu0, tables, work)
-        lw_oth = _log_pred(x, oth, means, R, inv_diag, logdet, counts[oth], nu0, tables, work)
+        lw_own = _log_loo(X, i, own, means, R, inv_diag, logdet, counts[own], nu0, tables, work)
+        lw_oth = _log_pred(X, i, oth, means, R, inv_diag, logdet, counts[oth], nu0, tables, work)
         d = lw_oth - lw_own  # log odds of moving
         if mode == 0:  # sampling only: one exp, no logs
             e = math.exp(min(d, 700.0))
@@ -829,9 +832,9 @@ def _restricted_scan(X, S, z, m, mode, original, anchors, prior, launch, work):
             log_q += lp_own if target == own else lp_oth
         if target != own:
             z[t] = target
-            if not _remove_row(x, own, counts, means, R, inv_diag, logdet, kappa0, work):
+            if not _remove_row(X, i, own, counts, means, R, inv_diag, logdet, kappa0, work):
                 _rebuild_launch(X, S, z, m, anchors[own], own, prior, launch)
-            _add_row(x, oth, counts, means, R, inv_diag, logdet, kappa0, work)
+            _add_row(X, i, oth, counts, means, R, inv_diag, logdet, kappa0, work)
     return log_q
 
 
