@@ -510,34 +510,6 @@ def _rebuild_slot(X, labels, slot, mean0, psi0, kappa0, counts, means, R, inv_di
     )
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _sample_index(w, m, mx):
-    """Draw ``t`` in ``[0, m)`` with probability ``exp(w[t] - mx)``; ``w`` is overwritten.
-
-    Returns -1 when the weights are not a distribution (NaN, all zero or an
-    infinite total: a non-finite state), so the caller stops instead of
-    walking off ``w``.
-    """
-    tot = 0.0
-    for t in range(m):
-        e = math.exp(w[t] - mx)
-        w[t] = e
-        tot += e
-    if not (tot > 0.0 and tot < np.inf):  # also False for NaN
-        return -1
-    u = np.random.random() * tot
-    t = 0
-    acc = w[0]
-    while acc <= u and t < m - 1:
-        t += 1
-        acc += w[t]
-    while t > 0 and not (w[t] > 0.0):  # u rounded onto the total: step back to a choice
-        t -= 1
-    if not (w[t] > 0.0):
-        return -1
-    return t
-
-
 @njit(cache=True, nogil=True)
 def _log_ml_sum(counts, logdet, n_clusters, nu0, tables):
     """``sum_k [log ML_k + lgamma(n_k)]``: the log joint without the terms in alpha.
@@ -646,8 +618,28 @@ def _sweep_post(
         lw[n_active] = v
         if v > mx:
             mx = v
-        t = _sample_index(lw, n_active + 1, mx)
-        if t < 0:  # non-finite predictive densities: the caller raises (SamplerStateError)
+        # Draw t in [0, n_active] with probability exp(lw[t] - mx), written out
+        # here: as an inlined function taking lw it cost two atomic reference-
+        # count updates per row.  Weights that are not a distribution (NaN, all
+        # zero, an infinite total: a non-finite state) give -1 clusters and the
+        # caller raises (NonFiniteStateError) instead of walking off lw.
+        m_w = n_active + 1
+        tot = 0.0
+        for t in range(m_w):
+            e = math.exp(lw[t] - mx)
+            lw[t] = e
+            tot += e
+        if not (tot > 0.0 and tot < np.inf):  # also False for NaN
+            return -1, np.nan
+        u = np.random.random() * tot
+        t = 0
+        acc = lw[0]
+        while acc <= u and t < m_w - 1:
+            t += 1
+            acc += lw[t]
+        while t > 0 and not (lw[t] > 0.0):  # u rounded onto the total: step back to a choice
+            t -= 1
+        if not (lw[t] > 0.0):
             return -1, np.nan
         new = t == n_active
         if new and n_a == 1:
@@ -1543,7 +1535,7 @@ def gibbs_block(
             inv_diag,
             logdet,
         )
-        if K < 0:  # non-finite state (see _sample_index): the caller raises
+        if K < 0:  # non-finite state (see _sweep_post): the caller raises
             return K, alpha, b
         sizes = np.zeros(K, np.int64)
         xbar = np.zeros((K, n_features))

@@ -246,7 +246,7 @@ def missing_sweep(X, labels, n_clusters, holes, missing, prior, log_alpha, seed)
         lw[n_active] = v
         if v > mx:
             mx = v
-        # categorical draw (as _gibbs._sample_index)
+        # categorical draw (as in _gibbs._sweep_post)
         tot = 0.0
         for t in range(n_active + 1):
             e = math.exp(lw[t] - mx)
