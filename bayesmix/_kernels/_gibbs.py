@@ -8,7 +8,10 @@ State and statistics
 Between calls the state of a chain is its ``labels`` (n_samples,) alone,
 compact in ``0 .. n_clusters - 1``.  Each call rebuilds the NIW posterior of
 every cluster it needs from the rows (two passes, so the statistics carry no
-drift from earlier calls), then keeps them current point by point:
+drift from earlier calls; :func:`gibbs_block` makes one such pass per
+iteration, after the sweep, and its log joint, update of ``b``, split-merge
+proposals and next sweep all start from it), then keeps them current point
+by point:
 
 ``counts[k]``
     rows in cluster ``k``;
@@ -287,11 +290,7 @@ def _rebuild_posterior(X, labels, slot, mean0, psi0, kappa0, post):
     counts, means, R, inv_diag, logdet, P = post
     n_samples, n_features = X.shape
     rows = np.empty(n_samples, np.int64)
-    m = np.int64(0)  # not a literal (see _rebuild_slot)
-    for i in range(n_samples):
-        if labels[i] == slot:
-            rows[m] = i
-            m += 1
+    m = _rows_of(labels, slot, rows)
     xbar = np.empty(n_features)
     work = np.empty(n_features)
     counts[slot] = m
@@ -494,15 +493,22 @@ def _add_row(X, i, k, counts, means, R, inv_diag, logdet, kappa0, work):
 
 
 @njit(cache=True, nogil=True)
-def _rebuild_slot(X, labels, slot, mean0, psi0, kappa0, counts, means, R, inv_diag, logdet):
-    """Recompute cluster ``slot`` from the rows labelled ``slot``."""
-    n_samples, n_features = X.shape
-    rows = np.empty(counts[slot], np.int64)
+def _rows_of(labels, slot, rows):
+    """The rows labelled ``slot``, in order, into ``rows``; returns how many."""
     m = np.int64(0)  # not a literal: a literal argument compiles a callee twice
-    for i in range(n_samples):
+    for i in range(labels.shape[0]):
         if labels[i] == slot:
             rows[m] = i
             m += 1
+    return m
+
+
+@njit(cache=True, nogil=True)
+def _rebuild_slot(X, labels, slot, mean0, psi0, kappa0, counts, means, R, inv_diag, logdet):
+    """Recompute cluster ``slot`` from the rows labelled ``slot``."""
+    n_features = X.shape[1]
+    rows = np.empty(counts[slot], np.int64)
+    m = _rows_of(labels, slot, rows)
     xbar = np.empty(n_features)
     work = np.empty(n_features)
     logdet[slot] = _build_from_rows(
@@ -731,7 +737,7 @@ def _rebuild_launch(X, S, z, m, anchor, side, prior, launch):
     counts, means, R, inv_diag, logdet = launch
     rows = np.empty(m + 1, np.int64)
     rows[0] = anchor
-    c = np.int64(1)  # not a literal (see _rebuild_slot)
+    c = np.int64(1)  # not a literal (see _rows_of)
     for t in range(m):
         if z[t] == side:
             rows[c] = S[t]
@@ -1024,7 +1030,7 @@ def _gather(labels, i, j, a, b, S, original, rows):
     ``rows``; returns how many in ``S``."""
     rows[0] = i
     rows[1] = j
-    m = np.int64(0)  # not a literal (see _rebuild_slot)
+    m = np.int64(0)  # not a literal (see _rows_of)
     for k in range(labels.shape[0]):
         if k != i and k != j:
             lk = labels[k]
