@@ -230,7 +230,7 @@ def missing_sweep(X, labels, n_clusters, holes, missing, prior, log_alpha, seed)
             n_active -= 1
         else:
             labels[i] = -1
-            if not _remove_row(x, a, counts, means, R, inv_diag, logdet, kappa0, vec):
+            if not _remove_row(X, i, a, counts, means, R, inv_diag, logdet, kappa0, vec):
                 _rebuild_slot(X, labels, a, mean0, psi0, kappa0, counts, means, R, inv_diag, logdet)
         mx = -np.inf
         for t in range(n_active):
@@ -246,7 +246,7 @@ def missing_sweep(X, labels, n_clusters, holes, missing, prior, log_alpha, seed)
         lw[n_active] = v
         if v > mx:
             mx = v
-        # categorical draw (as _gibbs._sample_index)
+        # categorical draw (as in _gibbs._sweep_post)
         tot = 0.0
         for t in range(n_active + 1):
             e = math.exp(lw[t] - mx)
@@ -309,7 +309,7 @@ def missing_sweep(X, labels, n_clusters, holes, missing, prior, log_alpha, seed)
             return -1
         for b in range(m):
             X[i, mis[b]] = drawn[b]
-        _add_row(x, target, counts, means, R, inv_diag, logdet, kappa0, vec)
+        _add_row(X, i, target, counts, means, R, inv_diag, logdet, kappa0, vec)
         labels[i] = target
     for t in range(n_active):
         pos[active[t]] = t
