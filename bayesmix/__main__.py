@@ -277,6 +277,25 @@ def _model_summary(model, X) -> dict:
     return out
 
 
+# features in a pairs plot when --features is not given: a grid of n x n
+# panels costs about n^2 (11 features: 20 s a figure; 64: thousands of panels)
+MAX_PAIRS = 6
+
+
+def _separating_features(model, n: int) -> list[int]:
+    """The ``n`` features the fitted components separate most, most first: the
+    share of each feature's mixture variance that lies between the component
+    means (the R^2 of the feature on the components, as in a one-way ANOVA)."""
+    weights = np.asarray(model.weights_, dtype=float)
+    weights = weights / weights.sum()
+    means = np.asarray(model.means_, dtype=float)
+    centre = weights @ means
+    between = weights @ (means - centre) ** 2
+    within = weights @ np.diagonal(_full_covariances(model), axis1=1, axis2=2)
+    share = between / np.maximum(between + within, np.finfo(float).tiny)
+    return [int(j) for j in np.argsort(-share, kind="stable")[:n]]
+
+
 def _save_figures(model, X, rows, out: Path, prefix: str = "", features=None) -> list[Path]:
     """The figures of a fit as PNG files.  With more than two features (or
     ``features`` naming more than two) the components, classification and
@@ -401,6 +420,12 @@ def _fit_command(args) -> int:
     model.save(model_path)
     # the figures show missing cells at their conditional expectation under the fit
     shown = data if not table.n_missing else pd.DataFrame(model.impute(data), columns=names)
+    if plot_features is None and len(names) > MAX_PAIRS:
+        plot_features = [names[j] for j in _separating_features(model, MAX_PAIRS)]
+        say(
+            f"  figures: the {MAX_PAIRS} of {len(names)} features the components separate "
+            f"most ({', '.join(plot_features)}); choose others with --features"
+        )
     figures = _save_figures(model, shown, rows, out, features=plot_features)
 
     summary = {
@@ -416,6 +441,7 @@ def _fit_command(args) -> int:
         else None,
         "method": args.method,
         **_model_summary(model, data),
+        "figures_features": plot_features or names,
         "label_counts": np.bincount(labels, minlength=model.means_.shape[0]),
         "mean_uncertainty": float(uncertainty.mean()),
         "selection": None if rows is None else rows.to_dict("records"),
@@ -427,6 +453,8 @@ def _fit_command(args) -> int:
         print(_format_table(rows))
         print()
     occupied = np.flatnonzero(np.bincount(labels, minlength=model.means_.shape[0]))
+    if rows is not None:
+        print(f"best by BIC: {model.covariance_type}, K={model.n_components}")
     print(
         f"{type(model).__name__}: {occupied.size} occupied component(s) of "
         f"{model.means_.shape[0]}, mean assignment uncertainty {uncertainty.mean():.3f}"
@@ -629,7 +657,8 @@ def _parser() -> argparse.ArgumentParser:
         "--features",
         action="append",
         metavar="NAMES",
-        help="columns to draw, comma-separated (default: all; with more than two, the "
+        help="columns to draw, comma-separated (default: all, at most "
+        f"{MAX_PAIRS}: those the components separate most; with more than two, the "
         "components, classification and uncertainty figures are pairs plots)",
     )
     fit.add_argument("--no-header", action="store_true", help="the first line is data")
