@@ -323,6 +323,8 @@ def _save_figures(model, X, rows, out: Path, prefix: str = "", features=None) ->
     n_shown = len(idx) if idx else X.shape[1]
     pair = tuple(idx[:2]) if idx and len(idx) >= 2 else (0, 1)
     label = f"{type(model).__name__}, K={model.means_.shape[0]}"
+    if getattr(model, "n_effective_components_", None) is not None:
+        label += f" ({model.n_effective_components_} effective)"
     if n_shown > 2:
         for kind, title in (
             ("components", label),
