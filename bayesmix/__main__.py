@@ -406,6 +406,16 @@ def _fit_command(args) -> int:
             out.rmdir()
         raise CLIError(str(exc)) from None
 
+    n_effective = getattr(model, "n_effective_components_", None)
+    if n_effective is not None and n_effective == model.n_components > 1:
+        # a truncated Dirichlet process that uses every component may be cut
+        # short by the truncation (R's quakes: 10 of 10)
+        print(
+            f"bayesmix: warning: all {n_effective} components are effective: the "
+            "truncation may be too small for these data; refit with --components "
+            f"{2 * n_effective}",
+            file=sys.stderr,
+        )
     resp = model.predict_proba(data)
     labels = resp.argmax(axis=1)
     uncertainty = 1.0 - resp.max(axis=1)

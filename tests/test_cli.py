@@ -474,3 +474,20 @@ def test_wide_table_draws_the_features_the_components_separate(tmp_path, capsys)
     # a MAX_PAIRS x MAX_PAIRS grid, not d x d: about MAX_PAIRS / 3 times the 3 x 3 one
     ratio = side / matplotlib.image.imread(tmp_path / "o2" / "components.png").shape[0]
     assert 0.7 * MAX_PAIRS / 3 < ratio < 1.3 * MAX_PAIRS / 3
+
+
+def test_vb_using_its_whole_truncation_says_so(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    centres = [(0, 0), (10, 0), (0, 10)]
+    X = np.vstack([rng.normal(c, 1.0, (40, 2)) for c in centres])
+    path = tmp_path / "three.csv"
+    np.savetxt(path, X, delimiter=",", header="a,b", comments="")
+    args = ["fit", str(path), "--method", "vb", "--n-init", "1", "--quiet"]
+    assert main([*args, "--components", "2", "--out", str(tmp_path / "k2")]) == 0
+    summary = json.loads((tmp_path / "k2" / "summary.json").read_text())
+    assert summary["n_effective_components"] == 2
+    assert "all 2 components are effective" in capsys.readouterr().err
+    assert main([*args, "--components", "6", "--out", str(tmp_path / "k6")]) == 0
+    summary = json.loads((tmp_path / "k6" / "summary.json").read_text())
+    assert summary["n_effective_components"] == 3
+    assert "components are effective" not in capsys.readouterr().err
