@@ -471,8 +471,31 @@ def _fit_command(args) -> int:
         f"{type(model).__name__}: {occupied.size} occupied component(s) of "
         f"{model.means_.shape[0]}, mean assignment uncertainty {uncertainty.mean():.3f}"
     )
+    draws = getattr(model, "n_clusters_samples_", None)
+    if draws is not None:
+        # the sampler's answer is a distribution over K; the labels above are
+        # the point estimate's, whose count can differ from the mode
+        print(_posterior_k_line(np.asarray(draws).ravel()))
     print(f"wrote {summary_path}, {labels_path}, {model_path} and {len(figures)} figures to {out}")
     return 0
+
+
+def _posterior_k_line(draws: np.ndarray) -> str:
+    """The posterior of the number of occupied components in one line: its
+    mode with probability, and the smallest set of values around the mode
+    holding at least 90% of the draws."""
+    ks, counts = np.unique(draws, return_counts=True)
+    p = counts / counts.sum()
+    lo = hi = int(np.argmax(p))
+    while p[lo : hi + 1].sum() < 0.9:  # grow towards the more probable side
+        left = p[lo - 1] if lo > 0 else -1.0
+        right = p[hi + 1] if hi + 1 < p.size else -1.0
+        lo, hi = (lo - 1, hi) if left >= right else (lo, hi + 1)
+    mode = int(ks[np.argmax(p)])
+    return (
+        f"posterior of the number of occupied components: mode {mode} "
+        f"(probability {p.max():.2f}), {ks[lo]}..{ks[hi]} with {p[lo : hi + 1].sum():.2f}"
+    )
 
 
 # ------------------------------------------------------------------------- demo

@@ -202,10 +202,12 @@ def test_fit_with_gibbs_reports_the_posterior_of_k(tmp_path, capsys):
     out = tmp_path / "gibbs"
     args = ["fit", str(path), "--method", "gibbs", "--n-iter", "200", "--out", str(out)]
     assert main(args) == 0
-    err = capsys.readouterr().err
+    captured = capsys.readouterr()
+    err = captured.err
     assert all(
         line.startswith("bayesmix: warning: ") for line in err.splitlines() if "Warn" in line
     )
+    assert "posterior of the number of occupied components: mode 2 (probability" in captured.out
     summary = json.loads((out / "summary.json").read_text())
     assert summary["model"] == "DirichletProcessMixture"
     probs = summary["posterior_n_components"]
@@ -491,3 +493,14 @@ def test_vb_using_its_whole_truncation_says_so(tmp_path, capsys):
     summary = json.loads((tmp_path / "k6" / "summary.json").read_text())
     assert summary["n_effective_components"] == 3
     assert "components are effective" not in capsys.readouterr().err
+
+
+def test_posterior_k_line_names_mode_and_a_90_percent_range():
+    from bayesmix.__main__ import _posterior_k_line
+
+    draws = np.repeat([1, 2, 3, 4, 6], [3, 84, 7, 4, 2])
+    line = _posterior_k_line(draws)
+    # 2 alone holds 0.84; 3 (0.07) is likelier than 1 (0.03): 2..3 holds 0.91
+    assert line.endswith("mode 2 (probability 0.84), 2..3 with 0.91")
+    line = _posterior_k_line(np.repeat([3, 4, 5], [45, 10, 45]))
+    assert "mode 3 (probability 0.45), 3..5 with 1.00" in line
