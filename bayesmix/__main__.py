@@ -277,6 +277,25 @@ def _model_summary(model, X) -> dict:
     return out
 
 
+# features in a pairs plot when --features is not given: a grid of n x n
+# panels costs about n^2 (11 features: 20 s a figure; 64: thousands of panels)
+MAX_PAIRS = 6
+
+
+def _separating_features(model, n: int) -> list[int]:
+    """The ``n`` features the fitted components separate most, most first: the
+    share of each feature's mixture variance that lies between the component
+    means (the R^2 of the feature on the components, as in a one-way ANOVA)."""
+    weights = np.asarray(model.weights_, dtype=float)
+    weights = weights / weights.sum()
+    means = np.asarray(model.means_, dtype=float)
+    centre = weights @ means
+    between = weights @ (means - centre) ** 2
+    within = weights @ np.diagonal(_full_covariances(model), axis1=1, axis2=2)
+    share = between / np.maximum(between + within, np.finfo(float).tiny)
+    return [int(j) for j in np.argsort(-share, kind="stable")[:n]]
+
+
 def _save_figures(model, X, rows, out: Path, prefix: str = "", features=None) -> list[Path]:
     """The figures of a fit as PNG files.  With more than two features (or
     ``features`` naming more than two) the components, classification and
@@ -304,6 +323,8 @@ def _save_figures(model, X, rows, out: Path, prefix: str = "", features=None) ->
     n_shown = len(idx) if idx else X.shape[1]
     pair = tuple(idx[:2]) if idx and len(idx) >= 2 else (0, 1)
     label = f"{type(model).__name__}, K={model.means_.shape[0]}"
+    if getattr(model, "n_effective_components_", None) is not None:
+        label += f" ({model.n_effective_components_} effective)"
     if n_shown > 2:
         for kind, title in (
             ("components", label),
@@ -385,6 +406,16 @@ def _fit_command(args) -> int:
             out.rmdir()
         raise CLIError(str(exc)) from None
 
+    n_effective = getattr(model, "n_effective_components_", None)
+    if n_effective is not None and n_effective == model.n_components > 1:
+        # a truncated Dirichlet process that uses every component may be cut
+        # short by the truncation (R's quakes: 10 of 10)
+        print(
+            f"bayesmix: warning: all {n_effective} components are effective: the "
+            "truncation may be too small for these data; refit with --components "
+            f"{2 * n_effective}",
+            file=sys.stderr,
+        )
     resp = model.predict_proba(data)
     labels = resp.argmax(axis=1)
     uncertainty = 1.0 - resp.max(axis=1)
@@ -401,6 +432,12 @@ def _fit_command(args) -> int:
     model.save(model_path)
     # the figures show missing cells at their conditional expectation under the fit
     shown = data if not table.n_missing else pd.DataFrame(model.impute(data), columns=names)
+    if plot_features is None and len(names) > MAX_PAIRS:
+        plot_features = [names[j] for j in _separating_features(model, MAX_PAIRS)]
+        say(
+            f"  figures: the {MAX_PAIRS} of {len(names)} features the components separate "
+            f"most ({', '.join(plot_features)}); choose others with --features"
+        )
     figures = _save_figures(model, shown, rows, out, features=plot_features)
 
     summary = {
@@ -416,6 +453,7 @@ def _fit_command(args) -> int:
         else None,
         "method": args.method,
         **_model_summary(model, data),
+        "figures_features": plot_features or names,
         "label_counts": np.bincount(labels, minlength=model.means_.shape[0]),
         "mean_uncertainty": float(uncertainty.mean()),
         "selection": None if rows is None else rows.to_dict("records"),
@@ -427,12 +465,37 @@ def _fit_command(args) -> int:
         print(_format_table(rows))
         print()
     occupied = np.flatnonzero(np.bincount(labels, minlength=model.means_.shape[0]))
+    if rows is not None:
+        print(f"best by BIC: {model.covariance_type}, K={model.n_components}")
     print(
         f"{type(model).__name__}: {occupied.size} occupied component(s) of "
         f"{model.means_.shape[0]}, mean assignment uncertainty {uncertainty.mean():.3f}"
     )
+    draws = getattr(model, "n_clusters_samples_", None)
+    if draws is not None:
+        # the sampler's answer is a distribution over K; the labels above are
+        # the point estimate's, whose count can differ from the mode
+        print(_posterior_k_line(np.asarray(draws).ravel()))
     print(f"wrote {summary_path}, {labels_path}, {model_path} and {len(figures)} figures to {out}")
     return 0
+
+
+def _posterior_k_line(draws: np.ndarray) -> str:
+    """The posterior of the number of occupied components in one line: its
+    mode with probability, and the smallest set of values around the mode
+    holding at least 90% of the draws."""
+    ks, counts = np.unique(draws, return_counts=True)
+    p = counts / counts.sum()
+    lo = hi = int(np.argmax(p))
+    while p[lo : hi + 1].sum() < 0.9:  # grow towards the more probable side
+        left = p[lo - 1] if lo > 0 else -1.0
+        right = p[hi + 1] if hi + 1 < p.size else -1.0
+        lo, hi = (lo - 1, hi) if left >= right else (lo, hi + 1)
+    mode = int(ks[np.argmax(p)])
+    return (
+        f"posterior of the number of occupied components: mode {mode} "
+        f"(probability {p.max():.2f}), {ks[lo]}..{ks[hi]} with {p[lo : hi + 1].sum():.2f}"
+    )
 
 
 # ------------------------------------------------------------------------- demo
@@ -629,7 +692,8 @@ def _parser() -> argparse.ArgumentParser:
         "--features",
         action="append",
         metavar="NAMES",
-        help="columns to draw, comma-separated (default: all; with more than two, the "
+        help="columns to draw, comma-separated (default: all, at most "
+        f"{MAX_PAIRS}: those the components separate most; with more than two, the "
         "components, classification and uncertainty figures are pairs plots)",
     )
     fit.add_argument("--no-header", action="store_true", help="the first line is data")

@@ -155,6 +155,7 @@ def test_fit_em_auto_chooses_k_by_bic(tmp_path, capsys):
     assert summary["bic"] == pytest.approx(np.nanmin(bics))
     assert (out / "criterion.png").read_bytes()[:8] == PNG_MAGIC
     assert "spherical   2" in captured.out  # the table is printed
+    assert "best by BIC: spherical, K=2" in captured.out  # and the choice named
 
     assert main(["fit", str(path), "--quiet", "--components", "2", "--out", str(out)]) == 0
     assert capsys.readouterr().err == ""  # --quiet: no progress lines
@@ -201,10 +202,12 @@ def test_fit_with_gibbs_reports_the_posterior_of_k(tmp_path, capsys):
     out = tmp_path / "gibbs"
     args = ["fit", str(path), "--method", "gibbs", "--n-iter", "200", "--out", str(out)]
     assert main(args) == 0
-    err = capsys.readouterr().err
+    captured = capsys.readouterr()
+    err = captured.err
     assert all(
         line.startswith("bayesmix: warning: ") for line in err.splitlines() if "Warn" in line
     )
+    assert "posterior of the number of occupied components: mode 2 (probability" in captured.out
     summary = json.loads((out / "summary.json").read_text())
     assert summary["model"] == "DirichletProcessMixture"
     probs = summary["posterior_n_components"]
@@ -440,3 +443,64 @@ def test_more_than_two_features_get_pairs_plots(tmp_path, capsys):
     assert sizes["components"][0] > 1.5 * sizes["density"][0]
     assert main(_fit_args(path, tmp_path / "o2", "--features", "nope,pl")) == 1
     assert "--features: 'nope' is not a fitted column" in capsys.readouterr().err
+
+
+def test_wide_table_draws_the_features_the_components_separate(tmp_path, capsys):
+    """Without --features, a table wider than MAX_PAIRS columns is drawn on the
+    MAX_PAIRS that the components separate most (a 30-column table made 900
+    panels a figure), and stderr and summary.json name them."""
+    pd = pytest.importorskip("pandas")
+    from bayesmix.__main__ import MAX_PAIRS
+
+    rng = np.random.default_rng(3)
+    n, d = 60, MAX_PAIRS + 4
+    X = rng.normal(size=(2 * n, d))
+    apart = [d - 1, 2]  # two columns carry the clusters, the rest is noise
+    X[n:, apart] += 6.0
+    names = [f"c{j}" for j in range(d)]
+    pd.DataFrame(X, columns=names).to_csv(tmp_path / "wide.csv")
+    out = tmp_path / "out"
+    assert main(_fit_args(tmp_path / "wide.csv", out)) == 0
+    err = capsys.readouterr().err
+    summary = json.loads((out / "summary.json").read_text())
+    shown = summary["figures_features"]
+    assert len(shown) == MAX_PAIRS and len(set(shown)) == MAX_PAIRS
+    assert set(shown[:2]) == {"c2", f"c{d - 1}"}  # most separated first
+    assert f"the {MAX_PAIRS} of {d} features" in err and ", ".join(shown) in err
+    import matplotlib.image
+
+    side = matplotlib.image.imread(out / "components.png").shape[0]
+    assert main(_fit_args(tmp_path / "wide.csv", tmp_path / "o2", "--features", "c0,c1,c2")) == 0
+    summary = json.loads((tmp_path / "o2" / "summary.json").read_text())
+    assert summary["figures_features"] == ["c0", "c1", "c2"]
+    # a MAX_PAIRS x MAX_PAIRS grid, not d x d: about MAX_PAIRS / 3 times the 3 x 3 one
+    ratio = side / matplotlib.image.imread(tmp_path / "o2" / "components.png").shape[0]
+    assert 0.7 * MAX_PAIRS / 3 < ratio < 1.3 * MAX_PAIRS / 3
+
+
+def test_vb_using_its_whole_truncation_says_so(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    centres = [(0, 0), (10, 0), (0, 10)]
+    X = np.vstack([rng.normal(c, 1.0, (40, 2)) for c in centres])
+    path = tmp_path / "three.csv"
+    np.savetxt(path, X, delimiter=",", header="a,b", comments="")
+    args = ["fit", str(path), "--method", "vb", "--n-init", "1", "--quiet"]
+    assert main([*args, "--components", "2", "--out", str(tmp_path / "k2")]) == 0
+    summary = json.loads((tmp_path / "k2" / "summary.json").read_text())
+    assert summary["n_effective_components"] == 2
+    assert "all 2 components are effective" in capsys.readouterr().err
+    assert main([*args, "--components", "6", "--out", str(tmp_path / "k6")]) == 0
+    summary = json.loads((tmp_path / "k6" / "summary.json").read_text())
+    assert summary["n_effective_components"] == 3
+    assert "components are effective" not in capsys.readouterr().err
+
+
+def test_posterior_k_line_names_mode_and_a_90_percent_range():
+    from bayesmix.__main__ import _posterior_k_line
+
+    draws = np.repeat([1, 2, 3, 4, 6], [3, 84, 7, 4, 2])
+    line = _posterior_k_line(draws)
+    # 2 alone holds 0.84; 3 (0.07) is likelier than 1 (0.03): 2..3 holds 0.91
+    assert line.endswith("mode 2 (probability 0.84), 2..3 with 0.91")
+    line = _posterior_k_line(np.repeat([3, 4, 5], [45, 10, 45]))
+    assert "mode 3 (probability 0.45), 3..5 with 1.00" in line

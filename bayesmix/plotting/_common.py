@@ -51,7 +51,14 @@ def _full_covariances(model) -> np.ndarray:
 
 
 def _visible(model, min_weight: float) -> np.ndarray:
-    return np.flatnonzero(np.asarray(model.weights_) >= min_weight)
+    """The components to draw: weight at least ``min_weight`` and, for a
+    variational fit, effective (the most probable for some training row:
+    ``n_effective_components_``, the count that fit reports everywhere)."""
+    keep = np.asarray(model.weights_) >= min_weight
+    effective = getattr(model, "effective_components_", None)
+    if effective is not None:
+        keep &= np.asarray(effective, dtype=bool)
+    return np.flatnonzero(keep)
 
 
 def _kernel_inputs(means, covs, points):

@@ -58,7 +58,8 @@ def plot_components(
         Colour points by ``model.predict(X)``; grey otherwise.
     min_weight : float, default=0.005
         Components with a smaller weight (the empty ones a variational fit
-        keeps) are not drawn.
+        keeps) are not drawn, nor are a variational fit's components outside
+        ``effective_components_`` (the most probable for no training row).
     legend : bool, default=True
         Name the ellipses in a legend: ``r`` standard deviations, and the
         share ``1 - exp(-r^2 / 2)`` of the component's mass (in the plane of
