@@ -489,7 +489,9 @@ def run(config: Config, data: Data, params: Params, ctx: Context, jitter=None, h
     # A final E-step: log_likelihood_ belongs to the returned parameters, and
     # fit_predict(X) equals fit(X).predict(X).
     stats = e_step(structure, data, stats, params)
-    flat = structure.flat_components(stats.nk + ctx.nk_floor, stats.s1, stats.s2)
+    # reg_covar="auto" is 1e-6 of each feature's variance: judge flatness in those units
+    unit = ctx.reg * 1e6 if np.ndim(ctx.reg) and (ctx.reg > 0).all() else None
+    flat = structure.flat_components(stats.nk + ctx.nk_floor, stats.s1, stats.s2, unit)
     return Run(
         params,
         lower_bounds,

@@ -81,12 +81,22 @@ def scatter(nk, centred, reg, diagonal: bool) -> np.ndarray:
     # determinants: such a scatter gets SCATTER_FLOOR per unit weight (standardised
     # units, where the data's variance is about 1) in its flat directions, so the
     # M-step stays finite and the fit is reported as collapsed.
+    # A per-feature reg (reg_covar="auto": 1e-6 of each feature's variance)
+    # already keeps every scatter positive definite in each feature's own
+    # units; an absolute floor there would swamp a feature whose variance is
+    # below 1e-10 of the largest one's (raw tables with columns of very
+    # different scales), so it only serves a single (or zero) reg.
     floor = nk * SCATTER_FLOOR
+    reg_arr = np.asarray(reg, dtype=float)
+    if reg_arr.ndim and (reg_arr > 0).all():
+        floor = np.zeros_like(floor)
     if diagonal:
         return np.maximum(centred[:, 0, :] + added, floor[:, None])
     out = np.array(centred, dtype=float)
     diag = np.einsum("kii->ki", out)  # a writable view of the diagonals
     diag += added
+    if not floor.any():
+        return out
     low = np.linalg.eigvalsh(out)[:, 0]
     flat = low <= floor
     if flat.any():
@@ -297,7 +307,7 @@ def n_cov_parameters(name: str, k: int, d: int) -> int:
 
 
 # ---------------------------------------------------------------- singularity
-def flat_components(name: str, diagonal: bool, nk, s1, s2) -> np.ndarray:
+def flat_components(name: str, diagonal: bool, nk, s1, s2, unit=None) -> np.ndarray:
     """Components (indices) of a model with variable shapes (EVI, VVI, EVE,
     VVE, EVV, VVV) whose weighted scatter about its mean is flat in some
     direction: at most 1e-10 per unit weight, in standardised units
@@ -305,13 +315,19 @@ def flat_components(name: str, diagonal: bool, nk, s1, s2) -> np.ndarray:
     a component's covariance is singular without ``reg_covar``, and mclust
     reports the fit as singular.  Models that pool the shape are not
     concerned.  ``nk`` (K,), ``s1`` (K, D), ``s2`` (K, P, D) as in
-    :meth:`bayesmix.covariance.CovarianceStructure.estimate`."""
+    :meth:`bayesmix.covariance.CovarianceStructure.estimate`; ``unit``
+    (D,), optional: each feature's variance, the scatter is then judged in
+    those units (so a column of tiny variance is not "flat")."""
     if len(name) != 3 or name[1] != "V":
         return np.empty(0, dtype=np.intp)
+    inv = 1.0 if unit is None else 1.0 / np.sqrt(np.asarray(unit, dtype=float))
     if diagonal:
-        low = (s2[:, 0, :] - s1 * s1 / nk[:, None]).min(axis=1)
+        low = ((s2[:, 0, :] - s1 * s1 / nk[:, None]) * inv * inv).min(axis=1)
     else:
-        low = np.linalg.eigvalsh(s2 - s1[:, :, None] * s1[:, None, :] / nk[:, None, None])[:, 0]
+        w = s2 - s1[:, :, None] * s1[:, None, :] / nk[:, None, None]
+        if unit is not None:
+            w = w * inv[:, None] * inv[None, :]
+        low = np.linalg.eigvalsh(w)[:, 0]
     return np.flatnonzero(low <= 1e-10 * nk)
 
 

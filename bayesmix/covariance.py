@@ -177,15 +177,15 @@ class CovarianceStructure:
             return self._estimate(nk, centred, reg_covar, previous)
         return self._estimate(nk, centred, reg_covar)
 
-    def flat_components(self, nk, s1, s2) -> np.ndarray:
+    def flat_components(self, nk, s1, s2, unit=None) -> np.ndarray:
         """Components whose covariance only ``reg_covar`` keeps from being
         singular although :meth:`collapsed` cannot see it: mclust's models with
         variable shapes on a flat scatter (see
         :func:`bayesmix._mclust_models.flat_components`); statistics as in
-        :meth:`estimate`."""
+        :meth:`estimate`, ``unit`` each feature's variance (or None)."""
         if not self.dense:
             return np.empty(0, dtype=np.intp)
-        return _mclust_models.flat_components(self.mclust_name, self.diagonal, nk, s1, s2)
+        return _mclust_models.flat_components(self.mclust_name, self.diagonal, nk, s1, s2, unit)
 
     def check_n_features(self, n_features: int) -> None:
         """A ``ValueError`` when this model does not exist for ``n_features``."""
@@ -270,9 +270,10 @@ class CovarianceStructure:
         else:
             inv_root = 1.0 / np.sqrt(reg)
             scaled = full * inv_root[:, None] * inv_root[None, :]
-            flagged = (np.linalg.eigvalsh(scaled)[..., 0] <= 1 + 1e-6) | (
-                np.linalg.eigvalsh(full)[..., 0] <= 1e-10
-            )
+            # judged in each feature's own units only: an absolute test on
+            # ``full`` would flag a column whose variance is below 1e-10 of the
+            # largest one's (raw tables with columns of very different scales)
+            flagged = np.linalg.eigvalsh(scaled)[..., 0] <= 1 + 1e-6
         if self.shared:
             flagged = flagged[:1]
         return np.flatnonzero(flagged)

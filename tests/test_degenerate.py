@@ -302,3 +302,31 @@ def test_em_stops_a_run_whose_component_stays_collapsed():
     # the spike is where the run would have stayed: continuing it changes nothing
     assert np.allclose(gm.means_[1], [4.0, 4.0])
     assert np.isclose(gm.weights_[1], 6 / 66, rtol=1e-6)
+
+
+def test_columns_of_very_different_scales_fit_as_if_standardised():
+    """Raw breast-cancer columns: variances from 1e-6 to 1e5, so in the fit's
+    one common scale the smallest sit below 1e-10.  Every full-covariance
+    model's one-component fit is the sample covariance whatever the units:
+    the same log-likelihood (after the Jacobian) as on standardised columns,
+    and no component reported collapsed."""
+    from sklearn.datasets import load_breast_cancer
+
+    from bayesmix.exceptions import DegenerateDataWarning
+
+    X = load_breast_cancer().data
+    sd = X.std(axis=0)
+    assert sd.max() ** 2 / sd.min() ** 2 > 1e10
+    jacobian = X.shape[0] * np.log(sd).sum()
+    for ct in ("full", "VVV", "VEE", "VEV", "EEV", "EVE", "VVE", "EVV"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", DegenerateDataWarning)
+            raw = GaussianMixture(1, covariance_type=ct).fit(X)
+        std = GaussianMixture(1, covariance_type=ct).fit(X / sd)
+        assert raw.log_likelihood_ == pytest.approx(std.log_likelihood_ - jacobian, abs=1e-3), ct
+        assert raw.collapsed_components_.size == 0, ct
+    # nor does the grid call the one-component fits singular
+    from bayesmix import select_model
+
+    sel = select_model(X, [1], ("VVV", "EEE", "VVE"), random_state=0)
+    assert (sel.table_["error"] == "").all(), sel.table_["error"].tolist()
