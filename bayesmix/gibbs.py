@@ -118,7 +118,8 @@ class DirichletProcessMixture(BaseMixture):
         joint and of the number of clusters are at most 1.01 and the bulk ESS
         of the log joint over all chains is at least ``AUTO_MIN_ESS = 400``
         (Vehtari et al. 2021), or when ``AUTO_TIME_BUDGET = 60`` seconds of
-        sampling or ``AUTO_MAX_ITER = 20000`` iterations are spent (then a
+        sampling (not counting the kernels' compilation on a first fit) or
+        ``AUTO_MAX_ITER = 20000`` iterations are spent (then a
         :class:`~bayesmix.exceptions.ConvergenceWarning` gives the figures and
         the cure).  The first half of each chain is burn-in.  :attr:`n_iter_`
         says how long it ran.  The draws are reproducible from the seed unless
