@@ -59,8 +59,8 @@ _WORKERS_ENV = "BAYESMIX_COMPILE_WORKERS"
 _TIMEOUT = 900.0  # seconds a worker may take before the fit compiles by itself
 NOTICE = (
     "bayesmix: compiling its numba kernels for this machine ({what}; first use after an "
-    "install or upgrade: usually 5-10 s, 30 s with large data, once; later runs load them "
-    "from numba's cache)"
+    "install or upgrade: usually 5-10 s, 30 s with large data, once per variant -- EM's passes "
+    "have one for 1-2, 3-4 and 5+ features; later runs load them from numba's cache)"
 )
 
 # reentrant: the group compiled in this process runs a fit, which calls compile_first
