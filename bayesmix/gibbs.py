@@ -77,6 +77,7 @@ from .priors import DirichletProcess, Gamma, NormalInverseWishart
 __all__ = ["DirichletProcessMixture"]
 
 _CACHE_BYTES = 256 * 2**20  # predictive components cached up to this size
+MAX_POSTERIOR_DRAWS = 1000  # kept draws per chain posterior() uses by default
 AUTO_TIME_BUDGET = 60.0  # seconds of sampling an n_iter="auto" fit may take
 AUTO_MAX_ITER = 20_000  # iterations per chain an n_iter="auto" fit may take
 
@@ -678,7 +679,11 @@ class DirichletProcessMixture(BaseMixture):
             given to :meth:`fit` are the same; any other ``X`` is an error.
         n_draws : int, optional
             Kept draws per chain, evenly spaced over the chain, first and last
-            included; ``None`` keeps every kept draw.
+            included.  ``None``: every kept draw up to
+            ``MAX_POSTERIOR_DRAWS = 1000`` per chain (ArviZ's usual four chains
+            of 1000; an ``n_iter="auto"`` run can keep ten times more, whose
+            parameter draws and relabelling took longer than the fit), else
+            1000 evenly spaced; pass an int for more.
         random_state : None, int or Generator, optional
             Seeds the parameter draws (``None``: this estimator's
             ``random_state``).  Keyword only.
@@ -707,6 +712,8 @@ class DirichletProcessMixture(BaseMixture):
                     "nothing (posterior())."
                 )
         rng = check_random_state(self.random_state if random_state is None else random_state)
+        if n_draws is None:
+            n_draws = MAX_POSTERIOR_DRAWS
         draws = self.posterior_draws(n_draws=n_draws, random_state=rng)
         present = self._rows_present
         return MixturePosterior.from_draws(

@@ -579,3 +579,13 @@ def test_block_steps_shrink_with_the_cost_of_an_iteration():
     sizes = [block_steps(n, 10) for n in (100, 1_000, 10_000, 100_000, 1_000_000)]
     assert sizes == sorted(sizes, reverse=True)
     assert all(1 <= s <= BLOCK_STEPS for s in sizes)
+
+
+def test_posterior_uses_at_most_max_posterior_draws_per_chain_by_default(blobs):
+    X = blobs[0]
+    m = DirichletProcessMixture(n_iter=2 * 1100, n_chains=2, random_state=0, progress=False)
+    m.fit(X[:40])
+    assert m.labels_samples_.shape[1] == 1100
+    post = m.posterior()
+    assert post.weights.shape[:2] == (2, gibbs.MAX_POSTERIOR_DRAWS)
+    assert m.posterior(n_draws=1100).weights.shape[:2] == (2, 1100)
