@@ -114,27 +114,31 @@ def fail_row(row: dict, error: str) -> None:
 def refine_params(model, params: dict) -> dict:
     """The parameters that continue the selected cell ``model`` from its fit to
     its optimum (``tol="auto"``)."""
+    return _start(params, model, model.weights_, model.means_, model.precisions_)
+
+
+def _start(params: dict, model, weights, means, precisions) -> dict:
+    """``params`` for one fit of ``model``'s covariance type and seed from the
+    given parameters, run to its optimum (``tol="auto"``)."""
     return dict(
         params,
-        n_components=model.n_components,
+        n_components=len(weights),
         covariance_type=model.covariance_type,
         random_state=model.random_state,
         tol="auto",
         n_init=1,
-        weights_init=model.weights_,
-        means_init=model.means_,
-        precisions_init=model.precisions_,
+        weights_init=weights,
+        means_init=means,
+        precisions_init=precisions,
     )
 
 
 def choose(grid: Grid, rows: list, models: dict, refit, stacklevel: int, map_=map):
     """The table and the best cell: ``(best, best_params, table, models)``.
 
-    When ``grid.refine``, every cell that has a fit is first continued to its
-    optimum, then a cell below the cell of its type with one component fewer
-    is refitted from that cell's fit with each component split in turn
-    (:func:`split_starts`) and keeps the best of those fits if it is better:
-    see :func:`refine_cells`.  ``refit(params)`` fits a model from explicit
+    When ``grid.refine``, the competitive cells are first continued to their
+    optimum and each type's log-likelihoods made non-decreasing in K (see
+    :func:`refine_cells`).  ``refit(params)`` fits a model from explicit
     parameters (a start among them); ``map_`` maps a function over a list of
     jobs (a thread pool's map fits cells in parallel).  Warns when every cell
     failed (``best`` None) or the chosen one did not converge.
@@ -339,19 +343,7 @@ def split_starts(model, params: dict) -> list[dict]:
             prec = model.precisions_
         else:
             prec = structure.from_full(np.concatenate([precs, precs[j : j + 1]]))
-        starts.append(
-            dict(
-                params,
-                n_components=k + 1,
-                covariance_type=model.covariance_type,
-                random_state=model.random_state,
-                tol="auto",
-                n_init=1,
-                weights_init=weights,
-                means_init=means,
-                precisions_init=prec,
-            )
-        )
+        starts.append(_start(params, model, weights, means, prec))
     return starts
 
 
