@@ -58,6 +58,7 @@ __all__ = [
     "initial_state",
     "log_b_conditional",
     "log_hyperprior",
+    "log_partition_posterior",
     "model_at",
     "prepare",
     "prior_at",
@@ -238,6 +239,43 @@ def draw_b_collapsed(
             math.log(state.b), head, g.rate, lam.reshape(-1), weights, lo_bound, width, seed
         )
     )
+
+
+def log_partition_posterior(
+    model: Model, hyper: Hyper | None, labels: np.ndarray, n_clusters: int, alpha: float
+) -> float:
+    """``log p(c | X)`` up to a constant for a compact partition ``labels``
+    (n_samples,) of ``n_clusters`` clusters under the DP concentration
+    ``alpha``: ``K log alpha + sum_k [lgamma(n_k) + log ML_k]``, with ``b``
+    integrated out (its Gamma hyperprior, by quadrature over ``log b`` about
+    the mode of :func:`log_b_conditional`) when the scale is learned, else at
+    ``model``'s prior (a learned ``kappa0`` at its current value).  Used to
+    compare candidate starting partitions."""
+    from scipy.special import gammaln, logsumexp
+
+    p = model.prior
+    K = n_clusters
+    d = model.X.shape[1]
+    if hyper is not None and hyper.scale is not None:
+        counts = np.empty(K, dtype=np.int64)
+        lam = np.empty((K, d))
+        scale_eigenvalues(model.X, labels, K, p.mean, float(p.kappa), hyper.base, counts, lam)
+        g = hyper.scale
+        coarse = np.arange(-25.0, 25.0, 0.05)  # concave in u: the mode is within a step
+        top = coarse[np.argmax(log_b_conditional(coarse, g, p.dof, counts, lam))]
+        # the conditional's sd from its curvature there: -f'' = h b + sum w b lam / (b + lam)^2
+        b = math.exp(top)
+        curv = g.rate * b + np.sum(
+            np.repeat(0.5 * (p.dof + counts), d) * b * lam.ravel() / (b + lam.ravel()) ** 2
+        )
+        width = min(12.0 / math.sqrt(max(curv, 1e-12)), 30.0)
+        u = np.linspace(top - 0.05 - width, top + 0.05 + width, 801)
+        log_ml = logsumexp(log_b_conditional(u, g, p.dof, counts, lam)) + math.log(u[1] - u[0])
+        log_ml += hyper.tables0[1][counts].sum()
+    else:
+        counts, _, _, logdet = cluster_posteriors(model.X, labels, K, p.mean, p.scale, p.kappa)
+        log_ml = float(np.sum(model.tables[1][counts] - 0.5 * (p.dof + counts) * logdet))
+    return float(K * math.log(alpha) + gammaln(counts).sum() + log_ml)
 
 
 def log_hyperprior(hyper: Hyper, state: HyperState) -> float:

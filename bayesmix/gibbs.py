@@ -132,11 +132,15 @@ class DirichletProcessMixture(BaseMixture):
         Keep every ``thin``-th iteration after burn-in.
     n_chains : int, default=4
         Independent chains, each with its own random stream spawned from
-        ``random_state``.  Chain ``c`` of ``C`` starts from a k-means partition
-        into ``1 + round((K0 - 1) c / (C - 1))`` clusters, ``K0 = alpha log(1 +
-        n / alpha)`` the prior expected number: apart, as Gelman & Rubin (1992)
-        ask, and from below, because split moves repair too few clusters
-        whereas merges rarely repair too many in high dimension.  With a
+        ``random_state``.  Chain ``c`` of ``C`` is given ``K_c = 1 + round((K0
+        - 1) c / (C - 1))`` clusters, ``K0 = alpha log(1 + n / alpha)`` the
+        prior expected number: the first starts from one cluster, each other
+        from the most probable (``log p(c | X)``) of the k-means partitions
+        into ``K_c .. K_c + K0`` clusters: apart, as Gelman & Rubin (1992)
+        ask, mostly from below, because split moves repair too few clusters
+        whereas merges rarely repair too many in high dimension, but not in a
+        partition no split can leave (k-means pairing well-separated
+        clusters; see the user guide's "choosing K").  With a
         learned scale, its hyperparameter is first drawn ``HYPER_WARMUP = 20``
         times given the starting partition.  Chains run on a thread pool over
         the available cores (``BAYESMIX_NUM_THREADS`` caps it); the result does
