@@ -70,6 +70,7 @@ __all__ = [
     "BLOCK_STEPS",
     "HYPER_WARMUP",
     "LAUNCH_SCANS",
+    "RESTART_GAP",
     "AutoReport",
     "ChainState",
     "Draws",
@@ -81,6 +82,7 @@ __all__ = [
     "init",
     "initial_labels",
     "log_joint",
+    "restart_stranded",
     "run_auto",
     "run_chains",
     "step",
@@ -90,6 +92,10 @@ LAUNCH_SCANS = 1  # intermediate restricted Gibbs scans per split-merge launch s
 HYPER_WARMUP = 20  # hyperparameter draws given a chain's starting partition
 AUTO_FIRST_BLOCK = 50  # iterations of an n_iter="auto" run before its first check
 AUTO_MIN_ESS = 400  # bulk ESS of the log joint an "auto" run asks for (Vehtari et al. 2021)
+# An "auto" run restarts, at a failed check, a chain whose log joint sits this many
+# nats (or 5 of the chains' own sds, if more) below the best chain's: posterior odds of
+# e^20 (5e8) against its mode, far past Kass & Raftery's (1995) "very strong" evidence.
+RESTART_GAP = 20.0
 BLOCK_STEPS = 25  # iterations of a chain per call of the block kernel, at most
 
 
@@ -563,6 +569,16 @@ class _Chain:
     def drop_before(self, it: int) -> None:
         self.records = [r for r in self.records if r[0] >= it]
 
+    def restart_from(self, other: _Chain) -> None:
+        """Continue from ``other``'s current state (partition, concentration,
+        hyperparameters) with this chain's own random stream; the records so
+        far are dropped (they were burn-in)."""
+        st = other.state
+        self.state = st._replace(labels=st.labels.copy())
+        self.records = []
+        if self.block is not None:
+            self._start_blocks()  # the block kernel's arrays, rebuilt at the new state
+
 
 def _run_block(chains: list, n_steps: int, keep, tick) -> None:
     """Advance every chain ``n_steps`` iterations on a thread pool (each chain has
@@ -665,6 +681,41 @@ class AutoReport(NamedTuple):
     rhat_k: float  # split R-hat of the number of clusters (NaN: constant)
     ess: float  # bulk ESS of the log joint, all chains
     seconds: float
+    restarts: np.ndarray  # (n_restarts, 3): [chain, chain it restarted from, log joint gap]
+
+
+def restart_stranded(chains: list) -> np.ndarray:
+    """Restart every chain whose log joint over its kept draws is, on average,
+    more than ``max(RESTART_GAP, 5 s)`` below the best chain's (``s`` the
+    chains' pooled within-chain sd) from the best chain's state; returns
+    ``[chain, source, gap]`` rows.
+
+    A chain can settle in a mode that no move of the sampler leaves: on
+    scikit-learn's breast cancer table one chain in four holds three large
+    clusters where the others hold two, 32 nats lower, and no merge of two of
+    its clusters is within 470 nats of it.  Such a mode has negligible posterior
+    mass, yet it makes R-hat fail for good; at a check of an "auto" run that
+    the chains fail (its draws so far are then burn-in) its chain continues
+    from the best chain's state with its own random stream, and the fit
+    reports the restart (``chain_restarts_``).  Chains that disagree by less
+    stay as they are, and R-hat judges them.
+    """
+    if len(chains) < 2:
+        return np.empty((0, 3))
+    lj = [np.array([r[4] for r in ch.records], dtype=float) for ch in chains]
+    if any(x.size < 2 or not np.isfinite(x).all() for x in lj):
+        return np.empty((0, 3))
+    means = np.array([x.mean() for x in lj])
+    sd = math.sqrt(float(np.mean([x.var(ddof=1) for x in lj])))
+    best = int(np.argmax(means))
+    need = max(RESTART_GAP, 5.0 * sd)
+    out = []
+    for c, ch in enumerate(chains):
+        gap = float(means[best] - means[c])
+        if c != best and gap > need:
+            ch.restart_from(chains[best])
+            out.append((c, best, gap))
+    return np.array(out, dtype=float).reshape(-1, 3)
 
 
 def run_auto(
@@ -710,6 +761,7 @@ def run_auto(
 
     total = 0
     block = AUTO_FIRST_BLOCK
+    restarts = np.empty((0, 3))
     while True:
         tb = time.perf_counter()
         _run_block(chains, block, keep, tick)
@@ -732,10 +784,15 @@ def run_auto(
         )
         elapsed = time.perf_counter() - t0
         left = min(budget - elapsed, per_iter * (max_iter - total))
+        if not converged and model.missing is None and left >= per_iter * max(total // 2, 1):
+            # a chain stranded far below the others continues from the best one's
+            # state; the next block (all of it kept) then judges every chain afresh
+            restarts = np.vstack((restarts, restart_stranded(chains)))
         if converged or left < per_iter or total >= max_iter:
             break
         block = int(min(max(total // 2, 1), left / max(per_iter, 1e-9)))
         if block < 1:
             break
-    report = AutoReport(total, bool(converged), rhat, rhat_k, ess, time.perf_counter() - t0)
+    seconds = time.perf_counter() - t0
+    report = AutoReport(total, bool(converged), rhat, rhat_k, ess, seconds, restarts)
     return _draws(chains, rows, hyper is not None), report
