@@ -268,6 +268,12 @@ def _model_summary(model, X) -> dict:
     for criterion in ("bic", "aic", "icl"):
         if hasattr(model, criterion):
             out[criterion] = getattr(model, criterion)(X)
+    restarts = getattr(model, "chain_restarts_", None)
+    if restarts is not None and len(restarts):
+        out["chain_restarts"] = [
+            {"chain": int(c), "continued_from": int(src), "log_joint_gap": float(gap)}
+            for c, src, gap in restarts
+        ]
     if hasattr(model, "n_clusters_samples_"):
         draws = np.asarray(model.n_clusters_samples_).ravel()
         ks, counts = np.unique(draws, return_counts=True)
@@ -476,6 +482,11 @@ def _fit_command(args) -> int:
         # the sampler's answer is a distribution over K; the labels above are
         # the point estimate's, whose count can differ from the mode
         print(_posterior_k_line(np.asarray(draws).ravel()))
+    for c, src, gap in getattr(model, "chain_restarts_", ()):
+        print(
+            f"chain {int(c)} was stranded {gap:.0f} nats below chain {int(src)} and continued "
+            "from its state (its earlier draws are burn-in)"
+        )
     print(f"wrote {summary_path}, {labels_path}, {model_path} and {len(figures)} figures to {out}")
     return 0
 

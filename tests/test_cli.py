@@ -219,6 +219,34 @@ def test_fit_with_gibbs_reports_the_posterior_of_k(tmp_path, capsys):
     assert len(np.unique(labels["label"])) == 2
 
 
+def test_fit_with_gibbs_reports_a_restarted_chain(tmp_path, capsys, monkeypatch):
+    """A chain continued from another's state (``chain_restarts_``) is said on
+    the console and in summary.json; the restart is forced here, once."""
+    from bayesmix import _gibbs_core
+
+    def force(chains):
+        if force.done:
+            return np.empty((0, 3))
+        force.done = True
+        chains[1].restart_from(chains[0])
+        return np.array([[1.0, 0.0, 25.0]])
+
+    force.done = False
+    monkeypatch.setattr(_gibbs_core, "restart_stranded", force)
+    rng = np.random.default_rng(1)
+    X = np.vstack([rng.normal(0, 1, (30, 2)), rng.normal(9, 1, (30, 2))])
+    path = tmp_path / "two.csv"
+    np.savetxt(path, X, delimiter=",", header="a,b", comments="")
+    out = tmp_path / "gibbs"
+    monkeypatch.setattr(_gibbs_core, "AUTO_MIN_ESS", 10**9)  # fail the first check
+    monkeypatch.setattr("bayesmix.gibbs.AUTO_TIME_BUDGET", 2.0)
+    assert main(["fit", str(path), "--method", "gibbs", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "chain 1 was stranded 25 nats below chain 0 and continued from its state" in printed
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["chain_restarts"] == [{"chain": 1, "continued_from": 0, "log_joint_gap": 25.0}]
+
+
 # ------------------------------------------------------------- real tables
 def _two_blobs(n=40, seed=0):
     rng = np.random.default_rng(seed)
