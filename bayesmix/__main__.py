@@ -271,7 +271,7 @@ def _model_summary(model, X) -> dict:
     restarts = getattr(model, "chain_restarts_", None)
     if restarts is not None and len(restarts):
         out["chain_restarts"] = [
-            {"chain": int(c), "continued_from": int(src), "log_joint_gap": float(gap)}
+            {"chain": int(c), "continued_from": int(src), "log_mass_gap": float(gap)}
             for c, src, gap in restarts
         ]
     if hasattr(model, "n_clusters_samples_"):
@@ -484,8 +484,8 @@ def _fit_command(args) -> int:
         print(_posterior_k_line(np.asarray(draws).ravel()))
     for c, src, gap in getattr(model, "chain_restarts_", ()):
         print(
-            f"chain {int(c)} was stranded {gap:.0f} nats below chain {int(src)} and continued "
-            "from its state (its earlier draws are burn-in)"
+            f"chain {int(c)} was stranded in a mode of {gap:.0f} nats less posterior mass than "
+            f"chain {int(src)}'s and continued from its state (its earlier draws are burn-in)"
         )
     print(f"wrote {summary_path}, {labels_path}, {model_path} and {len(figures)} figures to {out}")
     return 0

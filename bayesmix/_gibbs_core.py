@@ -68,6 +68,7 @@ __all__ = [
     "AUTO_FIRST_BLOCK",
     "AUTO_MIN_ESS",
     "BLOCK_STEPS",
+    "ENTROPY_DRAWS",
     "HYPER_WARMUP",
     "LAUNCH_SCANS",
     "RESTART_GAP",
@@ -82,6 +83,7 @@ __all__ = [
     "init",
     "initial_labels",
     "log_joint",
+    "partition_entropy",
     "restart_stranded",
     "run_auto",
     "run_chains",
@@ -92,10 +94,12 @@ LAUNCH_SCANS = 1  # intermediate restricted Gibbs scans per split-merge launch s
 HYPER_WARMUP = 20  # hyperparameter draws given a chain's starting partition
 AUTO_FIRST_BLOCK = 50  # iterations of an n_iter="auto" run before its first check
 AUTO_MIN_ESS = 400  # bulk ESS of the log joint an "auto" run asks for (Vehtari et al. 2021)
-# An "auto" run restarts, at a failed check, a chain whose log joint sits this many
-# nats (or 5 of the chains' own sds, if more) below the best chain's: posterior odds of
-# e^20 (5e8) against its mode, far past Kass & Raftery's (1995) "very strong" evidence.
-RESTART_GAP = 20.0
+# An "auto" run restarts, at a failed check, a chain whose mode holds an estimated e^10
+# (2e4) times less posterior mass than the best chain's (or e^(5 sd) of the log joint, if
+# more): far past Kass & Raftery's (1995) "very strong" odds of 150, while the chain, left
+# there, would give the mode a quarter of the draws.
+RESTART_GAP = 10.0
+ENTROPY_DRAWS = 200  # draws per chain read by partition_entropy
 BLOCK_STEPS = 25  # iterations of a chain per call of the block kernel, at most
 
 
@@ -681,37 +685,68 @@ class AutoReport(NamedTuple):
     rhat_k: float  # split R-hat of the number of clusters (NaN: constant)
     ess: float  # bulk ESS of the log joint, all chains
     seconds: float
-    restarts: np.ndarray  # (n_restarts, 3): [chain, chain it restarted from, log joint gap]
+    restarts: np.ndarray  # (n_restarts, 3): [chain, chain it restarted from, log mass gap]
+
+
+def partition_entropy(draws: list, max_draws: int = ENTROPY_DRAWS) -> float:
+    """An estimate of the entropy (nats) of the partitions one chain visits,
+    ``draws`` a list of label arrays (n_samples,): each draw's clusters are
+    matched to those of its last draw (a cluster to the one it overlaps most),
+    and the entropies of the rows' matched labels are summed (an upper bound of
+    the joint entropy when the matching loses nothing, Cover & Thomas 2006,
+    thm. 2.6.6); at most ``max_draws`` evenly spaced draws are read."""
+    pick = np.unique(np.linspace(0, len(draws) - 1, max_draws).astype(np.int64))
+    labels = np.array([draws[i] for i in pick], dtype=np.int64)
+    T, n = labels.shape
+    ref = labels[-1]
+    K = int(ref.max()) + 1
+    counts = np.zeros((n, K))
+    rows = np.arange(n)
+    for lab in labels:
+        k = int(lab.max()) + 1
+        overlap = np.bincount(lab * K + ref, minlength=k * K).reshape(k, K)
+        np.add.at(counts, (rows, overlap.argmax(axis=1)[lab]), 1.0)
+    p = counts[counts > 0] / T
+    return float(-(p * np.log(p)).sum())
 
 
 def restart_stranded(chains: list) -> np.ndarray:
-    """Restart every chain whose log joint over its kept draws is, on average,
-    more than ``max(RESTART_GAP, 5 s)`` below the best chain's (``s`` the
-    chains' pooled within-chain sd) from the best chain's state; returns
-    ``[chain, source, gap]`` rows.
+    """Restart every chain whose mode is estimated to hold at least
+    ``e^max(RESTART_GAP, 5 s)`` times less posterior mass than the best
+    chain's (``s`` the chains' pooled within-chain sd of the log joint) from
+    the best chain's state; returns ``[chain, source, gap]`` rows (``gap`` in
+    nats).
+
+    The log mass of the mode a chain explores is ``E[log p(c, X)] + H``, the
+    mean log joint of its draws plus the entropy of the partitions it visits
+    (exactly so for the posterior restricted to the mode), estimated by the
+    chain's mean log joint and :func:`partition_entropy`: a mode of many
+    partitions, each less probable, can outweigh one of few.
 
     A chain can settle in a mode that no move of the sampler leaves: on
     scikit-learn's breast cancer table one chain in four holds three large
-    clusters where the others hold two, 32 nats lower, and no merge of two of
-    its clusters is within 470 nats of it.  Such a mode has negligible posterior
-    mass, yet it makes R-hat fail for good; at a check of an "auto" run that
-    the chains fail (its draws so far are then burn-in) its chain continues
-    from the best chain's state with its own random stream, and the fit
-    reports the restart (``chain_restarts_``).  Chains that disagree by less
-    stay as they are, and R-hat judges them.
+    clusters where the others hold two, its log joint 31 nats lower and its
+    entropy 8 higher (21 against 13), so about ``e^22`` times less mass; no
+    merge of two of its clusters comes within 470 nats.  Such a mode has
+    negligible posterior mass, yet it makes R-hat fail for good; at a check of
+    an "auto" run that the chains fail (its draws so far are then burn-in) its
+    chain continues from the best chain's state with its own random stream,
+    and the fit reports the restart (``chain_restarts_``).  Chains that
+    disagree by less stay as they are, and R-hat judges them.
     """
     if len(chains) < 2:
         return np.empty((0, 3))
     lj = [np.array([r[4] for r in ch.records], dtype=float) for ch in chains]
     if any(x.size < 2 or not np.isfinite(x).all() for x in lj):
         return np.empty((0, 3))
-    means = np.array([x.mean() for x in lj])
+    entropy = [partition_entropy([r[1] for r in ch.records]) for ch in chains]
+    mass = np.array([x.mean() for x in lj]) + np.array(entropy)
     sd = math.sqrt(float(np.mean([x.var(ddof=1) for x in lj])))
-    best = int(np.argmax(means))
+    best = int(np.argmax(mass))
     need = max(RESTART_GAP, 5.0 * sd)
     out = []
     for c, ch in enumerate(chains):
-        gap = float(means[best] - means[c])
+        gap = float(mass[best] - mass[c])
         if c != best and gap > need:
             ch.restart_from(chains[best])
             out.append((c, best, gap))

@@ -214,14 +214,16 @@ class DirichletProcessMixture(BaseMixture):
         Iterations run per chain, burn-in included.
     chain_restarts_ : (n_restarts, 3) float
         Under ``n_iter="auto"``: chains that, at a check the chains failed
-        (their draws so far then become burn-in), held a mode whose log joint
-        was on average more than ``RESTART_GAP = 20`` nats (or five of the
-        chains' own standard deviations) below the best chain's, and so
-        continued from that chain's state with their own random stream:
-        ``[chain, chain it continued from, gap in nats]`` (on
-        scikit-learn's breast cancer table one chain in four can settle 32 nats
-        below, in a mode no move leaves).  Empty when none was restarted, for
-        an integer ``n_iter`` and for data with missing values.
+        (their draws so far then become burn-in), explored a mode holding an
+        estimated ``e^10`` times less posterior mass than the best chain's
+        (``RESTART_GAP = 10`` nats: mean log joint plus the entropy of the
+        partitions visited; or five of the chains' standard deviations of the
+        log joint, if more), and so continued from that chain's state with
+        their own random stream: ``[chain, chain it continued from, gap in
+        nats]`` (on scikit-learn's breast cancer table one chain in four can
+        settle about 22 nats below, in a mode no move leaves).  Empty when none
+        was restarted, for an integer ``n_iter`` and for data with missing
+        values.
     imputed_samples_ : (n_chains, n_kept, n_missing) float
         Draws of the training data's missing cells (NaN in ``X``), data units,
         one column per NaN cell of the rows of positive weight (row-major).

@@ -242,9 +242,12 @@ def test_fit_with_gibbs_reports_a_restarted_chain(tmp_path, capsys, monkeypatch)
     monkeypatch.setattr("bayesmix.gibbs.AUTO_TIME_BUDGET", 2.0)
     assert main(["fit", str(path), "--method", "gibbs", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert "chain 1 was stranded 25 nats below chain 0 and continued from its state" in printed
+    assert (
+        "chain 1 was stranded in a mode of 25 nats less posterior mass than chain 0's and "
+        "continued from its state" in printed
+    )
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["chain_restarts"] == [{"chain": 1, "continued_from": 0, "log_joint_gap": 25.0}]
+    assert summary["chain_restarts"] == [{"chain": 1, "continued_from": 0, "log_mass_gap": 25.0}]
 
 
 # ------------------------------------------------------------- real tables

@@ -77,11 +77,16 @@ def test_auto_run_length_is_reproducible_and_thins():
 
 
 class _FakeChain:
-    """What ``restart_stranded`` reads of a chain: its records (the log joint is
-    the fifth field) and ``restart_from``."""
+    """What ``restart_stranded`` reads of a chain: its records (the labels are
+    the second field, the log joint the fifth) and ``restart_from``."""
 
-    def __init__(self, log_joints):
-        self.records = [(t, None, 1, 1.0, v, np.nan, np.nan) for t, v in enumerate(log_joints)]
+    def __init__(self, log_joints, labels=None):
+        if labels is None:
+            labels = np.zeros((len(log_joints), 80), dtype=np.int16)
+        self.records = [
+            (t, lab, 1, 1.0, v, np.nan, np.nan)
+            for t, (v, lab) in enumerate(zip(log_joints, labels, strict=True))
+        ]
         self.source = None
 
     def restart_from(self, other):
@@ -89,12 +94,32 @@ class _FakeChain:
         self.records = []
 
 
+def flipping(n_draws, n_flip, rng, n=80):
+    """Draws of two clusters of ``n`` rows in which the first ``n_flip`` rows
+    pick either cluster at random, under labels permuted at random."""
+    out = np.zeros((n_draws, n), dtype=np.int64)
+    out[:, n // 2 :] = 1
+    out[:, :n_flip] = rng.integers(0, 2, (n_draws, n_flip))
+    swap = rng.random(n_draws) < 0.5
+    out[swap] = 1 - out[swap]
+    return out
+
+
+def test_partition_entropy_counts_the_rows_that_move():
+    from bayesmix._gibbs_core import partition_entropy
+
+    rng = np.random.default_rng(1)
+    for n_flip in (0, 5, 30):
+        h = partition_entropy(list(flipping(4000, n_flip, rng)), max_draws=4000)
+        assert h == pytest.approx(n_flip * np.log(2.0), abs=0.02 * n_flip + 1e-9)
+
+
 def test_a_chain_stranded_far_below_continues_from_the_best():
     from bayesmix._gibbs_core import RESTART_GAP, restart_stranded
 
     rng = np.random.default_rng(0)
     base = -1000.0 + rng.standard_normal(40)  # within-chain sd about 1
-    chains = [_FakeChain(base + shift) for shift in (0.0, 0.5, -(RESTART_GAP + 12.0), -15.0)]
+    chains = [_FakeChain(base + shift) for shift in (0.0, 0.5, -(RESTART_GAP + 12.0), -5.0)]
     out = restart_stranded(chains)
     assert out.shape == (1, 3)
     assert out[0, :2].tolist() == [2.0, 1.0]
@@ -105,6 +130,22 @@ def test_a_chain_stranded_far_below_continues_from_the_best():
     wide = [_FakeChain(-1000.0 + 10.0 * rng.standard_normal(40) + s) for s in (0.0, -35.0)]
     assert restart_stranded(wide).shape == (0, 3) and wide[1].source is None
     assert restart_stranded([_FakeChain(base)]).shape == (0, 3)
+
+
+def test_a_lower_mode_of_many_partitions_is_not_stranded():
+    """25 nats lower per draw, but 36 rows move freely (entropy 36 log 2 = 25
+    nats): that mode holds as much posterior mass, and both chains stay."""
+    from bayesmix._gibbs_core import restart_stranded
+
+    rng = np.random.default_rng(2)
+    base = -1000.0 + rng.standard_normal(200)
+    top = _FakeChain(base)
+    wide = _FakeChain(base - 25.0, flipping(200, 36, rng))
+    assert restart_stranded([top, wide]).shape == (0, 3)
+    assert wide.source is None and top.source is None
+    narrow = _FakeChain(base - 25.0, flipping(200, 5, rng))  # entropy 3.5: stranded
+    out = restart_stranded([top, narrow])
+    assert out.shape == (1, 3) and narrow.source is top
 
 
 def test_an_integer_run_restarts_nothing():
