@@ -99,7 +99,7 @@ AUTO_MIN_ESS = 400  # bulk ESS of the log joint an "auto" run asks for (Vehtari 
 # more): far past Kass & Raftery's (1995) "very strong" odds of 150, while the chain, left
 # there, would give the mode a quarter of the draws.
 RESTART_GAP = 10.0
-ENTROPY_DRAWS = 200  # draws per chain read by partition_entropy
+ENTROPY_DRAWS = 100  # draws per chain read by partition_entropy
 BLOCK_STEPS = 25  # iterations of a chain per call of the block kernel, at most
 
 
@@ -694,19 +694,20 @@ def partition_entropy(draws: list, max_draws: int = ENTROPY_DRAWS) -> float:
     matched to those of its last draw (a cluster to the one it overlaps most),
     and the entropies of the rows' matched labels are summed (an upper bound of
     the joint entropy when the matching loses nothing, Cover & Thomas 2006,
-    thm. 2.6.6); at most ``max_draws`` evenly spaced draws are read."""
+    thm. 2.6.6); at most ``max_draws`` evenly spaced draws are read, one at a
+    time (``O(n K)`` memory)."""
     pick = np.unique(np.linspace(0, len(draws) - 1, max_draws).astype(np.int64))
-    labels = np.array([draws[i] for i in pick], dtype=np.int64)
-    T, n = labels.shape
-    ref = labels[-1]
+    ref = np.asarray(draws[pick[-1]], dtype=np.int64)
+    n = ref.size
     K = int(ref.max()) + 1
-    counts = np.zeros((n, K))
-    rows = np.arange(n)
-    for lab in labels:
+    offset = np.arange(n, dtype=np.int64) * K
+    counts = np.zeros(n * K, dtype=np.int64)  # row i's matched label k at i K + k
+    for i in pick:
+        lab = np.asarray(draws[i], dtype=np.int64)
         k = int(lab.max()) + 1
         overlap = np.bincount(lab * K + ref, minlength=k * K).reshape(k, K)
-        np.add.at(counts, (rows, overlap.argmax(axis=1)[lab]), 1.0)
-    p = counts[counts > 0] / T
+        counts += np.bincount(offset + overlap.argmax(axis=1)[lab], minlength=n * K)
+    p = counts[counts > 0] / pick.size
     return float(-(p * np.log(p)).sum())
 
 
@@ -720,7 +721,8 @@ def restart_stranded(chains: list) -> np.ndarray:
     The log mass of the mode a chain explores is ``E[log p(c, X)] + H``, the
     mean log joint of its draws plus the entropy of the partitions it visits
     (exactly so for the posterior restricted to the mode), estimated by the
-    chain's mean log joint and :func:`partition_entropy`: a mode of many
+    chain's mean log joint and :func:`partition_entropy` (the spread of a
+    learned scale ``b``, alike from mode to mode, is left out): a mode of many
     partitions, each less probable, can outweigh one of few.
 
     A chain can settle in a mode that no move of the sampler leaves: on
