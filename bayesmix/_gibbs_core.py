@@ -224,17 +224,15 @@ def initial_labels(
     if k == 1 and (chain == 0 or score is None):
         return np.zeros(n, dtype=np.int64)
     Xt = np.ascontiguousarray(Xs.T)
-    best, best_score = None, -math.inf
-    for kc in range(k, min(k + k0, n) + 1) if score is not None else (k,):
-        labels = kmeans(Xt, np.ones(n), kc, rng)[1]
-        _, labels = np.unique(labels, return_inverse=True)  # drop empty clusters
-        labels = np.ascontiguousarray(labels, dtype=np.int64)
-        if score is None:
-            return labels
-        value = score(labels, int(labels.max()) + 1)
-        if value > best_score:
-            best, best_score = labels, value
-    return best
+
+    def kmeans_labels(kc: int) -> np.ndarray:
+        _, labels = np.unique(kmeans(Xt, np.ones(n), kc, rng)[1], return_inverse=True)
+        return np.ascontiguousarray(labels, dtype=np.int64)  # empty clusters dropped
+
+    if score is None:
+        return kmeans_labels(k)
+    candidates = (kmeans_labels(kc) for kc in range(k, min(k + k0, n) + 1))
+    return max(candidates, key=lambda labels: score(labels, int(labels.max()) + 1))
 
 
 def init(
