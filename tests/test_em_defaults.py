@@ -6,6 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
+from _em_optimum import continued
 
 from bayesmix import GaussianMixture
 from bayesmix.datasets import load_faithful
@@ -16,20 +17,6 @@ def overlapping(seed: int, n: int = 300):
     rng = np.random.default_rng(seed)
     z = rng.random(n) < 0.4
     return rng.standard_normal((n, 2)) + np.where(z[:, None], 0.0, [2.5, 0.0])
-
-
-def continued(gm, X):
-    """The fit continued from its own parameters until nothing changes."""
-    return GaussianMixture(
-        gm.n_components,
-        covariance_type=gm.covariance_type,
-        weights_init=gm.weights_,
-        means_init=gm.means_,
-        precisions_init=gm.precisions_,
-        n_init=1,
-        tol=1e-13,
-        max_iter=20_000,
-    ).fit(X)
 
 
 def test_default_fit_ends_at_its_optimum():

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from _em_optimum import continued
 
 from bayesmix import ConvergenceWarning, GaussianMixture, select_model
 from bayesmix.datasets import load_faithful, load_galaxies
@@ -264,16 +265,7 @@ def test_the_selected_model_is_continued_to_its_optimum():
     X = load_faithful()
     sel = select_model(X, n_components=range(1, 5), random_state=0)
     best = sel.best_
-    again = GaussianMixture(
-        best.n_components,
-        covariance_type=best.covariance_type,
-        weights_init=best.weights_,
-        means_init=best.means_,
-        precisions_init=best.precisions_,
-        n_init=1,
-        tol=1e-12,
-        max_iter=5000,
-    ).fit(X)
+    again = continued(best, X, tol=1e-12, max_iter=5000)
     assert again.log_likelihood_ - best.log_likelihood_ < 0.05
     row = sel.table_[
         (sel.table_.covariance_type == best.covariance_type)
@@ -309,18 +301,9 @@ def test_table_log_likelihood_never_falls_as_k_grows():
         best_bic = sel.table_.bic.min()
         for row in sel.table_[sel.table_.bic <= best_bic + COMPETITIVE].itertuples():
             model = sel.models_[(row.covariance_type, row.n_components)]
-            again = GaussianMixture(
-                model.n_components,
-                covariance_type=model.covariance_type,
-                weights_init=model.weights_,
-                means_init=model.means_,
-                precisions_init=model.precisions_,
-                tol=1e-12,
-                max_iter=3000,
-            )
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ConvergenceWarning)
-                again.fit(X)
+                again = continued(model, X, tol=1e-12, max_iter=3000)
             assert again.log_likelihood_ - model.log_likelihood_ < 0.05, row
 
 
