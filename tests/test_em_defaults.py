@@ -29,6 +29,47 @@ def test_default_fit_ends_at_its_optimum():
     assert continued(old, X).log_likelihood_ - old.log_likelihood_ > 1.0
 
 
+def test_a_fast_phase_ending_is_not_taken_for_convergence():
+    """Raw wine, K=4, the hierarchical start: EM's increments fall 27, 6.9,
+    0.58, 0.008 and then slow to 0.004, 0.002, ... before the climb resumes
+    (1.9 more).  One Aitken estimate (from 0.58 -> 0.008) called the start
+    converged after five iterations."""
+    from sklearn.datasets import load_wine
+
+    X = load_wine().data
+    gm = GaussianMixture(4, n_init=1, random_state=0).fit(X)
+    assert gm.converged_ and gm.n_iter_ > 20
+    gap = continued(gm, X).log_likelihood_ - gm.log_likelihood_
+    assert 0.0 <= gap < 0.05
+
+
+def test_a_saddle_point_is_not_taken_for_convergence():
+    """Raw breast cancer, K=6, the hierarchical start: the increments shrink
+    0.08, 0.001, 4e-5 as EM nears a saddle point, then grow again (2e-4,
+    4e-4, ..., 34) on the way to an optimum 285 higher.  Two consecutive
+    Aitken estimates stopped at the saddle."""
+    from sklearn.datasets import load_breast_cancer
+
+    X = load_breast_cancer().data
+    gm = GaussianMixture(6, n_init=1, random_state=0).fit(X)
+    assert gm.converged_ and gm.n_iter_ > 80
+    gap = continued(gm, X).log_likelihood_ - gm.log_likelihood_
+    assert 0.0 <= gap < 0.05
+
+
+def test_stopping_rule_needs_three_consecutive_aitken_estimates():
+    from bayesmix._em_core import has_converged
+
+    def check(increments, n=178.0):
+        return has_converged("auto", list(np.cumsum(increments) / n))
+
+    assert not check([26.9, 6.9, 0.58, 0.008])  # one estimate: too early
+    assert not check([26.9, 6.9, 0.58, 0.008, 0.0036])  # the rate changed: go on
+    assert not check([0.58, 0.52, 0.08, 1.2e-3, 3.6e-5])  # two small estimates: a saddle?
+    assert not check([0.58, 0.52, 0.08, 1.2e-3, 3.6e-5, 1.8e-4])  # it was one
+    assert check(1e-3 * 0.1 ** np.arange(8))  # a steady rate
+
+
 @pytest.mark.slow
 def test_default_restarts_find_the_best_optimum_on_overlapping_data():
     hits = 0
