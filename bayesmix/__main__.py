@@ -112,6 +112,25 @@ def _make_out(out: Path) -> bool:
 
 
 # ---------------------------------------------------------------------- fitting
+def _n_init(text: str):
+    """``--n-init``: a positive integer or ``auto``."""
+    if text == "auto":
+        return text
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer or 'auto', got {text!r}")
+    return value
+
+
+def _restarts(args) -> dict:
+    """``n_init`` for an engine when ``--n-init`` was given; otherwise nothing,
+    so the engine's own default applies."""
+    return {} if args.n_init is None else {"n_init": args.n_init}
+
+
 def _select_em(X, ks, covariance_types, n_init, seed, say, names=None):
     """``select_model`` over the grid; returns ``(best model, table_ DataFrame)``.
 
@@ -125,13 +144,15 @@ def _select_em(X, ks, covariance_types, n_init, seed, say, names=None):
     n_fits = len(ks) * len(covariance_types)
     say(
         f"fitting {n_fits} EM models ({', '.join(covariance_types)}; K = {ks[0]}..{ks[-1]}; "
-        f"{n_init} restarts each) ..."
+        + ("the hierarchical start shared by the grid" if n_init is None else f"n_init={n_init}")
+        + ") ..."
     )
     start = time.perf_counter()
     with warnings.catch_warnings():
         # the table's "converged" column reports it; the summary says so too
         warnings.simplefilter("ignore", ConvergenceWarning)
-        selection = select_model(X, ks, tuple(covariance_types), random_state=seed, n_init=n_init)
+        restarts = {} if n_init is None else {"n_init": n_init}
+        selection = select_model(X, ks, tuple(covariance_types), random_state=seed, **restarts)
     say(f"... {n_fits} fits in {time.perf_counter() - start:.1f} s")
     best = selection.best_
     if best is not None and names is not None:
@@ -181,7 +202,7 @@ def _fit_model(X, args, say):
             return model, table
         cls = _engine_class("em")
         say(f"EM {types[0]} K={k} ...")
-        return cls(k, covariance_type=types[0], n_init=args.n_init, random_state=args.seed).fit(
+        return cls(k, covariance_type=types[0], random_state=args.seed, **_restarts(args)).fit(
             X
         ), None
     if args.method == "vb":
@@ -195,7 +216,7 @@ def _fit_model(X, args, say):
             )
         say(f"variational Bayes, {ct} covariances, truncation K={k} ...")
         return cls(
-            n_components=k, covariance_type=ct, n_init=args.n_init, random_state=args.seed
+            n_components=k, covariance_type=ct, random_state=args.seed, **_restarts(args)
         ).fit(X), None
     cls = _engine_class("gibbs")
     if not auto:
@@ -708,7 +729,14 @@ def _parser() -> argparse.ArgumentParser:
         "components, classification and uncertainty figures are pairs plots)",
     )
     fit.add_argument("--no-header", action="store_true", help="the first line is data")
-    fit.add_argument("--n-init", type=int, default=5, help="restarts for EM and VB")
+    fit.add_argument(
+        "--n-init",
+        type=_n_init,
+        default=None,
+        help="restarts for EM and VB: an integer or 'auto' (default: the API's own, the same "
+        "answer as a script gets: 'auto' for one EM fit and for VB; one hierarchical start "
+        "shared by the grid when EM chooses K, as mclust)",
+    )
     fit.add_argument("--n-iter", type=int, default=None, help="Gibbs sweeps per chain")
     fit.add_argument("--seed", type=int, default=0, help="random seed")
     fit.add_argument("--quiet", action="store_true", help="no progress lines on stderr")

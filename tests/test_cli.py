@@ -161,6 +161,35 @@ def test_fit_em_auto_chooses_k_by_bic(tmp_path, capsys):
     assert capsys.readouterr().err == ""  # --quiet: no progress lines
 
 
+def test_fit_defaults_are_the_apis(tmp_path, faithful_csv):
+    """Without --n-init the CLI fits what a script with default arguments fits
+    (it used to restart EM and VB five times)."""
+    from bayesmix import GaussianMixture, VariationalGaussianMixture
+
+    path, X = faithful_csv
+    for method, api in (
+        ("em", GaussianMixture(3, random_state=0)),
+        ("vb", VariationalGaussianMixture(3, random_state=0)),
+    ):
+        out = tmp_path / method
+        args = ["fit", str(path), "--method", method, "--components", "3"]
+        assert main([*args, "--covariance", "full", "--quiet", "--out", str(out)]) == 0
+        cli = load(out / "model.npz")
+        np.testing.assert_array_equal(cli.means_, api.fit(X).means_)
+
+
+def test_n_init_takes_a_positive_integer_or_auto(tmp_path, faithful_csv, capsys):
+    path, _ = faithful_csv
+    for bad in ("0", "two"):
+        with pytest.raises(SystemExit):
+            main(["fit", str(path), "--n-init", bad])
+        assert "expected a positive integer or 'auto'" in capsys.readouterr().err
+    out = tmp_path / "o"
+    args = ["fit", str(path), "--components", "2", "--quiet", "--out", str(out)]
+    assert main([*args, "--n-init", "auto"]) == 0
+    assert main([*args, "--method", "vb", "--n-init", "auto"]) == 0
+
+
 def test_fit_with_vb(tmp_path, faithful_csv, capsys):
     path, _ = faithful_csv
     out = tmp_path / "vb"
@@ -448,7 +477,7 @@ def test_fit_help_shows_defaults(capsys):
     with pytest.raises(SystemExit):
         main(["fit", "--help"])
     text = " ".join(capsys.readouterr().out.split())
-    for default in ("(default: em)", "(default: auto)", "(default: 5)", "(default: 0)"):
+    for default in ("(default: em)", "(default: auto)", "(default: the API's own", "(default: 0)"):
         assert default in text
     assert "--exclude" in text and "--id-column" in text and "(default: None)" not in text
 

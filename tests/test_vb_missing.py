@@ -239,3 +239,25 @@ def test_scores_of_every_structure_are_predictive_marginals(holey, covariance_ty
     terms += np.log(vb.weights_)
     expected = logsumexp(terms, axis=1) - (~np.isnan(X)).sum(axis=1) * std.log_scale
     np.testing.assert_allclose(vb.score_samples(X), expected, rtol=1e-10, atol=1e-10)
+
+
+def test_n_init_auto_restarts_where_the_moves_cannot_run():
+    """The merge and delete moves do not run on data with holes, and one start
+    often keeps a cluster split in two; n_init="auto" then takes five starts."""
+    from bayesmix.vb import AUTO_RESTARTS
+
+    rng = np.random.default_rng(8)
+    X = np.vstack([rng.normal(size=(40, 2)), rng.normal(size=(40, 2)) + 5])
+    X[rng.random(X.shape) < 0.1] = np.nan
+    X[np.isnan(X).all(axis=1), 0] = 0.0
+    auto = [VariationalGaussianMixture(4, random_state=s).fit(X) for s in range(4)]
+    one = [VariationalGaussianMixture(4, n_init=1, random_state=s).fit(X) for s in range(4)]
+    assert all(m.n_effective_components_ == 2 for m in auto)
+    assert any(m.n_effective_components_ > 2 for m in one)
+    assert min(a.elbo_ - o.elbo_ for a, o in zip(auto, one, strict=True)) >= -1e-9
+    assert AUTO_RESTARTS == 5
+    # complete data keep one start: the moves do the work
+    Xc = np.nan_to_num(X)
+    a = VariationalGaussianMixture(4, random_state=0).fit(Xc)
+    b = VariationalGaussianMixture(4, n_init=1, random_state=0).fit(Xc)
+    np.testing.assert_array_equal(a.means_, b.means_)
