@@ -28,6 +28,7 @@ __all__ = [
     "empty_row",
     "fail_row",
     "fill_row",
+    "flag_below",
     "refine_cells",
     "refine_params",
     "split_starts",
@@ -244,6 +245,24 @@ def refine_cells(grid: Grid, rows: list, models: dict, refit, map_=map) -> None:
                     changed = True
         if not changed:
             break
+    flag_below(grid, models, row_of)
+
+
+def flag_below(grid: Grid, models: dict, row_of: dict) -> None:
+    """Say in its row's ``warnings`` when a cell still ends below its type's
+    cell with one component fewer (every split refit collapsed or ended
+    lower): the table then shows a log-likelihood that falls as K grows, and
+    the row says why rather than leaving it unexplained."""
+    for ct in grid.cts:
+        for k in grid.ks:
+            if _below(models, (ct, k), (ct, k - 1)):
+                row = row_of[(ct, k)]
+                note = (
+                    f"log-likelihood below the {k - 1}-component {ct} fit's: continuing "
+                    "this fit and refitting it from splits of that one found no better "
+                    "proper optimum (more n_init may)"
+                )
+                row["warnings"] = " | ".join(x for x in (row["warnings"], note) if x)
 
 
 def _competitive(grid: Grid, rows: list) -> list:

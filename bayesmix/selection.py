@@ -277,7 +277,8 @@ def select_model(
         (``tol="auto"``), and a cell whose log-likelihood is below its type's
         cell with one component fewer is continued and, if still below,
         refitted from a split of that cell (so each type's log-likelihoods
-        never fall as K grows); their rows of ``table_`` are updated.  Pass
+        do not fall as K grows; where no refit finds a better proper optimum,
+        that row's ``warnings`` says so); their rows of ``table_`` are updated.  Pass
         ``tol`` to use it everywhere, without these steps.  ``n_init``
         defaults to 1: every cell starts
         from the grid's one hierarchical agglomeration, cut at each K, as

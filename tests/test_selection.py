@@ -381,3 +381,22 @@ def test_default_grid_picks_mclusts_model(data):
     best = (sel.best_params_["covariance_type"], sel.best_params_["n_components"])
     assert best == MCLUST_CHOICES[data]
     assert len(sel.table_) == 14 * 9
+
+
+def test_a_cell_left_below_the_one_with_fewer_components_says_so():
+    """When no continuation or split refit lifts a cell above its type's cell
+    with one component fewer (mclust's thyroid table, EVV with K=8 and
+    n_init=5: 54 below K=7, every split refit collapsed), its row says why."""
+    from types import SimpleNamespace
+
+    from bayesmix._grid import flag_below
+
+    grid = SimpleNamespace(cts=("EVV", "VVV"), ks=[1, 2, 3])
+    lls = {("EVV", 1): -100.0, ("EVV", 2): -90.0, ("EVV", 3): -95.0}
+    lls.update({("VVV", 1): -100.0, ("VVV", 2): -90.0, ("VVV", 3): -89.0})
+    models = {key: SimpleNamespace(log_likelihood_=ll) for key, ll in lls.items()}
+    row_of = {key: {"warnings": "did not converge"} for key in models}
+    flag_below(grid, models, row_of)
+    below = row_of[("EVV", 3)]["warnings"]
+    assert below.startswith("did not converge | log-likelihood below the 2-component EVV")
+    assert all(row_of[key]["warnings"] == "did not converge" for key in models if key != ("EVV", 3))
