@@ -156,8 +156,20 @@ def _read_frame(path: Path, sep: str | None, header: bool | None):
             re.fullmatch(r"[-+]?\d*\.\d+", c) for c in cells
         ):
             decimal = ","  # "1,5;2,3": European decimal commas
+    counting = False
     if header is None:
         header = not all(_is_number(c.replace(decimal, ".")) for c in first)
+        # pandas' to_csv of a frame made from an array names the columns 0, 1, 2, ...:
+        # a first line of three or more cells counting up from 0 is those names
+        # (two cells "0,1" could be a row of binary data)
+        counting = (
+            not header
+            and len(first) >= 3
+            and first == [str(j) for j in range(len(first))]
+            and len(lines) > 1
+            and [c.strip() for c in _split(lines[1], sep)] != first
+        )
+        header = header or counting
     row_names = False
     if header:
         # R's write.table writes no header cell over its row names: every data
@@ -204,6 +216,7 @@ def _read_frame(path: Path, sep: str | None, header: bool | None):
     if not header:
         frame.columns = [f"x{j}" for j in range(frame.shape[1])]
     frame.attrs["decimal"] = decimal
+    frame.attrs["counting_header"] = counting
     return frame, sep, header
 
 
@@ -266,6 +279,11 @@ def read_table(
     if frame.shape[0] == 0:
         raise CLIError(f"{path}: no data rows after the header")
     notes = []
+    if frame.attrs.get("counting_header"):
+        notes.append(
+            f"the first line ({', '.join(str(c) for c in frame.columns)}) counts the columns, "
+            "as pandas names an array's columns: read as the header (--no-header if it is data)"
+        )
     if sep is not None and sep != ",":
         mark = " with decimal commas" if frame.attrs.get("decimal") == "," else ""
         notes.append(f"{_describe_delimiter(sep)}-separated{mark}")

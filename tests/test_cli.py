@@ -39,6 +39,28 @@ def test_read_csv_with_and_without_header(tmp_path, faithful_csv):
     np.testing.assert_array_equal(got, [[1, 2], [3, 4.5], [5, 60]])
 
 
+def test_pandas_default_column_names_are_a_header(tmp_path, capsys):
+    """pd.DataFrame(array).to_csv(index=False) writes the header 0,1,2,...: it
+    was read as a data row (an outlier at the origin: mclust's banknote table
+    then chose EEE with K=5 instead of VVE with K=3)."""
+    import pandas as pd
+
+    X = load_faithful()
+    X3 = np.column_stack([X, X[:, 0] * X[:, 1]])
+    path = tmp_path / "arr.csv"
+    pd.DataFrame(X3).to_csv(path, index=False)
+    got, names = read_csv(path)
+    assert names == ["0", "1", "2"] and got.shape == X3.shape
+    np.testing.assert_allclose(got, X3)
+    got, _ = read_csv(path, header=False)  # --no-header: the line is data
+    assert got.shape == (X3.shape[0] + 1, 3)
+    assert main(["fit", str(path), "--components", "2", "--out", str(tmp_path / "o")]) == 0
+    assert "counts the columns" in capsys.readouterr().err
+    two = tmp_path / "two.csv"  # "0,1" can be binary data: still a row
+    two.write_text("0,1\n1,0\n0,0\n")
+    assert read_csv(two)[0].shape == (3, 2)
+
+
 @pytest.mark.parametrize(
     ("content", "expected"),
     [
