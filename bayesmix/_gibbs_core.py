@@ -57,10 +57,16 @@ from ._gibbs_hyper import (
     model_at,
 )
 from ._gibbs_missing import holes_of, update_missing
-from ._gibbs_model import Model, SamplerRows, label_dtype
+from ._gibbs_model import Model, SamplerRows, duplicate_runs, label_dtype
 from ._init import kmeans
 from ._kernels import _n_threads
-from ._kernels._gibbs import canonical_labels, gibbs_block, gibbs_sweep, split_merge
+from ._kernels._gibbs import (
+    canonical_labels,
+    duplicate_moves,
+    gibbs_block,
+    gibbs_sweep,
+    split_merge,
+)
 from .exceptions import NonFiniteStateError
 from .priors import Gamma
 
@@ -274,9 +280,11 @@ def step(
     n_proposals: int,
     want_log_joint: bool = False,
     hyper: Hyper | None = None,
+    runs: tuple | None = None,
 ) -> tuple[ChainState, StepInfo]:
     """One iteration: a hyperparameter update (with ``hyper``), split-merge
-    proposals, a Gibbs sweep, a concentration update.
+    proposals, the moves of repeated rows (``runs``, :func:`duplicate_runs`;
+    complete data only), a Gibbs sweep, a concentration update.
 
     Parameters
     ----------
@@ -337,6 +345,12 @@ def step(
             seed,
             counts,
         )
+    if runs is not None and runs[0].size:
+        seed = int(rng.integers(0, 2**63))
+        n_clusters = duplicate_moves(
+            model.X, labels, n_clusters, kernel_prior, log_alpha, runs[0], runs[1], seed
+        )
+        n_clusters = _check_kernel_k(n_clusters)
     seed = int(rng.integers(0, 2**63))
     n_clusters, part = gibbs_sweep(
         model.X,
@@ -394,6 +408,9 @@ def block_kernel(hyper: Hyper | None) -> bool:
     return hyper is None or (hyper.scale is not None and hyper.kappa is None)
 
 
+_NO_RUNS = np.empty(0, dtype=np.int64)
+
+
 class _Chain:
     """One chain run in blocks: its stream, state and the records of the
     iterations it keeps (``it``, canonical labels, K, alpha, log joint, b,
@@ -414,6 +431,9 @@ class _Chain:
         self.map_work = np.empty(n, dtype=np.int64)
         self.block = None  # the state gibbs_block keeps, once started (block_kernel)
         self.holes = None
+        # runs of identical rows, moved together each iteration (complete data:
+        # a row with holes is not a copy of another, its cells are drawn apart)
+        self.runs = duplicate_runs(model.X) if model.missing is None else None
         if model.missing is not None:
             # each chain completes the rows with its own draws of the missing cells
             self.model = model._replace(
@@ -439,7 +459,14 @@ class _Chain:
             if n_prop < 0:  # "auto"
                 n_prop = auto_proposals(self.state.n_clusters)
             self.state, info = step(
-                self.model, self.state, self.rng, self.concentration, n_prop, k, self.hyper
+                self.model,
+                self.state,
+                self.rng,
+                self.concentration,
+                n_prop,
+                k,
+                self.hyper,
+                self.runs,
             )
             self.sm += info.split_merge
             if k:
@@ -552,6 +579,7 @@ class _Chain:
                 out_labels,
                 out_values,
                 self.sm,
+                *(self.runs if self.runs is not None else (_NO_RUNS, _NO_RUNS)),
             )
             K = _check_kernel_k(K)
             kap = blk["kappa"]

@@ -28,6 +28,7 @@ __all__ = [
     "Model",
     "SamplerRows",
     "data_key",
+    "duplicate_runs",
     "expand_rows",
     "label_dtype",
     "niw_tables",
@@ -56,6 +57,22 @@ def expand_rows(X: np.ndarray, reps: np.ndarray) -> SamplerRows:
     present = reps > 0
     row_pos = internal[(np.cumsum(reps) - reps)[present]]  # first copy of each row
     return SamplerRows(Xe[order], reps, present, row_pos)
+
+
+def duplicate_runs(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(run_start, run_len)`` int64: the runs of at least two identical
+    consecutive rows of ``X`` (the sampler's rows are sorted, so a row's
+    copies, and repeated rows, are consecutive)."""
+    n = X.shape[0]
+    if n < 2:
+        empty = np.empty(0, dtype=np.int64)
+        return empty, empty
+    new = np.ones(n, dtype=bool)
+    new[1:] = np.any(X[1:] != X[:-1], axis=1)
+    starts = np.flatnonzero(new)
+    lengths = np.diff(np.append(starts, n))
+    keep = lengths >= 2
+    return starts[keep].astype(np.int64), lengths[keep].astype(np.int64)
 
 
 def label_dtype(max_label: int):

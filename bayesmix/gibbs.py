@@ -265,10 +265,14 @@ class DirichletProcessMixture(BaseMixture):
     seed).  The chains run on the rows in lexicographic order, so the draws
     do not depend on the order of the rows either.  Non-integer weights are
     rejected, since a fractional observation has no meaning in a partition.
-    Memory and time grow with ``sum(w)`` (at most 1e8 copies).  Exact copies
-    favour clusters of their own (a Gaussian fits identical points best as
-    narrow as the prior allows), so large weights give many clusters; see the
-    user guide, "Sample weights".
+    Memory and time grow with ``sum(w)`` (at most 1e8 copies).  Each
+    iteration also moves the copies of a row (and any repeated rows) together,
+    a Gibbs update among the partitions that keep them together
+    (``duplicate_moves``): one copy at a time, a row of weight ``w`` would
+    change cluster against odds that grow with ``w``.  Exact copies favour
+    clusters of their own (a Gaussian fits identical points best as narrow as
+    the prior allows), so large weights give many clusters; see the user
+    guide, "Sample weights".
 
     *Scores.*  :meth:`score_samples` is the log of the posterior mean of the
     predictive density, averaged over up to ``MAX_PREDICTIVE_DRAWS = 1000``

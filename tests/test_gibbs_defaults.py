@@ -274,3 +274,30 @@ def test_high_dimensional_clusters_are_found():
     assert mode(m.n_clusters_samples_) == 10
     assert (m.n_clusters_samples_[:, -1] == 10).all()
     assert ari(y, m.labels_) > 0.95
+
+
+def test_rows_of_large_integer_weight_move_with_their_copies(monkeypatch):
+    """Thirty rows with weights 20..199: exact copies favour clusters of their
+    own, and the posterior puts each row alone.  Copies moved one at a time
+    leave chains stuck with two rows sharing a cluster (R-hat of the log joint
+    2.8); moving a row's copies together (duplicate_moves) gets every chain
+    there."""
+    import bayesmix._gibbs_core as core
+
+    rng = np.random.default_rng(0)
+    X = np.vstack([rng.normal(size=(15, 2)), rng.normal(size=(15, 2)) + 6])
+    w = rng.integers(20, 200, size=30)
+
+    def fit():
+        with warnings.catch_warnings():  # 100 kept draws: R-hat judged below
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            return DirichletProcessMixture(n_iter=200, random_state=0, progress=False).fit(
+                X, sample_weight=w
+            )
+
+    m = fit()
+    assert (m.n_clusters_samples_ == 30).all() and m.rhat_ < 1.05
+    none = np.empty(0, dtype=np.int64)
+    monkeypatch.setattr(core, "duplicate_runs", lambda X: (none, none))
+    stuck = fit()
+    assert (stuck.n_clusters_samples_ < 30).any() and stuck.rhat_ > 1.5

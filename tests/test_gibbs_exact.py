@@ -233,6 +233,98 @@ def test_split_merge_moves_alone_leave_the_posterior_invariant():
     assert distance < 3.0 * reference + 0.005
 
 
+# repeated rows: a row and its copies, as integer weights make them (the rows
+# are in no order: the sampler sorts them, so copies are consecutive)
+X_DUP = np.array([[-2.0], [0.5], [-2.0], [1.8], [-2.0], [0.5]])
+
+
+@pytest.mark.parametrize(
+    ("alpha", "use_split_merge"), [(0.5, False), (2.0, True)], ids=["a0.5", "a2-sm"]
+)
+def test_repeated_rows_partition_frequencies_match_enumeration(alpha, use_split_merge):
+    """With copies of rows, each iteration also moves the copies of a row
+    together (duplicate_moves); the chain must still sample the exact posterior
+    over the partitions of all six rows."""
+    parts, p = exact_posterior(X_DUP, PRIOR_1D, alpha)
+    model = fit(X_DUP, PRIOR_1D, alpha, split_merge=use_split_merge)
+    freq = frequencies(model.labels_samples_, parts)
+    n_draws = model.labels_samples_.shape[0] * model.labels_samples_.shape[1]
+    reference = iid_tv(p, n_draws, np.random.default_rng(1))
+    distance = tv(freq, p)
+    print(f"TV {distance:.4f} (independent draws: {reference:.4f})")
+    assert distance < 2.0 * reference + 0.005
+    _, p_wrong = exact_posterior(X_DUP, PRIOR_1D, alpha * 2.5)
+    assert tv(freq, p_wrong) > 4.0 * reference
+
+
+def test_moves_of_repeated_rows_alone_leave_the_posterior_invariant():
+    """Partitions drawn from the exact posterior, each given one round of the
+    moves of repeated rows (no sweep): still the exact posterior, and the moves
+    do move (a wrong weight, such as a missing Gamma(n_k + m) / Gamma(n_k),
+    shows here)."""
+    from bayesmix._gibbs_model import duplicate_runs
+    from bayesmix._kernels._gibbs import duplicate_moves
+
+    alpha = 1.2
+    X = np.sort(X_DUP, axis=0)
+    parts, p = exact_posterior(X, PRIOR_1D, alpha)
+    m = prepare_model(X, PRIOR_1D)
+    run_start, run_len = duplicate_runs(m.X)
+    assert run_start.tolist() == [0, 3] and run_len.tolist() == [3, 2]
+    rng = np.random.default_rng(5)
+    canon = np.empty(X.shape[0], dtype=np.int64)
+    work = np.empty(X.shape[0], dtype=np.int64)
+    draws, moved = [], 0
+    for t in rng.choice(len(parts), size=20000, p=p):
+        labels = np.array(parts[t], dtype=np.int64)
+        K = duplicate_moves(
+            m.X,
+            labels,
+            int(labels.max()) + 1,
+            m.kernel_prior,
+            math.log(alpha),
+            run_start,
+            run_len,
+            int(rng.integers(2**63)),
+        )
+        assert labels.max() + 1 == K and np.unique(labels).size == K  # stays compact
+        canonical_labels(labels, canon, work)
+        draws.append(canon.copy())
+        moved += tuple(canon) != parts[t]
+    freq = frequencies(np.array(draws), parts)
+    reference = iid_tv(p, len(draws), np.random.default_rng(1))
+    distance = tv(freq, p)
+    print(f"moves of repeated rows only: TV {distance:.4f} (independent: {reference:.4f})")
+    assert moved > 0.05 * len(draws)
+    assert distance < 2.0 * reference + 0.005
+
+
+def test_one_step_at_a_time_moves_repeated_rows_too():
+    """The iteration-by-iteration path (``_gibbs_core.step``, taken when kappa0
+    is learned) makes the same moves of repeated rows as the block kernel."""
+    from bayesmix._gibbs_core import ChainState, step
+    from bayesmix._gibbs_model import duplicate_runs
+
+    alpha = 0.8
+    X = np.sort(X_DUP, axis=0)
+    parts, p = exact_posterior(X, PRIOR_1D, alpha)
+    m = prepare_model(X, PRIOR_1D)
+    runs = duplicate_runs(m.X)
+    rng = np.random.default_rng(11)
+    state = ChainState(np.zeros(X.shape[0], dtype=np.int64), 1, alpha)
+    canon = np.empty(X.shape[0], dtype=np.int64)
+    work = np.empty(X.shape[0], dtype=np.int64)
+    draws = []
+    for it in range(8000):
+        state, _ = step(m, state, rng, alpha, 0, False, None, runs)
+        if it >= 100:
+            canonical_labels(state.labels, canon, work)
+            draws.append(canon.copy())
+    freq = frequencies(np.array(draws), parts)
+    reference = iid_tv(p, len(draws), np.random.default_rng(1))
+    assert tv(freq, p) < 2.5 * reference + 0.005
+
+
 @pytest.mark.slow
 def test_seven_rows_877_partitions():
     parts, p = exact_posterior(X_7, PRIOR_1D, 1.0)

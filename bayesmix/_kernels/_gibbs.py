@@ -1,7 +1,8 @@
 # ruff: noqa: NPY002 - numba's own generator, seeded per call (see "Randomness" below)
 """Collapsed Gibbs sampling of a Dirichlet-process mixture of Gaussians with
 conjugate Normal-Inverse-Wishart (NIW) components: one full sweep (Neal 2000,
-algorithm 3) and Jain & Neal (2004) split-merge proposals, each one jitted call.
+algorithm 3), Jain & Neal (2004) split-merge proposals and moves of repeated
+rows together (:func:`duplicate_moves`), each one jitted call.
 
 State and statistics
 --------------------
@@ -87,6 +88,7 @@ from ._cholesky import chol_factor, log_det_chol, mahalanobis_sq
 __all__ = [
     "canonical_labels",
     "cluster_posteriors",
+    "duplicate_moves",
     "gibbs_block",
     "gibbs_sweep",
     "hyper_statistics",
@@ -904,6 +906,172 @@ def _copy_posterior(post, src, dst):
 
 
 @njit(cache=True, nogil=True)
+def _prior_quad(X, i, mean0, R0, inv0, work):
+    """``(x - m0)^T Psi0^-1 (x - m0)`` for ``x = X[i]`` (``Psi0 = R0^T R0``)."""
+    n_features = X.shape[1]
+    for f in range(n_features):
+        work[f] = X[i, f] - mean0[f]
+    q = 0.0
+    for j in range(n_features):
+        z = work[j] * inv0[j]
+        q += z * z
+        for t in range(j + 1, n_features):
+            work[t] -= R0[j, t] * z
+    return q
+
+
+@njit(cache=True, nogil=True)
+def _block_log_weight(n_k, m, logdet_k, q, kappa0, nu0, tables):
+    """``log [Gamma(n_k + m) / Gamma(n_k)] + log ML(cluster + m copies of x) -
+    log ML(cluster)`` for a cluster of ``n_k >= 1`` rows (``q = (x - m_n)^T
+    Psi_n^-1 (x - m_n)``): ``m`` identical rows add ``kappa_n m / (kappa_n + m)
+    (x - m_n)(x - m_n)^T`` to ``Psi_n`` (no scatter among themselves), so
+    ``log|Psi_n'| = log|Psi_n| + log(1 + kappa_n m / (kappa_n + m) q)``
+    (matrix determinant lemma); with ``m = 1`` this is ``_log_pred``."""
+    kn = kappa0 + n_k
+    ld = logdet_k + math.log1p(kn * m / (kn + m) * q)
+    return (
+        math.lgamma(n_k + m)
+        - math.lgamma(n_k)
+        + tables[1, n_k + m]
+        - tables[1, n_k]
+        - 0.5 * (nu0 + n_k + m) * ld
+        + 0.5 * (nu0 + n_k) * logdet_k
+    )
+
+
+@njit(cache=True, nogil=True)
+def _copy_slot(src, dst, counts, means, R, inv_diag, logdet):
+    counts[dst] = counts[src]
+    logdet[dst] = logdet[src]
+    for f in range(means.shape[1]):
+        means[dst, f] = means[src, f]
+        inv_diag[dst, f] = inv_diag[src, f]
+        for g in range(means.shape[1]):
+            R[dst, f, g] = R[src, f, g]
+
+
+@njit(cache=True, nogil=True)
+def _duplicate_moves_post(X, labels, n_clusters, prior, log_alpha, run_start, run_len, post):
+    """Move the copies of each repeated row together: for every run of ``m >=
+    2`` identical rows ``X[run_start[r] : run_start[r] + m]`` whose copies all
+    sit in one cluster, their common cluster is drawn from its conditional
+    given the other rows and given that they stay together (any cluster, or a
+    new one: weights ``Gamma(n_k + m) / Gamma(n_k) ML(k + copies) / ML(k)`` and
+    ``alpha Gamma(m) ML(copies)``); runs whose copies are split are left to
+    the sweep.
+
+    Each move is a Gibbs update within the partitions that keep the run
+    together, so it leaves the posterior invariant (it does nothing outside
+    them), and the one-row sweep that follows keeps the chain able to split
+    a run.  Without it a run of ``m`` copies changes cluster only one copy at
+    a time, against odds that grow with ``m``: rows of integer weight ``w`` mix
+    like ``w``-fold heavier rows.  ``post`` (:func:`_build_posteriors`, at
+    least ``n_clusters + run_start.size`` slots) is kept current and labels
+    stay compact; returns the number of clusters (-1 for weights that are
+    not finite)."""
+    mean0, psi0, R0, inv0, consts, tables = prior
+    n_features = X.shape[1]
+    kappa0 = consts[0]
+    nu0 = consts[1]
+    logdet0 = consts[2]
+    counts, means, R, inv_diag, logdet, _ = post
+    K = n_clusters
+    work = np.empty(n_features)
+    lw = np.empty(counts.shape[0] + 1)
+    for r in range(run_start.shape[0]):
+        i0 = run_start[r]
+        m = run_len[r]
+        a = labels[i0]
+        together = True
+        for j in range(1, m):
+            if labels[i0 + j] != a:
+                together = False
+                break
+        if not together:
+            continue
+        # take the copies out of a
+        for j in range(m):
+            labels[i0 + j] = -1
+        if counts[a] == m:  # a empties: the last slot takes its place
+            last = K - 1
+            if a != last:
+                _copy_slot(last, a, counts, means, R, inv_diag, logdet)
+                for i in range(labels.shape[0]):
+                    if labels[i] == last:
+                        labels[i] = a
+            counts[last] = 0
+            K -= 1
+        else:
+            ok = True
+            for j in range(m):
+                if ok:
+                    ok = _remove_row(X, i0 + j, a, counts, means, R, inv_diag, logdet, kappa0, work)
+            if not ok:
+                counts[a] = 0
+                for i in range(labels.shape[0]):
+                    if labels[i] == a:
+                        counts[a] += 1
+                _rebuild_slot(X, labels, a, mean0, psi0, kappa0, counts, means, R, inv_diag, logdet)
+        # the copies' weights on every cluster and on a new one
+        mx = -np.inf
+        for k in range(K):
+            q = _quad(X, i0, k, means, R, inv_diag, work)
+            v = _block_log_weight(counts[k], m, logdet[k], q, kappa0, nu0, tables)
+            lw[k] = v
+            if v > mx:
+                mx = v
+        q0 = _prior_quad(X, i0, mean0, R0, inv0, work)
+        ld = logdet0 + math.log1p(kappa0 * m / (kappa0 + m) * q0)
+        v = log_alpha + math.lgamma(m) + tables[1, m] - 0.5 * (nu0 + m) * ld
+        lw[K] = v
+        if v > mx:
+            mx = v
+        tot = 0.0
+        for t in range(K + 1):
+            e = math.exp(lw[t] - mx)
+            lw[t] = e
+            tot += e
+        if not (tot > 0.0 and tot < np.inf):
+            return -1
+        u = np.random.random() * tot
+        t = 0
+        acc = lw[0]
+        while acc <= u and t < K:
+            t += 1
+            acc += lw[t]
+        while t > 0 and not (lw[t] > 0.0):
+            t -= 1
+        if not (lw[t] > 0.0):
+            return -1
+        if t == K:  # a new cluster in slot K
+            counts[K] = 0
+            logdet[K] = logdet0
+            for f in range(n_features):
+                means[K, f] = mean0[f]
+                inv_diag[K, f] = inv0[f]
+                for g in range(n_features):
+                    R[K, f, g] = R0[f, g]
+            K += 1
+        for j in range(m):
+            _add_row(X, i0 + j, t, counts, means, R, inv_diag, logdet, kappa0, work)
+            labels[i0 + j] = t
+    return K
+
+
+@njit(cache=True, nogil=True)
+def duplicate_moves(X, labels, n_clusters, prior, log_alpha, run_start, run_len, seed):
+    """:func:`_duplicate_moves_post` as one call from the labels (it builds the
+    clusters' posteriors); ``labels`` updated in place; returns the number of
+    clusters (-1: non-finite weights)."""
+    np.random.seed(seed)
+    mean0, psi0, _, _, consts, _ = prior
+    post = _empty_posteriors(n_clusters + run_start.shape[0] + 1, X.shape[1])
+    _build_posteriors(X, labels, n_clusters, mean0, psi0, consts[0], post)
+    return _duplicate_moves_post(X, labels, n_clusters, prior, log_alpha, run_start, run_len, post)
+
+
+@njit(cache=True, nogil=True)
 def _split_merge(X, labels, n_clusters, prior, log_alpha, n_proposals, n_scans, stats):
     """The body of :func:`split_merge`, drawing from numba's generator as it stands."""
     mean0, psi0, _, _, consts, _ = prior
@@ -1424,11 +1592,14 @@ def gibbs_block(
     out_labels,
     out_values,
     stats,
+    run_start,
+    run_len,
 ):
     """``keep.size`` iterations of one chain in one call, each: when the scale
     is learned, one collapsed draw of ``b`` (slice sampling, Neal 2003) and the
-    prior refreshed at it; split-merge proposals (:func:`split_merge`); one
-    Gibbs sweep (:func:`gibbs_sweep`); when the concentration is learned, one
+    prior refreshed at it; split-merge proposals (:func:`split_merge`); the
+    moves of repeated rows (:func:`duplicate_moves`); one Gibbs sweep
+    (:func:`gibbs_sweep`); when the concentration is learned, one
     Escobar & West (1995) draw of it; for a kept iteration, the log joint and
     the draw written out.  The same transition as ``_gibbs_core.step``.
 
@@ -1456,6 +1627,8 @@ def gibbs_block(
     out_labels : (n_kept, n_samples) int64, canonical labels of the kept draws
     out_values : (n_kept, 4) ``[n_clusters, alpha, log joint, b]`` of each
     stats : (4,) int64 split-merge counts, incremented in place
+    run_start, run_len : (n_runs,) int64, the runs of identical rows
+        (:func:`duplicate_moves`; empty: none)
 
     Returns
     -------
@@ -1521,10 +1694,14 @@ def gibbs_block(
         if n_prop < 0:
             n_prop = max(1, (K + 1) // 2)
         # one build of the clusters' posteriors serves the proposals and the sweep
-        post = _empty_posteriors(K + max(n_prop, 0) + 16, n_features)
+        post = _empty_posteriors(K + max(n_prop, 0) + 16 + run_start.shape[0], n_features)
         _posteriors_of(sizes, xbar, S, K, mean0, psi0, kappa0, post)
         if n_prop > 0:
             K = _split_merge_post(X, labels, K, prior, log_alpha, n_prop, n_scans, stats, post)
+        if run_start.shape[0] > 0:
+            K = _duplicate_moves_post(X, labels, K, prior, log_alpha, run_start, run_len, post)
+            if K < 0:
+                return K, alpha, b
         want = keep[step]
         counts, means, R, inv_diag, logdet, _ = post
         K, _ = _sweep_post(
