@@ -176,6 +176,12 @@ def test_set_partitions_are_the_bell_numbers():
     ids=["1d-a0.5", "1d-a0.5-sm", "1d-a3", "1d-a3-sm", "2d-a1", "2d-a1-sm", "2d-a0.2-sm"],
 )
 def test_partition_frequencies_match_enumeration(X, prior, alpha, use_split_merge):
+    check_against_enumeration(X, prior, alpha, use_split_merge)
+
+
+def check_against_enumeration(X, prior, alpha, use_split_merge):
+    """The sampler's partition frequencies against the exact posterior (and, for
+    power, far from the posterior at another concentration)."""
     parts, p = exact_posterior(X, prior, alpha)
     model = fit(X, prior, alpha, split_merge=use_split_merge)
     freq = frequencies(model.labels_samples_, parts)
@@ -184,7 +190,6 @@ def test_partition_frequencies_match_enumeration(X, prior, alpha, use_split_merg
     distance = tv(freq, p)
     print(f"TV {distance:.4f} (independent draws: {reference:.4f})")
     assert distance < 2.0 * reference + 0.005
-    # the test has power: the exact posterior at another concentration is far away
     _, p_wrong = exact_posterior(X, prior, alpha * 2.5)
     assert tv(freq, p_wrong) > 4.0 * reference
 
@@ -245,16 +250,7 @@ def test_repeated_rows_partition_frequencies_match_enumeration(alpha, use_split_
     """With copies of rows, each iteration also moves the copies of a row
     together (duplicate_moves); the chain must still sample the exact posterior
     over the partitions of all six rows."""
-    parts, p = exact_posterior(X_DUP, PRIOR_1D, alpha)
-    model = fit(X_DUP, PRIOR_1D, alpha, split_merge=use_split_merge)
-    freq = frequencies(model.labels_samples_, parts)
-    n_draws = model.labels_samples_.shape[0] * model.labels_samples_.shape[1]
-    reference = iid_tv(p, n_draws, np.random.default_rng(1))
-    distance = tv(freq, p)
-    print(f"TV {distance:.4f} (independent draws: {reference:.4f})")
-    assert distance < 2.0 * reference + 0.005
-    _, p_wrong = exact_posterior(X_DUP, PRIOR_1D, alpha * 2.5)
-    assert tv(freq, p_wrong) > 4.0 * reference
+    check_against_enumeration(X_DUP, PRIOR_1D, alpha, use_split_merge)
 
 
 def test_moves_of_repeated_rows_alone_leave_the_posterior_invariant():

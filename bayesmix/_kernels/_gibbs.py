@@ -906,6 +906,32 @@ def _copy_posterior(post, src, dst):
 
 
 @njit(cache=True, nogil=True)
+def _categorical(lw, n, mx):
+    """Draw ``t < n`` with probability ``exp(lw[t] - mx)`` (``lw`` overwritten);
+    -1 when the weights are not a distribution (NaN, all zero, an infinite
+    total).  The sweep writes the same draw out inline (a call there costs
+    reference counting per row)."""
+    tot = 0.0
+    for t in range(n):
+        e = math.exp(lw[t] - mx)
+        lw[t] = e
+        tot += e
+    if not (tot > 0.0 and tot < np.inf):
+        return -1
+    u = np.random.random() * tot
+    t = 0
+    acc = lw[0]
+    while acc <= u and t < n - 1:
+        t += 1
+        acc += lw[t]
+    while t > 0 and not (lw[t] > 0.0):  # u rounded onto the total: step back to a choice
+        t -= 1
+    if not (lw[t] > 0.0):
+        return -1
+    return t
+
+
+@njit(cache=True, nogil=True)
 def _prior_quad(X, i, mean0, R0, inv0, work):
     """``(x - m0)^T Psi0^-1 (x - m0)`` for ``x = X[i]`` (``Psi0 = R0^T R0``)."""
     n_features = X.shape[1]
@@ -1027,22 +1053,8 @@ def _duplicate_moves_post(X, labels, n_clusters, prior, log_alpha, run_start, ru
         lw[K] = v
         if v > mx:
             mx = v
-        tot = 0.0
-        for t in range(K + 1):
-            e = math.exp(lw[t] - mx)
-            lw[t] = e
-            tot += e
-        if not (tot > 0.0 and tot < np.inf):
-            return -1
-        u = np.random.random() * tot
-        t = 0
-        acc = lw[0]
-        while acc <= u and t < K:
-            t += 1
-            acc += lw[t]
-        while t > 0 and not (lw[t] > 0.0):
-            t -= 1
-        if not (lw[t] > 0.0):
+        t = _categorical(lw, K + 1, mx)
+        if t < 0:
             return -1
         if t == K:  # a new cluster in slot K
             counts[K] = 0

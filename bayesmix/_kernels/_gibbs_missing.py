@@ -43,7 +43,15 @@ import math
 import numpy as np
 from numba import njit
 
-from ._gibbs import _add_row, _build_all, _grow, _grow_int, _rebuild_slot, _remove_row
+from ._gibbs import (
+    _add_row,
+    _build_all,
+    _categorical,
+    _grow,
+    _grow_int,
+    _rebuild_slot,
+    _remove_row,
+)
 
 __all__ = ["missing_sweep", "observed_log_predictive"]
 
@@ -246,22 +254,9 @@ def missing_sweep(X, labels, n_clusters, holes, missing, prior, log_alpha, seed)
         lw[n_active] = v
         if v > mx:
             mx = v
-        # categorical draw (as in _gibbs._sweep_post)
-        tot = 0.0
-        for t in range(n_active + 1):
-            e = math.exp(lw[t] - mx)
-            lw[t] = e
-            tot += e
-        if not (tot > 0.0 and tot < np.inf):
+        t = _categorical(lw, n_active + 1, mx)
+        if t < 0:
             return -1
-        u = np.random.random() * tot
-        t = 0
-        acc = lw[0]
-        while acc <= u and t < n_active:
-            t += 1
-            acc += lw[t]
-        while t > 0 and not (lw[t] > 0.0):
-            t -= 1
         if t == n_active:  # a new cluster, at the prior
             if n_active == cap:
                 new_cap = 2 * cap
