@@ -22,6 +22,11 @@ ascent then runs from ``r'`` to convergence, which can only raise it further.
 So every accepted move increases the ELBO, the final fit is never worse than
 the fit without moves, and moves stop when no candidate improves it.
 
+With missing cells the statistics of a merge are not the sums of the current
+ones (each component holds its own conditional moments of the holes), so
+:func:`refine_by_refit` scores a few candidates per round by coordinate ascent
+run from each instead.
+
 The statistics of a merge are sums of the current ones (moved to a common
 centre), so scoring every pair costs no pass over the data; a delete costs
 one E-step.  For a Dirichlet process the candidate's components are put in
@@ -50,7 +55,7 @@ import numpy as np
 from . import _vb_core
 from ._kernels import MixtureStats
 
-__all__ = ["Move", "entropy", "optimal_resp", "refine"]
+__all__ = ["Move", "entropy", "optimal_resp", "refine", "refine_by_refit"]
 
 # A move must raise the ELBO by more than this, relative to the ELBO's size:
 # gains below it are rounding, and accepting them could cycle.
@@ -357,4 +362,77 @@ def refine(Xt, w, run, prior, structure, *, max_iter, tol, reorder=True, max_mov
         moves.extend(Move(m.kind, m.components, m.elbo_before, float(new.elbo)) for m in found)
         lower_bounds.append(new.elbo)
         run = _vb_core.Run(new.post, lower_bounds, new.elbo, new.nk, new.converged)
+    return run, moves
+
+
+# refine_by_refit: merge candidates tried per round (best-ranked first), then one delete
+REFIT_MERGES = 3
+
+
+def refine_by_refit(Xt, w, run, stats, cavi_from, max_moves=None):
+    """Merge and delete moves for data whose candidates cannot be scored from
+    summed statistics (missing cells: each component holds its own conditional
+    moments of the holes), each candidate scored by running coordinate ascent
+    from its responsibilities to convergence and kept only when that ELBO
+    beats the current one.  Every accepted move raises the ELBO, as in
+    :func:`refine`; a round tries the ``REFIT_MERGES`` merges of the
+    components that share most rows (overlap ``sum_i w_i r_ij r_ik /
+    sqrt(N_j N_k)``), then the delete of the smallest component, and stops at
+    the first gain; the moves stop when a round gains nothing.
+
+    Parameters
+    ----------
+    Xt, w : the standardised data and weights
+    run : :class:`bayesmix._vb_core.Run`, converged
+    stats : the E-step workspace (``e_step`` with ``resp``), e.g.
+        :class:`bayesmix._vb_missing.PatternStats`
+    cavi_from : callable ``resp -> Run``, coordinate ascent from responsibilities
+    max_moves : int, optional, at most this many accepted moves (default ``K``)
+
+    Returns
+    -------
+    run, moves : as :func:`refine`
+    """
+    n_components = run.post.means.shape[0]
+    if n_components < 2 or not run.converged or not np.isfinite(run.elbo):
+        return run, []
+    max_moves = n_components if max_moves is None else max_moves
+    min_count = 1e-6 * float(w.sum())
+    lower_bounds = list(run.lower_bounds)
+    moves = []
+    for _ in range(max_moves):
+        post = run.post
+        resp = np.empty((Xt.shape[1], n_components))
+        stats.e_step(Xt, w, post.means, post.prec, post.log_const, resp)
+        nk = w @ resp
+        live = np.flatnonzero(nk > min_count)
+        if live.size < 2:
+            break
+        wr = resp[:, live] * w[:, None]
+        overlap = (wr.T @ resp[:, live]) / np.sqrt(np.outer(nk[live], nk[live]))
+        pairs = [(overlap[a, b], live[a], live[b]) for a in range(live.size) for b in range(a)]
+        pairs.sort(key=lambda t: -t[0])
+        candidates = []
+        for _, j, k in pairs[:REFIT_MERGES]:
+            merged = resp.copy()
+            merged[:, j] += merged[:, k]
+            merged[:, k] = 0.0
+            candidates.append(("merge", (int(j), int(k)), merged))
+        smallest = int(live[np.argmin(nk[live])])
+        without = post.log_const.copy()
+        without[smallest] = without.min() - 1e4  # an E-step without it
+        rest = np.empty_like(resp)
+        stats.e_step(Xt, w, post.means, post.prec, without, rest)
+        rest[:, smallest] = 0.0
+        candidates.append(("delete", (smallest,), rest))
+        threshold = run.elbo + _REL_GAIN * max(abs(run.elbo), 1.0)
+        for kind, components, new_resp in candidates:
+            new = cavi_from(new_resp)
+            if new.converged and new.elbo > threshold:
+                moves.append(Move(kind, components, float(run.elbo), float(new.elbo)))
+                lower_bounds.append(new.elbo)
+                run = _vb_core.Run(new.post, lower_bounds, new.elbo, new.nk, new.converged)
+                break
+        else:
+            break
     return run, moves

@@ -79,8 +79,8 @@ def test_learned_hyperparameters_with_holes_stay_monotone(holey):
     lb = np.array(vb.lower_bounds_)
     assert np.all(np.diff(lb) >= -1e-9 * np.abs(lb[1:]))
     assert vb.scale_posterior_ is not None and vb.kappa_posterior_ is not None
-    # the merge / delete moves are off with holes (documented in fit)
-    assert vb.moves_ == []
+    # with holes the moves are scored by refits: each accepted one raised the ELBO
+    assert all(after > before for _, _, before, after in vb.moves_)
 
 
 def _error(means, covs):
@@ -241,20 +241,31 @@ def test_scores_of_every_structure_are_predictive_marginals(holey, covariance_ty
     np.testing.assert_allclose(vb.score_samples(X), expected, rtol=1e-10, atol=1e-10)
 
 
-def test_n_init_auto_restarts_where_the_moves_cannot_run():
-    """The merge and delete moves do not run on data with holes, and one start
-    often keeps a cluster split in two; n_init="auto" then takes five starts."""
+def test_moves_with_holes_are_scored_by_refits():
+    """Two simulated clusters, 10% of cells missing: coordinate ascent alone
+    keeps a cluster split in two from some starts; the moves, each candidate
+    scored by a refit, merge it (every accepted move raising the ELBO), and
+    n_init="auto" takes AUTO_RESTARTS starts with holes."""
     from bayesmix.vb import AUTO_RESTARTS
 
     rng = np.random.default_rng(8)
     X = np.vstack([rng.normal(size=(40, 2)), rng.normal(size=(40, 2)) + 5])
     X[rng.random(X.shape) < 0.1] = np.nan
     X[np.isnan(X).all(axis=1), 0] = 0.0
-    auto = [VariationalGaussianMixture(4, random_state=s).fit(X) for s in range(4)]
-    one = [VariationalGaussianMixture(4, n_init=1, random_state=s).fit(X) for s in range(4)]
-    assert all(m.n_effective_components_ == 2 for m in auto)
-    assert any(m.n_effective_components_ > 2 for m in one)
-    assert min(a.elbo_ - o.elbo_ for a, o in zip(auto, one, strict=True)) >= -1e-9
+    plain = [VariationalGaussianMixture(4, n_init=1, moves=False, random_state=s) for s in range(4)]
+    moved = [VariationalGaussianMixture(4, n_init=1, random_state=s) for s in range(4)]
+    plain = [m.fit(X) for m in plain]
+    moved = [m.fit(X) for m in moved]
+    assert any(m.n_effective_components_ > 2 for m in plain)
+    assert all(m.n_effective_components_ == 2 for m in moved)
+    for m, p in zip(moved, plain, strict=True):
+        assert m.elbo_ >= p.elbo_ - 1e-9 * abs(p.elbo_)
+        assert all(after > before for _, _, before, after in m.moves_)
+        lb = np.array(m.lower_bounds_)
+        assert np.all(np.diff(lb) >= -1e-9 * np.abs(lb[1:]))
+    assert any(m.moves_ for m in moved)
+    auto = VariationalGaussianMixture(4, random_state=0).fit(X)
+    assert auto.elbo_ >= moved[0].elbo_ - 1e-9 * abs(moved[0].elbo_)
     assert AUTO_RESTARTS == 5
     # complete data keep one start: the moves do the work
     Xc = np.nan_to_num(X)
