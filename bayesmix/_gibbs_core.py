@@ -781,6 +781,35 @@ def restart_stranded(chains: list) -> np.ndarray:
     return np.array(out, dtype=float).reshape(-1, 3)
 
 
+def _first_block(chains, n_steps, calls, keep, tick, t0, cold, budget):
+    """The first block of an ``n_iter="auto"`` run: ``n_steps`` iterations, one
+    kernel call (``calls`` iterations) at a time -- the calls of one
+    :func:`_run_block` of ``n_steps``, so the same draws -- ending early when
+    the next call would overrun ``budget`` seconds from ``t0``.  Where one
+    iteration takes seconds (many rows, or frequency weights expanded into
+    millions of copies) ``AUTO_FIRST_BLOCK`` iterations alone could take many
+    times the budget.  When ``cold``, the first call compiles the kernels and
+    the budget starts after it.  Returns the iterations run, the seconds per
+    iteration and ``t0``."""
+    done, timed, seconds = 0, 0, 0.0
+    while done < n_steps:
+        m = min(calls, n_steps - done)
+        tc = time.perf_counter()
+        _run_block(chains, m, keep, tick)
+        done += m
+        now = time.perf_counter()
+        if cold and done == m:  # that call compiled the kernels: the budget starts now
+            t0 = now
+            if done == n_steps:
+                seconds, timed = now - tc, m
+            continue
+        seconds += now - tc
+        timed += m
+        if now - t0 + seconds / timed * min(calls, n_steps - done) > budget:
+            break
+    return done, seconds / max(timed, 1), t0
+
+
 def run_auto(
     model: Model,
     rows: SamplerRows,
@@ -801,8 +830,9 @@ def run_auto(
     of the log joint and of the number of clusters are at most
     ``RHAT_THRESHOLD = 1.01`` and the bulk ESS of the log joint over all chains
     is at least ``AUTO_MIN_ESS = 400`` (Vehtari et al.'s 100 per chain for four
-    chains).  The first block is ``AUTO_FIRST_BLOCK`` iterations, each later one
-    half the iterations so far (shortened to what the time left allows).  The
+    chains).  The first block is ``AUTO_FIRST_BLOCK`` iterations (fewer when
+    they would overrun the budget: :func:`_first_block`), each later one half
+    the iterations so far (shortened to what the time left allows).  The
     draws are deterministic given the seed unless the time budget ends the run.
     When the sampler's kernels are not compiled yet (a first fit after an
     install), the first block compiles them and the budget starts after it: it
@@ -825,13 +855,15 @@ def run_auto(
     total = 0
     block = AUTO_FIRST_BLOCK
     restarts = np.empty((0, 3))
+    calls = block_steps(*model.X.shape) if block_kernel(hyper) else 1
     while True:
-        tb = time.perf_counter()
-        _run_block(chains, block, keep, tick)
+        if total == 0:
+            block, per_iter, t0 = _first_block(chains, block, calls, keep, tick, t0, cold, budget)
+        else:
+            tb = time.perf_counter()
+            _run_block(chains, block, keep, tick)
+            per_iter = (time.perf_counter() - tb) / block
         total += block
-        per_iter = (time.perf_counter() - tb) / block
-        if cold and total == block:  # that block compiled the kernels
-            t0 = time.perf_counter()
         for ch in chains:
             ch.drop_before(total // 2)
         n_kept = min(len(ch.records) for ch in chains)
@@ -841,7 +873,8 @@ def run_auto(
         ks = np.array([[r[2] for r in ch.records] for ch in chains], dtype=float)
         rhat, rhat_k, ess = split_rhat(lj), split_rhat(ks), bulk_ess(lj)
         converged = (
-            not (rhat > RHAT_THRESHOLD)
+            total >= AUTO_FIRST_BLOCK  # not a first block the budget cut short
+            and not (rhat > RHAT_THRESHOLD)
             and not (rhat_k > RHAT_THRESHOLD)
             and (ess >= AUTO_MIN_ESS or np.isnan(rhat))
         )

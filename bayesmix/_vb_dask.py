@@ -24,15 +24,21 @@ What differs:
   ranges and variances of every row, and, only when a default scale matrix is
   needed (``NormalInverseWishart(scale=None)``), one more pass for the
   weighted covariance;
-* the merge and delete moves (:mod:`bayesmix._vb_moves`) are off: they score
-  candidates from every row's responsibilities, which a chunked fit does not
-  keep.
+* the merge and delete moves (:mod:`bayesmix._vb_moves`) read the
+  responsibilities through :class:`ChunkRows`: each round one pass gives the
+  E-step's statistics, its entropy and the entropy change of every candidate
+  merge, and, only when no merge is accepted, one more pass the statistics of
+  every candidate delete; coordinate ascent restarts from the accepted
+  candidate's statistics.  The candidates and their scores are the in-memory
+  ones (sums over chunks instead of over rows).
 
 ``effective_components_`` and ``missing_information_`` take two more passes.
 Predictions on a Dask array are lazy (:func:`bayesmix._dask.log_prob`).
 """
 
 from __future__ import annotations
+
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -41,9 +47,10 @@ from ._components import Components
 from ._kernels import MixtureStats, log_prob_pass, serial_kernels
 from ._validation import as_feature_major
 from ._vb_core import predictive_log_prob
+from ._vb_moves import _entropy_changes, _merged_stats, delete_statistics, entropy, merge_pairs
 from ._vb_uncertainty import missing_information_from_sums
 
-__all__ = ["ChunkStats", "DataSummary", "effective", "prepare"]
+__all__ = ["ChunkRows", "ChunkStats", "DataSummary", "effective", "prepare"]
 
 
 class DataSummary:
@@ -93,13 +100,18 @@ class ChunkStats:
     :class:`bayesmix._dask.ChunkedData` (the interface of
     :class:`bayesmix._kernels.MixtureStats` that coordinate ascent reads)."""
 
-    def __init__(self, data, diagonal: bool):
+    def __init__(self, data, diagonal: bool, start=None):
         self.data, self.diagonal = data, diagonal
         self.log_likelihood = 0.0
+        self.start = start  # (nk, s1, s2) around 0 to start from, e.g. a move's
 
     def from_resp(self, Xt, w, resp, shift):
         """Statistics of the sample for its initial responsibilities ``resp``,
-        scaled to the total weight (``Xt``, ``w``: the sample's)."""
+        scaled to the total weight (``Xt``, ``w``: the sample's); or the given
+        ``start`` statistics (``shift`` must then be 0)."""
+        if self.start is not None:
+            self.nk, self.s1, self.s2 = (a.copy() for a in self.start)
+            return
         st = MixtureStats(Xt.shape[1], resp.shape[1], Xt.shape[0], self.diagonal)
         st.from_resp(Xt, w, resp, shift)
         factor = self.data.total / float(w.sum())
@@ -111,6 +123,110 @@ class ChunkStats:
         st = self.data.e_step(Components(means, prec, log_const), self.diagonal)
         self.nk, self.s1, self.s2 = st.nk, st.s1, st.s2
         self.log_likelihood = st.log_likelihood
+
+
+def _chunk_survey(x, w, center, scale, means, prec, log_const, diagonal, pairs):
+    """One chunk's part of a round of moves: the E-step statistics under the
+    components ``(nk, s1, s2)``, ``[log-likelihood, entropy]`` of its
+    responsibilities and the entropy change of each merge in ``pairs``."""
+    Xt, w = _dask._chunk_standardised(x, w, center, scale)
+    k, d = means.shape
+    p = 1 if diagonal else d
+    if Xt.shape[1] == 0:
+        empty = (np.zeros(k), np.zeros((k, d)), np.zeros((k, p, d)))
+        return (*empty, np.zeros(2), np.zeros(len(pairs)))
+    resp = np.empty((Xt.shape[1], k))
+    with serial_kernels():
+        st = MixtureStats(Xt.shape[1], k, d, diagonal)
+        st.e_step(Xt, w, means, prec, log_const, resp=resp)
+    values = np.array([st.log_likelihood, entropy(resp, w)])
+    return (st.nk, st.s1, st.s2, values, _entropy_changes(resp, w, pairs))
+
+
+def _chunk_deletes(x, w, center, scale, comps, diagonal, used):
+    """One chunk's part of the delete candidates: for each component ``j`` of
+    ``used``, the statistics and entropy of the E-step without it, stacked
+    ``(nk (J, K), s1 (J, K, D), s2 (J, K, p, D), entropy (J,))``."""
+    Xt, w = _dask._chunk_standardised(x, w, center, scale)
+    k, d = comps.means.shape
+    p = 1 if diagonal else d
+    out = (np.zeros((used.size, k)), np.zeros((used.size, k, d)), np.zeros((used.size, k, p, d)))
+    ent = np.zeros(used.size)
+    if Xt.shape[1] == 0:
+        return (*out, ent)
+    resp = np.empty((Xt.shape[1], k))
+    with serial_kernels():
+        st = MixtureStats(Xt.shape[1], k, d, diagonal)
+        for a, j in enumerate(used):
+            nk, s1, s2, ent[a] = delete_statistics(st, Xt, w, comps, j, resp)
+            out[0][a], out[1][a], out[2][a] = nk, s1, s2
+    return (*out, ent)
+
+
+def _around_zero(nk, s1, s2, shift, diagonal: bool):
+    """Statistics ``(nk, s1, s2)`` taken around ``shift`` (K, D) re-expressed
+    around 0 (``sum r x x^T = sum r (x - a)(x - a)^T + a s1^T + s1 a^T + n a a^T``)."""
+    s1_0 = s1 + nk[:, None] * shift
+    if diagonal:
+        s2_0 = s2 + (2.0 * shift * s1 + nk[:, None] * shift * shift)[:, None, :]
+    else:
+        outer = shift[:, :, None] * s1[:, None, :]
+        s2_0 = s2 + outer + outer.transpose(0, 2, 1)
+        s2_0 += nk[:, None, None] * shift[:, :, None] * shift[:, None, :]
+    return nk.copy(), s1_0, s2_0
+
+
+class ChunkRows:
+    """What the merge and delete moves (:func:`bayesmix._vb_moves.refine_rows`)
+    read of chunked data, one or two passes per round; ``cavi_from(start,
+    hyper)`` runs coordinate ascent from statistics around 0."""
+
+    def __init__(self, data, diagonal: bool, cavi_from):
+        self.data, self.diagonal, self.cavi_from = data, diagonal, cavi_from
+        self.total = float(data.total)
+        self._d_ent = {}
+
+    def _reduce(self, parts):
+        import dask
+
+        return _dask._compute(_dask._tree(parts, dask.delayed(_dask._add, pure=True)))
+
+    def survey(self, post, nk):
+        # the merges are among the components the last E-step left used (its
+        # counts ``nk``); a few below the threshold are kept in case this
+        # pass's sums round differently
+        pairs = merge_pairs(nk, 0.5e-6 * self.total)
+        self._post = post
+        args = (post.means, post.prec, post.log_const, self.diagonal, pairs)
+        s_nk, s1, s2, values, d_ent = self._reduce(self.data._map(_chunk_survey, *args))
+        self._d_ent = {frozenset(pr): v for pr, v in zip(pairs, d_ent, strict=True)}
+        stats = SimpleNamespace(nk=s_nk, s1=s1, s2=s2, diagonal=self.diagonal)
+        return stats, float(values[0]) - post.kl, float(values[1])
+
+    def entropy_changes(self, pairs):
+        missing = [pr for pr in pairs if frozenset(pr) not in self._d_ent]
+        if missing:  # not surveyed (a count rounded across the threshold): one more pass
+            post = self._post
+            args = (post.means, post.prec, post.log_const, self.diagonal, missing)
+            d_ent = self._reduce(self.data._map(_chunk_survey, *args))[4]
+            self._d_ent.update({frozenset(pr): v for pr, v in zip(missing, d_ent, strict=True)})
+        return np.array([self._d_ent[frozenset(pr)] for pr in pairs])
+
+    def deletes(self, post, used):
+        comps = Components(post.means, post.prec, post.log_const)
+        nk, s1, s2, ent = self._reduce(
+            self.data._map(_chunk_deletes, comps, self.diagonal, np.asarray(used))
+        )
+        for a, j in enumerate(used):
+            start = _around_zero(nk[a], s1[a], s2[a], post.means, self.diagonal)
+            yield j, nk[a], s1[a], s2[a], float(ent[a]), start
+
+    def merged_start(self, post, stats, pairs):
+        cur = stats
+        for j, k in pairs:
+            nk, s1, s2 = _merged_stats(cur, post.means, j, k)
+            cur = SimpleNamespace(nk=nk, s1=s1, s2=s2, diagonal=self.diagonal)
+        return _around_zero(cur.nk, cur.s1, cur.s2, post.means, self.diagonal)
 
 
 def prepare(X, sample_weight, at_least: int, rng):

@@ -38,9 +38,10 @@ class VBData:
     summary : DataSummary or None
         What the prior's defaults read of chunked data.
     moves : bool
-        Whether the merge and delete moves apply (module docstrings of
-        :mod:`bayesmix._vb_missing` and :mod:`bayesmix._vb_dask`: not with
-        missing cells, not for chunks).
+        Complete data in memory: the merge and delete moves score candidates
+        from every row's responsibilities (:func:`bayesmix._vb_moves.refine`);
+        chunks read them through sums (:class:`bayesmix._vb_dask.ChunkRows`),
+        missing cells by refits (:func:`bayesmix._vb_moves.refine_by_refit`).
     """
 
     def __init__(self, data, chunked: bool, summary=None):

@@ -55,7 +55,17 @@ import numpy as np
 from . import _vb_core
 from ._kernels import MixtureStats
 
-__all__ = ["Move", "entropy", "optimal_resp", "refine", "refine_by_refit"]
+__all__ = [
+    "InMemoryRows",
+    "Move",
+    "delete_statistics",
+    "entropy",
+    "merge_pairs",
+    "optimal_resp",
+    "refine",
+    "refine_by_refit",
+    "refine_rows",
+]
 
 # A move must raise the ELBO by more than this, relative to the ELBO's size:
 # gains below it are rounding, and accepting them could cycle.
@@ -197,31 +207,33 @@ def _entropy_changes(resp, w, pairs) -> np.ndarray:
     return out
 
 
-def _merges(resp, w, ent, stats, scorer, reference, min_count):
-    """Greedy merges of disjoint pairs, each accepted only when it raises
-    ``ELBO(r, q(r))`` above ``reference``: ``(elbo, resp', [(keep, gone), ...])``
-    (an empty list when none does)."""
-    nk = stats.nk
+def merge_pairs(nk, min_count):
+    """The candidate merges ``(keep, gone)`` among the components of expected
+    count at least ``min_count``: the larger absorbs the smaller (keeps its
+    centre)."""
     used = np.flatnonzero(nk >= min_count)
+    return [(j, k) if nk[j] >= nk[k] else (k, j) for a, j in enumerate(used) for k in used[a + 1 :]]
+
+
+def _merges(rows, ent, stats, scorer, reference, min_count):
+    """Greedy merges of disjoint pairs, each accepted only when it raises
+    ``ELBO(r, q(r))`` above ``reference``: ``(elbo, [(keep, gone), ...])`` (an
+    empty list when none does); ``rows.entropy_changes`` gives each pair's
+    change of the entropy."""
+    nk = stats.nk
     shift = scorer.post.means
-    # the larger component absorbs the smaller one (keeps its centre)
-    pairs = [
-        (j, k) if nk[j] >= nk[k] else (k, j) for a, j in enumerate(used) for k in used[a + 1 :]
-    ]
+    pairs = merge_pairs(nk, min_count)
     if not pairs:
-        return reference, resp, []
-    d_ent = _entropy_changes(resp, w, pairs)
+        return reference, []
+    d_ent = rows.entropy_changes(pairs)
     merged = [_merged_stats(stats, shift, j, k) for j, k in pairs]
     if not scorer.separable:
         values = [scorer.whole(*m, shift, ent + de) for m, de in zip(merged, d_ent, strict=True)]
         best = int(np.argmax(values))
         if not values[best] > reference:
-            return reference, resp, []
+            return reference, []
         keep, gone = pairs[best]
-        new = resp.copy()
-        new[:, keep] += new[:, gone]
-        new[:, gone] = 0.0
-        return values[best], new, [pairs[best]]
+        return values[best], [(int(keep), int(gone))]
 
     comp = scorer.components(stats.nk, stats.s1, stats.s2, shift)
     keeps = np.array([j for j, _ in pairs])
@@ -238,7 +250,6 @@ def _merges(resp, w, ent, stats, scorer, reference, min_count):
         ent + de + comp.sum() - comp[j] - comp[k] + pc + scorer.weights(m[0])
         for (j, k), de, pc, m in zip(pairs, d_ent, pair_comp, merged, strict=True)
     ]
-    new = resp.copy()
     accepted, touched = [], set()
     for p in np.argsort(alone)[::-1]:
         j, k = pairs[p]
@@ -253,41 +264,75 @@ def _merges(resp, w, ent, stats, scorer, reference, min_count):
         cand = ent_p + comp_p.sum() + scorer.weights(counts_p)
         if cand > value:
             value, counts, comp, ent = cand, counts_p, comp_p, ent_p
-            new[:, j] += new[:, k]
-            new[:, k] = 0.0
             accepted.append((int(j), int(k)))
             touched.update((j, k))
-    return value, new, accepted
+    return value, accepted
 
 
-def _best_delete(Xt, w, stats, scorer, reference, min_count):
-    """The best deletion of a used component, if it raises ``ELBO(r, q(r))``
-    above ``reference``: ``(elbo, resp', j)`` or None."""
-    nk = stats.nk
-    used = np.flatnonzero(nk >= min_count)
-    if used.size < 2:
-        return None
+def _best_delete(candidates, scorer, reference):
+    """The best deletion, if it raises ``ELBO(r, q(r))`` above ``reference``:
+    ``(elbo, start, j)`` or None.  ``candidates`` yields, per component ``j``
+    to delete, ``(j, nk, s1, s2, entropy, start)``: the statistics (around the
+    current means) and entropy of the E-step without ``j``, and what
+    coordinate ascent restarts from."""
     post = scorer.post
-    n_samples, n_components = Xt.shape[1], nk.size
-    work = MixtureStats(n_samples, n_components, Xt.shape[0], stats.diagonal)
     best = None
-    for j in used:
-        log_const = post.log_const.copy()
-        log_const[j] = -np.inf  # an E-step in which j takes no row
-        resp = np.empty((n_samples, n_components))
-        work.e_step(Xt, w, post.means, post.prec, log_const, resp=resp)
-        resp[:, j] = 0.0
-        d_nk, d_s1, d_s2 = work.nk.copy(), work.s1.copy(), work.s2.copy()
-        d_nk[j], d_s1[j], d_s2[j] = 0.0, 0.0, 0.0
-        ent = entropy(resp, w)
+    for j, d_nk, d_s1, d_s2, ent, start in candidates:
         if scorer.separable:
             comp = scorer.components(d_nk, d_s1, d_s2, post.means)
             value = ent + comp.sum() + scorer.weights(d_nk)
         else:
             value = scorer.whole(d_nk, d_s1, d_s2, post.means, ent)
         if value > reference and (best is None or value > best[0]):
-            best = (value, resp, int(j))
+            best = (value, start, int(j))
     return best
+
+
+def delete_statistics(stats, Xt, w, post, j, resp):
+    """The E-step under ``post`` without component ``j`` (``stats`` a
+    :class:`~bayesmix._kernels.MixtureStats` workspace for ``Xt``, ``w``):
+    ``(nk, s1, s2, entropy)``, ``resp`` (n_samples, K) filled with its
+    responsibilities."""
+    log_const = post.log_const.copy()
+    log_const[j] = -np.inf  # an E-step in which j takes no row
+    stats.e_step(Xt, w, post.means, post.prec, log_const, resp=resp)
+    resp[:, j] = 0.0
+    d_nk, d_s1, d_s2 = stats.nk.copy(), stats.s1.copy(), stats.s2.copy()
+    d_nk[j], d_s1[j], d_s2[j] = 0.0, 0.0, 0.0
+    return d_nk, d_s1, d_s2, entropy(resp, w)
+
+
+class InMemoryRows:
+    """What the moves read of rows held in memory: every row's
+    responsibilities; coordinate ascent restarts from responsibilities."""
+
+    def __init__(self, Xt, w, diagonal, n_components, cavi_from):
+        self.Xt, self.w, self.diagonal = Xt, w, diagonal
+        self.total = float(w.sum())
+        self.stats = MixtureStats(Xt.shape[1], n_components, Xt.shape[0], diagonal)
+        self.cavi_from = cavi_from  # (resp, hyper) -> Run
+        self.resp = None
+
+    def survey(self, post, nk):
+        """``(statistics, ELBO(q), entropy)`` of the E-step under ``post``."""
+        self.resp, current = optimal_resp(self.Xt, self.w, post, self.stats)
+        return self.stats, current, entropy(self.resp, self.w)
+
+    def entropy_changes(self, pairs):
+        return _entropy_changes(self.resp, self.w, pairs)
+
+    def deletes(self, post, used):
+        work = MixtureStats(self.Xt.shape[1], post.means.shape[0], self.Xt.shape[0], self.diagonal)
+        for j in used:
+            resp = np.empty((self.Xt.shape[1], post.means.shape[0]))
+            yield (j, *delete_statistics(work, self.Xt, self.w, post, j, resp), resp)
+
+    def merged_start(self, post, stats, pairs):
+        new = self.resp.copy()
+        for j, k in pairs:
+            new[:, j] += new[:, k]
+            new[:, k] = 0.0
+        return new
 
 
 def refine(Xt, w, run, prior, structure, *, max_iter, tol, reorder=True, max_moves=None):
@@ -315,22 +360,37 @@ def refine(Xt, w, run, prior, structure, *, max_iter, tol, reorder=True, max_mov
         is that of the last coordinate ascent.
     moves : list of Move
     """
+
+    def cavi_from(resp, hyper):
+        return _vb_core.cavi(
+            Xt, w, resp, prior, structure, max_iter, tol, reorder=reorder, hyper=hyper
+        )
+
+    n_components = run.post.means.shape[0]
+    rows = InMemoryRows(Xt, w, structure.diagonal, n_components, cavi_from)
+    return refine_rows(rows, run, prior, structure, reorder=reorder, max_moves=max_moves)
+
+
+def refine_rows(rows, run, prior, structure, *, reorder=True, max_moves=None):
+    """:func:`refine` over any view of the data: ``rows`` has ``total`` (the
+    total weight), ``survey(post, nk)``, ``entropy_changes(pairs)``,
+    ``deletes(post, used)``, ``merged_start(post, stats, pairs)`` and
+    ``cavi_from(start, hyper)`` (:class:`InMemoryRows`;
+    :class:`bayesmix._vb_dask.ChunkRows` for Dask chunks)."""
     n_components = run.post.means.shape[0]
     # moves start from an optimum: an unconverged run (max_iter reached) is
     # returned as it is, with its ConvergenceWarning
     if n_components < 2 or not run.converged or not np.isfinite(run.elbo):
         return run, []
     max_moves = n_components if max_moves is None else max_moves
-    stats = MixtureStats(Xt.shape[1], n_components, Xt.shape[0], structure.diagonal)
     # a component below this expected count is already empty: nothing to move
-    min_count = 1e-6 * float(w.sum())
+    min_count = 1e-6 * rows.total
     lower_bounds = list(run.lower_bounds)
     moves = []
     for _ in range(max_moves):
-        resp, current = optimal_resp(Xt, w, run.post, stats)
+        stats, current, ent = rows.survey(run.post, run.nk)
         scorer = _Scorer(run.post, prior, structure, prior.dp and reorder)
         # ELBO(r, q(r)) >= ELBO(q) = current: a move must beat the better of the two
-        ent = entropy(resp, w)
         if scorer.separable:
             comp = scorer.components(stats.nk, stats.s1, stats.s2, run.post.means)
             here = ent + comp.sum() + scorer.weights(stats.nk)
@@ -338,25 +398,20 @@ def refine(Xt, w, run, prior, structure, *, max_iter, tol, reorder=True, max_mov
             here = scorer.whole(stats.nk, stats.s1, stats.s2, run.post.means, ent)
         reference = max(here, current)
         reference += _REL_GAIN * max(abs(reference), 1.0)
-        _, new_resp, merged = _merges(resp, w, ent, stats, scorer, reference, min_count)
+        _, merged = _merges(rows, ent, stats, scorer, reference, min_count)
         found = [Move("merge", pair, float(current), float("nan")) for pair in merged]
-        if not found:
-            deleted = _best_delete(Xt, w, stats, scorer, reference, min_count)
+        if found:
+            start = rows.merged_start(run.post, stats, merged)
+        else:
+            used = np.flatnonzero(stats.nk >= min_count)
+            if used.size < 2:
+                break
+            deleted = _best_delete(rows.deletes(run.post, used), scorer, reference)
             if deleted is None:
                 break
-            _, new_resp, j = deleted
+            _, start, j = deleted
             found = [Move("delete", (j,), float(current), float("nan"))]
-        new = _vb_core.cavi(
-            Xt,
-            w,
-            new_resp,
-            prior,
-            structure,
-            max_iter,
-            tol,
-            reorder=reorder,
-            hyper=run.post if prior.learned else None,
-        )
+        new = rows.cavi_from(start, run.post if prior.learned else None)
         if not new.elbo > current:  # cannot happen: coordinate ascent keeps the gain
             break
         moves.extend(Move(m.kind, m.components, m.elbo_before, float(new.elbo)) for m in found)

@@ -83,6 +83,17 @@ AUTO_MAX_ITER = 20_000  # iterations per chain an n_iter="auto" fit may take
 
 
 # ----------------------------------------------------------------------- estimator
+def _copies_note(n_copies: int, n_rows: int) -> str:
+    """What a warning about run length adds when frequency weights made the
+    sampler's rows many times the caller's."""
+    if n_copies < 10 * n_rows:
+        return ""
+    return (
+        f" The sampler holds one row per observation: the weights make {n_copies} "
+        f"of your {n_rows} rows, and an iteration costs as much as {n_copies} rows."
+    )
+
+
 class DirichletProcessMixture(BaseMixture):
     """Dirichlet-process mixture of Gaussians sampled by collapsed Gibbs.
 
@@ -114,9 +125,10 @@ class DirichletProcessMixture(BaseMixture):
         Iterations per chain, burn-in included.  One iteration is the
         hyperparameter update, the split-merge proposals, one Gibbs sweep over
         every row, and (when learned) one concentration update.  ``"auto"``
-        runs the chains in blocks (``AUTO_FIRST_BLOCK = 50`` iterations, then
-        half the iterations so far) and stops once the split R-hat of the log
-        joint and of the number of clusters are at most 1.01 and the bulk ESS
+        runs the chains in blocks (``AUTO_FIRST_BLOCK = 50`` iterations, fewer
+        if they would overrun the time budget, then half the iterations so
+        far) and stops once the split R-hat of the log joint and of the
+        number of clusters are at most 1.01 and the bulk ESS
         of the log joint over all chains is at least ``AUTO_MIN_ESS = 400``
         (Vehtari et al. 2021), or when ``AUTO_TIME_BUDGET = 60`` seconds of
         sampling (not counting the kernels' compilation on a first fit) or
@@ -510,7 +522,8 @@ class DirichletProcessMixture(BaseMixture):
                     f"R-hat of the log joint {report.rhat:.3f} and of the number of clusters "
                     f"{report.rhat_k:.3f} (want <= {RHAT_THRESHOLD}), bulk ESS of the log "
                     f"joint {report.ess:.0f} (want >= {AUTO_MIN_ESS}). Pass a larger integer "
-                    f"n_iter (e.g. n_iter={4 * report.n_iter}) to run longer.",
+                    f"n_iter (e.g. n_iter={4 * report.n_iter}) to run longer."
+                    + _copies_note(n, int(present.sum())),
                     ConvergenceWarning,
                     stacklevel=2,
                 )
@@ -523,7 +536,7 @@ class DirichletProcessMixture(BaseMixture):
                 f"The {n_chains} chain(s) disagree: split R-hat of the log joint is "
                 f"{self.rhat_:.3f} > {limit:.3f}. Run longer (raise n_iter and burn_in), "
                 "keep split_merge on, or check the prior (component_prior) against the scale "
-                "of the data.",
+                "of the data." + _copies_note(n, int(present.sum())),
                 ConvergenceWarning,
                 stacklevel=2,
             )

@@ -22,6 +22,7 @@ from . import (
     _dask,
     _init,
     _vb_core,
+    _vb_dask,
     _vb_data,
     _vb_hyper,
     _vb_missing,
@@ -147,8 +148,9 @@ default="kmeans"
         share most rows and the delete of the smallest, each scored by
         coordinate ascent run from it (``_vb_moves.refine_by_refit``;
         airquality: 7 to 10 components without moves, 2 or 3 with, the ELBO
-        40 to 80 nats higher).  They are skipped for Dask input (they read
-        every row's responsibilities); ``moves_`` then stays empty.
+        40 to 80 nats higher).  On Dask input the candidates and scores are
+        the in-memory ones, summed over chunks (one pass per round, one more
+        when no merge is accepted; ``_vb_dask.ChunkRows``).
     total_samples : float, default=1e6
         The number of rows the stream of :meth:`partial_fit` stands for: each
         batch's statistics are scaled to this size (Hoffman et al. 2013; the
@@ -467,7 +469,29 @@ default="kmeans"
             run = self._cavi(
                 Xt, w, resp, prior, structure, self.max_iter, self.tol, stats, data.total
             )
-            if self.moves and data.moves:  # not with missing cells, not for chunks
+            if self.moves and data.chunked is not None:  # candidates scored from chunk sums
+
+                def cavi_chunks(start, hyper):
+                    st = _vb_dask.ChunkStats(data.chunked, structure.diagonal, start)
+                    return _vb_core.cavi(
+                        Xt,
+                        w,
+                        np.empty((0, k)),
+                        prior,
+                        structure,
+                        self.max_iter,
+                        self.tol,
+                        reorder=self._reorder,
+                        hyper=hyper,
+                        stats=st,
+                        total=data.total,
+                    )
+
+                rows = _vb_dask.ChunkRows(data.chunked, structure.diagonal, cavi_chunks)
+                run, run.moves = _vb_moves.refine_rows(
+                    rows, run, prior, structure, reorder=self._reorder
+                )
+            elif self.moves and data.moves:  # complete, in memory
                 run, run.moves = _vb_moves.refine(
                     Xt,
                     w,

@@ -152,12 +152,20 @@ def defaults(seeds=(0, 1, 2)):
     "dirichlet_process")`` with its defaults: K (components given a training
     row by predict), ARI against the labels, ELBO, thread CPU seconds.  The
     ``data cov`` row is the default before the learned scale
-    (``component_prior=NormalInverseWishart()``)."""
+    (``component_prior=NormalInverseWishart()``); ``on Dask`` is the default
+    fit on the rows as a Dask array in four chunks (when Dask is installed)."""
     from sklearn.metrics import adjusted_rand_score
     from sklearn.mixture import BayesianGaussianMixture
 
     from bayesmix import NormalInverseWishart, VariationalGaussianMixture
 
+    try:  # optional: bayesmix[dask]
+        import dask
+        import dask.array as dask_array
+
+        dask.config.set(scheduler="synchronous")  # thread CPU seconds count every chunk
+    except ImportError:
+        dask_array = None
     header = f"{'table':<14}{'seed':>5}  {'engine':<18}{'K':>3}{'ARI':>7}{'ELBO':>12}{'s':>7}"
     print(header)
     print("-" * len(header))
@@ -177,11 +185,16 @@ def defaults(seeds=(0, 1, 2)):
                     max_iter=500,
                 ),
             }
+            if dask_array is not None:  # the same default fit on the rows as a Dask array
+                engines["bayesmix on Dask"] = VariationalGaussianMixture(random_state=seed)
             for label, est in engines.items():
+                data = X
+                if label.endswith("on Dask"):
+                    data = dask_array.from_array(X, chunks=(max(X.shape[0] // 4, 1), -1))
                 t0 = time.thread_time()
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")  # sklearn's ConvergenceWarning
-                    est.fit(X)
+                    est.fit(data)
                 seconds = time.thread_time() - t0
                 pred = est.predict(X)
                 k = np.unique(pred).size

@@ -81,3 +81,20 @@ def no_kernels(monkeypatch):
                 monkeypatch.setattr(module, attr, forbidden(attr))
     yield calls
     assert not calls, f"kernels ran: {calls}"
+
+
+@pytest.fixture(scope="module")
+def local_cluster():
+    """A Dask client on a local cluster of two worker processes."""
+    distributed = pytest.importorskip("distributed")
+    with (
+        distributed.LocalCluster(
+            n_workers=2,
+            processes=True,
+            threads_per_worker=1,
+            host="127.0.0.1",
+            dashboard_address=":0",  # any free port: 8787 may be taken
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        yield client

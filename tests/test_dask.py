@@ -209,22 +209,6 @@ def test_importing_bayesmix_does_not_import_dask():
     assert out.stdout.strip() == "False"
 
 
-@pytest.fixture(scope="module")
-def local_cluster():
-    distributed = pytest.importorskip("distributed")
-    with (
-        distributed.LocalCluster(
-            n_workers=2,
-            processes=True,
-            threads_per_worker=1,
-            host="127.0.0.1",
-            dashboard_address=":0",  # any free port: 8787 may be taken
-        ) as cluster,
-        distributed.Client(cluster) as client,
-    ):
-        yield client
-
-
 def test_local_cluster_fit_equals_in_memory(local_cluster):
     X, w = _data()
     start = _start(X, w, 3, "VVE")

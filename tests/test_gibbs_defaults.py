@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from bayesmix import gibbs
-from bayesmix._gibbs_core import AUTO_FIRST_BLOCK
+from bayesmix._gibbs_core import AUTO_FIRST_BLOCK, block_steps
 from bayesmix.datasets import load_galaxies
 from bayesmix.exceptions import ConvergenceWarning
 from bayesmix.gibbs import DirichletProcessMixture
@@ -59,11 +59,36 @@ def test_auto_run_length_stops_when_the_chains_agree():
 
 def test_auto_run_length_warns_when_the_budget_runs_out(monkeypatch):
     X, _ = blobs(1)
-    monkeypatch.setattr(gibbs, "AUTO_TIME_BUDGET", 0.0)  # one block only
-    with pytest.warns(ConvergenceWarning, match=r"R-hat.*ESS.*n_iter="):
+    DirichletProcessMixture(n_iter=2, random_state=0, progress=False).fit(X)  # compiled
+    monkeypatch.setattr(gibbs, "AUTO_TIME_BUDGET", 0.0)  # one kernel call only
+    with pytest.warns(ConvergenceWarning, match=r"R-hat.*ESS.*n_iter=") as record:
         m = DirichletProcessMixture(random_state=0, progress=False).fit(X)
-    assert m.n_iter_ == AUTO_FIRST_BLOCK and not m.converged_
-    assert m.n_clusters_samples_.shape[1] == AUTO_FIRST_BLOCK - AUTO_FIRST_BLOCK // 2
+    # the first block stops at the first call that used up the budget: one
+    # call of block_steps iterations, not AUTO_FIRST_BLOCK
+    calls = block_steps(*X.shape)
+    assert calls < AUTO_FIRST_BLOCK
+    assert m.n_iter_ == calls and not m.converged_
+    assert m.n_clusters_samples_.shape[1] == calls - calls // 2
+    assert "one row per observation" not in str(record[0].message)
+
+
+def test_auto_run_length_first_block_ends_with_the_budget_and_names_the_copies(monkeypatch):
+    """Frequency weights that make many copies: one iteration can cost seconds, so
+    the first block ends when the budget does, and the warning says why an
+    iteration is slow.  The same seed gives the draws of an integer n_iter."""
+    X, _ = blobs(3, n=40)
+    w = np.full(40, 30)
+    kw = dict(random_state=4, progress=False)
+    monkeypatch.setattr(gibbs, "AUTO_TIME_BUDGET", 0.0)
+    with pytest.warns(ConvergenceWarning, match=r"make 1200 of your 40 rows"):
+        m = DirichletProcessMixture(**kw).fit(X, sample_weight=w)
+    calls = block_steps(1200, 2)
+    assert m.n_iter_ == calls < AUTO_FIRST_BLOCK
+    ref = DirichletProcessMixture(n_iter=calls, burn_in=calls // 2, **kw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ref.fit(X, sample_weight=w)
+    np.testing.assert_array_equal(m.labels_samples_, ref.labels_samples_)
 
 
 def test_auto_run_length_is_reproducible_and_thins():
