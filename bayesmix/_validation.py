@@ -78,6 +78,7 @@ def check_X(X, *, name: str = "X", min_samples: int = 1, allow_nan: bool = False
     if hasattr(X, "to_numpy"):
         frame = X
         _refuse_time_columns(frame, name)
+        _refuse_text_columns(frame, name)
         X = frame.to_numpy()
         if getattr(X, "dtype", None) is np.dtype(object) and not _has_text(X):
             try:  # nullable columns: pandas' missing values become NaN, reported below
@@ -221,6 +222,33 @@ def _refuse_time_columns(frame, name: str) -> None:
                 "bayesmix would otherwise read as raw integers; convert it to numbers with a "
                 "meaningful unit yourself, e.g. (t - t.min()) / pd.Timedelta('1h'), or drop it."
             )
+
+
+def _refuse_text_columns(frame, name: str) -> None:
+    """A DataFrame's columns of text (a class label, an ID) named in the error,
+    with the cure: the generic message for an array cannot say which."""
+    dtypes = getattr(frame, "dtypes", None)
+    if dtypes is None or not hasattr(dtypes, "items"):
+        return
+    text = []
+    for column, dtype in dtypes.items():
+        if getattr(dtype, "kind", None) not in ("O", "U", "S") and str(dtype) not in (
+            "string",
+            "category",
+        ):
+            continue
+        values = frame[column].to_numpy(dtype=object)
+        first = next((v for v in values if isinstance(v, (str, bytes))), None)
+        if first is not None:
+            text.append((column, first))
+    if text:
+        cols = [c for c, _ in text]
+        column, value = text[0]
+        raise TypeError(
+            f"{name} must contain numbers, but column(s) {cols} hold text (e.g. {value!r} in "
+            f"column {column!r}); leave them out, e.g. {name}.drop(columns={cols}), or convert "
+            f"numeric strings with pd.to_numeric."
+        )
 
 
 def as_feature_major(X: np.ndarray, center=None, scale=None) -> np.ndarray:

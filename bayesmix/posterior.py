@@ -169,7 +169,8 @@ class MixturePosterior:
             What the draws are; "gibbs" draws are Markov chains and get
             convergence diagnostics.
         relabel : bool, default=True
-            Undo label switching (``False`` keeps the engine's numbering).
+            Undo label switching, then number the components by decreasing
+            posterior mean weight (``False`` keeps the engine's numbering).
         check_convergence : bool, default=True
             For Markov-chain draws, warn with a
             :class:`~bayesmix.exceptions.ConvergenceWarning` when the R-hat of a
@@ -219,6 +220,14 @@ class MixturePosterior:
             if not keep.all():
                 self._keep_components(keep)
                 perm = perm[:, keep]
+            # The relabelled numbering is the pivot draw's, which means nothing:
+            # number the components by decreasing posterior mean weight instead
+            # (as the engines number their point estimates by size).
+            order = np.argsort(-np.nanmean(self.weights, axis=(0, 1)), kind="stable")
+            if not np.array_equal(order, np.arange(order.size)):
+                by_weight = np.tile(order, (n_chains * n_draws, 1))
+                self._apply(by_weight)
+                perm = np.take_along_axis(perm, by_weight, axis=1)
         self.permutation = perm.reshape(n_chains, n_draws, -1)
 
         if check_convergence and self.kind not in _INDEPENDENT_KINDS and self.n_draws >= 8:

@@ -116,6 +116,27 @@ def test_relabelling_undoes_switching_with_partitions(rng):
     np.testing.assert_array_equal(post.weights[1, 7], (weights[1, 7] / weights[1, 7].sum())[p])
 
 
+def test_relabelled_components_are_numbered_by_decreasing_weight(rng):
+    """Whatever slots the pivot draw used, component j of the relabelled
+    posterior is the j-th heaviest (WEIGHTS are 0.5, 0.3, 0.2 at CENTRES in
+    that order), so the components any draw uses come first, numbered 0, 1, 2;
+    partitions and the permutation are renumbered with them."""
+    X, truth = make_data(rng)
+    weights, means, covs, labels, _ = gibbs_like_draws(rng, truth)
+    post = MixturePosterior.from_draws(weights, means, covs, labels=labels, X=X)
+    mean_w = post.weights.mean(axis=(0, 1))
+    assert np.all(np.diff(mean_w) <= 0)
+    np.testing.assert_allclose(
+        post.means[:, :, :3], np.broadcast_to(CENTRES, (2, 30, 3, 2)), atol=0.6
+    )
+    np.testing.assert_array_equal(post.labels[0, 0], truth)
+    for c, s in ((0, 0), (1, 29)):
+        p = post.permutation[c, s]
+        np.testing.assert_array_equal(post.weights[c, s], (weights[c, s] / weights[c, s].sum())[p])
+    summary = post.summary(var_names=["weights"])
+    assert list(summary.component) == [0, 1, 2]
+
+
 @pytest.mark.parametrize("with_data", [True, False])
 def test_relabelling_without_partitions(rng, with_data):
     X, truth = make_data(rng)

@@ -89,8 +89,12 @@ def test_dataframe_problems(X, no_kernels):
 
     df = pd.DataFrame(X, columns=["a", "b"])
     df["c"] = "text"
-    with pytest.raises(TypeError, match="X must contain numbers"):
+    with pytest.raises(TypeError, match=r"X must contain numbers.*\['c'\].*drop\(columns="):
         GaussianMixture(1).fit(df)
+    # a class label kept as a categorical or a string column is named too
+    for dtype in ("category", "string"):
+        with pytest.raises(TypeError, match=r"'text' in column 'c'"):
+            GaussianMixture(1).fit(df.astype({"c": dtype}))
     na = pd.DataFrame({"a": pd.array([1, None, 3, 4], dtype="Int64"), "b": [1.0, 2, 3, 5]})
     with pytest.raises(ValueError, match=r"NaN at row 1, column 0.*missing values"):
         check_X(na)  # the engines treat it as missing (test_missing.py, test_vb_missing.py)
