@@ -110,7 +110,15 @@ class Progress:
         self.stream.flush()
 
     def close(self) -> None:
-        """End the line of a bar redrawn in place."""
-        if self.shown and self.tty:
+        """End the line of a bar redrawn in place; a run of its own length shows
+        its final count (its line is redrawn at most every 0.2 s)."""
+        if self.shown and self.total is None:
+            with self.lock:
+                elapsed = time.perf_counter() - self.start
+                self.stream.write(
+                    f"{self.label} | {self.done} {self.unit}, {elapsed:.1f} s{self.note}\n"
+                )
+                self.stream.flush()
+        elif self.shown and self.tty:
             self.stream.write("\n")
             self.stream.flush()

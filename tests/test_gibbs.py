@@ -463,9 +463,11 @@ def test_progress_of_a_run_of_its_own_length_has_no_total():
     for _ in range(7):
         bar.tick()
     bar.close()
-    line = stream.getvalue().strip().splitlines()[0]
+    line, *_, last = stream.getvalue().strip().splitlines()
     assert "| 1 sweeps, 10" in line and "(until R-hat <= 1.01)" in line
     assert "/" not in line.split("|")[1] and "left" not in line
+    # the line is redrawn at most every 0.2 s: close() shows the final count
+    assert "| 7 sweeps, 10" in last and stream.getvalue().endswith("\n")
     quiet = io.StringIO()
     bar = Progress(None, True, quiet)  # a fast run shows nothing
     for _ in range(7):
