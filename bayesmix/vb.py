@@ -31,6 +31,7 @@ from . import (
 )
 from ._base import BaseMixture
 from ._components import Components
+from ._data import SortedRows
 from ._fitting import best_run, describe_run, publish_fit, warn_not_converged
 from ._init import INIT_METHODS
 from ._validation import (
@@ -56,6 +57,20 @@ __all__ = ["MeanFieldWarning", "VariationalGaussianMixture"]
 # n_init="auto" on data with missing values, where the merge and delete moves
 # try only a few candidates (see the n_init parameter).
 AUTO_RESTARTS = 5
+
+
+def _initial_resp(method, Xt, w, k, rng) -> np.ndarray:
+    """``init_params`` responsibilities (n_rows, k) computed on the rows of
+    positive weight in a canonical order (:class:`bayesmix._data.SortedRows`),
+    as EM computes its own: the start, and so the fit, depends neither on the
+    order of the rows nor on how a Dask array is chunked (its start's sample
+    holds every row when there are few enough), and a Dask fit then starts
+    where the in-memory one does."""
+    pos = np.flatnonzero(w > 0)
+    rows = SortedRows.of(np.ascontiguousarray(Xt[:, pos]), w[pos])
+    resp = np.full((w.size, k), 1.0 / k)  # rows of zero weight: read by nothing
+    resp[pos[rows.order]] = _init.initial_resp(method, rows.Xt, rows.w, k, rng)
+    return resp
 
 
 class VariationalGaussianMixture(BaseMixture):
@@ -135,7 +150,11 @@ default="kmeans"
         (``"hierarchical"`` is mclust's model-based agglomeration).
     random_state : None, int or numpy Generator
         Seed for the initialisation, ``sample`` and ``posterior``; the same seed
-        gives the same result bit for bit.
+        gives the same result bit for bit.  The initialisation draws its random
+        numbers with the rows of positive weight in a canonical order (as
+        ``GaussianMixture``'s does), so the fit depends neither on the order
+        of the rows nor on whether a row is repeated or weighted, nor on how a
+        Dask array is chunked.
     verbose : int, default=0
         Print the ELBO every iteration when >= 2, per initialisation when 1.
     moves : bool, default=True
@@ -464,7 +483,7 @@ default="kmeans"
             if resp_init is not None:
                 resp = np.ascontiguousarray(resp_init, dtype=float)
             else:
-                resp = _init.initial_resp(self.init_params, data.start_X, w, k, rng)
+                resp = _initial_resp(self.init_params, data.start_X, w, k, rng)
             stats = data.stats(k, structure.diagonal)
             run = self._cavi(
                 Xt, w, resp, prior, structure, self.max_iter, self.tol, stats, data.total

@@ -655,6 +655,27 @@ def test_bad_input_after_fit():
         vb.sample(0)
 
 
+@pytest.mark.parametrize("init_params", ["auto", "kmeans", "k-means++"])
+def test_fit_depends_on_neither_row_order_nor_repeats(init_params):
+    """The start is computed on the rows in a canonical order, as EM's is: the
+    same seed gives the same fit for shuffled rows, and for a row given twice
+    or once with weight 2 (the fit compared to 1e-9: E-step sums in another
+    order round differently)."""
+    rng = np.random.default_rng(4)
+    X = np.vstack([rng.normal(size=(60, 2)), rng.normal(size=(50, 2)) + 3.5])
+    w = rng.integers(1, 3, X.shape[0]).astype(float)
+    perm = rng.permutation(X.shape[0])
+    kw = dict(init_params=init_params, random_state=5, tol=1e-8)
+    a = VariationalGaussianMixture(6, **kw).fit(X, sample_weight=w)
+    b = VariationalGaussianMixture(6, **kw).fit(X[perm], sample_weight=w[perm])
+    c = VariationalGaussianMixture(6, **kw).fit(np.repeat(X, w.astype(int), axis=0))
+    for other in (b, c):
+        assert [m[:2] for m in other.moves_] == [m[:2] for m in a.moves_]
+        np.testing.assert_allclose(other.elbo_, a.elbo_, rtol=1e-9)
+        np.testing.assert_allclose(other.means_, a.means_, rtol=1e-7, atol=1e-9)
+    np.testing.assert_array_equal(b.predict(X), a.predict(X))
+
+
 # ---------------------------------------------------------------- scikit-learn API
 VB_ESTIMATORS = [
     VariationalGaussianMixture(1, random_state=0),

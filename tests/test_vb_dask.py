@@ -127,10 +127,16 @@ def test_default_fit_is_deterministic_and_close_to_in_memory():
     b = VariationalGaussianMixture(5, random_state=3).fit(dX, sample_weight=w)
     np.testing.assert_array_equal(a.means_, b.means_)
     assert a.moves_ == b.moves_
+    # the start's sample holds every row of positive weight (at most
+    # SAMPLE_ROWS), and the start is computed on the rows in a canonical order:
+    # the default fit is the in-memory one, whatever the chunking
     mem = VariationalGaussianMixture(5, random_state=3).fit(X, sample_weight=w)
-    # per observation, the chunked fit (another start: the sample's) is within a
-    # little of the in-memory one
-    assert abs(a.elbo_ - mem.elbo_) / w.sum() < 0.05
+    other = VariationalGaussianMixture(5, random_state=3).fit(
+        da.from_array(X, chunks=(1000, 3)), sample_weight=w
+    )
+    assert [m[:2] for m in a.moves_] == [m[:2] for m in mem.moves_]
+    _assert_same_fit(mem, a, rtol=1e-7)
+    _assert_same_fit(mem, other, rtol=1e-7)
     assert np.isfinite(a.missing_information_)
 
 
@@ -154,8 +160,8 @@ def test_moves_on_a_cluster_as_in_memory(local_cluster, monkeypatch):
 @pytest.mark.parametrize("seed", range(3))
 def test_default_fit_prunes_a_real_table(seed):
     """Default arguments on scikit-learn's wine table (standardised) as a Dask
-    array: the moves prune 10 components to the in-memory fit's 3 or 4 (kept
-    all 10 when the moves were off for chunks, ARI 0.36)."""
+    array: the moves prune 10 components to 3 or 4, as in memory (all 10 were
+    kept when the moves were off for chunks, ARI 0.36)."""
     from sklearn.datasets import load_wine
     from sklearn.metrics import adjusted_rand_score
 
@@ -163,7 +169,7 @@ def test_default_fit_prunes_a_real_table(seed):
     X = (data.data - data.data.mean(0)) / data.data.std(0)
     vb = VariationalGaussianMixture(10, random_state=seed).fit(da.from_array(X, chunks=40))
     assert vb.effective_components_.sum() in (3, 4)
-    assert adjusted_rand_score(data.target, vb.predict(X)) > 0.85
+    assert adjusted_rand_score(data.target, vb.predict(X)) > 0.8  # issue 11's target
     assert all(after > before for _, _, before, after in vb.moves_)
 
 
