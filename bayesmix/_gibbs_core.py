@@ -57,14 +57,14 @@ from ._gibbs_hyper import (
     model_at,
 )
 from ._gibbs_missing import holes_of, update_missing
-from ._gibbs_model import Model, SamplerRows, duplicate_runs, label_dtype
+from ._gibbs_model import Model, SamplerRows, label_dtype
 from ._init import kmeans
 from ._kernels import _n_threads
 from ._kernels._gibbs import (
     canonical_labels,
-    duplicate_moves,
     gibbs_block,
     gibbs_sweep,
+    piece_moves,
     split_merge,
 )
 from .exceptions import NonFiniteStateError
@@ -118,6 +118,7 @@ class ChainState(NamedTuple):
     alpha: float
     hyper: HyperState | None = None
     model: Model | None = None  # the model at ``hyper`` (None: the fit's fixed model)
+    mult: np.ndarray | None = None  # (n_samples,) int64 copies each row holds (Model.mult)
 
 
 class StepInfo(NamedTuple):
@@ -141,6 +142,10 @@ class Draws(NamedTuple):
     # (n_chains, n_kept, n_cells) standardised draws of the missing cells
     # (Holes.cells of the sampler's rows), None for complete data
     imputed: np.ndarray | None = None
+    # (n_chains, n_kept, n_samples) copies each sampler row holds in each draw,
+    # None when every row holds one (no row of integer weight >= 2)
+    mult_full: np.ndarray | None = None
+    pieces_blocked: int = 0  # destinations of copies left out (_kernels._gibbs.piece_moves)
 
 
 def _check_kernel_k(n_clusters: int) -> int:
@@ -199,7 +204,13 @@ def log_joint(
 
 
 def initial_labels(
-    Xs: np.ndarray, alpha: float, rng, chain: int = 0, n_chains: int = 1, score=None
+    Xs: np.ndarray,
+    alpha: float,
+    rng,
+    chain: int = 0,
+    n_chains: int = 1,
+    score=None,
+    mult: np.ndarray | None = None,
 ) -> np.ndarray:
     """The starting partition of chain ``chain`` of ``n_chains``: k-means (Lloyd
     iterations from k-means++ seeds) of the rows ``Xs`` (n_samples, n_features)
@@ -223,21 +234,29 @@ def initial_labels(
     partition hundreds of nats more probable; hence the candidates above
     ``K_c``, judged by the posterior itself (which rarely prefers a k-means
     partition with too many clusters).
+
+    ``mult`` (n_samples,): the copies each row stands for (k-means weights; rows
+    of none take the cluster of an identical row that holds some).
     """
     n = Xs.shape[0]
-    k0 = int(np.clip(round(alpha * math.log1p(n / alpha)), 1, n))
+    mult = np.ones(n, dtype=np.int64) if mult is None else mult
+    n_points = int(np.count_nonzero(mult))
+    n_copies = float(mult.sum())
+    k0 = int(np.clip(round(alpha * math.log1p(n_copies / alpha)), 1, n_points))
     k = 1 if n_chains < 2 else 1 + round((k0 - 1) * chain / (n_chains - 1))
     if k == 1 and (chain == 0 or score is None):
         return np.zeros(n, dtype=np.int64)
     Xt = np.ascontiguousarray(Xs.T)
 
+    weights = mult.astype(np.float64)
+
     def kmeans_labels(kc: int) -> np.ndarray:
-        _, labels = np.unique(kmeans(Xt, np.ones(n), kc, rng)[1], return_inverse=True)
+        _, labels = np.unique(kmeans(Xt, weights, kc, rng)[1], return_inverse=True)
         return np.ascontiguousarray(labels, dtype=np.int64)  # empty clusters dropped
 
     if score is None:
         return kmeans_labels(k)
-    candidates = (kmeans_labels(kc) for kc in range(k, min(k + k0, n) + 1))
+    candidates = (kmeans_labels(kc) for kc in range(k, min(k + k0, n_points) + 1))
     return max(candidates, key=lambda labels: score(labels, int(labels.max()) + 1))
 
 
@@ -259,17 +278,19 @@ def init(
     else:
         alpha = float(concentration)
 
-    def score(labels, n_clusters):
-        return log_partition_posterior(model, hyper, labels, n_clusters, alpha)
+    mult = model.start_mult.copy()
 
-    labels = initial_labels(model.X, alpha, rng, chain, n_chains, score)
+    def score(labels, n_clusters):
+        return log_partition_posterior(model, hyper, labels, n_clusters, alpha, mult)
+
+    labels = initial_labels(model.X, alpha, rng, chain, n_chains, score, mult)
     K = int(labels.max()) + 1
     if hyper is None:
-        return ChainState(labels, K, alpha)
+        return ChainState(labels, K, alpha, mult=mult)
     hs = initial_state(model, hyper)
     for _ in range(HYPER_WARMUP):
-        hs = draw_hyper(rng, model_at(model, hyper, hs), hyper, hs, labels, K)
-    return ChainState(labels, K, alpha, hs, model_at(model, hyper, hs))
+        hs = draw_hyper(rng, model_at(model, hyper, hs), hyper, hs, labels, K, mult)
+    return ChainState(labels, K, alpha, hs, model_at(model, hyper, hs), mult)
 
 
 def step(
@@ -280,11 +301,12 @@ def step(
     n_proposals: int,
     want_log_joint: bool = False,
     hyper: Hyper | None = None,
-    runs: tuple | None = None,
+    blocked: np.ndarray | None = None,
 ) -> tuple[ChainState, StepInfo]:
     """One iteration: a hyperparameter update (with ``hyper``), split-merge
-    proposals, the moves of repeated rows (``runs``, :func:`duplicate_runs`;
-    complete data only), a Gibbs sweep, a concentration update.
+    proposals, the moves of the copies of rows of integer weight
+    (:func:`~bayesmix._kernels._gibbs.piece_moves`; ``blocked`` (1,) counts
+    the destinations they left out), a Gibbs sweep, a concentration update.
 
     Parameters
     ----------
@@ -308,12 +330,17 @@ def step(
     ChainState, StepInfo
     """
     labels = state.labels.copy()
+    mult = (state.mult if state.mult is not None else model.start_mult).copy()
+    n_unit, atoms = model.layout
+    n_copies = model.n_copies
+    blocked = np.zeros(1, dtype=np.int64) if blocked is None else blocked
     n_clusters, alpha = state.n_clusters, state.alpha
     if model.missing is not None:  # rows with holes: (c_i, x_im) first, in place
         m = state.model if state.model is not None else model
         seed = int(rng.integers(0, 2**63))
         n_clusters = update_missing(
             m.X,
+            mult,
             labels,
             n_clusters,
             holes_of(model.missing),
@@ -327,7 +354,7 @@ def step(
         n_clusters = _check_kernel_k(n_clusters)
     hs = state.hyper
     if hyper is not None:
-        hs = draw_hyper(rng, state.model, hyper, hs, labels, n_clusters)
+        hs = draw_hyper(rng, state.model, hyper, hs, labels, n_clusters, mult)
         model = model_at(model, hyper, hs)
     log_alpha = math.log(alpha)
     counts = np.zeros(4, dtype=np.int64)
@@ -336,6 +363,7 @@ def step(
         seed = int(rng.integers(0, 2**63))
         n_clusters = split_merge(
             model.X,
+            mult,
             labels,
             n_clusters,
             kernel_prior,
@@ -344,16 +372,19 @@ def step(
             LAUNCH_SCANS,
             seed,
             counts,
+            atoms,
         )
-    if runs is not None and runs[0].size:
+    if atoms[0].size:
         seed = int(rng.integers(0, 2**63))
-        n_clusters = duplicate_moves(
-            model.X, labels, n_clusters, kernel_prior, log_alpha, runs[0], runs[1], seed
+        n_clusters = piece_moves(
+            model.X, mult, labels, n_clusters, kernel_prior, log_alpha, atoms, seed, blocked
         )
         n_clusters = _check_kernel_k(n_clusters)
     seed = int(rng.integers(0, 2**63))
     n_clusters, part = gibbs_sweep(
         model.X,
+        mult,
+        n_unit,
         labels,
         n_clusters,
         model.log_prior_pred,
@@ -364,15 +395,15 @@ def step(
     )
     n_clusters = _check_kernel_k(n_clusters)
     if isinstance(concentration, Gamma):
-        alpha = escobar_west(rng, alpha, n_clusters, model.X.shape[0], concentration)
+        alpha = escobar_west(rng, alpha, n_clusters, n_copies, concentration)
     lj = float("nan")
     if want_log_joint:
-        n = model.X.shape[0]
-        lj = log_joint(part, n_clusters, alpha, n, concentration) + model.log_jacobian
+        lj = log_joint(part, n_clusters, alpha, n_copies, concentration) + model.log_jacobian
         if hyper is not None:
             lj += log_hyperprior(hyper, hs)
     new_model = model if hyper is not None else None
-    return ChainState(labels, n_clusters, alpha, hs, new_model), StepInfo(lj, counts)
+    new = ChainState(labels, n_clusters, alpha, hs, new_model, mult)
+    return new, StepInfo(lj, counts)
 
 
 def sq_dist_updater(model: Model, hyper: Hyper | None, target: np.ndarray | None = None):
@@ -408,9 +439,6 @@ def block_kernel(hyper: Hyper | None) -> bool:
     return hyper is None or (hyper.scale is not None and hyper.kappa is None)
 
 
-_NO_RUNS = np.empty(0, dtype=np.int64)
-
-
 class _Chain:
     """One chain run in blocks: its stream, state and the records of the
     iterations it keeps (``it``, canonical labels, K, alpha, log joint, b,
@@ -431,9 +459,8 @@ class _Chain:
         self.map_work = np.empty(n, dtype=np.int64)
         self.block = None  # the state gibbs_block keeps, once started (block_kernel)
         self.holes = None
-        # runs of identical rows, moved together each iteration (complete data:
-        # a row with holes is not a copy of another, its cells are drawn apart)
-        self.runs = duplicate_runs(model.X) if model.missing is None else None
+        self.blocked = np.zeros(1, dtype=np.int64)  # destinations piece_moves left out
+        self.weighted = model.atoms is not None  # some row holds several copies
         if model.missing is not None:
             # each chain completes the rows with its own draws of the missing cells
             self.model = model._replace(
@@ -466,7 +493,7 @@ class _Chain:
                 n_prop,
                 k,
                 self.hyper,
-                self.runs,
+                self.blocked,
             )
             self.sm += info.split_merge
             if k:
@@ -474,7 +501,8 @@ class _Chain:
                 canonical_labels(st.labels, self.canon, self.map_work)
                 b, kap = st.hyper if st.hyper is not None else (np.nan, np.nan)
                 rec = (self.it, self.canon.astype(self.dtype), st.n_clusters, st.alpha)
-                self.records.append((*rec, info.log_joint, b, kap, self._imputed()))
+                mult = st.mult.copy() if self.weighted else None
+                self.records.append((*rec, info.log_joint, b, kap, self._imputed(), mult))
             self.it += 1
             tick()
 
@@ -513,6 +541,7 @@ class _Chain:
             conc_args = np.array([0.0, 1.0, 1.0])
         self.block = {
             "labels": np.array(st.labels, dtype=np.int64),
+            "mult": np.array(st.mult, dtype=np.int64),
             "prior": prior,
             "log_prior_pred": np.array(m.log_prior_pred, dtype=np.float64),
             "scale_args": np.ascontiguousarray(scale_args, dtype=np.float64),
@@ -539,16 +568,20 @@ class _Chain:
             sq = None
             if learned_b:
                 sq = sq_dist_updater(self.model, self.hyper, blk["scale_args"][4 + d : 4 + d + n])
+        n_unit, atoms = self.model.layout
+        n_copies = self.model.n_copies
         while n_steps > 0:
             m = min(steps, n_steps)
             flags = np.array([keep(self.it + t) for t in range(m)], dtype=bool)
             n_keep = int(flags.sum())
             out_labels = np.empty((n_keep, n), dtype=np.int64)
+            out_mult = np.empty((n_keep if self.weighted else 0, n), dtype=np.int64)
             out_values = np.empty((n_keep, 4))
             if holes is not None:
                 seed = int(self.rng.integers(0, 2**63))
                 K = update_missing(
                     X,
+                    blk["mult"],
                     blk["labels"],
                     K,
                     holes,
@@ -563,6 +596,9 @@ class _Chain:
             seed = int(self.rng.integers(0, 2**63))
             K, alpha, b = gibbs_block(
                 X,
+                blk["mult"],
+                n_unit,
+                n_copies,
                 blk["labels"],
                 K,
                 alpha,
@@ -577,9 +613,11 @@ class _Chain:
                 flags,
                 seed,
                 out_labels,
+                out_mult,
                 out_values,
                 self.sm,
-                *(self.runs if self.runs is not None else (_NO_RUNS, _NO_RUNS)),
+                atoms,
+                self.blocked,
             )
             K = _check_kernel_k(K)
             kap = blk["kappa"]
@@ -587,14 +625,15 @@ class _Chain:
                 Kr, ar, lj, br = out_values[r]
                 lab = out_labels[r].astype(self.dtype)
                 rec = (self.it + int(t), lab, int(Kr), float(ar), lj, br, kap)
-                self.records.append((*rec, self._imputed()))
+                mult = out_mult[r].copy() if self.weighted else None
+                self.records.append((*rec, self._imputed(), mult))
             self.it += m
             n_steps -= m
             for _ in range(m):
                 tick()
         blk["b"] = b
         hs = HyperState(b, blk["kappa"]) if learned_b else None
-        self.state = ChainState(blk["labels"], K, alpha, hs, None)
+        self.state = ChainState(blk["labels"], K, alpha, hs, None, blk["mult"])
 
     def drop_before(self, it: int) -> None:
         self.records = [r for r in self.records if r[0] >= it]
@@ -604,7 +643,7 @@ class _Chain:
         hyperparameters) with this chain's own random stream; the records so
         far are dropped (they were burn-in)."""
         st = other.state
-        self.state = st._replace(labels=st.labels.copy())
+        self.state = st._replace(labels=st.labels.copy(), mult=st.mult.copy())
         self.records = []
         if self.block is not None:
             self._start_blocks()  # the block kernel's arrays, rebuilt at the new state
@@ -644,10 +683,15 @@ def _draws(chains: list, rows: SamplerRows, learned_hyper: bool) -> Draws:
     imputed = None
     if chains[0].holes is not None:
         imputed = np.empty((n_chains, n_kept, chains[0].holes.cells.size))
+    mult_full = None
+    if chains[0].weighted:
+        mult_full = np.empty((n_chains, n_kept, n), dtype=label_dtype(rows.reps.max()))
     for c, ch in enumerate(chains):
-        for s, (_, lab, K, alpha, lj, b, kap, imp) in enumerate(ch.records):
+        for s, (_, lab, K, alpha, lj, b, kap, imp, mult) in enumerate(ch.records):
             if imputed is not None:
                 imputed[c, s] = imp
+            if mult_full is not None:
+                mult_full[c, s] = mult
             full_out[c, s] = lab
             canonical_labels(lab[row_pos], row_canon, map_work)
             labels_out[c, s, present] = row_canon
@@ -666,6 +710,8 @@ def _draws(chains: list, rows: SamplerRows, learned_hyper: bool) -> Draws:
         hyper_b,
         hyper_kappa,
         imputed,
+        mult_full,
+        int(sum(int(ch.blocked[0]) for ch in chains)),
     )
 
 

@@ -41,7 +41,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._gibbs_model import Model, niw_tables, prepare_model
+from ._gibbs_model import Model, SamplerRows, niw_tables, prepare_model, table_g
 from ._kernels._gibbs import (
     cluster_posteriors,
     hyper_statistics,
@@ -91,7 +91,9 @@ class HyperState(NamedTuple):
     kappa: float
 
 
-def resolve_prior(prior: NormalInverseWishart, X: np.ndarray) -> NormalInverseWishart:
+def resolve_prior(
+    prior: NormalInverseWishart, X: np.ndarray, weights: np.ndarray | None = None
+) -> NormalInverseWishart:
     """Fill the ``None`` fields of a Gibbs component prior from ``X``
     (n_samples, n_features): ``scale=None`` becomes ``RandomScale()``, the
     other fields follow :meth:`NormalInverseWishart.resolve` (mean: the data
@@ -108,7 +110,7 @@ def resolve_prior(prior: NormalInverseWishart, X: np.ndarray) -> NormalInverseWi
         kappa=None if isinstance(prior.kappa, Gamma) else prior.kappa,
         dof=dof,
         scale=np.eye(X.shape[1]) if isinstance(scale, RandomScale) else scale,
-    ).resolve(X, None, n_components=1)
+    ).resolve(X, weights, n_components=1)
     return NormalInverseWishart(
         mean=fixed.mean,
         kappa=prior.kappa if isinstance(prior.kappa, Gamma) else fixed.kappa,
@@ -128,7 +130,7 @@ def model_at(model: Model, hyper: Hyper, state: HyperState) -> Model:
     """``model`` with the base measure at ``state``: a diagonal ``Psi0 = b A`` (or
     the fixed scale) and ``kappa0``; ``O(n D)``."""
     p = model.prior
-    n, d = model.X.shape
+    d = model.X.shape[1]
     if hyper.scale is not None:
         diag = state.b * hyper.base
         R0 = np.diag(np.sqrt(diag))
@@ -138,13 +140,13 @@ def model_at(model: Model, hyper: Hyper, state: HyperState) -> Model:
         R0, logdet0 = model.R0, float(model.consts[2])
         q = hyper.sq_dist
     if hyper.kappa is not None:
-        tables = niw_tables(n, d, state.kappa, p.dof, logdet0)
+        tables = niw_tables(model.tables.shape[1] - 1, d, state.kappa, p.dof, logdet0)
     else:
         tables = hyper.tables0.copy()
         tables[1] += 0.5 * p.dof * logdet0
     new = prior_at(p, hyper.base if hyper.scale is not None else None, state.b, state.kappa)
     log_prior_pred = tables[0, 0] - 0.5 * logdet0 - 0.5 * (p.dof + 1.0) * np.log1p(tables[2, 0] * q)
-    consts = np.array([state.kappa, p.dof, logdet0])
+    consts = np.array([state.kappa, p.dof, logdet0, d])
     inv0 = 1.0 / np.diag(R0)
     return model._replace(
         prior=new, consts=consts, tables=tables, R0=R0, inv0=inv0, log_prior_pred=log_prior_pred
@@ -152,10 +154,17 @@ def model_at(model: Model, hyper: Hyper, state: HyperState) -> Model:
 
 
 def draw_hyper(
-    rng, model: Model, hyper: Hyper, state: HyperState, labels: np.ndarray, n_clusters: int
+    rng,
+    model: Model,
+    hyper: Hyper,
+    state: HyperState,
+    labels: np.ndarray,
+    n_clusters: int,
+    mult: np.ndarray | None = None,
 ) -> HyperState:
     """One data-augmentation update of the hyperparameters given the partition
-    ``labels`` (n_samples,) of ``n_clusters`` clusters (module docstring).
+    ``labels`` (n_samples,) of ``n_clusters`` clusters (module docstring), the
+    rows holding ``mult`` copies (``model.start_mult`` if None).
 
     ``model`` is the model at ``state``.  Draws, in order: the Bartlett
     chi-square variates of every cluster's precision, the normals below their
@@ -164,10 +173,13 @@ def draw_hyper(
     """
     p = model.prior
     d = model.X.shape[1]
+    mult = model.start_mult if mult is None else mult
     if hyper.kappa is None and hyper.scale is not None:
-        b = draw_b_collapsed(rng, model, hyper, state, labels, n_clusters)
+        b = draw_b_collapsed(rng, model, hyper, state, labels, n_clusters, mult)
         return HyperState(b, state.kappa)
-    counts, mu, R, _ = cluster_posteriors(model.X, labels, n_clusters, p.mean, p.scale, p.kappa)
+    counts, mu, R, _ = cluster_posteriors(
+        model.X, mult, labels, n_clusters, p.mean, p.scale, p.kappa
+    )
     K = n_clusters
     chi = np.sqrt(rng.chisquare(p.dof + counts[:, None] - np.arange(d)[None, :]))
     normals = rng.standard_normal((K, d * (d - 1) // 2))
@@ -209,7 +221,13 @@ def log_b_conditional(u, g: Gamma, nu0: float, counts, lam) -> np.ndarray:
 
 
 def draw_b_collapsed(
-    rng, model: Model, hyper: Hyper, state: HyperState, labels: np.ndarray, n_clusters: int
+    rng,
+    model: Model,
+    hyper: Hyper,
+    state: HyperState,
+    labels: np.ndarray,
+    n_clusters: int,
+    mult: np.ndarray,
 ) -> float:
     """One draw of ``b`` from ``p(b | partition, X)``, the cluster parameters
     integrated out (:func:`log_b_conditional`), by slice sampling ``u = log b``
@@ -226,7 +244,7 @@ def draw_b_collapsed(
     d = model.X.shape[1]
     counts = np.empty(K, dtype=np.int64)
     lam = np.empty((K, d))
-    scale_eigenvalues(model.X, labels, K, p.mean, float(p.kappa), hyper.base, counts, lam)
+    scale_eigenvalues(model.X, mult, labels, K, p.mean, float(p.kappa), hyper.base, counts, lam)
     nu0 = p.dof
     g = hyper.scale
     lo_bound = math.log(hyper.b_min) if hyper.b_min > 0 else -math.inf
@@ -242,7 +260,12 @@ def draw_b_collapsed(
 
 
 def log_partition_posterior(
-    model: Model, hyper: Hyper | None, labels: np.ndarray, n_clusters: int, alpha: float
+    model: Model,
+    hyper: Hyper | None,
+    labels: np.ndarray,
+    n_clusters: int,
+    alpha: float,
+    mult: np.ndarray | None = None,
 ) -> float:
     """``log p(c | X)`` up to a constant for a compact partition ``labels``
     (n_samples,) of ``n_clusters`` clusters under the DP concentration
@@ -256,10 +279,11 @@ def log_partition_posterior(
     p = model.prior
     K = n_clusters
     d = model.X.shape[1]
+    mult = model.start_mult if mult is None else mult
     if hyper is not None and hyper.scale is not None:
         counts = np.empty(K, dtype=np.int64)
         lam = np.empty((K, d))
-        scale_eigenvalues(model.X, labels, K, p.mean, float(p.kappa), hyper.base, counts, lam)
+        scale_eigenvalues(model.X, mult, labels, K, p.mean, float(p.kappa), hyper.base, counts, lam)
         g = hyper.scale
         coarse = np.arange(-25.0, 25.0, 0.05)  # concave in u: the mode is within a step
         top = coarse[np.argmax(log_b_conditional(coarse, g, p.dof, counts, lam))]
@@ -271,10 +295,14 @@ def log_partition_posterior(
         width = min(12.0 / math.sqrt(max(curv, 1e-12)), 30.0)
         u = np.linspace(top - 0.05 - width, top + 0.05 + width, 801)
         log_ml = logsumexp(log_b_conditional(u, g, p.dof, counts, lam)) + math.log(u[1] - u[0])
-        log_ml += hyper.tables0[1][counts].sum()
+        consts0 = np.array([p.kappa, p.dof, 0.0, d])
+        log_ml += table_g(hyper.tables0, consts0, counts).sum()
     else:
-        counts, _, _, logdet = cluster_posteriors(model.X, labels, K, p.mean, p.scale, p.kappa)
-        log_ml = float(np.sum(model.tables[1][counts] - 0.5 * (p.dof + counts) * logdet))
+        counts, _, _, logdet = cluster_posteriors(
+            model.X, mult, labels, K, p.mean, p.scale, p.kappa
+        )
+        g = table_g(model.tables, model.consts, counts)
+        log_ml = float(np.sum(g - 0.5 * (p.dof + counts) * logdet))
     return float(K * math.log(alpha) + gammaln(counts).sum() + log_ml)
 
 
@@ -288,12 +316,15 @@ def log_hyperprior(hyper: Hyper, state: HyperState) -> float:
     return out
 
 
-def prepare(X: np.ndarray, prior: NormalInverseWishart) -> tuple[Model, Hyper | None]:
-    """The model of rows ``X`` (n_samples, n_features, data units) under a
-    resolved ``prior`` (:func:`resolve_prior`), and its hyperpriors (None when
-    every value is fixed: the model is then exactly ``prepare_model``'s)."""
+def prepare(
+    X: np.ndarray, prior: NormalInverseWishart, rows: SamplerRows | None = None
+) -> tuple[Model, Hyper | None]:
+    """The model of the sampler's rows ``X`` (n_samples, n_features, data units;
+    ``rows`` says how many copies each holds) under a resolved ``prior``
+    (:func:`resolve_prior`), and its hyperpriors (None when every value is
+    fixed: the model is then exactly ``prepare_model``'s)."""
     if not prior.learned:
-        return prepare_model(X, prior), None
+        return prepare_model(X, prior, rows), None
     d = X.shape[1]
     placeholder = NormalInverseWishart(
         mean=prior.mean,
@@ -301,10 +332,10 @@ def prepare(X: np.ndarray, prior: NormalInverseWishart) -> tuple[Model, Hyper | 
         dof=prior.dof,
         scale=np.eye(d) if isinstance(prior.scale, RandomScale) else prior.scale,
     )
-    model = prepare_model(X, placeholder)
+    model = prepare_model(X, placeholder, rows)
     p = model.prior
     Xs = model.X
-    n = Xs.shape[0]
+    w = model.start_mult.astype(np.float64)
     base = RandomScale.base(Xs)
     scale_prior = prior.scale.gamma if isinstance(prior.scale, RandomScale) else None
     kappa_prior = prior.kappa if isinstance(prior.kappa, Gamma) else None
@@ -312,13 +343,17 @@ def prepare(X: np.ndarray, prior: NormalInverseWishart) -> tuple[Model, Hyper | 
     if scale_prior is not None:  # q = sq_dist / b
         sq_dist = (diff**2 / base).sum(axis=1)
         # start where E[Sigma] is about the data's per-feature variance
-        var = Xs.var(axis=0)
+        if model.mult is None:
+            var = Xs.var(axis=0)
+        else:
+            mean = w @ Xs / w.sum()
+            var = w @ (Xs - mean) ** 2 / w.sum()
         var = np.where(var > 0, var, base / 2.0)
         b0 = max(p.dof - d - 1.0, 1.0) * float(np.mean(var / base))
     else:  # q = sq_dist
         sq_dist = np.einsum("ij,ij->i", diff @ np.linalg.inv(p.scale), diff)
         b0 = math.nan
-    tables0 = niw_tables(n, d, p.kappa, p.dof, 0.0)
+    tables0 = niw_tables(model.tables.shape[1] - 1, d, p.kappa, p.dof, 0.0)
     b_min = 1e-6 * b0 if scale_prior is not None else 0.0
     hyper = Hyper(scale_prior, kappa_prior, base, sq_dist, tables0, b_min)
     return model_at(model, hyper, HyperState(b0, float(p.kappa))), hyper

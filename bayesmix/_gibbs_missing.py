@@ -95,14 +95,14 @@ def holes_of(mask: np.ndarray) -> Holes:
 
 
 def update_missing(
-    X, labels, n_clusters, holes: Holes, mask, prior, log_alpha, seed, log_prior_pred, sq_dist
+    X, mult, labels, n_clusters, holes: Holes, mask, prior, log_alpha, seed, log_prior_pred, sq_dist
 ) -> int:
     """One :func:`missing_sweep`, then the per-row arrays that depend on the
     completed rows refreshed for the rows with holes: ``log_prior_pred`` (n,)
     under ``prior`` (the kernels' tuple) and, when given, ``sq_dist`` (n,) as a
     callable's output (``sq_dist(rows_X) -> (n_rows,)``, see ``_gibbs_hyper``:
     ``(x - m0)^T A^-1 (x - m0)``).  Returns the number of clusters."""
-    K = missing_sweep(X, labels, n_clusters, holes.rows, mask, prior, log_alpha, seed)
+    K = missing_sweep(X, mult, labels, n_clusters, holes.rows, mask, prior, log_alpha, seed)
     if K < 0:
         return K
     rows_X = np.ascontiguousarray(X[holes.rows])

@@ -65,13 +65,16 @@ def kept_per_chain(n_kept: int, n_draws: int | None) -> np.ndarray:
     return np.arange(n_draws) * (n_kept - 1) // (n_draws - 1)
 
 
-def point_partition(labels_full: np.ndarray) -> np.ndarray:
+def point_partition(labels_full: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
     """Dahl's (2006) least-squares draw among evenly spaced kept draws.
 
     Parameters
     ----------
     labels_full : (n_chains, n_kept, n_samples) integer
         Kept partitions of the sampler's rows.
+    weights : (n_samples,), optional
+        The copies each row stands for (the loss counts pairs of copies);
+        ones when not given.
 
     Returns
     -------
@@ -82,6 +85,7 @@ def point_partition(labels_full: np.ndarray) -> np.ndarray:
         row operations.
     """
     n_chains, n_kept, n = labels_full.shape
+    w = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)
     n_total = n_chains * n_kept
     n_refs = int(min(n_total, 200, max(10, _DAHL_BUDGET // (100 * n))))
     n_cands = int(min(n_total, 100, max(5, _DAHL_BUDGET // (n_refs * n))))
@@ -90,11 +94,11 @@ def point_partition(labels_full: np.ndarray) -> np.ndarray:
     refs = np.ascontiguousarray(labels_full[rc, rd], dtype=np.int64)
     cands = np.ascontiguousarray(labels_full[cc, cd], dtype=np.int64)
     n_labels = int(max(refs.max(), cands.max())) + 1
-    overlap = partition_overlap(cands, refs, n_labels)
-    size_sq = np.array([np.sum(np.bincount(c).astype(float) ** 2) for c in cands])
+    overlap = partition_overlap(cands, refs, n_labels, w)
+    size_sq = np.array([np.sum(np.bincount(c, weights=w) ** 2) for c in cands])
     best = int(np.argmin(size_sq - 2.0 * overlap / refs.shape[0]))
     labels = cands[best]
-    sizes = np.bincount(labels)
+    sizes = np.bincount(labels, weights=w)
     order = np.argsort(-sizes, kind="stable")
     rank = np.empty_like(order)
     rank[order] = np.arange(order.size)
@@ -136,7 +140,9 @@ def t_predictives(prior: NormalInverseWishart, counts, mu, R, log_weights) -> Co
     return student_t(log_weights, mu, prec, dof)
 
 
-def predictive_chunks(prior_at, Xs, labels_full, n_clusters, alphas, chains, draws, fill=None):
+def predictive_chunks(
+    prior_at, Xs, labels_full, n_clusters, alphas, chains, draws, fill=None, mult_at=None
+):
     """Yield the kernel arrays ``(means, prec, log_const, dof)`` of the posterior
     predictive mixture over the kept draws ``(chains[j], draws[j])``, each draw
     weighted equally, in chunks of about ``_CHUNK_BYTES`` of precision factors.
@@ -148,9 +154,11 @@ def predictive_chunks(prior_at, Xs, labels_full, n_clusters, alphas, chains, dra
     has hyperpriors); ``Xs`` (n, n_features) are the sampler's rows
     (standardised), ``labels_full``, ``n_clusters`` and ``alphas`` the kept draws;
     ``fill(c, s)``, when given, the rows completed with draw ``s`` of chain
-    ``c``'s missing cells (``_gibbs_missing``).
+    ``c``'s missing cells (``_gibbs_missing``); ``mult_at(c, s)`` the copies each
+    sampler row holds in that draw (one each when not given).
     """
     n, d = Xs.shape
+    ones = np.ones(n, dtype=np.int64)
     log_n_draws = math.log(chains.size)
     chunk_rows = max(1, _CHUNK_BYTES // (8 * d * d))
     buf = []
@@ -161,8 +169,11 @@ def predictive_chunks(prior_at, Xs, labels_full, n_clusters, alphas, chains, dra
         labels = np.ascontiguousarray(labels_full[c, s], dtype=np.int64)
         K = int(n_clusters[c, s])
         X_cs = Xs if fill is None else fill(c, s)
-        counts, mu, R, _ = cluster_posteriors(X_cs, labels, K, prior.mean, prior.scale, prior.kappa)
-        log_norm = math.log(n + alpha) + log_n_draws
+        mult = ones if mult_at is None else mult_at(c, s)
+        counts, mu, R, _ = cluster_posteriors(
+            X_cs, mult, labels, K, prior.mean, prior.scale, prior.kappa
+        )
+        log_norm = math.log(counts.sum() + alpha) + log_n_draws
         buf.append(t_predictives(prior, counts, mu, R, np.log(counts) - log_norm))
         buf.append(
             t_predictives(
@@ -178,7 +189,7 @@ def predictive_chunks(prior_at, Xs, labels_full, n_clusters, alphas, chains, dra
 
 def draw_parameters(
     rng, prior_at, std: Standardiser, Xs, kept: Draws, present, row_pos, draws, fill=None
-) -> dict:
+) -> dict:  # kept.mult_full: the copies each sampler row holds per draw (None: one)
     """Component parameters drawn from the NIW posterior of kept partitions.
 
     Parameters
@@ -236,8 +247,19 @@ def draw_parameters(
             slot[labels[row_pos]] = kept.labels[c, t, present]
             spare = np.setdiff1d(np.arange(k), slot[slot >= 0])
             slot[slot < 0] = spare  # clusters of repeated copies only
+            mult = (
+                np.ones(labels.size, dtype=np.int64)
+                if kept.mult_full is None
+                else np.ascontiguousarray(kept.mult_full[c, t], dtype=np.int64)
+            )
             counts, mu, R, _ = cluster_posteriors(
-                Xs if fill is None else fill(c, t), labels, k, prior.mean, prior.scale, prior.kappa
+                Xs if fill is None else fill(c, t),
+                mult,
+                labels,
+                k,
+                prior.mean,
+                prior.scale,
+                prior.kappa,
             )
             wt = rng.dirichlet(np.append(counts.astype(float), kept.alphas[c, t]))
             weights[c, j, slot] = wt[:k]
@@ -250,7 +272,13 @@ def draw_parameters(
     return {"weights": weights, "weight_unoccupied": rest, "means": means, "covariances": covs}
 
 
-def allocation_proba(labels: np.ndarray, point: np.ndarray) -> np.ndarray:
+def allocation_proba(
+    labels: np.ndarray,
+    point: np.ndarray,
+    mult: np.ndarray | None = None,
+    weights: np.ndarray | None = None,
+    atoms: tuple | None = None,
+) -> np.ndarray:
     """Probability of each point-partition cluster for each row, from draws.
 
     Parameters
@@ -259,24 +287,43 @@ def allocation_proba(labels: np.ndarray, point: np.ndarray) -> np.ndarray:
         Sampled partitions (compact labels per draw).
     point : (n_samples,) integer
         The point partition, clusters ``0 .. K - 1``.
+    mult : (n_draws, n_samples) integer, optional
+        The copies each row holds in each draw (one when not given).
+    weights : (n_samples,), optional
+        The copies each row holds in the point partition (``mult``'s total per
+        distinct row on one of its rows; one when not given).
+    atoms : ``(atom_start, atom_len)``, optional
+        Rows that hold the copies of one distinct row: their sums are that
+        row's, written on its first row (the others are then meaningless).
 
     Returns
     -------
     (n_samples, K) float
         ``p_ik`` proportional to ``pi_ik = mean_{j in k} P(c_i = c_j)``, the
-        posterior co-clustering of row ``i`` with the rows of point cluster
-        ``k`` (Dahl 2006), normalised over ``k``.  Each row sits with itself,
-        so ``pi_{i, point_i} >= 1 / n_k > 0``.
+        posterior co-clustering of (a copy of) row ``i`` with the copies of
+        point cluster ``k`` (Dahl 2006); summed over the rows that hold a
+        distinct row's copies, then normalised over ``k``.  Each row sits with
+        itself, so ``pi_{i, point_i} > 0``.
     """
     n_draws, n = labels.shape
     K = int(point.max()) + 1
-    sizes = np.bincount(point, minlength=K).astype(np.float64)
+    w = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)
+    sizes = np.bincount(point, weights=w, minlength=K)
     acc = np.zeros((n, K))
     for s in range(n_draws):
         lab = labels[s].astype(np.int64)
         m = int(lab.max()) + 1
-        # table[c, k]: rows of point cluster k in sampled cluster c
-        table = np.bincount(lab * K + point, minlength=m * K).reshape(m, K)
-        acc += table[lab]
+        if mult is None:
+            # table[c, k]: rows of point cluster k in sampled cluster c
+            table = np.bincount(lab * K + point, minlength=m * K).reshape(m, K)
+            acc += table[lab]
+        else:
+            ms = mult[s].astype(np.float64)
+            table = np.bincount(lab * K + point, weights=ms, minlength=m * K).reshape(m, K)
+            acc += ms[:, None] * table[lab]
+    if atoms is not None:
+        for start, length in zip(*atoms, strict=True):
+            acc[start] = acc[start : start + length].sum(axis=0)
+            acc[start + 1 : start + length] = 1.0  # not read (first holder: row_pos)
     acc /= sizes
     return acc / acc.sum(axis=1, keepdims=True)

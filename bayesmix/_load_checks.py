@@ -255,6 +255,7 @@ def _gibbs(state: dict, d: int | None) -> None:
     if full.size and ((full < 0).any() or (full >= ks[..., None]).any()):
         raise _Bad("_labels_full holds labels outside 0 .. n_clusters - 1")
     draws = full.shape[:2]
+    n_copies = _copies(state, n_fit, full, ks)
     if state.get("_hole_cells") is not None:
         # missing cells: flat indices into _X_fit, imputed per kept draw in _imputed
         holes = _arr(state, "_hole_cells", kind="iu", ndim=1)
@@ -297,8 +298,8 @@ def _gibbs(state: dict, d: int | None) -> None:
             raise _Bad("_point must be a (counts, means, R) tuple")
         counts = _check_array(point[0], "_point[0]", kind="iu", ndim=1)
         k = counts.shape[0]
-        if (counts < 1).any() or counts.sum() != n_fit:
-            raise _Bad(f"_point's counts must be positive and sum to {n_fit}")
+        if (counts < 1).any() or counts.sum() != n_copies:
+            raise _Bad(f"_point's counts must be positive and sum to {n_copies}")
         _finite(_check_array(point[1], "_point[1]", shape=(k, d)), "_point[1]")
         R = _check_array(point[2], "_point[2]", shape=(k, d, d))
         _finite(R, "_point[2]")
@@ -306,6 +307,50 @@ def _gibbs(state: dict, d: int | None) -> None:
             raise _Bad("_point[2] holds Cholesky factors without a positive diagonal")
         if point_full is not None and ((point_full < 0).any() or (point_full >= k).any()):
             raise _Bad(f"_point_full holds labels outside 0 .. {k - 1}")
+
+
+def _copies(state: dict, n_fit: int, full: np.ndarray, ks: np.ndarray) -> int:
+    """Check the copies the rows of ``_X_fit`` hold (``_mult0``, ``_mult_full``)
+    and the rows that hold a weighted row's (``_atom_start``, ``_atom_len``);
+    returns the number of observations."""
+    if state.get("_mult0") is None:
+        if state.get("_mult_full") is not None:
+            raise _Bad("_mult_full without _mult0")
+        return n_fit
+    mult0 = _arr(state, "_mult0", kind="iu", shape=(n_fit,))
+    if (mult0 < 0).any() or mult0.sum() < 2 or mult0.sum() > 2**53:
+        raise _Bad("_mult0 must hold non-negative copies, at least 2 in all")
+    n_copies = int(mult0.sum())
+    start = _arr(state, "_atom_start", kind="iu", ndim=1)
+    length = _arr(state, "_atom_len", kind="iu", shape=(None if start is None else start.size,))
+    if start is None or length is None:
+        raise _Bad("_mult0 without _atom_start and _atom_len")
+    ends = start.astype(np.int64) + length
+    if start.size and (
+        (length < 1).any()
+        or (start < 0).any()
+        or (ends > n_fit).any()
+        or (start[1:] < ends[:-1]).any()
+    ):
+        raise _Bad(f"_atom_start and _atom_len must give disjoint ranges of the {n_fit} rows")
+    mult = _arr(state, "_mult_full", kind="iu", shape=full.shape)
+    if mult is None:
+        raise _Bad("_mult0 without _mult_full")
+    if (mult < 0).any() or (mult.reshape(-1, n_fit).sum(axis=1) != n_copies).any():
+        raise _Bad(f"_mult_full must hold non-negative copies summing to {n_copies} per draw")
+    unit = np.ones(n_fit, dtype=bool)
+    for a, b in zip(start, ends, strict=True):
+        unit[a:b] = False
+        if (mult0[a:b].sum() != mult[..., a:b].sum(axis=-1)).any():
+            raise _Bad("_mult_full moves copies between distinct rows")
+    if (mult[..., unit] != 1).any() or (mult0[unit] != 1).any():
+        raise _Bad("_mult_full and _mult0 must hold one copy on each row outside the atoms")
+    flat = full.reshape(-1, n_fit).astype(np.int64)
+    held = mult.reshape(-1, n_fit)
+    for lab, m, k in zip(flat, held, ks.reshape(-1), strict=True):
+        if (np.bincount(lab, weights=m, minlength=int(k)) <= 0).any():
+            raise _Bad("_mult_full leaves a cluster of _labels_full without copies")
+    return n_copies
 
 
 def _posterior(state: dict) -> None:

@@ -443,20 +443,32 @@ def check_predict_X(estimator, X, allow_nan: bool = False):
     return X
 
 
-MAX_EXPANDED_ROWS = 10**8  # copies a sampler fed with frequency weights may hold
+MAX_EXPANDED_ROWS = 10**8  # copies of rows with missing cells a sampler may hold (one row each)
+MAX_COPIES = 2**53  # observations a sampler counts exactly (float64 integers)
 
 
-def check_frequency_counts(w: np.ndarray, owner: str) -> np.ndarray:
+def check_frequency_counts(
+    w: np.ndarray, owner: str, holes: np.ndarray | None = None
+) -> np.ndarray:
     """Frequency weights ``w`` (n_samples,) that must be whole numbers (a row of
     weight ``w`` is ``w`` identical observations), as int64 counts; their total
-    at most ``MAX_EXPANDED_ROWS`` (the sampler holds every copy)."""
+    at most ``MAX_COPIES``, and that of the rows ``holes`` (bool, rows with
+    missing cells, held once per copy) at most ``MAX_EXPANDED_ROWS``."""
     total = float(np.sum(w))
-    if total > MAX_EXPANDED_ROWS:
+    if total > MAX_COPIES:
         raise ValueError(
-            f"sample_weight sums to {total:.4g} observations; {owner} holds one row per "
-            f"observation and supports at most {MAX_EXPANDED_ROWS:.0e}. Divide the weights by "
-            "a common factor (the posterior then describes fewer observations) or use "
-            "GaussianMixture / VariationalGaussianMixture, whose weights are scale-free."
+            f"sample_weight sums to {total:.4g} observations; {owner} counts at most "
+            f"2**53 = {MAX_COPIES:.4g} exactly. Divide the weights by a common factor (the "
+            "posterior then describes fewer observations) or use GaussianMixture / "
+            "VariationalGaussianMixture, whose weights are scale-free."
+        )
+    held = float(np.sum(w[holes])) if holes is not None and holes.any() else 0.0
+    if held > MAX_EXPANDED_ROWS:
+        raise ValueError(
+            f"sample_weight gives the rows with missing cells {held:.4g} observations; "
+            f"{owner} holds one row per copy of such a row (each copy's missing cells are "
+            f"drawn apart) and supports at most {MAX_EXPANDED_ROWS:.0e}. Divide the weights by "
+            "a common factor, or fill or drop the missing cells first."
         )
     if not np.array_equal(w, np.round(w)):
         bad = int(np.argmax(w != np.round(w)))

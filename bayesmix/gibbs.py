@@ -5,8 +5,9 @@ the stored draws, and predict / score / posterior.  The pieces it orchestrates
 each live in one module:
 
 ``_gibbs_model``
-    the sampler's rows (expanded by integer weights, in canonical order) and
-    the standardised NIW model the kernels read;
+    the sampler's rows (identical rows merged into rows of integer weight,
+    whose copies a few rows hold; canonical order) and the standardised NIW
+    model the kernels read;
 ``_gibbs_core``
     the chain as pure ``init`` / ``step`` functions and the chains' runner
     (one jitted call per Gibbs sweep, one per iteration's split-merge
@@ -42,7 +43,7 @@ from ._data import Patterns, Standardiser
 from ._diagnostics import RHAT_THRESHOLD, bulk_ess, rhat_limit, split_rhat
 from ._gibbs_core import AUTO_MIN_ESS, Draws, run_auto, run_chains
 from ._gibbs_hyper import prepare, prior_at, resolve_prior, summarise_hyper
-from ._gibbs_model import data_key, expand_rows, label_dtype, reject_positional_seed
+from ._gibbs_model import data_key, label_dtype, reject_positional_seed, sampler_rows
 from ._gibbs_summary import (
     MAX_PREDICTIVE_DRAWS,
     allocation_proba,
@@ -84,13 +85,14 @@ AUTO_MAX_ITER = 20_000  # iterations per chain an n_iter="auto" fit may take
 
 # ----------------------------------------------------------------------- estimator
 def _copies_note(n_copies: int, n_rows: int) -> str:
-    """What a warning about run length adds when frequency weights made the
-    sampler's rows many times the caller's."""
+    """What a warning about run length adds when the frequency weights of rows
+    with missing cells made the sampler's rows many times the caller's."""
     if n_copies < 10 * n_rows:
         return ""
     return (
-        f" The sampler holds one row per observation: the weights make {n_copies} "
-        f"of your {n_rows} rows, and an iteration costs as much as {n_copies} rows."
+        f" Rows with missing cells are held once per copy (each copy's cells are drawn "
+        f"apart): the weights make {n_copies} sampler rows of your {n_rows}, and an "
+        f"iteration costs as much as {n_copies} rows."
     )
 
 
@@ -178,7 +180,7 @@ class DirichletProcessMixture(BaseMixture):
         Sampled partitions, each relabelled by order of first appearance, in
         the smallest signed integer type that holds the labels.  A row of
         zero weight has label -1; a row of integer weight ``w > 1`` shows the
-        cluster of one of its ``w`` copies.
+        cluster of (the first group of) its ``w`` copies, which may be parted.
     n_clusters_samples_ : (n_chains, n_kept) int
     concentration_samples_ : (n_chains, n_kept) float
         Only when the concentration is learned.
@@ -236,6 +238,10 @@ class DirichletProcessMixture(BaseMixture):
         settle about 22 nats below, in a mode no move leaves).  Empty when none
         was restarted, for an integer ``n_iter`` and for data with missing
         values.
+    pieces_blocked_ : int
+        Moves of a weighted row's copies left out because its copies already
+        sat in ``MAX_PIECES = 32`` clusters (Notes, *Frequency weights*); 0
+        unless a row of weight above 32 had its copies in 32 clusters at once.
     imputed_samples_ : (n_chains, n_kept, n_missing) float
         Draws of the training data's missing cells (NaN in ``X``), data units,
         one column per NaN cell of the rows of positive weight (row-major).
@@ -272,16 +278,22 @@ class DirichletProcessMixture(BaseMixture):
     path, bit for bit.
 
     *Frequency weights.*  ``sample_weight`` must hold non-negative integers:
-    a row of weight ``w`` is ``w`` identical observations, so the fit is
-    exactly the fit to ``np.repeat(X, w, axis=0)`` (same draws for the same
-    seed).  The chains run on the rows in lexicographic order, so the draws
-    do not depend on the order of the rows either.  Non-integer weights are
+    a row of weight ``w`` is ``w`` identical observations, so the model is
+    exactly that of ``np.repeat(X, w, axis=0)``, and a row given twice or
+    once with weight 2 gives the same draws for the same seed.  The chains
+    run on the distinct rows in lexicographic order, so the draws do not
+    depend on the order of the rows either.  Non-integer weights are
     rejected, since a fractional observation has no meaning in a partition.
-    Memory and time grow with ``sum(w)`` (at most 1e8 copies).  Each
-    iteration also moves the copies of a row (and any repeated rows) together,
-    a Gibbs update among the partitions that keep them together
-    (``duplicate_moves``): one copy at a time, a row of weight ``w`` would
-    change cluster against odds that grow with ``w``.  Exact copies favour
+    Copies are not repeated: a distinct row of weight ``w >= 2`` is held by
+    ``min(w, MAX_PIECES = 32)`` sampler rows, each holding some of its copies
+    in one cluster (the state is the number of its copies in each cluster),
+    and each iteration moves them in groups (``_kernels._gibbs.piece_moves``:
+    exact by enumeration against the repeated rows), so memory and time grow
+    with the number of distinct rows, not with ``sum(w)`` (counted exactly up
+    to ``2**53``).  A row's copies can sit in at most 32 clusters at once;
+    :attr:`pieces_blocked_` counts the moves that this left out (none for
+    weights up to 32).  Rows with missing cells are held once per copy (at
+    most 1e8).  Exact copies favour
     clusters of their own (a Gaussian fits identical points best as narrow as
     the prior allows), so large weights give many clusters; see the user
     guide, "Sample weights".
@@ -406,16 +418,19 @@ class DirichletProcessMixture(BaseMixture):
         X, names = check_X(X, min_samples=2, allow_nan=True)  # NaN: missing (_gibbs_missing)
         n_features = X.shape[1]
         w = check_sample_weight(sample_weight, X.shape[0])
-        reps = check_frequency_counts(w, type(self).__name__)
+        reps = check_frequency_counts(w, type(self).__name__, np.isnan(X).any(axis=1))
         Standardiser(X, w)  # refuses data outside the supported scale range, before the prior
-        rows = expand_rows(X, reps)
-        # The sampler's rows are the copies, each of unit weight: one row of
-        # weight 3 is three rows, as np.repeat(X, w, axis=0) would give.
-        check_weighted_rows(np.ones(rows.X.shape[0]))
+        # One row of weight 3 is three observations, as np.repeat(X, w, axis=0)
+        # would give; identical complete rows are merged, their copies held by
+        # at most MAX_PIECES sampler rows (_gibbs_model.sampler_rows).
+        rows = sampler_rows(X, reps)
+        check_weighted_rows(np.ones(min(int(rows.mult.sum()), 2)))
 
         X_start, missing = _gm.fill_start(rows.X)  # missing cells start at feature means
-        prior_data = resolve_prior(prior, X_start)
-        model, hyper = prepare(X_start, prior_data)
+        weighted = rows.atoms[0].size > 0
+        expanded = int(reps[np.isnan(X).any(axis=1)].sum())  # copies of rows with holes
+        prior_data = resolve_prior(prior, X_start, rows.mult if weighted else None)
+        model, hyper = prepare(X_start, prior_data, rows)
         model = model._replace(missing=missing)
         check_prior_against_data(
             model.prior, self.component_prior, check_scale=hyper is None or hyper.scale is None
@@ -468,6 +483,22 @@ class DirichletProcessMixture(BaseMixture):
         learned = isinstance(conc, Gamma)
         self.labels_samples_ = draws.labels.astype(dtype, copy=False)
         self._labels_full = draws.labels_full.astype(dtype, copy=False)  # rows of self._X_fit
+        # the copies each row of self._X_fit holds, per kept draw and at the start
+        # (None: one each); the rows holding each weighted row's copies
+        self._mult_full = draws.mult_full
+        self._mult0 = model.mult
+        self._atom_start, self._atom_len = model.layout[1]
+        self.pieces_blocked_ = draws.pieces_blocked
+        if self.pieces_blocked_:
+            warnings.warn(
+                f"{self.pieces_blocked_} moves of a weighted row's copies were left out: its "
+                "copies already sat in MAX_PIECES = 32 clusters, the most a row's copies may "
+                "occupy at once, so the draws are those of the posterior restricted to such "
+                "partitions. Rows of weight above 32 spread this thin usually mean weights that "
+                "are not counts of identical observations: see the user guide, Sample weights.",
+                ConvergenceWarning,
+                stacklevel=2,
+            )
         self.n_clusters_samples_ = draws.n_clusters
         self.log_joint_samples_ = draws.log_joint
         if learned:
@@ -523,7 +554,7 @@ class DirichletProcessMixture(BaseMixture):
                     f"{report.rhat_k:.3f} (want <= {RHAT_THRESHOLD}), bulk ESS of the log "
                     f"joint {report.ess:.0f} (want >= {AUTO_MIN_ESS}). Pass a larger integer "
                     f"n_iter (e.g. n_iter={4 * report.n_iter}) to run longer."
-                    + _copies_note(n, int(present.sum())),
+                    + _copies_note(expanded, int(present.sum())),
                     ConvergenceWarning,
                     stacklevel=2,
                 )
@@ -536,7 +567,7 @@ class DirichletProcessMixture(BaseMixture):
                 f"The {n_chains} chain(s) disagree: split R-hat of the log joint is "
                 f"{self.rhat_:.3f} > {limit:.3f}. Run longer (raise n_iter and burn_in), "
                 "keep split_merge on, or check the prior (component_prior) against the scale "
-                "of the data." + _copies_note(n, int(present.sum())),
+                "of the data." + _copies_note(expanded, int(present.sum())),
                 ConvergenceWarning,
                 stacklevel=2,
             )
@@ -571,18 +602,57 @@ class DirichletProcessMixture(BaseMixture):
             self.log_joint_samples_,
             self._alphas,
             self.split_merge_counts_,
+            mult_full=getattr(self, "_mult_full", None),
         )
+
+    def _mult_at(self, c, s) -> np.ndarray:
+        """The copies each row of ``_X_fit`` holds in kept draw ``s`` of chain ``c``."""
+        mult = getattr(self, "_mult_full", None)
+        if mult is None:
+            return np.ones(self._X_fit.shape[0], dtype=np.int64)
+        return np.ascontiguousarray(mult[c, s], dtype=np.int64)
+
+    def _start_mult(self) -> np.ndarray:
+        """The copies each row of ``_X_fit`` stands for (all of a weighted row's on
+        its first holder)."""
+        mult = getattr(self, "_mult0", None)
+        if mult is None:
+            return np.ones(self._X_fit.shape[0], dtype=np.int64)
+        return np.asarray(mult, dtype=np.int64)
+
+    def _atoms(self):
+        """``(atom_start, atom_len)`` of the weighted rows, or None."""
+        start = getattr(self, "_atom_start", None)
+        if start is None or start.size == 0:
+            return None
+        return start, self._atom_len
+
+    def _collapsed(self, chains, draws) -> np.ndarray:
+        """The kept draws' labels of ``_X_fit``'s rows (n_draws, n_fit), every
+        holder of a weighted row's copies labelled with the cluster holding
+        most of them (the point partition keeps a row's copies together)."""
+        labels = self._labels_full[chains, draws].astype(np.int64)
+        atoms = self._atoms()
+        if atoms is None:
+            return labels
+        mult = self._mult_full[chains, draws]
+        for start, length in zip(*atoms, strict=True):
+            top = start + np.argmax(mult[:, start : start + length], axis=1)
+            labels[:, start : start + length] = labels[np.arange(labels.shape[0]), top][:, None]
+        return labels
 
     # -------------------------------------------------------------- summaries
     def _set_point_partition(self, X):
         """Dahl's (2006) least-squares draw and the NIW summaries of its clusters;
         ``X`` the caller's rows (rows of zero weight get their most probable
         cluster)."""
-        labels = self._point_full = point_partition(self._labels_full)
+        self._point_full = None
+        labels = self._point_full = self._point_labels()
         p = self._prior
         K = int(labels.max()) + 1
         Xs = self._fill_at(None, None)
-        counts, mu, R, _ = cluster_posteriors(Xs, labels, K, p.mean, p.scale, p.kappa)
+        mult = self._start_mult()
+        counts, mu, R, _ = cluster_posteriors(Xs, mult, labels, K, p.mean, p.scale, p.kappa)
         self.weights_, self.means_, self.covariances_ = point_summary(
             p, self._standardiser, counts, mu, R
         )
@@ -637,6 +707,7 @@ class DirichletProcessMixture(BaseMixture):
             chains,
             draws,
             fill=self._fill_at,
+            mult_at=self._mult_at,
         ):
             nbytes += chunk[1].nbytes
             chunks.append(chunk)
@@ -678,7 +749,14 @@ class DirichletProcessMixture(BaseMixture):
         present = self._rows_present
         out = np.empty((X.shape[0], self.weights_.size))
         chains, draws = evenly_spaced(*self.n_clusters_samples_.shape, MAX_PREDICTIVE_DRAWS)
-        full = allocation_proba(self._labels_full[chains, draws], self._point_labels())
+        mult = None if self._atoms() is None else self._mult_full[chains, draws]
+        full = allocation_proba(
+            self._labels_full[chains, draws],
+            self._point_labels(),
+            mult,
+            self._start_mult(),
+            self._atoms(),
+        )
         out[present] = full[self._row_pos]
         if not present.all():
             out[~present] = self._point_proba(X[~present])
@@ -687,7 +765,15 @@ class DirichletProcessMixture(BaseMixture):
     def _point_labels(self):
         """The point partition over the sampler's rows."""
         labels = getattr(self, "_point_full", None)
-        return point_partition(self._labels_full) if labels is None else labels
+        if labels is not None:
+            return labels
+        if self._atoms() is None:
+            return point_partition(self._labels_full)
+        n_chains, n_kept = self.n_clusters_samples_.shape
+        chains = np.repeat(np.arange(n_chains), n_kept)
+        draws = np.tile(np.arange(n_kept), n_chains)
+        collapsed = self._collapsed(chains, draws).reshape(n_chains, n_kept, -1)
+        return point_partition(collapsed, self._start_mult())
 
     def predict(self, X) -> np.ndarray:
         """:attr:`labels_` for the training data; otherwise the point-partition

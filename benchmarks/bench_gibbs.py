@@ -84,10 +84,14 @@ def bench_kernels(n_samples, n_features, n_blocks):
     state = {"K": N_CLUSTERS}
     log_alpha = 0.0
 
+    ones = np.ones(n_samples, dtype=np.int64)
+    no_atoms = (np.empty(0, dtype=np.int64),) * 2
+
     def sweep(r):
         state["K"], _ = gibbs_sweep(
-            m.X, labels, state["K"], m.log_prior_pred, m.kernel_prior, log_alpha, 1000 + r, False
-        )
+            m.X, ones, n_samples, labels, state["K"], m.log_prior_pred, m.kernel_prior,
+            log_alpha, 1000 + r, False,
+        )  # fmt: skip
 
     stats = np.zeros(4, dtype=np.int64)
     sm_labels = true_labels.copy()
@@ -96,6 +100,7 @@ def bench_kernels(n_samples, n_features, n_blocks):
         sm_labels[:] = true_labels
         split_merge(
             m.X,
+            ones,
             sm_labels,
             N_CLUSTERS,
             m.kernel_prior,
@@ -104,6 +109,7 @@ def bench_kernels(n_samples, n_features, n_blocks):
             LAUNCH_SCANS,
             5000 + r,
             stats,
+            no_atoms,
         )
 
     per_block = max(3, int(0.3 / (n_samples * n_features**2 * 2e-8 + 1e-4)))
@@ -160,7 +166,16 @@ def bench_defaults_iteration(n_samples, n_features, n_burn, n_timed):
         K = chain.state.n_clusters
         _, sweep_cpu = time_block(
             lambda q, lab=labels, m=m, K=K: gibbs_sweep(
-                model.X, lab, K, m["log_prior_pred"], m["prior"], 0.0, q, False
+                model.X,
+                m["mult"],
+                model.X.shape[0],
+                lab,
+                K,
+                m["log_prior_pred"],
+                m["prior"],
+                0.0,
+                q,
+                False,
             ),
             1,
         )

@@ -532,7 +532,9 @@ def test_split_merge_finds_clusters_from_one(blobs):
     m = prepare_model(X, NormalInverseWishart().resolve(X))
     labels = np.zeros(X.shape[0], dtype=np.int64)
     stats = np.zeros(4, dtype=np.int64)
-    K = split_merge(m.X, labels, 1, m.kernel_prior, 0.0, 200, 5, 1, stats)
+    ones = np.ones(X.shape[0], dtype=np.int64)
+    none = (np.empty(0, dtype=np.int64),) * 2
+    K = split_merge(m.X, ones, labels, 1, m.kernel_prior, 0.0, 200, 5, 1, stats, none)
     assert K >= 3 and stats[1] >= 2
     assert np.unique(labels).size == K
 

@@ -33,6 +33,7 @@ PRIOR_1D = NormalInverseWishart(mean=[0.0], kappa=0.5, dof=3.0, scale=[[1.0]])
 X_2D = np.array([[-1.0, 0.2], [-1.4, -0.3], [0.1, 0.1], [1.3, 0.8], [1.1, 1.5]])
 PRIOR_2D = NormalInverseWishart(mean=[0.0, 0.3], kappa=0.3, dof=4.0, scale=[[0.8, 0.2], [0.2, 0.6]])
 X_7 = np.array([[-3.0], [-2.2], [-1.9], [0.0], [0.4], [2.1], [2.5]])
+NO_ATOMS = (np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64))
 
 
 # ------------------------------------------------------------------ ground truth
@@ -214,6 +215,7 @@ def test_split_merge_moves_alone_leave_the_posterior_invariant():
     X, prior = X_1D, PRIOR_1D
     parts, p = exact_posterior(X, prior, alpha)
     m = prepare_model(X, prior)
+    ones = np.ones(X.shape[0], dtype=np.int64)
     rng = np.random.default_rng(7)
     labels = np.zeros(X.shape[0], dtype=np.int64)
     K = 1
@@ -223,8 +225,9 @@ def test_split_merge_moves_alone_leave_the_posterior_invariant():
     n_iter, draws = 30000, []
     for it in range(n_iter):
         K = split_merge(
-            m.X, labels, K, m.kernel_prior, math.log(alpha), 2, 3, int(rng.integers(2**63)), stats_
-        )
+            m.X, ones, labels, K, m.kernel_prior, math.log(alpha), 2, 3,
+            int(rng.integers(2**63)), stats_, NO_ATOMS,
+        )  # fmt: skip
         if it >= 200:
             canonical_labels(labels, canon, work)
             draws.append(canon.copy())
@@ -239,85 +242,214 @@ def test_split_merge_moves_alone_leave_the_posterior_invariant():
 
 
 # repeated rows: a row and its copies, as integer weights make them (the rows
-# are in no order: the sampler sorts them, so copies are consecutive)
+# are in no order: the sampler merges identical rows into one of weight 3, 2, 1)
 X_DUP = np.array([[-2.0], [0.5], [-2.0], [1.8], [-2.0], [0.5]])
+X_W2 = np.array([[-1.0, 0.2], [0.1, 0.1], [1.3, 0.8], [1.1, 1.5]])
+W_W2 = np.array([2, 1, 2, 1])  # 6 observations in 2-D
+
+
+def count_key(labels, atom, mult, n_atoms):
+    """A state as the copies of each distinct row in each cluster, clusters
+    unordered: what the sampler's state (and the model) can tell apart."""
+    K = int(labels.max()) + 1
+    M = np.zeros((K, n_atoms), dtype=np.int64)
+    np.add.at(M, (labels, atom), mult)
+    M = M[M.sum(axis=1) > 0]
+    return tuple(sorted(tuple(int(v) for v in row) for row in M))
+
+
+def exact_count_posterior(X, prior, alpha):
+    """The exact posterior of the partitions of the rows of ``X`` (copies
+    included), summed over the partitions that give the same copies of each
+    distinct row in each cluster."""
+    parts, p = exact_posterior(X, prior, alpha)
+    _, atom = np.unique(X, axis=0, return_inverse=True)
+    n_atoms = int(atom.max()) + 1
+    out = {}
+    for c, pc in zip(parts, p, strict=True):
+        key = count_key(np.array(c), atom, np.ones(atom.size, dtype=np.int64), n_atoms)
+        out[key] = out.get(key, 0.0) + pc
+    return out
+
+
+def sampler_counts(model):
+    """The kept draws of a fit as :func:`count_key` states (atoms numbered by
+    the sorted distinct rows, as ``np.unique`` numbers them)."""
+    _, atom = np.unique(model._X_fit, axis=0, return_inverse=True)
+    n_atoms = int(atom.max()) + 1
+    labels = model._labels_full.reshape(-1, atom.size).astype(np.int64)
+    if model._mult_full is None:
+        mult = np.ones_like(labels)
+    else:
+        mult = model._mult_full.reshape(-1, atom.size).astype(np.int64)
+    return [count_key(lab, atom, m, n_atoms) for lab, m in zip(labels, mult, strict=True)]
+
+
+def check_counts_against_enumeration(model, exact, tol=2.0):
+    keys = sampler_counts(model)
+    states = list(exact)
+    index = {k: t for t, k in enumerate(states)}
+    freq = np.zeros(len(states))
+    for k in keys:
+        freq[index[k]] += 1  # a state the model gives no mass raises KeyError
+    freq /= len(keys)
+    p = np.array([exact[k] for k in states])
+    reference = iid_tv(p, len(keys), np.random.default_rng(1))
+    distance = tv(freq, p)
+    print(f"TV {distance:.4f} over {len(states)} states (independent: {reference:.4f})")
+    assert distance < tol * reference + 0.005
+    return freq, reference
 
 
 @pytest.mark.parametrize(
     ("alpha", "use_split_merge"), [(0.5, False), (2.0, True)], ids=["a0.5", "a2-sm"]
 )
-def test_repeated_rows_partition_frequencies_match_enumeration(alpha, use_split_merge):
-    """With copies of rows, each iteration also moves the copies of a row
-    together (duplicate_moves); the chain must still sample the exact posterior
-    over the partitions of all six rows."""
-    check_against_enumeration(X_DUP, PRIOR_1D, alpha, use_split_merge)
+def test_repeated_rows_match_enumeration(alpha, use_split_merge):
+    """Identical rows are merged into one of integer weight, whose copies are held
+    by a few sampler rows (piece_moves): the chain must sample the exact
+    posterior of the partitions of all six rows, seen as the copies of each
+    distinct row in each cluster."""
+    exact = exact_count_posterior(X_DUP, PRIOR_1D, alpha)
+    model = fit(X_DUP, PRIOR_1D, alpha, split_merge=use_split_merge)
+    assert model._X_fit.shape[0] == 1 + 2 + 3  # rows held: one, two and three holders
+    freq, reference = check_counts_against_enumeration(model, exact)
+    wrong = exact_count_posterior(X_DUP, PRIOR_1D, alpha * 2.5)
+    assert tv(freq, np.array([wrong[k] for k in exact])) > 4.0 * reference
 
 
-def test_moves_of_repeated_rows_alone_leave_the_posterior_invariant():
-    """Partitions drawn from the exact posterior, each given one round of the
-    moves of repeated rows (no sweep): still the exact posterior, and the moves
-    do move (a wrong weight, such as a missing Gamma(n_k + m) / Gamma(n_k),
-    shows here)."""
-    from bayesmix._gibbs_model import duplicate_runs
-    from bayesmix._kernels._gibbs import duplicate_moves
+def test_weighted_rows_match_enumeration_in_2d():
+    """Rows given once with integer weights: the exact posterior of the data with
+    each row repeated, under split-merge and every move."""
+    alpha = 1.0
+    exact = exact_count_posterior(np.repeat(X_W2, W_W2, axis=0), PRIOR_2D, alpha)
+    model = DirichletProcessMixture(
+        alpha, PRIOR_2D, n_iter=5100, burn_in=100, random_state=2, progress=False
+    ).fit(X_W2, sample_weight=W_W2)
+    check_counts_against_enumeration(model, exact)
 
-    alpha = 1.2
-    X = np.sort(X_DUP, axis=0)
-    parts, p = exact_posterior(X, PRIOR_1D, alpha)
-    m = prepare_model(X, PRIOR_1D)
-    run_start, run_len = duplicate_runs(m.X)
-    assert run_start.tolist() == [0, 3] and run_len.tolist() == [3, 2]
+
+def test_cluster_sizes_past_the_tables_are_computed(monkeypatch):
+    """The tables hold cluster sizes up to about the number of sampler rows;
+    weighted rows make larger clusters, whose entries are computed
+    (``_table_far``): the same values, and a sampler with tables of sizes 0
+    and 1 only still samples the exact posterior."""
+    from bayesmix import _gibbs_model
+    from bayesmix._gibbs_model import niw_tables, table_g
+    from bayesmix._kernels._gibbs import _table_far
+
+    m = prepare_model(X_2D, PRIOR_2D)
+    kappa0, nu0, logdet0, d = m.consts
+    full = niw_tables(5000, int(d), kappa0, nu0, logdet0)
+    for n in (1, 2, 7, 300, 4999):
+        for r in range(4):
+            assert _table_far(m.consts, r, n) == pytest.approx(full[r, n], rel=1e-11, abs=1e-11)
+    counts = np.array([1, 3, 5000])
+    np.testing.assert_allclose(table_g(m.tables, m.consts, counts), full[1, counts], rtol=1e-11)
+
+    monkeypatch.setattr(_gibbs_model, "table_length", lambda n_copies, n_rows: 2)
+    exact = exact_count_posterior(np.repeat(X_W2, W_W2, axis=0), PRIOR_2D, 1.0)
+    model = DirichletProcessMixture(
+        1.0, PRIOR_2D, n_iter=5100, burn_in=100, random_state=4, progress=False
+    ).fit(X_W2, sample_weight=W_W2)
+    check_counts_against_enumeration(model, exact)
+
+
+def _state_of(key, rows):
+    """Sampler labels and copies for a :func:`count_key` state, the distinct rows
+    numbered as ``np.unique`` numbers the rows of ``rows.X``."""
+    _, atom = np.unique(rows.X, axis=0, return_inverse=True)
+    n = atom.size
+    labels = np.full(n, -1, dtype=np.int64)
+    mult = np.zeros(n, dtype=np.int64)
+    for k, row in enumerate(key):
+        for a, copies in enumerate(row):
+            if copies == 0:
+                continue
+            free = [i for i in np.flatnonzero(atom == a) if mult[i] == 0]
+            labels[free[0]] = k
+            mult[free[0]] = copies
+    for a in range(int(atom.max()) + 1):  # holders of nothing: the first holder's cluster
+        held = np.flatnonzero(atom == a)
+        first = held[mult[held] > 0][0]
+        labels[held[mult[held] == 0]] = labels[first]
+    return labels, mult, atom
+
+
+@pytest.mark.parametrize("alpha", [0.4, 2.5])
+def test_piece_moves_alone_leave_the_posterior_invariant(alpha):
+    """States drawn from the exact posterior, each given one round of the moves
+    of copies (no sweep, no split-merge): still the exact posterior, and the
+    moves do move (a missing ``n_ak! / (n_ak + m)!`` or ``Gamma(n_k + m) /
+    Gamma(n_k)`` shows here)."""
+    from bayesmix._gibbs_model import sampler_rows
+    from bayesmix._kernels._gibbs import piece_moves
+
+    X = X_DUP
+    exact = exact_count_posterior(X, PRIOR_1D, alpha)
+    states = list(exact)
+    p = np.array([exact[k] for k in states])
+    _, inverse = np.unique(X, axis=0, return_inverse=True)
+    reps = np.bincount(inverse)
+    Xa = np.unique(X, axis=0)
+    rows = sampler_rows(Xa, reps)
+    m = prepare_model(rows.X, PRIOR_1D, rows)
+    n_unit, atoms = m.layout
+    assert n_unit == 1 and atoms[1].tolist() == [3, 2]
     rng = np.random.default_rng(5)
-    canon = np.empty(X.shape[0], dtype=np.int64)
-    work = np.empty(X.shape[0], dtype=np.int64)
-    draws, moved = [], 0
-    for t in rng.choice(len(parts), size=20000, p=p):
-        labels = np.array(parts[t], dtype=np.int64)
-        K = duplicate_moves(
-            m.X,
-            labels,
-            int(labels.max()) + 1,
-            m.kernel_prior,
-            math.log(alpha),
-            run_start,
-            run_len,
-            int(rng.integers(2**63)),
-        )
+    blocked = np.zeros(1, dtype=np.int64)
+    keys, moved = [], 0
+    for t in rng.choice(len(states), size=20000, p=p):
+        labels, mult, atom = _state_of(states[t], rows)
+        K = piece_moves(
+            m.X, mult, labels, int(labels.max()) + 1, m.kernel_prior, math.log(alpha), atoms,
+            int(rng.integers(2**63)), blocked,
+        )  # fmt: skip
         assert labels.max() + 1 == K and np.unique(labels).size == K  # stays compact
-        canonical_labels(labels, canon, work)
-        draws.append(canon.copy())
-        moved += tuple(canon) != parts[t]
-    freq = frequencies(np.array(draws), parts)
-    reference = iid_tv(p, len(draws), np.random.default_rng(1))
+        assert mult.sum() == X.shape[0] and (mult >= 0).all()
+        key = count_key(labels, atom, mult, int(atom.max()) + 1)
+        keys.append(key)
+        moved += key != states[t]
+    freq = np.zeros(len(states))
+    index = {k: i for i, k in enumerate(states)}
+    for k in keys:
+        freq[index[k]] += 1
+    freq /= len(keys)
+    reference = iid_tv(p, len(keys), np.random.default_rng(1))
     distance = tv(freq, p)
-    print(f"moves of repeated rows only: TV {distance:.4f} (independent: {reference:.4f})")
-    assert moved > 0.05 * len(draws)
+    print(f"moves of copies only: TV {distance:.4f} (independent: {reference:.4f})")
+    assert blocked[0] == 0  # weights up to MAX_PIECES: no destination is ever left out
+    assert moved > 0.05 * len(keys)
     assert distance < 2.0 * reference + 0.005
 
 
-def test_one_step_at_a_time_moves_repeated_rows_too():
+def test_one_step_at_a_time_moves_copies_too():
     """The iteration-by-iteration path (``_gibbs_core.step``, taken when kappa0
-    is learned) makes the same moves of repeated rows as the block kernel."""
+    is learned) makes the same moves of copies as the block kernel."""
     from bayesmix._gibbs_core import ChainState, step
-    from bayesmix._gibbs_model import duplicate_runs
+    from bayesmix._gibbs_model import sampler_rows
 
     alpha = 0.8
-    X = np.sort(X_DUP, axis=0)
-    parts, p = exact_posterior(X, PRIOR_1D, alpha)
-    m = prepare_model(X, PRIOR_1D)
-    runs = duplicate_runs(m.X)
+    exact = exact_count_posterior(X_DUP, PRIOR_1D, alpha)
+    _, inverse = np.unique(X_DUP, axis=0, return_inverse=True)
+    rows = sampler_rows(np.unique(X_DUP, axis=0), np.bincount(inverse))
+    m = prepare_model(rows.X, PRIOR_1D, rows)
+    _, atom = np.unique(rows.X, axis=0, return_inverse=True)
     rng = np.random.default_rng(11)
-    state = ChainState(np.zeros(X.shape[0], dtype=np.int64), 1, alpha)
-    canon = np.empty(X.shape[0], dtype=np.int64)
-    work = np.empty(X.shape[0], dtype=np.int64)
-    draws = []
+    n = rows.X.shape[0]
+    state = ChainState(np.zeros(n, dtype=np.int64), 1, alpha, mult=rows.mult.copy())
+    keys = []
     for it in range(8000):
-        state, _ = step(m, state, rng, alpha, 0, False, None, runs)
+        state, _ = step(m, state, rng, alpha, 1, False, None)
         if it >= 100:
-            canonical_labels(state.labels, canon, work)
-            draws.append(canon.copy())
-    freq = frequencies(np.array(draws), parts)
-    reference = iid_tv(p, len(draws), np.random.default_rng(1))
+            keys.append(count_key(state.labels, atom, state.mult, int(atom.max()) + 1))
+    states = list(exact)
+    p = np.array([exact[k] for k in states])
+    index = {k: i for i, k in enumerate(states)}
+    freq = np.zeros(len(states))
+    for k in keys:
+        freq[index[k]] += 1
+    freq /= len(keys)
+    reference = iid_tv(p, len(keys), np.random.default_rng(1))
     assert tv(freq, p) < 2.5 * reference + 0.005
 
 

@@ -175,7 +175,8 @@ def test_scale_eigenvalues_match_lapack():
         base = rng.uniform(0.5, 2.0, size=d)
         counts = np.empty(K, dtype=np.int64)
         lam = np.empty((K, d))
-        scale_eigenvalues(X, labels, K, mean0, 0.01, base, counts, lam)
+        ones = np.ones(X.shape[0], dtype=np.int64)
+        scale_eigenvalues(X, ones, labels, K, mean0, 0.01, base, counts, lam)
         for k in range(K):
             rows = X[labels == k]
             xbar = rows.mean(axis=0)

@@ -53,19 +53,33 @@ def test_quad_and_row_updates_give_the_plain_loops_bits(d):
     R_ref, inv_ref = R[1].copy(), inv[1].copy()
     chol_update(R_ref, inv_ref, v)
     logdet = np.zeros(3)
-    G._add_row(x[None, :], 0, 1, counts, means, R, inv, logdet, kappa0, work)
+    G._add_row(x[None, :], 0, 1, counts, means, R, inv, logdet, kappa0, work, 1)
     np.testing.assert_array_equal(R[1], R_ref)
     np.testing.assert_array_equal(inv[1], inv_ref)
     assert counts[1] == 7
     # and leaves again: back to the factor it had, to rounding
-    assert G._remove_row(x[None, :], 0, 1, counts, means, R, inv, logdet, kappa0, work)
+    assert G._remove_row(x[None, :], 0, 1, counts, means, R, inv, logdet, kappa0, work, 1)
     assert logdet[1] == pytest.approx(2.0 * np.log(np.diag(R[1])).sum(), rel=1e-12)
+    # m copies at once: the factor of Psi_n plus kappa_n m / (kappa_n + m) v v^T
+    # (m identical rows, Murphy 2007), and back
+    m = 5
+    R0_, logdet0 = R[1].copy(), logdet[1]
+    kap = kappa0 + counts[1]
+    u = x - means[1]
+    want = R0_.T @ R0_ + kap * m / (kap + m) * np.outer(u, u)
+    G._add_row(x[None, :], 0, 1, counts, means, R, inv, logdet, kappa0, work, m)
+    np.testing.assert_allclose(R[1].T @ R[1], want, rtol=1e-10, atol=1e-10)
+    assert counts[1] == 6 + m
+    assert G._remove_row(x[None, :], 0, 1, counts, means, R, inv, logdet, kappa0, work, m)
+    np.testing.assert_allclose(R[1].T @ R[1], R0_.T @ R0_, rtol=1e-9, atol=1e-9)
+    assert logdet[1] == pytest.approx(logdet0, rel=1e-9, abs=1e-9)
 
 
 def _posteriors(X, labels, K, prior, cap):
     mean0, psi0, _, _, consts, _ = prior
     post = G._empty_posteriors(cap, X.shape[1])
-    G._build_posteriors(X, labels, K, mean0, psi0, consts[0], post)
+    ones = np.ones(X.shape[0], dtype=np.int64)
+    G._build_posteriors(X, ones, labels, K, mean0, psi0, consts[0], post)
     return post
 
 
@@ -100,7 +114,9 @@ def test_merged_log_det_is_that_of_the_union(d):
 @njit(cache=False)
 def _run_split_merge(X, labels, K, prior, n_proposals, seed, stats, post):
     np.random.seed(seed)  # noqa: NPY002 - numba's generator, as the kernels seed it
-    return G._split_merge_post(X, labels, K, prior, 0.0, n_proposals, 1, stats, post)
+    ones = np.ones(X.shape[0], dtype=np.int64)
+    atoms = (np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64))
+    return G._split_merge_post(X, ones, labels, K, prior, 0.0, n_proposals, 1, stats, post, atoms)
 
 
 @pytest.mark.parametrize(("d", "start"), [(2, "one"), (2, "many"), (5, "many")])
@@ -139,7 +155,7 @@ def test_block_log_joint_is_that_of_the_kept_partition():
     chain.advance(30, lambda it: it >= 20, lambda: None)
     assert len(chain.records) == 10
     n = X.shape[0]
-    for _, lab, K, alpha, lj, b, kappa, _ in chain.records:
+    for _, lab, K, alpha, lj, b, kappa, _, _ in chain.records:
         hs = HyperState(b, kappa)
         mb = model_at(model, hyper, hs)
         mean0, psi0, _, _, consts, tables = mb.kernel_prior
@@ -147,7 +163,8 @@ def test_block_log_joint_is_that_of_the_kept_partition():
         counts = np.zeros(K, np.int64)
         means, R = np.empty((K, 2)), np.empty((K, 2, 2))
         inv, logdet = np.empty((K, 2)), np.empty(K)
-        G._build_all(mb.X, labels, K, mean0, psi0, consts[0], counts, means, R, inv, logdet)
-        part = G._log_ml_sum(counts, logdet, K, consts[1], tables)
+        ones = np.ones(n, dtype=np.int64)
+        G._build_all(mb.X, ones, labels, K, mean0, psi0, consts[0], counts, means, R, inv, logdet)
+        part = G._log_ml_sum(counts, logdet, K, consts, tables)
         ref = log_joint(part, K, alpha, n, 1.0) + mb.log_jacobian + log_hyperprior(hyper, hs)
         assert lj == pytest.approx(ref, rel=1e-12)

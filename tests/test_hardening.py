@@ -7,6 +7,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import warnings
 
 import numpy as np
 import pytest
@@ -46,7 +47,8 @@ def test_sample_index_refuses_non_distributions_in_subprocess():
             R = m.R0.copy()
             R[0, 0] = np.nan if bad != -np.inf else R[0, 0]
             prior_t = (m.prior.mean, m.prior.scale, R, m.inv0, m.consts, m.tables)
-            k, _ = gibbs_sweep(m.X, labels, 1, lpp, prior_t, 0.0, 1, False)
+            ones = np.ones(30, dtype=np.int64)
+            k, _ = gibbs_sweep(m.X, ones, 30, labels, 1, lpp, prior_t, 0.0, 1, False)
             out.append(int(k))
         print(out)
         """
@@ -464,10 +466,37 @@ def test_huge_integer_weights_are_refused_up_front():
     w[0] = 2**62
     with pytest.raises(ValueError, match=r"integers above 2\*\*53"):
         GaussianMixture(2).fit(X, sample_weight=w)
-    with pytest.raises(ValueError, match=r"sums to 1e\+12 observations.*at most 1e\+08"):
+    with pytest.raises(ValueError, match=r"sums to 2e\+16 observations.*2\*\*53"):
         DirichletProcessMixture(n_iter=4, progress=False).fit(
-            X, sample_weight=np.r_[1e12, np.ones(19)]
+            X, sample_weight=np.r_[2e16, np.ones(19)]
         )
+    holes = X.copy()
+    holes[0, 0] = np.nan
+    with pytest.raises(ValueError, match=r"rows with missing cells 1e\+12 observations"):
+        DirichletProcessMixture(n_iter=4, progress=False).fit(
+            holes, sample_weight=np.r_[1e12, np.ones(19)]
+        )
+
+
+def test_gibbs_integer_weights_are_not_expanded():
+    """A row of weight 1e12 is one distinct row whose copies a few sampler rows
+    hold: the fit takes the time and memory of 20 rows, not 1e12 (it raised
+    MemoryError, "Unable to allocate 14.6 TiB", when copies were rows)."""
+    X = np.random.default_rng(0).normal(size=(20, 2))
+    w = np.r_[1e12, np.ones(19)]
+    from bayesmix import ConvergenceWarning
+
+    dpm = DirichletProcessMixture(n_iter=30, burn_in=10, progress=False, random_state=0)
+    with warnings.catch_warnings():  # 20 kept draws: the chains are not judged here
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        dpm.fit(X, sample_weight=w)
+    assert dpm._X_fit.shape[0] <= 19 + 32  # one row per copy would be 1e12
+    assert dpm._mult_full.sum(axis=-1).min() == 10**12 + 19  # every copy, in every draw
+    assert dpm.pieces_blocked_ == 0
+    # the heavy row's copies sit in one cluster, which holds nearly all the weight
+    assert dpm.weights_.max() > 1 - 1e-9
+    assert dpm.labels_[0] == int(np.argmax(dpm.weights_))
+    assert np.isfinite(dpm.score_samples(X)).all()
 
 
 # ------------------------------------------------------------------ scale range

@@ -1,13 +1,17 @@
 # ruff: noqa: NPY002 - numba's own generator, seeded per call (see "Randomness" below)
 """Collapsed Gibbs sampling of a Dirichlet-process mixture of Gaussians with
 conjugate Normal-Inverse-Wishart (NIW) components: one full sweep (Neal 2000,
-algorithm 3), Jain & Neal (2004) split-merge proposals and moves of repeated
-rows together (:func:`duplicate_moves`), each one jitted call.
+algorithm 3), Jain & Neal (2004) split-merge proposals and the moves of the
+copies of rows of integer weight (:func:`piece_moves`), each one jitted call.
 
 State and statistics
 --------------------
-Between calls the state of a chain is its ``labels`` (n_samples,) alone,
-compact in ``0 .. n_clusters - 1``.  Each call rebuilds the NIW posterior of
+Between calls the state of a chain is its ``labels`` (n_samples,), compact in
+``0 .. n_clusters - 1``, and ``mult`` (n_samples,), the copies each row
+holds: 1 for the first ``n_unit`` rows (the sweep moves them one at a time);
+the other rows hold the copies of rows of integer weight (several identical
+rows per distinct row, ``atoms``), which :func:`piece_moves` moves in groups
+and which count ``mult`` times in every statistic.  Each call rebuilds the NIW posterior of
 every cluster it needs from the rows (two passes, so the statistics carry no
 drift from earlier calls; :func:`gibbs_block` makes one such pass per
 iteration, after the sweep, and its log joint, update of ``b``, split-merge
@@ -15,7 +19,7 @@ proposals and next sweep all start from it), then keeps them current point
 by point:
 
 ``counts[k]``
-    rows in cluster ``k``;
+    copies in cluster ``k``;
 ``means[k]`` (D,)
     posterior location ``m_n = (kappa0 m0 + n xbar) / (kappa0 + n)``;
 ``R[k]`` (D, D), ``inv_diag[k]`` (D,), ``logdet[k]``
@@ -51,14 +55,15 @@ The log marginal likelihood of a cluster of ``n`` rows is
 ``G(n) = -n D/2 log(pi) + log Gamma_D(nu_n / 2) - log Gamma_D(nu0 / 2)
 + nu0/2 log|Psi0| + D/2 log(kappa0 / kappa_n)``.
 
-``T`` and ``G`` are tabulated over ``n = 0 .. n_samples`` by the caller in
-``tables`` (4, n_samples + 1): ``[log n + T(n), G(n), c_n, kappa_n / (kappa_n - 1)]``
-(``tables[0, 0] = T(0)``).
+``T`` and ``G`` are tabulated over ``n = 0 .. L - 1`` by the caller in
+``tables`` (4, L): ``[log n + T(n), G(n), c_n, kappa_n / (kappa_n - 1)]``
+(``tables[0, 0] = T(0)``); larger clusters (of many copies) are computed
+(:func:`_tab`).
 
 The kernels receive the prior as one tuple
 ``prior = (mean0, psi0, R0, inv0, consts, tables)``: the prior mean (D,),
 scale ``Psi0`` (D, D), its upper Cholesky factor and ``1 / diag`` of that
-factor, ``consts = [kappa0, nu0, log|Psi0|]`` and ``tables``.
+factor, ``consts = [kappa0, nu0, log|Psi0|, D]`` and ``tables``.
 
 Randomness: each call seeds numba's (thread-local) generator from ``seed``,
 drawn by the caller from the chain's numpy Generator, so a chain is
@@ -88,11 +93,11 @@ from ._cholesky import chol_factor, log_det_chol, mahalanobis_sq
 __all__ = [
     "canonical_labels",
     "cluster_posteriors",
-    "duplicate_moves",
     "gibbs_block",
     "gibbs_sweep",
     "hyper_statistics",
     "partition_overlap",
+    "piece_moves",
     "prior_log_predictive",
     "scale_eigenvalues",
     "slice_log_b",
@@ -151,62 +156,72 @@ def _keep_upper(R, k, P):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _scatter_add(R, X, i, centre, work):
-    """``R += (X[i] - centre)(X[i] - centre)^T`` on the upper triangle of ``R``
+def _scatter_add(R, X, i, centre, work, w):
+    """``R += w (X[i] - centre)(X[i] - centre)^T`` on the upper triangle of ``R``
     (D, D) (the row indexed, not sliced: a slice costs reference counting)."""
     n_features = X.shape[1]
     for f in range(n_features):
         work[f] = X[i, f] - centre[f]
     for f in range(n_features):
-        df = work[f]
+        df = w * work[f]
         for g in range(f, n_features):
             R[f, g] += df * work[g]
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _scatter_add_slot(R, k, X, i, xbar, work):
-    """``R[k] += (X[i] - xbar[k])(X[i] - xbar[k])^T`` on the upper triangle, for
-    stacks ``R`` (K, D, D) and ``xbar`` (K, D)."""
+def _scatter_add_slot(R, k, X, i, xbar, work, w):
+    """``R[k] += w (X[i] - xbar[k])(X[i] - xbar[k])^T`` on the upper triangle, for
+    stacks ``R`` (K, D, D) and ``xbar`` (K, D) (``w = 1``: the same bits as
+    without the factor)."""
     n_features = X.shape[1]
     for f in range(n_features):
         work[f] = X[i, f] - xbar[k, f]
     for f in range(n_features):
-        df = work[f]
+        df = w * work[f]
         for g in range(f, n_features):
             R[k, f, g] += df * work[g]
 
 
 @njit(cache=True, nogil=True)
-def _build_from_rows(X, rows, m, mean0, psi0, kappa0, mean_out, R_out, inv_out, xbar, work):
-    """NIW posterior of the ``m`` rows ``X[rows[:m]]`` (two passes); returns ``log|Psi_n|``."""
-    _scatter_rows(X, rows, m, R_out, xbar, work)
-    return _finish_niw(m, xbar, mean0, psi0, kappa0, mean_out, R_out, inv_out)
+def _build_from_rows(X, mult, rows, m, mean0, psi0, kappa0, mean_out, R_out, inv_out, xbar, work):
+    """NIW posterior of the rows ``X[rows[:m]]``, row ``i`` counted ``mult[i]``
+    times (two passes); returns ``log|Psi_n|``."""
+    n = _scatter_rows(X, mult, rows, m, R_out, xbar, work)
+    return _finish_niw(n, xbar, mean0, psi0, kappa0, mean_out, R_out, inv_out)
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _scatter_rows(X, rows, m, R_out, xbar, work):
-    """The mean ``xbar`` of the rows ``X[rows[:m]]`` and their scatter about it in
-    ``R_out`` (upper triangle; overwritten)."""
+def _scatter_rows(X, mult, rows, m, R_out, xbar, work):
+    """The mean ``xbar`` of the rows ``X[rows[:m]]`` (row ``i`` counted ``mult[i]``
+    times) and their scatter about it in ``R_out`` (upper triangle;
+    overwritten); returns the number of copies."""
     n_features = X.shape[1]
     xbar[:] = 0.0
+    n = np.int64(0)
     for t in range(m):
         i = rows[t]
+        w = mult[i]
+        n += w
         for f in range(n_features):
-            xbar[f] += X[i, f]
+            xbar[f] += w * X[i, f]
     for f in range(n_features):
-        xbar[f] /= m
+        xbar[f] /= n
     for f in range(n_features):
         for g in range(n_features):
             R_out[f, g] = 0.0
     for t in range(m):
-        _scatter_add(R_out, X, rows[t], xbar, work)
+        i = rows[t]
+        if mult[i] > 0:
+            _scatter_add(R_out, X, i, xbar, work, float(mult[i]))
+    return n
 
 
 @njit(cache=True, nogil=True)
-def _scatter_by_label(X, labels, n_clusters, counts, xbar, R):
-    """Per cluster of a compact labelling: ``counts[k]``, the mean ``xbar[k]``
-    (zeroed by the caller) and the scatter about it in ``R[k]`` (upper
-    triangle, overwritten); two passes over ``X``."""
+def _scatter_by_label(X, mult, labels, n_clusters, counts, xbar, R):
+    """Per cluster of a compact labelling: ``counts[k]`` (row ``i`` counted
+    ``mult[i]`` times), the mean ``xbar[k]`` (zeroed by the caller) and the
+    scatter about it in ``R[k]`` (upper triangle, overwritten); two passes
+    over ``X``."""
     n_samples, n_features = X.shape
     work = np.empty(n_features)
     for k in range(n_clusters):
@@ -216,22 +231,26 @@ def _scatter_by_label(X, labels, n_clusters, counts, xbar, R):
                 R[k, f, g] = 0.0
     for i in range(n_samples):
         k = labels[i]
-        counts[k] += 1
+        w = mult[i]
+        counts[k] += w
         for f in range(n_features):
-            xbar[k, f] += X[i, f]
+            xbar[k, f] += w * X[i, f]
     for k in range(n_clusters):
         for f in range(n_features):
             xbar[k, f] /= counts[k]
     for i in range(n_samples):
-        _scatter_add_slot(R, labels[i], X, i, xbar, work)
+        if mult[i] > 0:
+            _scatter_add_slot(R, labels[i], X, i, xbar, work, float(mult[i]))
 
 
 @njit(cache=True, nogil=True)
-def _build_all(X, labels, n_clusters, mean0, psi0, kappa0, counts, means, R, inv_diag, logdet):
+def _build_all(
+    X, mult, labels, n_clusters, mean0, psi0, kappa0, counts, means, R, inv_diag, logdet
+):
     """NIW posterior of every cluster of a compact labelling (two passes over X)."""
     n_features = X.shape[1]
     xbar = np.zeros((n_clusters, n_features))
-    _scatter_by_label(X, labels, n_clusters, counts, xbar, R)
+    _scatter_by_label(X, mult, labels, n_clusters, counts, xbar, R)
     for k in range(n_clusters):
         logdet[k] = _finish_niw(
             counts[k], xbar[k], mean0, psi0, kappa0, means[k], R[k], inv_diag[k]
@@ -239,14 +258,14 @@ def _build_all(X, labels, n_clusters, mean0, psi0, kappa0, counts, means, R, inv
 
 
 @njit(cache=True, nogil=True)
-def _build_posteriors(X, labels, n_clusters, mean0, psi0, kappa0, post):
+def _build_posteriors(X, mult, labels, n_clusters, mean0, psi0, kappa0, post):
     """:func:`_build_all` into ``post = (counts, means, R, inv_diag, logdet, P)``
     (stacks of at least ``n_clusters`` slots), keeping ``Psi_n`` (upper
     triangle) in ``P`` for the merge proposals; the same bits as ``_build_all``."""
     counts = post[0]
     R = post[2]
     xbar = np.zeros((n_clusters, X.shape[1]))
-    _scatter_by_label(X, labels, n_clusters, counts, xbar, R)
+    _scatter_by_label(X, mult, labels, n_clusters, counts, xbar, R)
     _posteriors_of(counts, xbar, R, n_clusters, mean0, psi0, kappa0, post)
 
 
@@ -268,7 +287,7 @@ def _posteriors_of(sizes, xbar, S, n_clusters, mean0, psi0, kappa0, post):
 
 
 @njit(cache=True, nogil=True)
-def _log_partition_of(sizes, xbar, S, n_clusters, mean0, psi0, kappa0, nu0, tables):
+def _log_partition_of(sizes, xbar, S, n_clusters, mean0, psi0, kappa0, consts, tables):
     """``sum_k [log ML_k + lgamma(n_k)]`` (:func:`_log_ml_sum`) from the clusters'
     sizes, means and scatters (not modified): the bits of ``_build_all``
     followed by ``_log_ml_sum``."""
@@ -282,11 +301,11 @@ def _log_partition_of(sizes, xbar, S, n_clusters, mean0, psi0, kappa0, nu0, tabl
             for g in range(f, n_features):
                 R[f, g] = S[k, f, g]
         logdet[k] = _finish_niw(sizes[k], xbar[k], mean0, psi0, kappa0, mean, R, inv)
-    return _log_ml_sum(sizes, logdet, n_clusters, nu0, tables)
+    return _log_ml_sum(sizes, logdet, n_clusters, consts, tables)
 
 
 @njit(cache=True, nogil=True)
-def _rebuild_posterior(X, labels, slot, mean0, psi0, kappa0, post):
+def _rebuild_posterior(X, mult, labels, slot, mean0, psi0, kappa0, post):
     """Slot ``slot`` of ``post`` (:func:`_build_posteriors`) from the rows labelled
     ``slot``, in row order (the bits ``_build_posteriors`` would give)."""
     counts, means, R, inv_diag, logdet, P = post
@@ -295,9 +314,9 @@ def _rebuild_posterior(X, labels, slot, mean0, psi0, kappa0, post):
     m = _rows_of(labels, slot, rows)
     xbar = np.empty(n_features)
     work = np.empty(n_features)
-    counts[slot] = m
-    _scatter_rows(X, rows, m, R[slot], xbar, work)
-    _niw_scale(m, xbar, mean0, psi0, kappa0, means[slot], R[slot])
+    n = _scatter_rows(X, mult, rows, m, R[slot], xbar, work)
+    counts[slot] = n
+    _niw_scale(n, xbar, mean0, psi0, kappa0, means[slot], R[slot])
     _keep_upper(R, slot, P)
     logdet[slot] = _factor(R[slot], inv_diag[slot])
 
@@ -316,13 +335,15 @@ def _empty_posteriors(cap, n_features):
 
 
 @njit(cache=True, nogil=True)
-def cluster_posteriors(X, labels, n_clusters, mean0, psi0, kappa0):
+def cluster_posteriors(X, mult, labels, n_clusters, mean0, psi0, kappa0):
     """NIW posterior of each cluster of a compact labelling.
 
     Parameters
     ----------
     X : (n_samples, n_features) float64, row-major
+    mult : (n_samples,) int64, how many copies each row stands for (>= 0)
     labels : (n_samples,) integer, values in ``0 .. n_clusters - 1``, each used
+        by a row of positive ``mult``
     n_clusters : int
     mean0 : (n_features,) prior mean; psi0 : (n_features, n_features) prior scale
     kappa0 : float, prior mean precision factor
@@ -340,7 +361,7 @@ def cluster_posteriors(X, labels, n_clusters, mean0, psi0, kappa0):
     R = np.empty((n_clusters, n_features, n_features))
     inv_diag = np.empty((n_clusters, n_features))
     logdet = np.empty(n_clusters)
-    _build_all(X, labels, n_clusters, mean0, psi0, kappa0, counts, means, R, inv_diag, logdet)
+    _build_all(X, mult, labels, n_clusters, mean0, psi0, kappa0, counts, means, R, inv_diag, logdet)
     return counts, means, R, logdet
 
 
@@ -366,6 +387,44 @@ def prior_log_predictive(X, prior, out):
             work[f] = x[f] - mean0[f]
         q = mahalanobis_sq(R0, inv0, work)
         out[i] = base - 0.5 * (nu0 + 1.0) * math.log1p(c0 * q)
+
+
+# ------------------------------------------------------------------------ tables
+@njit(cache=True, nogil=True)
+def _table_far(consts, r, n):
+    """Row ``r`` of ``tables`` (module docstring) at a cluster size ``n`` past its
+    end, computed: rows of frequency weights make clusters of more copies than
+    a table holds."""
+    kappa0 = consts[0]
+    nu0 = consts[1]
+    d = consts[3]
+    kn = kappa0 + n
+    nun = nu0 + n
+    if r == 2:
+        return kn / (kn + 1.0)
+    if r == 3:
+        return kn / (kn - 1.0)
+    if r == 0:
+        return (
+            math.log(max(n, 1))
+            + math.lgamma(0.5 * (nun + 1.0))
+            - math.lgamma(0.5 * (nun + 1.0 - d))
+            - 0.5 * d * math.log(math.pi)
+            + 0.5 * d * math.log(kn / (kn + 1.0))
+        )
+    s = -0.5 * n * d * math.log(math.pi) + 0.5 * nu0 * consts[2]
+    s += 0.5 * d * (math.log(kappa0) - math.log(kn))
+    for j in range(int(d)):
+        s += math.lgamma(0.5 * (nun - j)) - math.lgamma(0.5 * (nu0 - j))
+    return s
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _tab(tables, consts, r, n):
+    """``tables[r, n]``, computed when ``n`` is past the table's end."""
+    if n < tables.shape[1]:
+        return tables[r, n]
+    return _table_far(consts, r, n)
 
 
 # ------------------------------------------------------------------ single moves
@@ -395,25 +454,28 @@ def _quad(X, i, k, means, R, inv_diag, work):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _log_pred(X, i, k, means, R, inv_diag, logdet, n_k, nu0, tables, work):
+def _log_pred(X, i, k, means, R, inv_diag, logdet, n_k, consts, tables, work):
     """``log n_k + log p(x | cluster k of n_k rows, not holding x)``, ``x = X[i]``."""
     q = _quad(X, i, k, means, R, inv_diag, work)
-    return (
-        tables[0, n_k]
-        - 0.5 * logdet[k]
-        - 0.5 * (nu0 + n_k + 1.0) * math.log(1.0 + tables[2, n_k] * q)
-    )
+    if n_k < tables.shape[1]:
+        t0 = tables[0, n_k]
+        c = tables[2, n_k]
+    else:
+        t0 = _table_far(consts, 0, n_k)
+        c = _table_far(consts, 2, n_k)
+    return t0 - 0.5 * logdet[k] - 0.5 * (consts[1] + n_k + 1.0) * math.log(1.0 + c * q)
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _log_loo(X, i, k, means, R, inv_diag, logdet, n_k, nu0, tables, work):
+def _log_loo(X, i, k, means, R, inv_diag, logdet, n_k, consts, tables, work):
     """``log(n_k - 1) + log p(x | the other n_k - 1 rows)`` for a cluster ``k`` of
     ``n_k >= 2`` rows that holds ``x = X[i]``."""
     q = _quad(X, i, k, means, R, inv_diag, work)
-    om = 1.0 - tables[3, n_k] * q
+    om = 1.0 - _tab(tables, consts, 3, n_k) * q
     if om < _TINY:  # rounding only: 1 - s = |Psi without x| / |Psi_n| > 0
         om = _TINY
-    return tables[0, n_k - 1] - 0.5 * logdet[k] + 0.5 * (nu0 + n_k - 1.0) * math.log(om)
+    t0 = _tab(tables, consts, 0, n_k - 1)
+    return t0 - 0.5 * logdet[k] + 0.5 * (consts[1] + n_k - 1.0) * math.log(om)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -426,9 +488,12 @@ def _slot_log_det(R, k):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _remove_row(X, i, k, counts, means, R, inv_diag, logdet, kappa0, work):
-    """Take ``x = X[i]`` out of cluster ``k`` (which keeps at least one row); False
-    when the downdate failed and the cluster must be rebuilt from its rows.
+def _remove_row(X, i, k, counts, means, R, inv_diag, logdet, kappa0, work, m):
+    """Take ``m`` copies of ``x = X[i]`` out of cluster ``k`` (which keeps at least
+    one row); False when the downdate failed and the cluster must be rebuilt
+    from its rows.  ``m`` copies take ``kappa_n m / (kappa_n - m) (x - m_n)(x -
+    m_n)^T`` from ``Psi_n`` (one downdate; ``m = 1``: the same bits as a
+    factor-free formula).
 
     The hyperbolic rotations of ``chol_downdate`` on slot ``k`` of the stacks,
     indexed rather than sliced (a slice costs reference counting per row).
@@ -436,13 +501,14 @@ def _remove_row(X, i, k, counts, means, R, inv_diag, logdet, kappa0, work):
     updates of its array arguments, about a third of a 2-D move."""
     n_features = X.shape[1]
     kap = kappa0 + counts[k]
-    sc = math.sqrt(kap / (kap - 1.0))
-    inv = 1.0 / (kap - 1.0)
+    fm = float(m)
+    sc = math.sqrt(kap * fm / (kap - fm))
+    inv = fm / (kap - fm)
     for f in range(n_features):
         u = X[i, f] - means[k, f]
         work[f] = u * sc
         means[k, f] -= u * inv
-    counts[k] -= 1
+    counts[k] -= m
     for j in range(n_features):
         rjj = R[k, j, j]
         xj = work[j]
@@ -465,18 +531,20 @@ def _remove_row(X, i, k, counts, means, R, inv_diag, logdet, kappa0, work):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _add_row(X, i, k, counts, means, R, inv_diag, logdet, kappa0, work):
-    """Put ``x = X[i]`` into cluster ``k``: the Givens rotations of ``chol_update`` on
-    slot ``k`` of the stacks, indexed rather than sliced."""
+def _add_row(X, i, k, counts, means, R, inv_diag, logdet, kappa0, work, m):
+    """Put ``m`` copies of ``x = X[i]`` into cluster ``k`` (adding ``kappa_n m /
+    (kappa_n + m) (x - m_n)(x - m_n)^T`` to ``Psi_n``): the Givens rotations of
+    ``chol_update`` on slot ``k`` of the stacks, indexed rather than sliced."""
     n_features = X.shape[1]
     kap = kappa0 + counts[k]
-    sc = math.sqrt(kap / (kap + 1.0))
-    inv = 1.0 / (kap + 1.0)
+    fm = float(m)
+    sc = math.sqrt(kap * fm / (kap + fm))
+    inv = fm / (kap + fm)
     for f in range(n_features):
         v = X[i, f] - means[k, f]
         work[f] = v * sc
         means[k, f] += v * inv
-    counts[k] += 1
+    counts[k] += m
     for j in range(n_features):
         rjj = R[k, j, j]
         xj = work[j]
@@ -506,29 +574,33 @@ def _rows_of(labels, slot, rows):
 
 
 @njit(cache=True, nogil=True)
-def _rebuild_slot(X, labels, slot, mean0, psi0, kappa0, counts, means, R, inv_diag, logdet):
+def _rebuild_slot(X, mult, labels, slot, mean0, psi0, kappa0, counts, means, R, inv_diag, logdet):
     """Recompute cluster ``slot`` from the rows labelled ``slot``."""
     n_features = X.shape[1]
-    rows = np.empty(counts[slot], np.int64)
+    rows = np.empty(X.shape[0], np.int64)
     m = _rows_of(labels, slot, rows)
     xbar = np.empty(n_features)
     work = np.empty(n_features)
+    counts[slot] = 0
+    for t in range(m):
+        counts[slot] += mult[rows[t]]
     logdet[slot] = _build_from_rows(
-        X, rows, m, mean0, psi0, kappa0, means[slot], R[slot], inv_diag[slot], xbar, work
+        X, mult, rows, m, mean0, psi0, kappa0, means[slot], R[slot], inv_diag[slot], xbar, work
     )
 
 
 @njit(cache=True, nogil=True)
-def _log_ml_sum(counts, logdet, n_clusters, nu0, tables):
+def _log_ml_sum(counts, logdet, n_clusters, consts, tables):
     """``sum_k [log ML_k + lgamma(n_k)]``: the log joint without the terms in alpha.
 
     The terms are summed in sorted order, so the same partition gives the same
     bits whatever the numbering of its clusters (rank-based R-hat sees ties).
     """
     terms = np.empty(n_clusters)
+    nu0 = consts[1]
     for k in range(n_clusters):
         n_k = counts[k]
-        terms[k] = tables[1, n_k] - 0.5 * (nu0 + n_k) * logdet[k] + math.lgamma(n_k)
+        terms[k] = _tab(tables, consts, 1, n_k) - 0.5 * (nu0 + n_k) * logdet[k] + math.lgamma(n_k)
     terms.sort()
     s = 0.0
     for k in range(n_clusters):
@@ -539,7 +611,7 @@ def _log_ml_sum(counts, logdet, n_clusters, nu0, tables):
 # ------------------------------------------------------------------------ sweeps
 @njit(cache=True, nogil=True, inline="always")
 def _row_weights(
-    X, i, a, active, n_active, counts, means, R, inv_diag, logdet, nu0, tables, work, lw
+    X, i, a, active, n_active, counts, means, R, inv_diag, logdet, consts, tables, work, lw
 ):
     """``lw[t]``, ``t < n_active``: the log weight of row ``X[i]`` (now in slot ``a``)
     joining slot ``active[t]`` (its own: the leave-one-out predictive; -inf for a
@@ -552,9 +624,9 @@ def _row_weights(
             if n_a == 1:
                 v = -np.inf
             else:
-                v = _log_loo(X, i, k, means, R, inv_diag, logdet, n_a, nu0, tables, work)
+                v = _log_loo(X, i, k, means, R, inv_diag, logdet, n_a, consts, tables, work)
         else:
-            v = _log_pred(X, i, k, means, R, inv_diag, logdet, counts[k], nu0, tables, work)
+            v = _log_pred(X, i, k, means, R, inv_diag, logdet, counts[k], consts, tables, work)
         lw[t] = v
         if v > mx:
             mx = v
@@ -563,19 +635,19 @@ def _row_weights(
 
 @njit(cache=True, nogil=True)
 def _row_weights_call(
-    X, i, a, active, n_active, counts, means, R, inv_diag, logdet, nu0, tables, work, lw
+    X, i, a, active, n_active, counts, means, R, inv_diag, logdet, consts, tables, work, lw
 ):
     """:func:`_row_weights` as a call of its own, for ``D >= _VEC_MIN``: inlined in
     the sweep, whose stacks are loop variables (they grow), LLVM does not
     vectorise the triangular solves (2x slower at D = 128); below ``_VEC_MIN``
     the call costs more than it saves."""
     return _row_weights(
-        X, i, a, active, n_active, counts, means, R, inv_diag, logdet, nu0, tables, work, lw
+        X, i, a, active, n_active, counts, means, R, inv_diag, logdet, consts, tables, work, lw
     )
 
 
 @njit(cache=True, nogil=True)
-def _sweep(X, labels, n_clusters, log_prior_pred, prior, log_alpha, want_log_joint):
+def _sweep(X, mult, n_unit, labels, n_clusters, log_prior_pred, prior, log_alpha, want_log_joint):
     """The body of :func:`gibbs_sweep`, drawing from numba's generator as it stands."""
     mean0, psi0, _, _, consts, _ = prior
     n_features = X.shape[1]
@@ -585,25 +657,28 @@ def _sweep(X, labels, n_clusters, log_prior_pred, prior, log_alpha, want_log_joi
     R = np.empty((cap, n_features, n_features))
     inv_diag = np.empty((cap, n_features))
     logdet = np.empty(cap)
-    _build_all(X, labels, n_clusters, mean0, psi0, consts[0], counts, means, R, inv_diag, logdet)
+    _build_all(
+        X, mult, labels, n_clusters, mean0, psi0, consts[0], counts, means, R, inv_diag, logdet
+    )
     return _sweep_post(
-        X, labels, n_clusters, log_prior_pred, prior, log_alpha, want_log_joint,
+        X, mult, n_unit, labels, n_clusters, log_prior_pred, prior, log_alpha, want_log_joint,
         counts, means, R, inv_diag, logdet,
     )  # fmt: skip
 
 
 @njit(cache=True, nogil=True)
 def _sweep_post(
-    X, labels, n_clusters, log_prior_pred, prior, log_alpha, want_log_joint,
+    X, mult, n_unit, labels, n_clusters, log_prior_pred, prior, log_alpha, want_log_joint,
     counts, means, R, inv_diag, logdet,
 ):  # fmt: skip
     """:func:`_sweep` from the clusters' posteriors already built (slots
     ``0 .. n_clusters - 1`` of the stacks, which may hold more slots; they
-    are updated, or replaced when they must grow)."""
+    are updated, or replaced when they must grow).  The rows ``0 .. n_unit -
+    1`` (one copy each) move; the others (rows of frequency weights,
+    :func:`piece_moves`) stay where they are and count ``mult`` times."""
     mean0, psi0, R0, inv0, consts, tables = prior
     n_samples, n_features = X.shape
     kappa0 = consts[0]
-    nu0 = consts[1]
     cap = counts.shape[0]
     # active[:K] are the occupied slots, active[K:] the free ones; pos inverts it
     active = np.arange(cap)
@@ -611,16 +686,42 @@ def _sweep_post(
     n_active = n_clusters
     lw = np.empty(cap + 1)
     work = np.empty(n_features)
-    for i in range(n_samples):
+    for i in range(n_unit):
         a = labels[i]
         n_a = counts[a]
         if n_features < _VEC_MIN:
             mx = _row_weights(
-                X, i, a, active, n_active, counts, means, R, inv_diag, logdet, nu0, tables, work, lw
+                X,
+                i,
+                a,
+                active,
+                n_active,
+                counts,
+                means,
+                R,
+                inv_diag,
+                logdet,
+                consts,
+                tables,
+                work,
+                lw,
             )
         else:
             mx = _row_weights_call(
-                X, i, a, active, n_active, counts, means, R, inv_diag, logdet, nu0, tables, work, lw
+                X,
+                i,
+                a,
+                active,
+                n_active,
+                counts,
+                means,
+                R,
+                inv_diag,
+                logdet,
+                consts,
+                tables,
+                work,
+                lw,
             )
         v = log_alpha + log_prior_pred[i]
         lw[n_active] = v
@@ -667,8 +768,10 @@ def _sweep_post(
             n_active -= 1
         else:
             labels[i] = -1
-            if not _remove_row(X, i, a, counts, means, R, inv_diag, logdet, kappa0, work):
-                _rebuild_slot(X, labels, a, mean0, psi0, kappa0, counts, means, R, inv_diag, logdet)
+            if not _remove_row(X, i, a, counts, means, R, inv_diag, logdet, kappa0, work, 1):
+                _rebuild_slot(
+                    X, mult, labels, a, mean0, psi0, kappa0, counts, means, R, inv_diag, logdet
+                )
         # join target
         if new:
             if n_active == cap:
@@ -695,7 +798,7 @@ def _sweep_post(
                 inv_diag[target, f] = inv0[f]
                 for g in range(n_features):
                     R[target, f, g] = R0[f, g]
-        _add_row(X, i, target, counts, means, R, inv_diag, logdet, kappa0, work)
+        _add_row(X, i, target, counts, means, R, inv_diag, logdet, kappa0, work, 1)
         labels[i] = target
     # compact labels in the order of the active list
     for t in range(n_active):
@@ -704,8 +807,8 @@ def _sweep_post(
         labels[i] = pos[labels[i]]
     if not want_log_joint:
         return n_active, np.nan
-    _build_all(X, labels, n_active, mean0, psi0, kappa0, counts, means, R, inv_diag, logdet)
-    return n_active, _log_ml_sum(counts, logdet, n_active, nu0, tables)
+    _build_all(X, mult, labels, n_active, mean0, psi0, kappa0, counts, means, R, inv_diag, logdet)
+    return n_active, _log_ml_sum(counts, logdet, n_active, consts, tables)
 
 
 @njit(cache=True, nogil=True)
@@ -732,32 +835,58 @@ def _grow_int(arr, new_cap):
 # in a tuple ``launch = (counts, means, R, inv_diag, logdet)`` of length-2 stacks.
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _item_weight(X, mult, i, side, means, R, inv_diag, logdet, counts, consts, tables, work):
+    """The log weight of the item ``i`` (``mult[i]`` copies of ``X[i]``) joining launch
+    cluster ``side``, which does not hold it: :func:`_log_pred` for one copy,
+    :func:`_block_log_weight` for more."""
+    w = mult[i]
+    if w == 1:
+        return _log_pred(X, i, side, means, R, inv_diag, logdet, counts[side], consts, tables, work)
+    q = _quad(X, i, side, means, R, inv_diag, work)
+    return _block_log_weight(counts[side], w, logdet[side], q, consts, tables)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _item_loo(X, mult, i, side, means, R, inv_diag, logdet, counts, consts, tables, work):
+    """The log weight of the item ``i`` staying on launch cluster ``side``, which
+    holds it (:func:`_log_loo`, :func:`_block_log_loo`)."""
+    w = mult[i]
+    if w == 1:
+        return _log_loo(X, i, side, means, R, inv_diag, logdet, counts[side], consts, tables, work)
+    q = _quad(X, i, side, means, R, inv_diag, work)
+    return _block_log_loo(counts[side], w, logdet[side], q, consts, tables)
+
+
 @njit(cache=True, nogil=True)
-def _rebuild_launch(X, S, z, m, anchor, side, prior, launch):
+def _rebuild_launch(X, mult, S, z, m, anchor, side, prior, launch):
     """Recompute launch cluster ``side`` from its anchor and the rows of ``S`` on it."""
     mean0, psi0, _, _, consts, _ = prior
     counts, means, R, inv_diag, logdet = launch
     rows = np.empty(m + 1, np.int64)
     rows[0] = anchor
     c = np.int64(1)  # not a literal (see _rows_of)
+    n = mult[anchor]
     for t in range(m):
         if z[t] == side:
             rows[c] = S[t]
+            n += mult[S[t]]
             c += 1
     xbar = np.empty(X.shape[1])
     work = np.empty(X.shape[1])
-    counts[side] = c
+    counts[side] = n
     logdet[side] = _build_from_rows(
-        X, rows, c, mean0, psi0, consts[0], means[side], R[side], inv_diag[side], xbar, work
+        X, mult, rows, c, mean0, psi0, consts[0], means[side], R[side], inv_diag[side], xbar, work
     )
 
 
 @njit(cache=True, nogil=True)
-def _sequential_launch(X, S, z, m, anchors, prior, launch, order, work):
+def _sequential_launch(X, mult, S, z, m, anchors, prior, launch, order, work):
     """Draw a launch state by sequential allocation (Dahl 2005): the launch
     clusters start as the two anchors, and the rows ``S[:m]``, in a uniformly
     random order, join side 0 or 1 with probability proportional to ``n_side
-    p(x | rows already on that side)``.
+    p(x | rows already on that side)`` (for a row of ``w`` copies, the weight of
+    the ``w`` copies joining together).
 
     The draw depends on the anchors, the set ``S`` and the rows' values only,
     not on how the current state splits ``S``, so it is a valid launch state
@@ -769,7 +898,6 @@ def _sequential_launch(X, S, z, m, anchors, prior, launch, order, work):
     tables = prior[5]
     counts, means, R, inv_diag, logdet = launch
     kappa0 = consts[0]
-    nu0 = consts[1]
     for t in range(m):
         z[t] = -1
         order[t] = t
@@ -779,24 +907,25 @@ def _sequential_launch(X, S, z, m, anchors, prior, launch, order, work):
         order[t] = order[u]
         order[u] = v
     for side in range(2):
-        _rebuild_launch(X, S, z, m, anchors[side], side, prior, launch)
+        _rebuild_launch(X, mult, S, z, m, anchors[side], side, prior, launch)
     for r in range(m):
         t = order[r]
         i = S[t]
-        lw0 = _log_pred(X, i, 0, means, R, inv_diag, logdet, counts[0], nu0, tables, work)
-        lw1 = _log_pred(X, i, 1, means, R, inv_diag, logdet, counts[1], nu0, tables, work)
+        lw0 = _item_weight(X, mult, i, 0, means, R, inv_diag, logdet, counts, consts, tables, work)
+        lw1 = _item_weight(X, mult, i, 1, means, R, inv_diag, logdet, counts, consts, tables, work)
         e = math.exp(min(lw1 - lw0, 700.0))
         side = 0 if np.random.random() * (1.0 + e) < 1.0 else 1
         z[t] = side
-        _add_row(X, i, side, counts, means, R, inv_diag, logdet, kappa0, work)
+        _add_row(X, i, side, counts, means, R, inv_diag, logdet, kappa0, work, mult[i])
     for side in range(2):  # exact statistics for the scans
-        _rebuild_launch(X, S, z, m, anchors[side], side, prior, launch)
+        _rebuild_launch(X, mult, S, z, m, anchors[side], side, prior, launch)
 
 
 @njit(cache=True, nogil=True)
-def _restricted_scan(X, S, z, m, mode, original, anchors, prior, launch, work):
+def _restricted_scan(X, mult, S, z, m, mode, original, anchors, prior, launch, work):
     """One restricted Gibbs scan of the rows ``S[:m]`` between the two launch
-    clusters (side 0 holds ``anchors[0]``, side 1 ``anchors[1]``).
+    clusters (side 0 holds ``anchors[0]``, side 1 ``anchors[1]``); a row of
+    ``w`` copies moves as one item.
 
     ``mode`` 0: sample; 1: sample and return the log probability of the
     choices; 2: move every row to its side in ``original`` (m,) and return the
@@ -806,14 +935,17 @@ def _restricted_scan(X, S, z, m, mode, original, anchors, prior, launch, work):
     tables = prior[5]
     counts, means, R, inv_diag, logdet = launch
     kappa0 = consts[0]
-    nu0 = consts[1]
     log_q = 0.0
     for t in range(m):
         i = S[t]
         own = z[t]
         oth = 1 - own
-        lw_own = _log_loo(X, i, own, means, R, inv_diag, logdet, counts[own], nu0, tables, work)
-        lw_oth = _log_pred(X, i, oth, means, R, inv_diag, logdet, counts[oth], nu0, tables, work)
+        lw_own = _item_loo(
+            X, mult, i, own, means, R, inv_diag, logdet, counts, consts, tables, work
+        )
+        lw_oth = _item_weight(
+            X, mult, i, oth, means, R, inv_diag, logdet, counts, consts, tables, work
+        )
         d = lw_oth - lw_own  # log odds of moving
         if mode == 0:  # sampling only: one exp, no logs
             e = math.exp(min(d, 700.0))
@@ -832,27 +964,29 @@ def _restricted_scan(X, S, z, m, mode, original, anchors, prior, launch, work):
             log_q += lp_own if target == own else lp_oth
         if target != own:
             z[t] = target
-            if not _remove_row(X, i, own, counts, means, R, inv_diag, logdet, kappa0, work):
-                _rebuild_launch(X, S, z, m, anchors[own], own, prior, launch)
-            _add_row(X, i, oth, counts, means, R, inv_diag, logdet, kappa0, work)
+            w = mult[i]
+            if not _remove_row(X, i, own, counts, means, R, inv_diag, logdet, kappa0, work, w):
+                _rebuild_launch(X, mult, S, z, m, anchors[own], own, prior, launch)
+            _add_row(X, i, oth, counts, means, R, inv_diag, logdet, kappa0, work, w)
     return log_q
 
 
 @njit(cache=True, nogil=True)
-def _log_split(n0, n1, ld0, ld1, ld, log_alpha, nu0, tables):
+def _log_split(n0, n1, ld0, ld1, ld, log_alpha, consts, tables):
     """log of [posterior of a split into clusters of ``n0`` and ``n1`` rows] /
     [posterior of their union], ``ld0``, ``ld1``, ``ld`` the log-determinants of
     the two clusters' and the union's ``Psi_n``."""
+    nu0 = consts[1]
     return (
         log_alpha
         + math.lgamma(n0)
         + math.lgamma(n1)
         - math.lgamma(n0 + n1)
-        + tables[1, n0]
+        + _tab(tables, consts, 1, n0)
         - 0.5 * (nu0 + n0) * ld0
-        + tables[1, n1]
+        + _tab(tables, consts, 1, n1)
         - 0.5 * (nu0 + n1) * ld1
-        - tables[1, n0 + n1]
+        - _tab(tables, consts, 1, n0 + n1)
         + 0.5 * (nu0 + n0 + n1) * ld
     )
 
@@ -947,22 +1081,46 @@ def _prior_quad(X, i, mean0, R0, inv0, work):
 
 
 @njit(cache=True, nogil=True)
-def _block_log_weight(n_k, m, logdet_k, q, kappa0, nu0, tables):
+def _block_log_weight(n_k, m, logdet_k, q, consts, tables):
     """``log [Gamma(n_k + m) / Gamma(n_k)] + log ML(cluster + m copies of x) -
     log ML(cluster)`` for a cluster of ``n_k >= 1`` rows (``q = (x - m_n)^T
     Psi_n^-1 (x - m_n)``): ``m`` identical rows add ``kappa_n m / (kappa_n + m)
     (x - m_n)(x - m_n)^T`` to ``Psi_n`` (no scatter among themselves), so
     ``log|Psi_n'| = log|Psi_n| + log(1 + kappa_n m / (kappa_n + m) q)``
     (matrix determinant lemma); with ``m = 1`` this is ``_log_pred``."""
-    kn = kappa0 + n_k
+    kn = consts[0] + n_k
+    nu0 = consts[1]
     ld = logdet_k + math.log1p(kn * m / (kn + m) * q)
     return (
         math.lgamma(n_k + m)
         - math.lgamma(n_k)
-        + tables[1, n_k + m]
-        - tables[1, n_k]
+        + _tab(tables, consts, 1, n_k + m)
+        - _tab(tables, consts, 1, n_k)
         - 0.5 * (nu0 + n_k + m) * ld
         + 0.5 * (nu0 + n_k) * logdet_k
+    )
+
+
+@njit(cache=True, nogil=True)
+def _block_log_loo(n_k, m, logdet_k, q, consts, tables):
+    """``log [Gamma(n_k) / Gamma(n_k - m)] + log ML(cluster) - log ML(cluster
+    without m copies of x)`` for a cluster of ``n_k > m`` rows that holds ``m``
+    copies of ``x`` (``q = (x - m_n)^T Psi_n^-1 (x - m_n)`` at the cluster's own
+    statistics): removing them takes ``kappa_n m / (kappa_n - m) (x - m_n)(x -
+    m_n)^T`` from ``Psi_n``; with ``m = 1`` this is ``_log_loo``."""
+    kn = consts[0] + n_k
+    nu0 = consts[1]
+    om = 1.0 - kn * m / (kn - m) * q
+    if om < _TINY:  # rounding only (see _log_loo)
+        om = _TINY
+    ld = logdet_k + math.log(om)  # log|Psi| without the copies
+    return (
+        math.lgamma(n_k)
+        - math.lgamma(n_k - m)
+        + _tab(tables, consts, 1, n_k)
+        - _tab(tables, consts, 1, n_k - m)
+        - 0.5 * (nu0 + n_k) * logdet_k
+        + 0.5 * (nu0 + n_k - m) * ld
     )
 
 
@@ -978,134 +1136,433 @@ def _copy_slot(src, dst, counts, means, R, inv_diag, logdet):
 
 
 @njit(cache=True, nogil=True)
-def _duplicate_moves_post(X, labels, n_clusters, prior, log_alpha, run_start, run_len, post):
-    """Move the copies of each repeated row together: for every run of ``m >=
-    2`` identical rows ``X[run_start[r] : run_start[r] + m]`` whose copies all
-    sit in one cluster, their common cluster is drawn from its conditional
-    given the other rows and given that they stay together (any cluster, or a
-    new one: weights ``Gamma(n_k + m) / Gamma(n_k) ML(k + copies) / ML(k)`` and
-    ``alpha Gamma(m) ML(copies)``); runs whose copies are split are left to
-    the sweep.
+def _grow_stacks(counts, means, R, inv_diag, logdet, new_cap):
+    """The cluster stacks with ``new_cap`` slots (the first ones copied)."""
+    cap, n_features = means.shape
+    counts = _grow_int(counts, new_cap)
+    means = _grow(means, new_cap)
+    R = _grow(R.reshape(cap, n_features * n_features), new_cap).reshape(
+        new_cap, n_features, n_features
+    )
+    inv_diag = _grow(inv_diag, new_cap)
+    logdet = _grow(logdet.reshape(cap, 1), new_cap).reshape(new_cap)
+    return counts, means, R, inv_diag, logdet
 
-    Each move is a Gibbs update within the partitions that keep the run
-    together, so it leaves the posterior invariant (it does nothing outside
-    them), and the one-row sweep that follows keeps the chain able to split
-    a run.  Without it a run of ``m`` copies changes cluster only one copy at
-    a time, against odds that grow with ``m``: rows of integer weight ``w`` mix
-    like ``w``-fold heavier rows.  ``post`` (:func:`_build_posteriors`, at
-    least ``n_clusters + run_start.size`` slots) is kept current and labels
-    stay compact; returns the number of clusters (-1 for weights that are
-    not finite)."""
-    mean0, psi0, R0, inv0, consts, tables = prior
-    n_features = X.shape[1]
-    kappa0 = consts[0]
-    nu0 = consts[1]
-    logdet0 = consts[2]
-    counts, means, R, inv_diag, logdet, _ = post
-    K = n_clusters
-    work = np.empty(n_features)
-    lw = np.empty(counts.shape[0] + 1)
-    for r in range(run_start.shape[0]):
-        i0 = run_start[r]
-        m = run_len[r]
-        a = labels[i0]
-        together = True
-        for j in range(1, m):
-            if labels[i0 + j] != a:
-                together = False
-                break
-        if not together:
-            continue
-        # take the copies out of a
-        for j in range(m):
-            labels[i0 + j] = -1
-        if counts[a] == m:  # a empties: the last slot takes its place
-            last = K - 1
-            if a != last:
-                _copy_slot(last, a, counts, means, R, inv_diag, logdet)
-                for i in range(labels.shape[0]):
-                    if labels[i] == last:
-                        labels[i] = a
-            counts[last] = 0
-            K -= 1
-        else:
-            ok = True
-            for j in range(m):
-                if ok:
-                    ok = _remove_row(X, i0 + j, a, counts, means, R, inv_diag, logdet, kappa0, work)
-            if not ok:
-                counts[a] = 0
-                for i in range(labels.shape[0]):
-                    if labels[i] == a:
-                        counts[a] += 1
-                _rebuild_slot(X, labels, a, mean0, psi0, kappa0, counts, means, R, inv_diag, logdet)
-        # the copies' weights on every cluster and on a new one
-        mx = -np.inf
-        for k in range(K):
-            q = _quad(X, i0, k, means, R, inv_diag, work)
-            v = _block_log_weight(counts[k], m, logdet[k], q, kappa0, nu0, tables)
-            lw[k] = v
-            if v > mx:
-                mx = v
-        q0 = _prior_quad(X, i0, mean0, R0, inv0, work)
-        ld = logdet0 + math.log1p(kappa0 * m / (kappa0 + m) * q0)
-        v = log_alpha + math.lgamma(m) + tables[1, m] - 0.5 * (nu0 + m) * ld
-        lw[K] = v
-        if v > mx:
-            mx = v
-        t = _categorical(lw, K + 1, mx)
-        if t < 0:
-            return -1
-        if t == K:  # a new cluster in slot K
-            counts[K] = 0
-            logdet[K] = logdet0
-            for f in range(n_features):
-                means[K, f] = mean0[f]
-                inv_diag[K, f] = inv0[f]
-                for g in range(n_features):
-                    R[K, f, g] = R0[f, g]
-            K += 1
-        for j in range(m):
-            _add_row(X, i0 + j, t, counts, means, R, inv_diag, logdet, kappa0, work)
-            labels[i0 + j] = t
+
+@njit(cache=True, nogil=True)
+def _take_out(X, mult, labels, s, m, K, prior, counts, means, R, inv_diag, logdet, work):
+    """Take ``m`` of the copies that row ``s`` holds out of its cluster
+    (``mult[s] -= m``); a cluster left empty is replaced by the last one, so the
+    labels stay compact.  Returns the number of clusters."""
+    mean0, psi0, _, _, consts, _ = prior
+    k = labels[s]
+    mult[s] -= m
+    if counts[k] == m:  # s held the whole cluster
+        last = K - 1
+        if k != last:
+            _copy_slot(last, k, counts, means, R, inv_diag, logdet)
+            for i in range(labels.shape[0]):
+                if labels[i] == last:
+                    labels[i] = k
+        counts[last] = 0
+        return K - 1
+    if not _remove_row(X, s, k, counts, means, R, inv_diag, logdet, consts[0], work, m):
+        _rebuild_slot(
+            X, mult, labels, k, mean0, psi0, consts[0], counts, means, R, inv_diag, logdet
+        )
     return K
 
 
 @njit(cache=True, nogil=True)
-def duplicate_moves(X, labels, n_clusters, prior, log_alpha, run_start, run_len, seed):
-    """:func:`_duplicate_moves_post` as one call from the labels (it builds the
-    clusters' posteriors); ``labels`` updated in place; returns the number of
-    clusters (-1: non-finite weights)."""
-    np.random.seed(seed)
-    mean0, psi0, _, _, consts, _ = prior
-    post = _empty_posteriors(n_clusters + run_start.shape[0] + 1, X.shape[1])
-    _build_posteriors(X, labels, n_clusters, mean0, psi0, consts[0], post)
-    return _duplicate_moves_post(X, labels, n_clusters, prior, log_alpha, run_start, run_len, post)
+def _new_cluster_weight(X, s, m, prior, log_alpha, work):
+    """``log [alpha Gamma(m) ML(m copies of X[s])]``: the copies opening a cluster."""
+    mean0, _, R0, inv0, consts, tables = prior
+    kappa0 = consts[0]
+    q0 = _prior_quad(X, s, mean0, R0, inv0, work)
+    ld = consts[2] + math.log1p(kappa0 * m / (kappa0 + m) * q0)
+    return log_alpha + math.lgamma(m) + _tab(tables, consts, 1, m) - 0.5 * (consts[1] + m) * ld
 
 
 @njit(cache=True, nogil=True)
-def _split_merge(X, labels, n_clusters, prior, log_alpha, n_proposals, n_scans, stats):
+def _holder(mult, lo, hi, pick):
+    """The ``pick``-th (from 0) of the rows ``lo .. hi - 1`` that hold copies."""
+    for t in range(lo, hi):
+        if mult[t] > 0:
+            if pick == 0:
+                return t
+            pick -= 1
+    return -1
+
+
+@njit(cache=True, nogil=True)
+def _pair_move(
+    X, mult, labels, lo, hi, K, prior, log_alpha, counts, means, R, inv_diag, logdet, work
+):
+    """A Metropolis-Hastings move that joins two holders of one atom's copies (the
+    rows ``lo .. hi - 1``) or parts one, proposals chosen so that each is the
+    other's reverse: with probability 1/2 a join, an ordered pair of holders
+    uniformly, the second's copies moving into the first's cluster; else a
+    part, a holder uniformly, ``m`` uniform in ``1 .. n - 1`` of its ``n``
+    copies moving to a cluster drawn uniformly among those holding none of the
+    atom's copies and a new one.  Copies parted by the other moves (a few
+    leave for a new cluster, the rest follow) would otherwise rejoin only
+    when the copy move happens to pick exactly their number.  The stacks need
+    one free slot; returns the number of clusters."""
+    mean0, _, R0, inv0, consts, tables = prior
+    kappa0 = consts[0]
+    n_features = X.shape[1]
+    P = np.int64(0)
+    for t in range(lo, hi):
+        if mult[t] > 0:
+            P += 1
+    if np.random.random() < 0.5:  # join
+        if P < 2:
+            return K
+        i = np.random.randint(0, P)
+        j = np.random.randint(0, P - 1)
+        if j >= i:
+            j += 1
+        si = _holder(mult, lo, hi, i)
+        sj = _holder(mult, lo, hi, j)
+        m = mult[sj]
+        a = labels[sj]
+        b = labels[si]
+        n_b = mult[si]
+        q = _quad(X, sj, a, means, R, inv_diag, work)
+        whole = counts[a] == m
+        if whole:
+            lose = _new_cluster_weight(X, sj, m, prior, log_alpha, work)
+        else:
+            lose = _block_log_loo(counts[a], m, logdet[a], q, consts, tables)
+        q = _quad(X, sj, b, means, R, inv_diag, work)
+        gain = _block_log_weight(counts[b], m, logdet[b], q, consts, tables)
+        log_pi = gain - lose + math.lgamma(n_b + 1.0) + math.lgamma(m + 1.0)
+        log_pi -= math.lgamma(n_b + m + 1.0)
+        K_after = K - 1 if whole else K
+        n_dest = K_after - (P - 1) + 1  # the part's destinations from the joined state
+        log_fwd = -math.log(P * (P - 1.0))
+        log_rev = -math.log(P - 1.0) - math.log(n_b + m - 1.0) - math.log(n_dest)
+        if not math.log(np.random.random()) < log_pi + log_rev - log_fwd:
+            return K
+        K = _take_out(X, mult, labels, sj, m, K, prior, counts, means, R, inv_diag, logdet, work)
+        b = labels[si]  # (renumbered if its cluster was the last)
+        mult[si] += m
+        _add_row(X, si, b, counts, means, R, inv_diag, logdet, kappa0, work, m)
+        _mirror(mult, labels, lo, hi)
+        return K
+    # part
+    if P == hi - lo:
+        return K  # no holder left for the part
+    s = _holder(mult, lo, hi, np.random.randint(0, P))
+    n = mult[s]
+    if n < 2:
+        return K
+    m = np.random.randint(1, n)
+    a = labels[s]
+    n_dest = K - P + 1
+    r = np.random.randint(0, n_dest)
+    b = K  # new
+    if r < n_dest - 1:  # the r-th cluster holding none of the atom's copies
+        for k in range(K):
+            held = False
+            for t in range(lo, hi):
+                if mult[t] > 0 and labels[t] == k:
+                    held = True
+            if not held:
+                if r == 0:
+                    b = k
+                    break
+                r -= 1
+    q = _quad(X, s, a, means, R, inv_diag, work)
+    lose = _block_log_loo(counts[a], m, logdet[a], q, consts, tables)
+    if b == K:
+        gain = _new_cluster_weight(X, s, m, prior, log_alpha, work)
+    else:
+        q = _quad(X, s, b, means, R, inv_diag, work)
+        gain = _block_log_weight(counts[b], m, logdet[b], q, consts, tables)
+    log_pi = gain - lose + math.lgamma(n + 1.0) - math.lgamma(n - m + 1.0) - math.lgamma(m + 1.0)
+    log_fwd = -math.log(P) - math.log(n - 1.0) - math.log(n_dest)
+    log_rev = -math.log((P + 1.0) * P)
+    if not math.log(np.random.random()) < log_pi + log_rev - log_fwd:
+        return K
+    K = _take_out(X, mult, labels, s, m, K, prior, counts, means, R, inv_diag, logdet, work)
+    if b == K:  # a new cluster in slot K
+        counts[K] = 0
+        logdet[K] = consts[2]
+        for f in range(n_features):
+            means[K, f] = mean0[f]
+            inv_diag[K, f] = inv0[f]
+            for g in range(n_features):
+                R[K, f, g] = R0[f, g]
+        K += 1
+    f = lo
+    while mult[f] > 0:
+        f += 1
+    labels[f] = b
+    mult[f] = m
+    _add_row(X, s, b, counts, means, R, inv_diag, logdet, kappa0, work, m)
+    _mirror(mult, labels, lo, hi)
+    return K
+
+
+@njit(cache=True, nogil=True)
+def _log_pick(n_held, m, n_t):
+    """``log`` of the probability that the copy move picks ``m`` copies of a
+    holder of ``n_t``, among ``n_held`` holders: the holder uniformly, then all
+    its copies or, as likely, a number uniform in ``1 .. n_t``."""
+    p = 0.5 / n_t + (0.5 if m == n_t else 0.0)
+    return math.log(p) - math.log(n_held)
+
+
+@njit(cache=True, nogil=True)
+def _mirror(mult, labels, lo, hi):
+    """Rows ``lo .. hi - 1`` (one distinct row's) that hold no copies take the
+    label of the first that does, so every label stays that of a cluster."""
+    first = -1
+    for t in range(lo, hi):
+        if mult[t] > 0:
+            first = labels[t]
+            break
+    for t in range(lo, hi):
+        if mult[t] == 0:
+            labels[t] = first
+
+
+@njit(cache=True, nogil=True)
+def _piece_moves_post(X, mult, labels, n_clusters, prior, log_alpha, atoms, stacks, blocked):
+    """The moves of the copies of each row of integer weight ``w >= 2``.
+
+    Such a row (an *atom*) is held by the rows ``atom_start[a] ..
+    atom_start[a] + atom_len[a] - 1`` of ``X`` (identical; ``atom_len = min(w,
+    MAX_PIECES)``): each holds ``mult`` of its copies, all in the cluster of
+    its label, at most one per cluster; those holding none carry the label of
+    the first that does (:func:`_mirror`).  The state is thus the number of
+    copies ``n_ak`` of each atom in each cluster, whose posterior is that of
+    the partitions of all the copies times ``prod_a w_a! / prod_k n_ak!`` (the
+    partitions of the copies that give those numbers).
+
+    Per atom, (1) a copy move: a holder ``t`` uniformly among those holding
+    copies, then ``m`` of its copies (all of them with probability 1/2, else
+    ``m`` uniform in ``1 .. mult[t]``) leave, and a destination is drawn from
+    its conditional given the rest (weights ``Gamma(n_k + m) / Gamma(n_k)
+    ML(k + copies) / ML(k) n_ak! / (n_ak + m)!``, a new cluster ``alpha
+    Gamma(m) ML(copies) / m!``).  The move back, from the new state, meets the
+    same conditional, so the destination is accepted with probability
+    ``min(1, q_back / q)``, ``q`` the probability of picking those copies
+    (Metropolis-Hastings; ``_log_pick``); it is how copies part and rejoin,
+    and picking whole holders makes a row's parted copies rejoin in a few
+    iterations, whatever their number.  (2) for every
+    holder in turn, all its copies move together to their own cluster, a
+    cluster holding none of the atom's copies or a new one (weights as above
+    without the factorials, which do not change): the copies of a heavy row
+    change cluster at once rather than against odds that grow with ``w``.
+    Destinations that would need more holders than the atom has are left
+    out (``blocked[0]`` counts them; never with ``w <= MAX_PIECES``).  Before
+    them, :func:`_pair_move` joins parted copies (or parts them).
+
+    ``stacks = (counts, means, R, inv_diag, logdet)`` hold the clusters'
+    posteriors and grow as needed; returns ``(n_clusters, stacks)``, -1
+    clusters for weights that are not finite.
+    """
+    mean0, _, R0, inv0, consts, tables = prior
+    atom_start, atom_len = atoms
+    n_features = X.shape[1]
+    kappa0 = consts[0]
+    counts, means, R, inv_diag, logdet = stacks
+    cap = counts.shape[0]
+    K = n_clusters
+    work = np.empty(n_features)
+    lw = np.empty(cap + 1)
+    own = np.zeros(cap, np.int64)  # copies of the current atom per cluster
+    for a in range(atom_start.shape[0]):
+        lo = atom_start[a]
+        hi = lo + atom_len[a]
+        if hi - lo > 1:
+            if K + 1 >= cap:
+                new_cap = 2 * cap
+                counts, means, R, inv_diag, logdet = _grow_stacks(
+                    counts, means, R, inv_diag, logdet, new_cap
+                )
+                lw = np.empty(new_cap + 1)
+                own = np.zeros(new_cap, np.int64)
+                cap = new_cap
+            K = _pair_move(
+                X, mult, labels, lo, hi, K, prior, log_alpha, counts, means, R, inv_diag, logdet,
+                work,
+            )  # fmt: skip
+        for move in range(hi - lo + 1):
+            log_q = 0.0
+            n_held = np.int64(0)
+            if move == 0:  # the copy move: a holder, then m of its copies
+                for t in range(lo, hi):
+                    if mult[t] > 0:
+                        n_held += 1
+                pick = np.random.randint(0, n_held)
+                s = lo
+                for t in range(lo, hi):
+                    if mult[t] > 0:
+                        if pick == 0:
+                            s = t
+                            break
+                        pick -= 1
+                n_s = mult[s]
+                m = n_s if np.random.random() < 0.5 else np.random.randint(1, n_s + 1)
+                log_q = _log_pick(n_held, m, n_s)
+            else:  # the whole-holder moves, holders in row order
+                s = lo + move - 1
+                m = mult[s]
+                if m == 0:
+                    continue
+            origin = labels[s]
+            K_before = K
+            K = _take_out(X, mult, labels, s, m, K, prior, counts, means, R, inv_diag, logdet, work)
+            if K < K_before:  # s held the whole cluster: "staying" is opening one
+                origin = K
+            free = -1
+            for t in range(lo, hi):
+                if mult[t] > 0:
+                    own[labels[t]] = mult[t]
+                elif free < 0:
+                    free = t
+            if move > 0:
+                free = s  # the holder itself, now empty
+            mx = -np.inf
+            for k in range(K):
+                if move > 0 and own[k] > 0:  # the atom's other holders' clusters
+                    lw[k] = -np.inf
+                    continue
+                if own[k] == 0 and free < 0:  # no holder left to put there
+                    lw[k] = -np.inf
+                    blocked[0] += 1
+                    continue
+                q = _quad(X, s, k, means, R, inv_diag, work)
+                v = _block_log_weight(counts[k], m, logdet[k], q, consts, tables)
+                if move == 0:
+                    n_ak = own[k]
+                    v += math.lgamma(n_ak + 1.0) - math.lgamma(n_ak + m + 1.0)
+                lw[k] = v
+                if v > mx:
+                    mx = v
+            if free >= 0:
+                v = _new_cluster_weight(X, s, m, prior, log_alpha, work)
+                if move == 0:
+                    v -= math.lgamma(m + 1.0)
+            else:
+                v = -np.inf
+                blocked[0] += 1
+            lw[K] = v
+            if v > mx:
+                mx = v
+            t = _categorical(lw, K + 1, mx)
+            if t < 0:
+                return -1, (counts, means, R, inv_diag, logdet)
+            if move == 0 and t != origin:
+                # Metropolis-Hastings on the choice of the copies: the move back
+                # picks the m copies from the destination's holder
+                n_dest = m + (own[t] if t < K else 0)
+                n_after = n_held - (1 if mult[s] == 0 else 0) + (1 if n_dest == m else 0)
+                log_r = _log_pick(n_after, m, n_dest) - log_q
+                if log_r < 0.0 and not math.log(np.random.random()) < log_r:
+                    t = origin
+            for k in range(K):
+                own[k] = 0
+            if t == K:  # a new cluster in slot K
+                if K == cap:
+                    new_cap = 2 * cap
+                    counts, means, R, inv_diag, logdet = _grow_stacks(
+                        counts, means, R, inv_diag, logdet, new_cap
+                    )
+                    lw = np.empty(new_cap + 1)
+                    own = np.zeros(new_cap, np.int64)
+                    cap = new_cap
+                counts[K] = 0
+                logdet[K] = consts[2]
+                for f in range(n_features):
+                    means[K, f] = mean0[f]
+                    inv_diag[K, f] = inv0[f]
+                    for g in range(n_features):
+                        R[K, f, g] = R0[f, g]
+                K += 1
+            holder = free
+            for r in range(lo, hi):
+                if mult[r] > 0 and labels[r] == t:
+                    holder = r
+            labels[holder] = t
+            mult[holder] += m
+            _add_row(X, s, t, counts, means, R, inv_diag, logdet, kappa0, work, m)
+        _mirror(mult, labels, lo, hi)
+    return K, (counts, means, R, inv_diag, logdet)
+
+
+@njit(cache=True, nogil=True)
+def piece_moves(X, mult, labels, n_clusters, prior, log_alpha, atoms, seed, blocked):
+    """:func:`_piece_moves_post` as one call from the labels (it builds the
+    clusters' posteriors); ``labels`` and ``mult`` updated in place; returns
+    the number of clusters (-1: non-finite weights)."""
+    np.random.seed(seed)
+    mean0, psi0, _, _, consts, _ = prior
+    n_features = X.shape[1]
+    cap = n_clusters + 16
+    counts = np.zeros(cap, np.int64)
+    means = np.empty((cap, n_features))
+    R = np.empty((cap, n_features, n_features))
+    inv_diag = np.empty((cap, n_features))
+    logdet = np.empty(cap)
+    _build_all(
+        X, mult, labels, n_clusters, mean0, psi0, consts[0], counts, means, R, inv_diag, logdet
+    )
+    stacks = (counts, means, R, inv_diag, logdet)
+    K, _ = _piece_moves_post(X, mult, labels, n_clusters, prior, log_alpha, atoms, stacks, blocked)
+    return K
+
+
+@njit(cache=True, nogil=True)
+def _split_merge(X, mult, labels, n_clusters, prior, log_alpha, n_proposals, n_scans, stats, atoms):
     """The body of :func:`split_merge`, drawing from numba's generator as it stands."""
     mean0, psi0, _, _, consts, _ = prior
     post = _empty_posteriors(n_clusters + max(n_proposals, 0), X.shape[1])
-    _build_posteriors(X, labels, n_clusters, mean0, psi0, consts[0], post)
+    _build_posteriors(X, mult, labels, n_clusters, mean0, psi0, consts[0], post)
     return _split_merge_post(
-        X, labels, n_clusters, prior, log_alpha, n_proposals, n_scans, stats, post
+        X, mult, labels, n_clusters, prior, log_alpha, n_proposals, n_scans, stats, post, atoms
     )
 
 
 @njit(cache=True, nogil=True)
-def _split_merge_post(X, labels, n_clusters, prior, log_alpha, n_proposals, n_scans, stats, post):
+def _share_an_atom(mult, labels, a, b, atoms):
+    """Whether some row of integer weight has copies in both clusters ``a`` and ``b``."""
+    atom_start, atom_len = atoms
+    for r in range(atom_start.shape[0]):
+        in_a = False
+        in_b = False
+        for t in range(atom_start[r], atom_start[r] + atom_len[r]):
+            if mult[t] > 0:
+                in_a = in_a or labels[t] == a
+                in_b = in_b or labels[t] == b
+        if in_a and in_b:
+            return True
+    return False
+
+
+@njit(cache=True, nogil=True)
+def _split_merge_post(
+    X, mult, labels, n_clusters, prior, log_alpha, n_proposals, n_scans, stats, post, atoms
+):
     """:func:`_split_merge` from the clusters' posteriors ``post``
     (:func:`_build_posteriors`, at least ``n_clusters + n_proposals`` slots),
     which it keeps current: a merge is first judged from them (the union's
     ``Psi_n`` in closed form, :func:`_merged_log_det`), and the slots an
     accepted move changes are rebuilt from their rows (the same bits as
-    rebuilding every cluster)."""
+    rebuilding every cluster).
+
+    A row holding ``w`` copies of a row of integer weight moves as one item
+    (its copies stay together); an anchor holding none ends the proposal, and
+    two clusters that share a weighted row's copies are not merged (a split
+    never makes such a pair, and a cluster holds at most one holder per
+    weighted row: :func:`_piece_moves_post`)."""
     mean0, psi0, _, _, consts, tables = prior
     n_samples, n_features = X.shape
-    nu0 = consts[1]
     kappa0 = consts[0]
+    atom_start, atom_len = atoms
     p_counts = post[0]
     p_logdet = post[4]
     launch = (
@@ -1137,6 +1594,8 @@ def _split_merge_post(X, labels, n_clusters, prior, log_alpha, n_proposals, n_sc
         j = np.random.randint(0, n_samples - 1)
         if j >= i:
             j += 1
+        if mult[i] == 0 or mult[j] == 0:
+            continue  # a holder of no copies is no item
         a = labels[i]
         b = labels[j]
         anchors[0] = i
@@ -1152,30 +1611,32 @@ def _split_merge_post(X, labels, n_clusters, prior, log_alpha, n_proposals, n_sc
             # decide that first, from the current clusters, without building one.
             ld = _merged_log_det(a, b, post, mean0, psi0, kappa0, merged_R, merged_inv, dv)
             if not ld == ld:  # not positive definite in rounding: from the rows
-                m = _gather(labels, i, j, a, b, S, original, rows)
+                m = _gather(mult, labels, i, j, a, b, S, original, rows)
                 ld = _build_from_rows(
-                    X, rows, m + 2, mean0, psi0, kappa0, merged_mean, merged_R, merged_inv,
+                    X, mult, rows, m + 2, mean0, psi0, kappa0, merged_mean, merged_R, merged_inv,
                     xbar, work,
                 )  # fmt: skip
             log_split = _log_split(
-                p_counts[a], p_counts[b], p_logdet[a], p_logdet[b], ld, log_alpha, nu0, tables
+                p_counts[a], p_counts[b], p_logdet[a], p_logdet[b], ld, log_alpha, consts, tables
             )
             if log_u >= -log_split:
                 continue
+            if atom_start.shape[0] > 0 and _share_an_atom(mult, labels, a, b, atoms):
+                continue
         if m < 0:
-            m = _gather(labels, i, j, a, b, S, original, rows)
+            m = _gather(mult, labels, i, j, a, b, S, original, rows)
         # launch state: sequential allocation, then restricted Gibbs scans
-        _sequential_launch(X, S, z, m, anchors, prior, launch, order, work)
+        _sequential_launch(X, mult, S, z, m, anchors, prior, launch, order, work)
         mode = np.int64(0)  # not a literal: one compiled scan serves every mode
         for _scan in range(n_scans):
-            _restricted_scan(X, S, z, m, mode, original, anchors, prior, launch, work)
+            _restricted_scan(X, mult, S, z, m, mode, original, anchors, prior, launch, work)
         mode = np.int64(1 if split else 2)
-        log_q = _restricted_scan(X, S, z, m, mode, original, anchors, prior, launch, work)
+        log_q = _restricted_scan(X, mult, S, z, m, mode, original, anchors, prior, launch, work)
         if split:
             for side in range(2):  # exact statistics for the acceptance ratio
-                _rebuild_launch(X, S, z, m, anchors[side], side, prior, launch)
+                _rebuild_launch(X, mult, S, z, m, anchors[side], side, prior, launch)
             log_split = _log_split(
-                counts[0], counts[1], logdet[0], logdet[1], p_logdet[a], log_alpha, nu0, tables
+                counts[0], counts[1], logdet[0], logdet[1], p_logdet[a], log_alpha, consts, tables
             )
         log_r = log_split - log_q if split else log_q - log_split
         if not log_u < log_r:
@@ -1186,8 +1647,10 @@ def _split_merge_post(X, labels, n_clusters, prior, log_alpha, n_proposals, n_sc
             for t in range(m):
                 if z[t] == 1:
                     labels[S[t]] = K
-            _rebuild_posterior(X, labels, a, mean0, psi0, kappa0, post)
-            _rebuild_posterior(X, labels, K, mean0, psi0, kappa0, post)
+            for r in range(atom_start.shape[0]):
+                _mirror(mult, labels, atom_start[r], atom_start[r] + atom_len[r])
+            _rebuild_posterior(X, mult, labels, a, mean0, psi0, kappa0, post)
+            _rebuild_posterior(X, mult, labels, K, mean0, psi0, kappa0, post)
             K += 1
         else:  # b joins a; the last label takes b's place so labels stay compact
             K -= 1
@@ -1197,22 +1660,22 @@ def _split_merge_post(X, labels, n_clusters, prior, log_alpha, n_proposals, n_sc
                 lk = labels[k]
                 if lk == b or lk == K:
                     labels[k] = a if lk == b else b
-            _rebuild_posterior(X, labels, a, mean0, psi0, kappa0, post)
+            _rebuild_posterior(X, mult, labels, a, mean0, psi0, kappa0, post)
             if b != a and b < K:
                 _copy_posterior(post, K, b)
     return K
 
 
 @njit(cache=True, nogil=True)
-def _gather(labels, i, j, a, b, S, original, rows):
-    """The rows other than ``i`` and ``j`` of clusters ``a`` and ``b`` into ``S``
-    (their side, 0 for ``a``, in ``original``), and ``[i, j, S...]`` into
-    ``rows``; returns how many in ``S``."""
+def _gather(mult, labels, i, j, a, b, S, original, rows):
+    """The rows other than ``i`` and ``j`` of clusters ``a`` and ``b`` that hold
+    copies into ``S`` (their side, 0 for ``a``, in ``original``), and ``[i, j,
+    S...]`` into ``rows``; returns how many in ``S``."""
     rows[0] = i
     rows[1] = j
     m = np.int64(0)  # not a literal (see _rows_of)
     for k in range(labels.shape[0]):
-        if k != i and k != j:
+        if k != i and k != j and mult[k] > 0:
             lk = labels[k]
             if lk == a or lk == b:
                 S[m] = k
@@ -1438,7 +1901,7 @@ def _tridiagonal_eigenvalues(d, e):
 
 
 @njit(cache=True, nogil=True)
-def scale_eigenvalues(X, labels, n_clusters, mean0, kappa0, base, counts, lam):
+def scale_eigenvalues(X, mult, labels, n_clusters, mean0, kappa0, base, counts, lam):
     """What the collapsed update of ``b`` (``Psi0 = b A``, ``A = diag(base)``)
     needs of a partition: ``counts[k]`` and the eigenvalues ``lam[k]`` (D,) of
     ``A^-1/2 B_k A^-1/2``, ``B_k = S_k + kappa0 n_k / (kappa0 + n_k) (xbar_k -
@@ -1453,7 +1916,7 @@ def scale_eigenvalues(X, labels, n_clusters, mean0, kappa0, base, counts, lam):
     n_features = X.shape[1]
     B = np.zeros((n_clusters, n_features, n_features))
     xbar = np.zeros((n_clusters, n_features))
-    _scatter_by_label(X, labels, n_clusters, counts, xbar, B)
+    _scatter_by_label(X, mult, labels, n_clusters, counts, xbar, B)
     _scale_eigenvalues_of(counts, xbar, B, n_clusters, mean0, kappa0, base, lam)
 
 
@@ -1488,12 +1951,18 @@ def _scale_eigenvalues_of(counts, xbar, B, n_clusters, mean0, kappa0, base, lam)
 
 
 @njit(cache=True, nogil=True)
-def gibbs_sweep(X, labels, n_clusters, log_prior_pred, prior, log_alpha, seed, want_log_joint):
-    """One collapsed Gibbs sweep over every row (Neal 2000, algorithm 3).
+def gibbs_sweep(
+    X, mult, n_unit, labels, n_clusters, log_prior_pred, prior, log_alpha, seed, want_log_joint
+):
+    """One collapsed Gibbs sweep over every row of one copy (Neal 2000, algorithm 3).
 
     Parameters
     ----------
     X : (n_samples, n_features) float64, row-major (standardised units)
+    mult : (n_samples,) int64, the copies each row holds: 1 for the first
+        ``n_unit`` rows, which the sweep moves; the others hold the copies of
+        rows of integer weight (:func:`piece_moves`) and stay
+    n_unit : int
     labels : (n_samples,) int64, compact labels; updated in place and left compact
     n_clusters : int, number of clusters in ``labels``
     log_prior_pred : (n_samples,) ``log p(x_i)`` under the prior predictive
@@ -1517,17 +1986,22 @@ def gibbs_sweep(X, labels, n_clusters, log_prior_pred, prior, log_alpha, seed, w
     cluster with probability proportional to ``alpha p(x_i)``.
     """
     np.random.seed(seed)
-    return _sweep(X, labels, n_clusters, log_prior_pred, prior, log_alpha, want_log_joint)
+    return _sweep(
+        X, mult, n_unit, labels, n_clusters, log_prior_pred, prior, log_alpha, want_log_joint
+    )
 
 
 @njit(cache=True, nogil=True)
-def split_merge(X, labels, n_clusters, prior, log_alpha, n_proposals, n_scans, seed, stats):
+def split_merge(
+    X, mult, labels, n_clusters, prior, log_alpha, n_proposals, n_scans, seed, stats, atoms
+):
     """Split-merge Metropolis-Hastings proposals with restricted Gibbs launch
     states (Jain & Neal 2004, conjugate case).
 
     Parameters
     ----------
     X : (n_samples, n_features) float64, row-major
+    mult : (n_samples,) int64, the copies each row holds (:func:`piece_moves`)
     labels : (n_samples,) int64, compact; updated in place and left compact
     n_clusters : int
     prior : tuple ``(mean0, psi0, R0, inv0, consts, tables)`` (module docstring)
@@ -1537,6 +2011,8 @@ def split_merge(X, labels, n_clusters, prior, log_alpha, n_proposals, n_scans, s
     seed : int
     stats : (4,) int64, incremented in place: splits proposed, splits
         accepted, merges proposed, merges accepted
+    atoms : ``(atom_start, atom_len)`` int64, the rows holding each weighted
+        row's copies (:func:`piece_moves`; empty: none)
 
     Returns
     -------
@@ -1557,7 +2033,9 @@ def split_merge(X, labels, n_clusters, prior, log_alpha, n_proposals, n_scans, s
     launch state is built.
     """
     np.random.seed(seed)
-    return _split_merge(X, labels, n_clusters, prior, log_alpha, n_proposals, n_scans, stats)
+    return _split_merge(
+        X, mult, labels, n_clusters, prior, log_alpha, n_proposals, n_scans, stats, atoms
+    )
 
 
 @njit(cache=True, nogil=True)
@@ -1588,6 +2066,9 @@ def _gamma_log_density(x, shape, rate):
 @njit(cache=True, nogil=True)
 def gibbs_block(
     X,
+    mult,
+    n_unit,
+    n_copies,
     labels,
     n_clusters,
     alpha,
@@ -1602,15 +2083,16 @@ def gibbs_block(
     keep,
     seed,
     out_labels,
+    out_mult,
     out_values,
     stats,
-    run_start,
-    run_len,
+    atoms,
+    blocked,
 ):
     """``keep.size`` iterations of one chain in one call, each: when the scale
     is learned, one collapsed draw of ``b`` (slice sampling, Neal 2003) and the
     prior refreshed at it; split-merge proposals (:func:`split_merge`); the
-    moves of repeated rows (:func:`duplicate_moves`); one Gibbs sweep
+    moves of the copies of rows of integer weight (:func:`piece_moves`); one Gibbs sweep
     (:func:`gibbs_sweep`); when the concentration is learned, one
     Escobar & West (1995) draw of it; for a kept iteration, the log joint and
     the draw written out.  The same transition as ``_gibbs_core.step``.
@@ -1618,6 +2100,10 @@ def gibbs_block(
     Parameters
     ----------
     X : (n_samples, n_features) standardised rows
+    mult : (n_samples,) int64, the copies each row holds (:func:`piece_moves`);
+        updated in place
+    n_unit : int, the rows of one copy come first (:func:`gibbs_sweep`)
+    n_copies : int, ``sum(mult)``: the observations
     labels : (n_samples,) int64, compact; updated in place
     n_clusters : int
     alpha : float, the concentration
@@ -1637,10 +2123,12 @@ def gibbs_block(
     keep : (n_steps,) bool, iterations whose draw is written out
     seed : int, seeds numba's generator for this call
     out_labels : (n_kept, n_samples) int64, canonical labels of the kept draws
+    out_mult : (n_kept, n_samples) int64, ``mult`` of the kept draws (0 rows:
+        not written)
     out_values : (n_kept, 4) ``[n_clusters, alpha, log joint, b]`` of each
     stats : (4,) int64 split-merge counts, incremented in place
-    run_start, run_len : (n_runs,) int64, the runs of identical rows
-        (:func:`duplicate_moves`; empty: none)
+    atoms : ``(atom_start, atom_len)`` (:func:`piece_moves`; empty: none)
+    blocked : (1,) int64, destinations of copies left out for lack of holders
 
     Returns
     -------
@@ -1673,7 +2161,8 @@ def gibbs_block(
     sizes = np.zeros(K, np.int64)
     xbar = np.zeros((K, n_features))
     S = np.empty((K, n_features, n_features))
-    _scatter_by_label(X, labels, K, sizes, xbar, S)
+    _scatter_by_label(X, mult, labels, K, sizes, xbar, S)
+    write_mult = out_mult.shape[0] > 0
     for step in range(keep.shape[0]):
         if learn_b:
             counts = sizes
@@ -1706,18 +2195,26 @@ def gibbs_block(
         if n_prop < 0:
             n_prop = max(1, (K + 1) // 2)
         # one build of the clusters' posteriors serves the proposals and the sweep
-        post = _empty_posteriors(K + max(n_prop, 0) + 16 + run_start.shape[0], n_features)
+        post = _empty_posteriors(K + max(n_prop, 0) + 16, n_features)
         _posteriors_of(sizes, xbar, S, K, mean0, psi0, kappa0, post)
         if n_prop > 0:
-            K = _split_merge_post(X, labels, K, prior, log_alpha, n_prop, n_scans, stats, post)
-        if run_start.shape[0] > 0:
-            K = _duplicate_moves_post(X, labels, K, prior, log_alpha, run_start, run_len, post)
-            if K < 0:
-                return K, alpha, b
+            K = _split_merge_post(
+                X, mult, labels, K, prior, log_alpha, n_prop, n_scans, stats, post, atoms
+            )
         want = keep[step]
         counts, means, R, inv_diag, logdet, _ = post
+        if atoms[0].shape[0] > 0:
+            K, stacks = _piece_moves_post(
+                X, mult, labels, K, prior, log_alpha, atoms, (counts, means, R, inv_diag, logdet),
+                blocked,
+            )  # fmt: skip
+            if K < 0:
+                return K, alpha, b
+            counts, means, R, inv_diag, logdet = stacks
         K, _ = _sweep_post(
             X,
+            mult,
+            n_unit,
             labels,
             K,
             log_prior_pred,
@@ -1735,22 +2232,25 @@ def gibbs_block(
         sizes = np.zeros(K, np.int64)
         xbar = np.zeros((K, n_features))
         S = np.empty((K, n_features, n_features))
-        _scatter_by_label(X, labels, K, sizes, xbar, S)
+        _scatter_by_label(X, mult, labels, K, sizes, xbar, S)
         if learn_alpha:
-            eta = np.random.beta(alpha + 1.0, n_samples)
+            eta = np.random.beta(alpha + 1.0, n_copies)
             rate = a_rate - math.log(eta)
-            odds = (a_shape + K - 1.0) / (n_samples * rate)
+            odds = (a_shape + K - 1.0) / (n_copies * rate)
             shape = a_shape + K - (0.0 if np.random.random() < odds / (1.0 + odds) else 1.0)
             alpha = np.random.gamma(shape, 1.0 / rate)
         if want:
-            part = _log_partition_of(sizes, xbar, S, K, mean0, psi0, kappa0, nu0, tables)
-            lj = part + K * math.log(alpha) + math.lgamma(alpha) - math.lgamma(alpha + n_samples)
+            part = _log_partition_of(sizes, xbar, S, K, mean0, psi0, kappa0, consts, tables)
+            lj = part + K * math.log(alpha) + math.lgamma(alpha) - math.lgamma(alpha + n_copies)
             if learn_alpha:
                 lj += _gamma_log_density(alpha, a_shape, a_rate)
             lj += log_jacobian
             if learn_b:
                 lj += _gamma_log_density(b, g_shape, g_rate)
             canonical_labels(labels, out_labels[s], map_work)
+            if write_mult:
+                for i in range(n_samples):
+                    out_mult[s, i] = mult[i]
             out_values[s, 0] = K
             out_values[s, 1] = alpha
             out_values[s, 2] = lj
@@ -1778,39 +2278,42 @@ def canonical_labels(labels, out, map_work):
 
 
 @njit(cache=True, nogil=True)
-def partition_overlap(cands, refs, n_labels):
+def partition_overlap(cands, refs, n_labels, weights):
     """``out[c] = sum_r sum_{k,l} m_kl^2`` with ``m`` the contingency table of
-    candidate partition ``cands[c]`` against reference ``refs[r]``.
+    candidate partition ``cands[c]`` against reference ``refs[r]``, row ``i``
+    counted ``weights[i]`` times.
 
     Parameters
     ----------
     cands : (n_cands, n_samples) integer labels in ``[0, n_labels)``
     refs : (n_refs, n_samples) integer labels in ``[0, n_labels)``
     n_labels : int
+    weights : (n_samples,) float64, whole numbers (the copies each row stands for)
 
     Returns
     -------
     (n_cands,) float64
 
-    ``sum_{k,l} m_kl^2 = sum_{i,j} [c_i = c_j][r_i = r_j]``, so Dahl's (2006)
-    least-squares loss ``sum_{i,j} ([c_i = c_j] - pi_ij)^2`` of a candidate
-    against the co-clustering matrix ``pi`` estimated from the references is
-    ``sum_k n_k^2 - 2 out[c] / n_refs`` up to a constant, without ever forming
-    the ``n x n`` matrix.
+    ``sum_{k,l} m_kl^2 = sum_{i,j} w_i w_j [c_i = c_j][r_i = r_j]``, so Dahl's
+    (2006) least-squares loss ``sum_{i,j} w_i w_j ([c_i = c_j] - pi_ij)^2`` of a
+    candidate against the co-clustering matrix ``pi`` estimated from the
+    references is ``sum_k n_k^2 - 2 out[c] / n_refs`` up to a constant, without
+    ever forming the ``n x n`` matrix.
     """
     n_cands, n_samples = cands.shape
-    table = np.zeros((n_labels, n_labels), np.int64)
+    table = np.zeros((n_labels, n_labels))
     out = np.zeros(n_cands)
     for c in range(n_cands):
         cand = cands[c]
-        tot = 0
+        tot = 0.0
         for r in range(refs.shape[0]):
             ref = refs[r]
             for i in range(n_samples):
+                w = weights[i]
                 v = table[cand[i], ref[i]]
-                tot += 2 * v + 1
-                table[cand[i], ref[i]] = v + 1
+                tot += (2.0 * v + w) * w
+                table[cand[i], ref[i]] = v + w
             for i in range(n_samples):
-                table[cand[i], ref[i]] = 0
+                table[cand[i], ref[i]] = 0.0
         out[c] = tot
     return out

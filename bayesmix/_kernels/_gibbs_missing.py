@@ -172,7 +172,7 @@ def observed_log_predictive(x, obs, p, mean, Rk, kappa_n, nu_n):
 
 
 @njit(cache=True, nogil=True)
-def missing_sweep(X, labels, n_clusters, holes, missing, prior, log_alpha, seed):
+def missing_sweep(X, mult, labels, n_clusters, holes, missing, prior, log_alpha, seed):
     """One joint update of ``(c_i, x_im)`` for every row ``i`` of ``holes``
     (module docstring), in order.
 
@@ -180,6 +180,7 @@ def missing_sweep(X, labels, n_clusters, holes, missing, prior, log_alpha, seed)
     ----------
     X : (n_samples, n_features) float64, row-major, standardised; the missing
         cells hold the current draws and are overwritten
+    mult : (n_samples,) int64, the copies each row holds (1 for a row with holes)
     labels : (n_samples,) int64, compact; updated in place and left compact
     n_clusters : int
     holes : (n_holes,) int64, the rows with at least one missing cell
@@ -203,7 +204,7 @@ def missing_sweep(X, labels, n_clusters, holes, missing, prior, log_alpha, seed)
     R = np.empty((cap, n_features, n_features))
     inv_diag = np.empty((cap, n_features))
     logdet = np.empty(cap)
-    _build_all(X, labels, n_clusters, mean0, psi0, kappa0, counts, means, R, inv_diag, logdet)
+    _build_all(X, mult, labels, n_clusters, mean0, psi0, kappa0, counts, means, R, inv_diag, logdet)
     active = np.arange(cap)
     pos = np.arange(cap)
     n_active = n_clusters
@@ -238,8 +239,10 @@ def missing_sweep(X, labels, n_clusters, holes, missing, prior, log_alpha, seed)
             n_active -= 1
         else:
             labels[i] = -1
-            if not _remove_row(X, i, a, counts, means, R, inv_diag, logdet, kappa0, vec):
-                _rebuild_slot(X, labels, a, mean0, psi0, kappa0, counts, means, R, inv_diag, logdet)
+            if not _remove_row(X, i, a, counts, means, R, inv_diag, logdet, kappa0, vec, 1):
+                _rebuild_slot(
+                    X, mult, labels, a, mean0, psi0, kappa0, counts, means, R, inv_diag, logdet
+                )
         mx = -np.inf
         for t in range(n_active):
             k = active[t]
@@ -304,7 +307,7 @@ def missing_sweep(X, labels, n_clusters, holes, missing, prior, log_alpha, seed)
             return -1
         for b in range(m):
             X[i, mis[b]] = drawn[b]
-        _add_row(X, i, target, counts, means, R, inv_diag, logdet, kappa0, vec)
+        _add_row(X, i, target, counts, means, R, inv_diag, logdet, kappa0, vec, 1)
         labels[i] = target
     for t in range(n_active):
         pos[active[t]] = t
