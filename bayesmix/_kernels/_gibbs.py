@@ -395,9 +395,13 @@ def _table_far(consts, r, n):
     """Row ``r`` of ``tables`` (module docstring) at a cluster size ``n`` past its
     end, computed: rows of frequency weights make clusters of more copies than
     a table holds."""
-    kappa0 = consts[0]
-    nu0 = consts[1]
-    d = consts[3]
+    return _table_far_of(consts[0], consts[1], consts[2], consts[3], r, n)
+
+
+@njit(cache=True, nogil=True)
+def _table_far_of(kappa0, nu0, logdet0, d, r, n):
+    """:func:`_table_far` from scalars (a call with an array argument costs
+    reference counting in the sweep's hot loop even where it is not taken)."""
     kn = kappa0 + n
     nun = nu0 + n
     if r == 2:
@@ -412,7 +416,7 @@ def _table_far(consts, r, n):
             - 0.5 * d * math.log(math.pi)
             + 0.5 * d * math.log(kn / (kn + 1.0))
         )
-    s = -0.5 * n * d * math.log(math.pi) + 0.5 * nu0 * consts[2]
+    s = -0.5 * n * d * math.log(math.pi) + 0.5 * nu0 * logdet0
     s += 0.5 * d * (math.log(kappa0) - math.log(kn))
     for j in range(int(d)):
         s += math.lgamma(0.5 * (nun - j)) - math.lgamma(0.5 * (nu0 - j))
@@ -424,7 +428,7 @@ def _tab(tables, consts, r, n):
     """``tables[r, n]``, computed when ``n`` is past the table's end."""
     if n < tables.shape[1]:
         return tables[r, n]
-    return _table_far(consts, r, n)
+    return _table_far_of(consts[0], consts[1], consts[2], consts[3], r, n)
 
 
 # ------------------------------------------------------------------ single moves
@@ -461,8 +465,8 @@ def _log_pred(X, i, k, means, R, inv_diag, logdet, n_k, consts, tables, work):
         t0 = tables[0, n_k]
         c = tables[2, n_k]
     else:
-        t0 = _table_far(consts, 0, n_k)
-        c = _table_far(consts, 2, n_k)
+        t0 = _table_far_of(consts[0], consts[1], consts[2], consts[3], 0, n_k)
+        c = _table_far_of(consts[0], consts[1], consts[2], consts[3], 2, n_k)
     return t0 - 0.5 * logdet[k] - 0.5 * (consts[1] + n_k + 1.0) * math.log(1.0 + c * q)
 
 
@@ -610,12 +614,11 @@ def _log_ml_sum(counts, logdet, n_clusters, consts, tables):
 
 # ------------------------------------------------------------------------ sweeps
 @njit(cache=True, nogil=True, inline="always")
-def _row_weights(
-    X, i, a, active, n_active, counts, means, R, inv_diag, logdet, consts, tables, work, lw
-):
+def _row_weights(X, i, a, active, n_active, counts, means, R, inv_diag, logdet, nu0, tab, work, lw):
     """``lw[t]``, ``t < n_active``: the log weight of row ``X[i]`` (now in slot ``a``)
     joining slot ``active[t]`` (its own: the leave-one-out predictive; -inf for a
-    singleton, whose cluster the "new" choice covers); returns their maximum."""
+    singleton, whose cluster the "new" choice covers); returns their maximum.
+    ``tab`` (:func:`_slot_tab`) holds each slot's table entries."""
     n_a = counts[a]
     mx = -np.inf
     for t in range(n_active):
@@ -623,10 +626,19 @@ def _row_weights(
         if k == a:
             if n_a == 1:
                 v = -np.inf
-            else:
-                v = _log_loo(X, i, k, means, R, inv_diag, logdet, n_a, consts, tables, work)
-        else:
-            v = _log_pred(X, i, k, means, R, inv_diag, logdet, counts[k], consts, tables, work)
+            else:  # _log_loo, from the slot's entries
+                q = _quad(X, i, k, means, R, inv_diag, work)
+                om = 1.0 - tab[k, 2] * q
+                if om < _TINY:  # rounding only (see _log_loo)
+                    om = _TINY
+                v = tab[k, 3] - 0.5 * logdet[k] + 0.5 * (nu0 + n_a - 1.0) * math.log(om)
+        else:  # _log_pred, likewise
+            q = _quad(X, i, k, means, R, inv_diag, work)
+            v = (
+                tab[k, 0]
+                - 0.5 * logdet[k]
+                - 0.5 * (nu0 + counts[k] + 1.0) * math.log(1.0 + tab[k, 1] * q)
+            )
         lw[t] = v
         if v > mx:
             mx = v
@@ -634,15 +646,29 @@ def _row_weights(
 
 
 @njit(cache=True, nogil=True)
+def _slot_tab(tab, k, n, consts, tables):
+    """``tab[k]`` = the table entries the sweep reads for slot ``k`` of ``n``
+    copies: ``[log n + T(n), c_n, kappa_n / (kappa_n - 1), log(n - 1) + T(n -
+    1)]``, kept per slot so that the sweep's inner loop reads an array, not a
+    table that a cluster of many copies would overrun (a branch there costs
+    2.5x in two dimensions)."""
+    tab[k, 0] = _tab(tables, consts, 0, n)
+    tab[k, 1] = _tab(tables, consts, 2, n)
+    if n >= 1:
+        tab[k, 2] = _tab(tables, consts, 3, n)
+        tab[k, 3] = _tab(tables, consts, 0, n - 1)
+
+
+@njit(cache=True, nogil=True)
 def _row_weights_call(
-    X, i, a, active, n_active, counts, means, R, inv_diag, logdet, consts, tables, work, lw
+    X, i, a, active, n_active, counts, means, R, inv_diag, logdet, nu0, tab, work, lw
 ):
     """:func:`_row_weights` as a call of its own, for ``D >= _VEC_MIN``: inlined in
     the sweep, whose stacks are loop variables (they grow), LLVM does not
     vectorise the triangular solves (2x slower at D = 128); below ``_VEC_MIN``
     the call costs more than it saves."""
     return _row_weights(
-        X, i, a, active, n_active, counts, means, R, inv_diag, logdet, consts, tables, work, lw
+        X, i, a, active, n_active, counts, means, R, inv_diag, logdet, nu0, tab, work, lw
     )
 
 
@@ -686,6 +712,10 @@ def _sweep_post(
     n_active = n_clusters
     lw = np.empty(cap + 1)
     work = np.empty(n_features)
+    nu0 = consts[1]
+    tab = np.zeros((cap, 4))
+    for k in range(n_clusters):
+        _slot_tab(tab, k, counts[k], consts, tables)
     for i in range(n_unit):
         a = labels[i]
         n_a = counts[a]
@@ -701,8 +731,8 @@ def _sweep_post(
                 R,
                 inv_diag,
                 logdet,
-                consts,
-                tables,
+                nu0,
+                tab,
                 work,
                 lw,
             )
@@ -718,8 +748,8 @@ def _sweep_post(
                 R,
                 inv_diag,
                 logdet,
-                consts,
-                tables,
+                nu0,
+                tab,
                 work,
                 lw,
             )
@@ -772,6 +802,7 @@ def _sweep_post(
                 _rebuild_slot(
                     X, mult, labels, a, mean0, psi0, kappa0, counts, means, R, inv_diag, logdet
                 )
+            _slot_tab(tab, a, counts[a], consts, tables)
         # join target
         if new:
             if n_active == cap:
@@ -789,6 +820,7 @@ def _sweep_post(
                     active[s] = s
                     pos[s] = s
                 lw = np.empty(new_cap + 1)
+                tab = _grow(tab, new_cap)
                 cap = new_cap
             target = active[n_active]
             n_active += 1
@@ -799,6 +831,7 @@ def _sweep_post(
                 for g in range(n_features):
                     R[target, f, g] = R0[f, g]
         _add_row(X, i, target, counts, means, R, inv_diag, logdet, kappa0, work, 1)
+        _slot_tab(tab, target, counts[target], consts, tables)
         labels[i] = target
     # compact labels in the order of the active list
     for t in range(n_active):
@@ -832,37 +865,46 @@ def _grow_int(arr, new_cap):
 
 # ------------------------------------------------------------------- split-merge
 # The two launch clusters of a proposal are held like the clusters of a sweep,
-# in a tuple ``launch = (counts, means, R, inv_diag, logdet)`` of length-2 stacks.
+# in a tuple ``launch = (counts, means, R, inv_diag, logdet, tab)`` of length-2 stacks
+# (``tab``: each side's table entries, :func:`_slot_tab`).
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _item_weight(X, mult, i, side, means, R, inv_diag, logdet, counts, consts, tables, work):
+def _item_weight(X, mult, i, side, means, R, inv_diag, logdet, counts, consts, tables, tab, work):
     """The log weight of the item ``i`` (``mult[i]`` copies of ``X[i]``) joining launch
-    cluster ``side``, which does not hold it: :func:`_log_pred` for one copy,
-    :func:`_block_log_weight` for more."""
+    cluster ``side``, which does not hold it: :func:`_log_pred` for one copy
+    (from the side's entries ``tab``), :func:`_block_log_weight` for more."""
     w = mult[i]
-    if w == 1:
-        return _log_pred(X, i, side, means, R, inv_diag, logdet, counts[side], consts, tables, work)
     q = _quad(X, i, side, means, R, inv_diag, work)
+    if w == 1:
+        return (
+            tab[side, 0]
+            - 0.5 * logdet[side]
+            - 0.5 * (consts[1] + counts[side] + 1.0) * math.log(1.0 + tab[side, 1] * q)
+        )
     return _block_log_weight(counts[side], w, logdet[side], q, consts, tables)
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _item_loo(X, mult, i, side, means, R, inv_diag, logdet, counts, consts, tables, work):
+def _item_loo(X, mult, i, side, means, R, inv_diag, logdet, counts, consts, tables, tab, work):
     """The log weight of the item ``i`` staying on launch cluster ``side``, which
     holds it (:func:`_log_loo`, :func:`_block_log_loo`)."""
     w = mult[i]
-    if w == 1:
-        return _log_loo(X, i, side, means, R, inv_diag, logdet, counts[side], consts, tables, work)
     q = _quad(X, i, side, means, R, inv_diag, work)
+    if w == 1:
+        n_k = counts[side]
+        om = 1.0 - tab[side, 2] * q
+        if om < _TINY:  # rounding only (see _log_loo)
+            om = _TINY
+        return tab[side, 3] - 0.5 * logdet[side] + 0.5 * (consts[1] + n_k - 1.0) * math.log(om)
     return _block_log_loo(counts[side], w, logdet[side], q, consts, tables)
 
 
 @njit(cache=True, nogil=True)
 def _rebuild_launch(X, mult, S, z, m, anchor, side, prior, launch):
     """Recompute launch cluster ``side`` from its anchor and the rows of ``S`` on it."""
-    mean0, psi0, _, _, consts, _ = prior
-    counts, means, R, inv_diag, logdet = launch
+    mean0, psi0, _, _, consts, tables = prior
+    counts, means, R, inv_diag, logdet, tab = launch
     rows = np.empty(m + 1, np.int64)
     rows[0] = anchor
     c = np.int64(1)  # not a literal (see _rows_of)
@@ -878,6 +920,7 @@ def _rebuild_launch(X, mult, S, z, m, anchor, side, prior, launch):
     logdet[side] = _build_from_rows(
         X, mult, rows, c, mean0, psi0, consts[0], means[side], R[side], inv_diag[side], xbar, work
     )
+    _slot_tab(tab, side, n, consts, tables)
 
 
 @njit(cache=True, nogil=True)
@@ -896,7 +939,7 @@ def _sequential_launch(X, mult, S, z, m, anchors, prior, launch, order, work):
     """
     consts = prior[4]
     tables = prior[5]
-    counts, means, R, inv_diag, logdet = launch
+    counts, means, R, inv_diag, logdet, tab = launch
     kappa0 = consts[0]
     for t in range(m):
         z[t] = -1
@@ -911,12 +954,17 @@ def _sequential_launch(X, mult, S, z, m, anchors, prior, launch, order, work):
     for r in range(m):
         t = order[r]
         i = S[t]
-        lw0 = _item_weight(X, mult, i, 0, means, R, inv_diag, logdet, counts, consts, tables, work)
-        lw1 = _item_weight(X, mult, i, 1, means, R, inv_diag, logdet, counts, consts, tables, work)
+        lw0 = _item_weight(
+            X, mult, i, 0, means, R, inv_diag, logdet, counts, consts, tables, tab, work
+        )
+        lw1 = _item_weight(
+            X, mult, i, 1, means, R, inv_diag, logdet, counts, consts, tables, tab, work
+        )
         e = math.exp(min(lw1 - lw0, 700.0))
         side = 0 if np.random.random() * (1.0 + e) < 1.0 else 1
         z[t] = side
         _add_row(X, i, side, counts, means, R, inv_diag, logdet, kappa0, work, mult[i])
+        _slot_tab(tab, side, counts[side], consts, tables)
     for side in range(2):  # exact statistics for the scans
         _rebuild_launch(X, mult, S, z, m, anchors[side], side, prior, launch)
 
@@ -933,7 +981,7 @@ def _restricted_scan(X, mult, S, z, m, mode, original, anchors, prior, launch, w
     """
     consts = prior[4]
     tables = prior[5]
-    counts, means, R, inv_diag, logdet = launch
+    counts, means, R, inv_diag, logdet, tab = launch
     kappa0 = consts[0]
     log_q = 0.0
     for t in range(m):
@@ -941,10 +989,10 @@ def _restricted_scan(X, mult, S, z, m, mode, original, anchors, prior, launch, w
         own = z[t]
         oth = 1 - own
         lw_own = _item_loo(
-            X, mult, i, own, means, R, inv_diag, logdet, counts, consts, tables, work
+            X, mult, i, own, means, R, inv_diag, logdet, counts, consts, tables, tab, work
         )
         lw_oth = _item_weight(
-            X, mult, i, oth, means, R, inv_diag, logdet, counts, consts, tables, work
+            X, mult, i, oth, means, R, inv_diag, logdet, counts, consts, tables, tab, work
         )
         d = lw_oth - lw_own  # log odds of moving
         if mode == 0:  # sampling only: one exp, no logs
@@ -968,6 +1016,8 @@ def _restricted_scan(X, mult, S, z, m, mode, original, anchors, prior, launch, w
             if not _remove_row(X, i, own, counts, means, R, inv_diag, logdet, kappa0, work, w):
                 _rebuild_launch(X, mult, S, z, m, anchors[own], own, prior, launch)
             _add_row(X, i, oth, counts, means, R, inv_diag, logdet, kappa0, work, w)
+            _slot_tab(tab, own, counts[own], consts, tables)
+            _slot_tab(tab, oth, counts[oth], consts, tables)
     return log_q
 
 
@@ -1571,6 +1621,7 @@ def _split_merge_post(
         np.empty((2, n_features, n_features)),
         np.empty((2, n_features)),
         np.empty(2),
+        np.zeros((2, 4)),
     )
     counts = launch[0]
     logdet = launch[4]
