@@ -139,6 +139,44 @@ def test_tampered_gibbs_labels_are_refused(fits, tmp_path, value):
         load(path)
 
 
+def test_tampered_gibbs_copies_are_refused(tmp_path):
+    """A weighted fit stores the copies each sampler row holds per draw: counts
+    that are negative, that move copies between distinct rows or leave a
+    cluster without copies would make the summaries divide by zero."""
+    import warnings
+
+    from bayesmix import ConvergenceWarning, load
+
+    X = np.random.default_rng(1).normal(size=(20, 2))
+    w = np.r_[5, 7, np.ones(18, dtype=int)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        gibbs = DirichletProcessMixture(
+            n_iter=12, burn_in=4, n_chains=2, random_state=0, progress=False
+        ).fit(X, sample_weight=w)
+    assert load(_saved_with(gibbs, tmp_path)).score(X) == gibbs.score(X)
+    start, length = gibbs._atom_start, gibbs._atom_len
+    mult = gibbs._mult_full.astype(np.int64)
+    bad = mult.copy()
+    bad[0, 0, start[0]] = -1
+    bad[0, 0, start[0] + 1] += 1
+    with pytest.raises(ValueError, match="non-negative copies"):
+        load(_saved_with(gibbs, tmp_path, _mult_full=bad))
+    bad = mult.copy()
+    bad[0, 0, start[0]] -= 1
+    bad[0, 0, start[1]] += 1  # a copy of one row handed to another
+    with pytest.raises(ValueError, match="moves copies between distinct rows"):
+        load(_saved_with(gibbs, tmp_path, _mult_full=bad))
+    bad = mult.copy()
+    bad[0, 0, :] = 0
+    bad[0, 0, start[0]] = mult[0, 0].sum()  # every copy on one row: the other rows' clusters empty
+    with pytest.raises(ValueError, match=r"moves copies|one copy on each row"):
+        load(_saved_with(gibbs, tmp_path, _mult_full=bad))
+    assert sorted(length.tolist()) == [5, 7]  # rows of weight 5 and 7: 5 and 7 holders
+    with pytest.raises(ValueError, match="_mult_full without _mult0"):
+        load(_saved_with(gibbs, tmp_path, _mult0=None))
+
+
 def test_tampered_em_shapes_are_refused(fits, tmp_path):
     import dataclasses
 
