@@ -47,8 +47,8 @@ from ._gibbs import (
     _add_row,
     _build_all,
     _categorical,
-    _grow,
     _grow_int,
+    _grow_stacks,
     _rebuild_slot,
     _remove_row,
 )
@@ -263,13 +263,9 @@ def missing_sweep(X, mult, labels, n_clusters, holes, missing, prior, log_alpha,
         if t == n_active:  # a new cluster, at the prior
             if n_active == cap:
                 new_cap = 2 * cap
-                counts = _grow_int(counts, new_cap)
-                means = _grow(means, new_cap)
-                R = _grow(R.reshape(cap, n_features * n_features), new_cap).reshape(
-                    new_cap, n_features, n_features
+                counts, means, R, inv_diag, logdet = _grow_stacks(
+                    counts, means, R, inv_diag, logdet, new_cap
                 )
-                inv_diag = _grow(inv_diag, new_cap)
-                logdet = _grow(logdet.reshape(cap, 1), new_cap).reshape(new_cap)
                 active = _grow_int(active, new_cap)
                 pos = _grow_int(pos, new_cap)
                 for s in range(cap, new_cap):
