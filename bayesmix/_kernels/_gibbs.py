@@ -672,17 +672,7 @@ def _row_weights_call(
 @njit(cache=True, nogil=True)
 def _sweep(X, mult, n_unit, labels, n_clusters, log_prior_pred, prior, log_alpha, want_log_joint):
     """The body of :func:`gibbs_sweep`, drawing from numba's generator as it stands."""
-    mean0, psi0, _, _, consts, _ = prior
-    n_features = X.shape[1]
-    cap = n_clusters + 16
-    counts = np.zeros(cap, np.int64)
-    means = np.empty((cap, n_features))
-    R = np.empty((cap, n_features, n_features))
-    inv_diag = np.empty((cap, n_features))
-    logdet = np.empty(cap)
-    _build_all(
-        X, mult, labels, n_clusters, mean0, psi0, consts[0], counts, means, R, inv_diag, logdet
-    )
+    counts, means, R, inv_diag, logdet = _stacks_of(X, mult, labels, n_clusters, prior)
     return _sweep_post(
         X, mult, n_unit, labels, n_clusters, log_prior_pred, prior, log_alpha, want_log_joint,
         counts, means, R, inv_diag, logdet,
@@ -835,6 +825,24 @@ def _sweep_post(
         return n_active, np.nan
     _build_all(X, mult, labels, n_active, mean0, psi0, kappa0, counts, means, R, inv_diag, logdet)
     return n_active, _log_ml_sum(counts, logdet, n_active, consts, tables)
+
+
+@njit(cache=True, nogil=True)
+def _stacks_of(X, mult, labels, n_clusters, prior):
+    """``(counts, means, R, inv_diag, logdet)``: every cluster's posterior, built
+    from the rows, in stacks with room for 16 more clusters."""
+    mean0, psi0, _, _, consts, _ = prior
+    n_features = X.shape[1]
+    cap = n_clusters + 16
+    counts = np.zeros(cap, np.int64)
+    means = np.empty((cap, n_features))
+    R = np.empty((cap, n_features, n_features))
+    inv_diag = np.empty((cap, n_features))
+    logdet = np.empty(cap)
+    _build_all(
+        X, mult, labels, n_clusters, mean0, psi0, consts[0], counts, means, R, inv_diag, logdet
+    )
+    return counts, means, R, inv_diag, logdet
 
 
 @njit(cache=True, nogil=True)
@@ -1575,18 +1583,7 @@ def piece_moves(X, mult, labels, n_clusters, prior, log_alpha, atoms, seed, bloc
     clusters' posteriors); ``labels`` and ``mult`` updated in place; returns
     the number of clusters (-1: non-finite weights)."""
     np.random.seed(seed)
-    mean0, psi0, _, _, consts, _ = prior
-    n_features = X.shape[1]
-    cap = n_clusters + 16
-    counts = np.zeros(cap, np.int64)
-    means = np.empty((cap, n_features))
-    R = np.empty((cap, n_features, n_features))
-    inv_diag = np.empty((cap, n_features))
-    logdet = np.empty(cap)
-    _build_all(
-        X, mult, labels, n_clusters, mean0, psi0, consts[0], counts, means, R, inv_diag, logdet
-    )
-    stacks = (counts, means, R, inv_diag, logdet)
+    stacks = _stacks_of(X, mult, labels, n_clusters, prior)
     K, _ = _piece_moves_post(X, mult, labels, n_clusters, prior, log_alpha, atoms, stacks, blocked)
     return K
 

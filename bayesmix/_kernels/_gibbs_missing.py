@@ -45,12 +45,12 @@ from numba import njit
 
 from ._gibbs import (
     _add_row,
-    _build_all,
     _categorical,
     _grow_int,
     _grow_stacks,
     _rebuild_slot,
     _remove_row,
+    _stacks_of,
 )
 
 __all__ = ["missing_sweep", "observed_log_predictive"]
@@ -198,13 +198,8 @@ def missing_sweep(X, mult, labels, n_clusters, holes, missing, prior, log_alpha,
     n_samples, n_features = X.shape
     kappa0 = consts[0]
     nu0 = consts[1]
-    cap = n_clusters + 16
-    counts = np.zeros(cap, np.int64)
-    means = np.empty((cap, n_features))
-    R = np.empty((cap, n_features, n_features))
-    inv_diag = np.empty((cap, n_features))
-    logdet = np.empty(cap)
-    _build_all(X, mult, labels, n_clusters, mean0, psi0, kappa0, counts, means, R, inv_diag, logdet)
+    counts, means, R, inv_diag, logdet = _stacks_of(X, mult, labels, n_clusters, prior)
+    cap = counts.shape[0]
     active = np.arange(cap)
     pos = np.arange(cap)
     n_active = n_clusters
