@@ -505,6 +505,46 @@ def test_label_dtype():
     assert label_dtype(40000) == np.int32
 
 
+def _draws_of(monkeypatch, model, X):
+    """Fit ``model`` on ``X`` and return the Draws ``run_chains`` produced."""
+    seen = []
+
+    def spy(*args, **kwargs):
+        seen.append(gibbs.run_chains.__wrapped__(*args, **kwargs))
+        return seen[-1]
+
+    spy.__wrapped__ = gibbs.run_chains
+    monkeypatch.setattr(gibbs, "run_chains", spy)
+    model.fit(X)
+    return seen[0]
+
+
+def test_draws_are_held_in_the_clusters_dtype_not_the_rows(monkeypatch):
+    # 300 rows (labels up to 299 would need int16) in a few clusters: the
+    # sampler's draws are int8 from the start, not converted at the end
+    rng = np.random.default_rng(1)
+    X = np.concatenate([rng.normal(m, 0.5, size=(150, 2)) for m in (0.0, 6.0)])
+    draws = _draws_of(monkeypatch, dpm(n_iter=40), X)
+    assert draws.n_clusters.max() <= 127
+    assert draws.labels.dtype == np.int8 and draws.labels_full.dtype == np.int8
+
+
+def test_draws_of_more_than_127_clusters_do_not_overflow(monkeypatch):
+    # alpha 1e4 on 300 rows: nearly every row a cluster of its own, so labels
+    # past int8's range; every draw keeps exactly its n_clusters labels
+    X = np.random.default_rng(2).normal(size=(300, 1))
+    m = dpm(n_iter=20, concentration=1e4, split_merge=False)
+    draws = _draws_of(monkeypatch, m, X)
+    assert draws.n_clusters.max() > 127
+    assert draws.labels_full.dtype == np.int16 and draws.labels.dtype == np.int16
+    for c in range(draws.labels.shape[0]):
+        for s in range(draws.labels.shape[1]):
+            k = draws.n_clusters[c, s]
+            for lab in (draws.labels[c, s], draws.labels_full[c, s]):
+                assert lab.min() == 0 and lab.max() == k - 1 and np.unique(lab).size == k
+    assert m.labels_samples_.dtype == np.int16
+
+
 def test_params_and_pickle(fitted, blobs):
     params = fitted.get_params()
     assert params["n_chains"] == 2 and params["split_merge"] == "auto"
