@@ -201,7 +201,7 @@ def test_block_kernel_keeps_the_prior_at_the_drawn_scale():
     X = np.concatenate([rng.normal(size=(40, 3)), rng.normal(size=(30, 3)) + 5.0])
     model, hyper = prepare(X, resolve_prior(NormalInverseWishart(), X))
     assert block_kernel(hyper)
-    chain = _Chain(0, 1, model, 1.0, np.random.SeedSequence(2), hyper, -1, np.int64)
+    chain = _Chain(0, 1, model, 1.0, np.random.SeedSequence(2), hyper, -1)
     chain.advance(40, lambda it: it >= 30, lambda: None)
     b = chain.state.hyper.b
     assert b != hyper.b_min and np.isfinite(b)

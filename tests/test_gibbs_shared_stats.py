@@ -151,7 +151,7 @@ def test_block_log_joint_is_that_of_the_kept_partition():
     rng = np.random.default_rng(7)
     X = np.concatenate([rng.normal(size=(50, 2)), rng.normal(size=(40, 2)) + 4.0])
     model, hyper = prepare(X, resolve_prior(NormalInverseWishart(), X))
-    chain = _Chain(0, 1, model, 1.0, np.random.SeedSequence(4), hyper, 2, np.int64)
+    chain = _Chain(0, 1, model, 1.0, np.random.SeedSequence(4), hyper, 2)
     chain.advance(30, lambda it: it >= 20, lambda: None)
     assert len(chain.records) == 10
     n = X.shape[0]
