@@ -28,7 +28,7 @@ import numpy as np
 from . import _components, _init, _missing
 from ._data import Data, SortedRows
 from ._em_messages import EventLog, collapse_messages, constant_feature_messages
-from ._fitting import best_run, describe_run
+from ._fitting import best_run, describe_run, improves
 from ._init import INIT_METHODS
 from ._kernels import MixtureStats, log_prob_pass
 from ._validation import (
@@ -647,11 +647,7 @@ def _best_of_screened(run_init, resume, ctx: Context, describe, verbose) -> Run:
         # Runs that reach the same optimum differ only by rounding (and perhaps
         # the order of their components): the earliest is kept, so integer weights
         # and repeated rows give the same fit.
-        gain = run.log_likelihood - best.log_likelihood
-        if run.collapsed.size < best.collapsed.size or (
-            run.collapsed.size == best.collapsed.size
-            and gain > 1e-9 * max(abs(best.log_likelihood), 1.0)
-        ):
+        if improves(_rank(run), _rank(best)):
             best = run
     return best
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from .exceptions import ConvergenceWarning
 
-__all__ = ["best_run", "describe_run", "publish_fit", "warn_not_converged"]
+__all__ = ["TIE", "best_run", "describe_run", "improves", "publish_fit", "warn_not_converged"]
 
 Run = TypeVar("Run")
 
@@ -40,9 +40,11 @@ def best_run(
         Initialisations to run (>= 1).
     run_init : callable ``(init_index) -> run``
         One initialisation and its iterations.
-    key : callable ``(run) -> comparable``
+    key : callable ``(run) -> float or tuple``
         Lower is better; a later run replaces the best only when its key is
-        strictly lower, so ties keep the earliest run.
+        lower by more than rounding (:func:`improves`), so runs that reach
+        the same optimum keep the earliest: integer weights and repeated rows
+        then give the same fit.
     describe : callable ``(run) -> str``, optional
         The text printed after ``"init {i}: "`` when ``verbose`` is true.
     verbose : int
@@ -57,9 +59,25 @@ def best_run(
         if verbose and describe is not None:
             print(f"init {init}: {describe(run)}")
         run_key = key(run)
-        if best is None or run_key < best_key:
+        if best is None or improves(run_key, best_key):
             best, best_key = run, run_key
     return best
+
+
+#: Relative change of an objective that two runs reaching the same optimum can
+#: differ by (the sums run in another order, or over repeated rows)
+TIE = 1e-9
+
+
+def improves(new, best) -> bool:
+    """Whether key ``new`` is lower than ``best`` by more than rounding: float
+    keys by more than ``TIE`` relative (at least ``TIE`` absolute); tuple keys
+    compare their leading entries exactly and their last as a float."""
+    if isinstance(new, tuple):
+        if new[:-1] != best[:-1]:
+            return new[:-1] < best[:-1]
+        new, best = new[-1], best[-1]
+    return bool(new < best - TIE * max(abs(best), 1.0))
 
 
 def describe_run(quantity: str, value: float, n_iter: int, converged: bool) -> str:

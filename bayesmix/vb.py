@@ -54,8 +54,7 @@ from .priors import Dirichlet, DirichletProcess, Gamma, NormalInverseWishart, Ra
 
 __all__ = ["MeanFieldWarning", "VariationalGaussianMixture"]
 
-# n_init="auto" on data with missing values, where the merge and delete moves
-# try only a few candidates (see the n_init parameter).
+# n_init="auto": starts in memory, the best ELBO kept (see the n_init parameter).
 AUTO_RESTARTS = 5
 
 
@@ -137,13 +136,21 @@ class VariationalGaussianMixture(BaseMixture):
         Maximum iterations per initialisation.
     n_init : "auto" or int, default="auto"
         Initialisations to run; the one with the highest ELBO is kept.
-        ``"auto"``: one start, as the merge and delete moves do what
-        restarts would (a component split in two is merged, a spare one
-        deleted); ``AUTO_RESTARTS = 5`` on data with missing values, where
-        each round of moves tries only a few candidates, each scored by a
-        refit (R's airquality, 153 x 4 with 44 cells missing, seeds 0-3: the
-        ELBO up to 6 nats higher than from one start).  Dask input keeps one
-        start (each costs a pass over the data).
+        ``"auto"``: ``AUTO_RESTARTS = 5`` starts (``init_params`` with five
+        seeds drawn from ``random_state``), each with its merge and delete
+        moves.  The moves mend a start that split a component or kept a
+        spare one, but not one that grouped the rows wrongly, and the ELBO
+        of a start's first iterations does not tell which start will end
+        best (on the seven real tables measured, the rank correlation of the
+        ELBO after 20 iterations with the final one was -0.7 to 0.5), so
+        every start runs to the end, as Biernacki, Celeux & Govaert (2003)
+        advise for likelihoods with many local optima.  On 16 seeds of
+        standardised iris one start ends in the 2-component optimum on 4
+        (0.8 nats below the 3-component one); on breast cancer (569 x 30) a
+        start ends 190 nats below the best of 16 on average, the best of five
+        about 60.  Five starts cost five fits (300 000 x 10: 4 s a start).
+        Dask input keeps one start (each costs passes over the data), as does
+        a fit from given responsibilities.
     init_params : {"kmeans", "auto", "hierarchical", "k-means++", "random", "random_from_data"}, \
 default="kmeans"
         Initial responsibilities, as for :class:`~bayesmix.GaussianMixture`
@@ -535,7 +542,8 @@ default="kmeans"
 
         n_init = self.n_init
         if n_init == "auto":
-            n_init = AUTO_RESTARTS if self.moves and data.holes is not None else 1
+            one_start = data.chunked is not None or resp_init is not None
+            n_init = 1 if one_start else AUTO_RESTARTS
         best = best_run(
             n_init,
             run_init,

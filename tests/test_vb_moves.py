@@ -50,6 +50,8 @@ def data_sets():
 
 # ---------------------------------------------------------------- moves
 def _fit(X, moves, **kw):
+    """One start (what the moves do to it), unless ``n_init`` is given."""
+    kw.setdefault("n_init", 1)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         return VariationalGaussianMixture(moves=moves, **kw).fit(X)
