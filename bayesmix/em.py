@@ -264,7 +264,7 @@ class GaussianMixture(BaseMixture):
         config, rng = core.check_config(params)
         if _dask.is_dask(X) or _dask.is_dask(sample_weight):
             # the same EM, its passes mapped over the chunks (bayesmix._dask)
-            data = _dask.prepare(X, sample_weight, self.n_components, rng)
+            data = _dask.prepare(X, sample_weight, self.n_components, rng, allow_missing=True)
         else:
             data = prepare(
                 X, sample_weight, self.n_components, rescale_weights=True, allow_missing=True
@@ -273,7 +273,7 @@ class GaussianMixture(BaseMixture):
         n_features = core.sizes(data)[1]
         given = core.check_init_arrays(config, params, n_features)
         check_init_scale(given, data.std.center, data.std.scale)
-        holes = getattr(data, "missing", None) is not None
+        holes = data.missing is not None if isinstance(data, Data) else data.holes
         _compile.compile_first(_compile.EM, n_features, data.n_distinct, holes)
         # warm_start continues only a fit of the same model on the same features.
         warm = None
