@@ -61,6 +61,7 @@ __all__ = [
     "ChunkedData",
     "criteria_sums",
     "from_npy",
+    "impute",
     "is_dask",
     "log_prob",
     "prepare",
@@ -658,17 +659,41 @@ def _check_predict(model, X):
     return _check_dask_X(X, model.n_features_in_)
 
 
-def _block_lse(x, model):
-    return model._log_prob(np.asarray(x), want_resp=False)[0]
+def _block(x, block_info) -> np.ndarray:
+    """A block of rows, refused as in memory (infinity; a row with every
+    feature missing) with its rows numbered in the whole array."""
+    x = np.asarray(x, dtype=np.float64)
+    finite = np.isfinite(x)
+    if not finite.all():
+        offset = block_info[0]["array-location"][0][0] if block_info else 0
+        inf = np.isinf(x)
+        if inf.any():
+            row, col = map(int, np.argwhere(inf)[0])
+            raise infinity_error("X", row + offset, col)
+        empty = np.flatnonzero(~finite.any(axis=1))
+        if empty.size:
+            raise empty_rows_error("X", (empty[:10] + offset).tolist(), int(empty.size))
+    return x
 
 
-def _block_resp(x, model):
-    return model._log_prob(np.asarray(x), want_resp=True)[1]
+def _block_lse(x, model, block_info=None):
+    return model._log_prob(_block(x, block_info), want_resp=False)[0]
+
+
+def _block_resp(x, model, block_info=None):
+    return model._log_prob(_block(x, block_info), want_resp=True)[1]
+
+
+def _block_impute(x, model, block_info=None):
+    return model.impute(_block(x, block_info))
 
 
 def log_prob(model, X, want_resp: bool):
     """Lazy ``(row log-density (n_samples,), resp (n_samples, K) or None)`` of a
-    fitted model on a Dask array, one block per row chunk."""
+    fitted model on a Dask array, one block per row chunk.  NaN cells are
+    missing values wherever the model takes them in memory (each block is
+    scored by the model's in-memory method: for EM the marginal densities of
+    :func:`bayesmix._missing.log_prob`)."""
     X = _check_predict(model, X)
     lse = X.map_blocks(_block_lse, model, drop_axis=1, dtype=np.float64)
     resp = None
@@ -676,6 +701,13 @@ def log_prob(model, X, want_resp: bool):
         k = model.weights_.shape[0]
         resp = X.map_blocks(_block_resp, model, chunks=(X.chunks[0], (k,)), dtype=np.float64)
     return lse, resp
+
+
+def impute(model, X):
+    """Lazy ``model.impute(X)`` (conditional expectations) of a Dask array,
+    one block per row chunk."""
+    X = _check_predict(model, X)
+    return X.map_blocks(_block_impute, model, dtype=np.float64)
 
 
 def score(model, X, sample_weight) -> float:

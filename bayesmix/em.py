@@ -490,9 +490,10 @@ class GaussianMixture(BaseMixture):
 
         Parameters
         ----------
-        X : array-like or DataFrame, (n_samples, n_features)
+        X : array-like or DataFrame, (n_samples, n_features), or dask array
             NaN marks a missing cell; every row needs at least one observed
-            feature.
+            feature.  A Dask array gives a lazy Dask array, one block per row
+            chunk (``n_draws=None`` only).
         n_draws : int, optional
             None: return the conditional expectation ``E[x_m | x_o]``.  An int
             ``m``: return ``m`` multiple imputations (Rubin 1987), drawn
@@ -506,6 +507,15 @@ class GaussianMixture(BaseMixture):
             ``X`` with its missing cells filled; observed cells are returned
             as given.
         """
+        if _dask.is_dask(X):
+            if n_draws is not None:
+                raise TypeError(
+                    "impute(X, n_draws=...) does not take a Dask array: its draws come from "
+                    "one generator over all the rows. Draw on rows in memory, e.g. "
+                    "impute(X.compute(), n_draws=...), or impute(X) for the conditional "
+                    "expectations, chunk by chunk."
+                )
+            return _dask.impute(self, X)
         X = check_predict_X(self, X, allow_nan=True)
         if n_draws is not None:
             n_draws = check_n_draws(n_draws, X.shape[0] * X.shape[1], name="n_draws")
