@@ -15,6 +15,20 @@ policies, and messages) and reads the rows only through ``ChunkedData``:
   data never sit in one process;
 * re-seeding an empty component asks each chunk for its worst-explained rows.
 
+Missing values (NaN, EM only: ``prepare(..., allow_missing=True)``) take the
+in-memory missing-value EM, chunk by chunk.  The reduction's moments are per
+feature over the observed cells (each feature's own total weight in the
+update), giving the in-memory :class:`~bayesmix._data.Standardiser`; infinity,
+a row with every feature missing and a column without an observed value are
+refused with the in-memory messages.  The sample keeps its rows' NaN (the
+starts see them mean-filled, as in memory).  Each E-step groups a chunk's rows
+by pattern and returns :func:`bayesmix._missing.e_step`'s statistics (a chunk
+without holes takes the complete-data pass); re-seeding judges rows by their
+observed features' density per feature and returns them completed
+(:func:`bayesmix._missing.expected_rows`).  Predictions score each block with
+the model's in-memory method (:func:`bayesmix._missing.log_prob` for EM).
+Without ``allow_missing`` (VB) NaN is refused.
+
 The start.  ``init_params`` runs on a uniform sample of ``SAMPLE_ROWS`` rows of
 positive weight (all of them when there are fewer), carrying their weights:
 each row draws a uniform key from a generator seeded by a number drawn from
@@ -23,13 +37,14 @@ keys are kept.  The sample, hence the fit, is the same for the same
 ``random_state`` and the same chunking (not for another chunking).  The
 sample's seed is drawn from a copy of the fit's generator, so the start draws
 what it draws in memory: when the sample holds every row, the fit is the
-in-memory fit with the same ``random_state``, for any chunking.
+in-memory fit with the same ``random_state``, for any chunking (with missing
+values too).
 
 Files larger than memory: :func:`from_npy` reads a ``.npy`` file chunk by
 chunk; ``dask.array.from_zarr`` reads zarr stores.
 
-Predictions on a Dask array are lazy Dask arrays, one block per row chunk.
-Dask is imported only when such an input arrives.
+Predictions (and EM's ``impute(X)``) on a Dask array are lazy Dask arrays,
+one block per row chunk.  Dask is imported only when such an input arrives.
 
 References: Chan, Golub & LeVeque (1983) for combining variances;
 Dempster, Laird & Rubin (1977).

@@ -242,14 +242,16 @@ class GaussianMixture(BaseMixture):
             likelihood is the mixture's marginal over its observed features,
             and the E-step fills in the conditional moments of the missing
             ones (see the user guide, "Missing values").  Infinity, and a row
-            with every feature missing, are errors.  A Dask array (without
-            missing values) is fitted chunk by chunk (see :mod:`bayesmix._dask`
-            and the user guide's "When your data outgrow one machine"): each
-            EM iteration maps the E-step over the row chunks and sums the
-            statistics, the start comes from a sample of 10 000 rows drawn
-            from ``random_state`` and the chunking, and with the same
-            ``weights_init``, ``means_init`` and ``precisions_init`` the fit
-            equals the in-memory one up to rounding.
+            with every feature missing, are errors.  A Dask array, with or
+            without missing values, is fitted chunk by chunk (see
+            :mod:`bayesmix._dask` and the user guide's "When your data
+            outgrow one machine"): each EM iteration maps the E-step (with
+            holes, the missing-value E-step of each chunk's patterns) over
+            the row chunks and sums the statistics, the start comes from a
+            sample of 10 000 rows drawn from ``random_state`` and the
+            chunking, and with the same ``weights_init``, ``means_init`` and
+            ``precisions_init`` the fit equals the in-memory one up to
+            rounding (with any start, when the sample holds every row).
         y : ignored
         sample_weight : array-like or dask array (n_samples,), optional
             Non-negative frequency weights.
