@@ -154,7 +154,6 @@ def check_X(X, *, name: str = "X", min_samples: int = 1, allow_nan: bool = False
                 f"{name} contains NaN or infinity ({kind} at row {row}, column {col}). "
                 + (
                     "Only GaussianMixture's fit, predict, predict_proba, score, score_samples, "
-                    "Only GaussianMixture's fit, predict, predict_proba, score, score_samples, "
                     "bic, aic, icl, impute, partial_fit and posterior, the same methods of "
                     "VariationalGaussianMixture and DirichletProcessMixture, and select_model "
                     "treat NaN as missing values: use those, or drop or impute the rows with NaN "
