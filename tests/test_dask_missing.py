@@ -163,7 +163,7 @@ def test_worst_rows_and_one_component_fit_are_the_in_memory_ones():
         ctx = core.context(mem, "auto")
         params, _ = core.initial_params(config, mem, np.random.default_rng(0), {}, ctx)
         params.weights = np.array([0.5, 0.5, 0.0])
-        for n in (1, 5):
+        for n in (1, 5, 40):  # 40: the order per observed feature matters
             a = core._worst_rows(structure, mem, params, n)
             b = core._worst_rows(structure, chunked, params, n)
             assert not np.isnan(b[0]).any()
