@@ -308,3 +308,14 @@ def test_a_bootstrap_replicate_with_holes_on_dask_is_the_in_memory_refit():
         np.testing.assert_allclose(getattr(b, name), getattr(a, name), rtol=1e-8, atol=1e-10)
     post = gm.posterior(dX, n_draws=2, random_state=0)
     assert post.kind == "bootstrap" and post.weights.shape[:2] == (1, 2)
+
+
+def test_rows_with_holes_in_memory_and_weights_in_chunks():
+    """X in memory, sample_weight a Dask array: X is chunked like the weights
+    and its NaN are missing values, as in the fit of X in memory."""
+    X, w = _data(seed=5)
+    mem = GaussianMixture(2, covariance_type="diag", random_state=0).fit(X, sample_weight=w)
+    chunked = GaussianMixture(2, covariance_type="diag", random_state=0).fit(
+        X, sample_weight=da.from_array(w, chunks=(CHUNKINGS["uneven"],))
+    )
+    _assert_same_fit(mem, chunked)
