@@ -449,6 +449,9 @@ class ChunkedData:
     n_distinct : int
         Distinct rows of positive weight, counted up to the ``at_least`` of
         :func:`prepare`.
+    holes : bool
+        Whether some row of positive weight has a missing (NaN) cell: the
+        E-steps then take :mod:`bayesmix._missing`'s, chunk by chunk.
     """
 
     names = None
