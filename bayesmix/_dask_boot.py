@@ -69,7 +69,10 @@ def replicate_weights(X, w, seed: int, method: str, counts_like: bool):
 
 def _refit(params: dict, X, weights):
     """A replicate's refit (:func:`bayesmix._replicates.refit`) through the Dask EM."""
-    return refit(params, lambda config, rng: _dask.prepare(X, weights, config.n_components, rng))
+    return refit(
+        params,
+        lambda config, rng: _dask.prepare(X, weights, config.n_components, rng, allow_missing=True),
+    )
 
 
 def bootstrap(model, X, n_boot, method, sample_weight, random_state):
@@ -81,7 +84,7 @@ def bootstrap(model, X, n_boot, method, sample_weight, random_state):
     check_fitted(model)
     n_boot = check_int(n_boot, "n_boot", low=1)
     check_choice(method, "method", ("nonparametric", "weighted"))
-    X, w = _dask._as_dask_pair(X, sample_weight)
+    X, w = _dask._as_dask_pair(X, sample_weight, allow_missing=True)
     if X.shape[1] != model.n_features_in_:
         raise ValueError(
             f"X has {X.shape[1]} features, but the model was fitted with "

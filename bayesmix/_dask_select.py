@@ -50,7 +50,7 @@ def select(X, n_components, covariance_types, criterion, *, sample_weight, rando
     """:func:`bayesmix.select_model` for Dask input (see the module docstring):
     ``(best, best_params, table, models)``."""
     if not _dask.is_dask(X):  # weights in chunks, X in memory: chunk X like them
-        X, sample_weight = _dask._as_dask_pair(X, sample_weight)
+        X, sample_weight = _dask._as_dask_pair(X, sample_weight, allow_missing=True)
     X = _dask._check_dask_X(X)
     grid = check_grid(n_components, covariance_types, criterion, X.shape[1], params)
     if criterion == "cv":

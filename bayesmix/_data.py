@@ -27,6 +27,7 @@ __all__ = [
     "Patterns",
     "SortedRows",
     "Standardiser",
+    "check_observed_columns",
     "check_scale_range",
     "prepare",
     "weight_unit",
@@ -53,6 +54,17 @@ def check_scale_range(scale: float, spread: float) -> None:
             f"centre); bayesmix fits data whose scale lies between about {lo:.0e} and {hi:.0e} "
             "(the covariances, about the scale squared, must fit in float64). Rescale X "
             "first, e.g. X / X.std(), and scale the fitted means and covariances back."
+        )
+
+
+def check_observed_columns(mass: np.ndarray) -> None:
+    """Refuse a column whose every value in the rows of positive weight is
+    missing: ``mass`` (n_features,) is each column's observed weight."""
+    if not (mass > 0).all():
+        raise ValueError(
+            f"X has column(s) {np.flatnonzero(mass <= 0).tolist()} with every value missing "
+            "(NaN) in the rows of positive weight; the model cannot learn anything about "
+            "them. Drop those columns first."
         )
 
 
@@ -105,12 +117,7 @@ class Standardiser:
         wp = w[w > 0]
         observed = ~np.isnan(weighted)
         mass = wp @ observed
-        if not (mass > 0).all():
-            raise ValueError(
-                f"X has column(s) {np.flatnonzero(mass <= 0).tolist()} with every value missing "
-                "(NaN) in the rows of positive weight; the model cannot learn anything about "
-                "them. Drop those columns first."
-            )
+        check_observed_columns(mass)
         filled = np.where(observed, weighted, 0.0)
         center = (wp @ filled) / mass
         dev = np.where(observed, weighted - center, 0.0)

@@ -247,9 +247,11 @@ def check_init_arrays(config: Config, params: dict, n_features: int) -> dict:
 # ------------------------------------------------ the data: in memory or in chunks
 # A fit reads its rows only through these four functions, so a chunked source
 # (bayesmix._dask.ChunkedData: ``std``, ``variances``, ``n_distinct`` and ``names``
-# as on Data, plus ``n_samples``, ``n_features``, ``total``, ``sample``,
-# ``e_step`` and ``worst_rows``) runs this very EM with its E-step mapped over
-# chunks and reduced.
+# as on Data, plus ``n_samples``, ``n_features``, ``total``, ``sample``, ``holes``,
+# ``e_step``, ``filled_e_step`` and ``worst_rows``) runs this very EM with its
+# E-step mapped over chunks and reduced.  With missing cells (``holes``) each
+# chunk runs bayesmix._missing's E-step on its own patterns, given the structure
+# and the parameters.
 def sizes(data) -> tuple[int, int, float]:
     """``(n_samples, n_features, total weight)`` of the rows of positive weight."""
     if isinstance(data, Data):
@@ -266,8 +268,8 @@ def e_step(structure: CovarianceStructure, data, stats: MixtureStats, params: Pa
     if isinstance(data, Data) and data.missing is not None:
         return _missing.e_step(structure, data.Xt, data.w, params, data.missing, data.std.log_scale)
     comps = components(structure, params)
-    if not isinstance(data, Data):
-        return data.e_step(comps, stats.diagonal)
+    if not isinstance(data, Data):  # with holes, each chunk's _missing.e_step
+        return data.e_step(comps, stats.diagonal, structure, params)
     return stats.e_step(data.Xt, data.w, comps.means, comps.prec, comps.log_const)
 
 
@@ -277,8 +279,8 @@ def _worst_rows(structure: CovarianceStructure, data, params: Params, n: int):
     missing cells are judged by their observed features (per feature: rows
     observe different numbers) and returned with those cells at their
     conditional expectation."""
-    if not isinstance(data, Data):
-        return data.worst_rows(components(structure, params), n)
+    if not isinstance(data, Data):  # the same, chunk by chunk
+        return data.worst_rows(components(structure, params), n, structure, params)
     Xt, w = data.Xt, data.w
     if data.missing is None:
         comps = components(structure, params)

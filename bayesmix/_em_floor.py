@@ -21,7 +21,6 @@ import numpy as np
 
 from . import _em_core as core
 from ._data import Data
-from ._kernels import MixtureStats
 
 __all__ = ["one_component_floor"]
 
@@ -43,13 +42,15 @@ def _one_component(structure, data, n: int, d: int, ctx: core.Context) -> core.P
     """The one-component fit: in memory from the rows' statistics about their
     own mean (two passes); for a chunked source from one pass about the
     standardised origin, the data's weighted centre (all responsibilities are
-    1 whatever the component)."""
+    1 whatever the component).  Either way missing cells sit at their feature's
+    observed mean (``Data.filled``)."""
     if isinstance(data, Data):
         stats = core.resp_stats(data, np.ones((n, 1)), ctx, structure.diagonal)
         return core.m_step(structure, stats, stats.shift, ctx)[0]
     covs, prec_chol, _ = structure.factorise(structure.from_full(np.eye(d)[None]))
     unit = core.Params(np.ones(1), np.zeros((1, d)), covs, prec_chol)
-    stats = core.e_step(structure, data, MixtureStats(n, 1, d, structure.diagonal), unit)
+    # the rows with missing cells at their observed means, as resp_stats reads them
+    stats = data.filled_e_step(core.components(structure, unit), structure.diagonal)
     return core.m_step(structure, stats, unit.means, ctx)[0]
 
 

@@ -30,6 +30,9 @@ __all__ = [
     "check_weighted_rows",
     "count_distinct_rows",
     "describe_prior_field",
+    "empty_rows_error",
+    "infinity_error",
+    "row_keys",
 ]
 
 
@@ -151,7 +154,6 @@ def check_X(X, *, name: str = "X", min_samples: int = 1, allow_nan: bool = False
                 f"{name} contains NaN or infinity ({kind} at row {row}, column {col}). "
                 + (
                     "Only GaussianMixture's fit, predict, predict_proba, score, score_samples, "
-                    "Only GaussianMixture's fit, predict, predict_proba, score, score_samples, "
                     "bic, aic, icl, impute, partial_fit and posterior, the same methods of "
                     "VariationalGaussianMixture and DirichletProcessMixture, and select_model "
                     "treat NaN as missing values: use those, or drop or impute the rows with NaN "
@@ -171,20 +173,31 @@ def _check_missing_cells(arr: np.ndarray, finite: np.ndarray, name: str) -> None
     inf = np.isinf(arr)
     if inf.any():
         row, col = map(int, np.argwhere(inf)[0])
-        raise ValueError(
-            f"{name} contains NaN or infinity (infinity at row {row}, column {col}); NaN "
-            "means a missing value, but infinity is not a value: drop those rows or replace "
-            "the infinite values (e.g. by NaN if they stand for unknown values)."
-        )
+        raise infinity_error(name, row, col)
     empty_rows = np.flatnonzero(~finite.any(axis=1))
     if empty_rows.size:
-        shown = empty_rows[:10].tolist()
-        more = f" and {empty_rows.size - 10} more" if empty_rows.size > 10 else ""
-        raise ValueError(
-            f"{name} has row(s) {shown}{more} with every feature missing (NaN); such a row "
-            "says nothing about the mixture. Drop those rows first, e.g. "
-            f"{name}[~np.isnan({name}).all(axis=1)]."
-        )
+        raise empty_rows_error(name, empty_rows[:10].tolist(), empty_rows.size)
+
+
+def infinity_error(name: str, row: int, col: int) -> ValueError:
+    """The refusal of an infinite cell where NaN is a missing value (in memory
+    and chunk by chunk: the same words)."""
+    return ValueError(
+        f"{name} contains NaN or infinity (infinity at row {row}, column {col}); NaN "
+        "means a missing value, but infinity is not a value: drop those rows or replace "
+        "the infinite values (e.g. by NaN if they stand for unknown values)."
+    )
+
+
+def empty_rows_error(name: str, shown: list, n_empty: int) -> ValueError:
+    """The refusal of rows with every feature missing: the first ``shown`` of
+    ``n_empty`` such rows."""
+    more = f" and {n_empty - len(shown)} more" if n_empty > len(shown) else ""
+    return ValueError(
+        f"{name} has row(s) {shown}{more} with every feature missing (NaN); such a row "
+        "says nothing about the mixture. Drop those rows first, e.g. "
+        f"{name}[~np.isnan({name}).all(axis=1)]."
+    )
 
 
 def _has_text(arr: np.ndarray) -> bool:
@@ -333,17 +346,20 @@ def count_distinct_rows(X: np.ndarray, w: np.ndarray, at_least: int) -> int:
     ``at_least`` (it returns early once that many are found)."""
     pos = w > 0
     X = X if pos.all() else X[pos]
-
-    def as_rows(A):  # one opaque value per row; -0.0 and 0.0 are the same point
-        A = np.ascontiguousarray(A + 0.0)
-        return A.view(np.dtype((np.void, A.dtype.itemsize * A.shape[1]))).ravel()
-
     # the head first: usually it already holds at_least distinct rows, and then
     # nothing as large as X is copied
-    head = np.unique(as_rows(X[: max(4 * at_least, 1024)]))
+    head = np.unique(row_keys(X[: max(4 * at_least, 1024)]))
     if head.size >= at_least or X.shape[0] <= 4 * at_least:
         return int(head.size)
-    return int(np.unique(as_rows(X)).size)
+    return int(np.unique(row_keys(X)).size)
+
+
+def row_keys(X: np.ndarray) -> np.ndarray:
+    """One opaque value per row of ``X`` (n_samples,), equal for equal rows:
+    -0.0 and 0.0 are the same point, and NaN cells (missing) in the same
+    places match."""
+    A = np.ascontiguousarray(X + 0.0)
+    return A.view(np.dtype((np.void, A.dtype.itemsize * A.shape[1]))).ravel()
 
 
 def check_int(value, name: str, *, low: int | None = None, allow_none: bool = False):

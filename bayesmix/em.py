@@ -242,14 +242,16 @@ class GaussianMixture(BaseMixture):
             likelihood is the mixture's marginal over its observed features,
             and the E-step fills in the conditional moments of the missing
             ones (see the user guide, "Missing values").  Infinity, and a row
-            with every feature missing, are errors.  A Dask array (without
-            missing values) is fitted chunk by chunk (see :mod:`bayesmix._dask`
-            and the user guide's "When your data outgrow one machine"): each
-            EM iteration maps the E-step over the row chunks and sums the
-            statistics, the start comes from a sample of 10 000 rows drawn
-            from ``random_state`` and the chunking, and with the same
-            ``weights_init``, ``means_init`` and ``precisions_init`` the fit
-            equals the in-memory one up to rounding.
+            with every feature missing, are errors.  A Dask array, with or
+            without missing values, is fitted chunk by chunk (see
+            :mod:`bayesmix._dask` and the user guide's "When your data
+            outgrow one machine"): each EM iteration maps the E-step (with
+            holes, the missing-value E-step of each chunk's patterns) over
+            the row chunks and sums the statistics, the start comes from a
+            sample of 10 000 rows drawn from ``random_state`` and the
+            chunking, and with the same ``weights_init``, ``means_init`` and
+            ``precisions_init`` the fit equals the in-memory one up to
+            rounding (with any start, when the sample holds every row).
         y : ignored
         sample_weight : array-like or dask array (n_samples,), optional
             Non-negative frequency weights.
@@ -264,7 +266,7 @@ class GaussianMixture(BaseMixture):
         config, rng = core.check_config(params)
         if _dask.is_dask(X) or _dask.is_dask(sample_weight):
             # the same EM, its passes mapped over the chunks (bayesmix._dask)
-            data = _dask.prepare(X, sample_weight, self.n_components, rng)
+            data = _dask.prepare(X, sample_weight, self.n_components, rng, allow_missing=True)
         else:
             data = prepare(
                 X, sample_weight, self.n_components, rescale_weights=True, allow_missing=True
@@ -273,7 +275,7 @@ class GaussianMixture(BaseMixture):
         n_features = core.sizes(data)[1]
         given = core.check_init_arrays(config, params, n_features)
         check_init_scale(given, data.std.center, data.std.scale)
-        holes = getattr(data, "missing", None) is not None
+        holes = data.missing is not None if isinstance(data, Data) else data.holes
         _compile.compile_first(_compile.EM, n_features, data.n_distinct, holes)
         # warm_start continues only a fit of the same model on the same features.
         warm = None
@@ -490,9 +492,10 @@ class GaussianMixture(BaseMixture):
 
         Parameters
         ----------
-        X : array-like or DataFrame, (n_samples, n_features)
+        X : array-like or DataFrame, (n_samples, n_features), or dask array
             NaN marks a missing cell; every row needs at least one observed
-            feature.
+            feature.  A Dask array gives a lazy Dask array, one block per row
+            chunk (``n_draws=None`` only).
         n_draws : int, optional
             None: return the conditional expectation ``E[x_m | x_o]``.  An int
             ``m``: return ``m`` multiple imputations (Rubin 1987), drawn
@@ -506,6 +509,15 @@ class GaussianMixture(BaseMixture):
             ``X`` with its missing cells filled; observed cells are returned
             as given.
         """
+        if _dask.is_dask(X):
+            if n_draws is not None:
+                raise TypeError(
+                    "impute(X, n_draws=...) does not take a Dask array: its draws come from "
+                    "one generator over all the rows. Draw on rows in memory, e.g. "
+                    "impute(X.compute(), n_draws=...), or impute(X) for the conditional "
+                    "expectations, chunk by chunk."
+                )
+            return _dask.impute(self, X)
         X = check_predict_X(self, X, allow_nan=True)
         if n_draws is not None:
             n_draws = check_n_draws(n_draws, X.shape[0] * X.shape[1], name="n_draws")
