@@ -1,4 +1,5 @@
-"""Exact equality of saved-and-loaded objects, shared by the save / load tests."""
+"""Equality of fits and of saved-and-loaded objects, shared by the save / load and
+the Dask tests."""
 
 import numpy as np
 
@@ -37,3 +38,15 @@ def assert_same(a, b, where="value"):
             assert_same(vars(a), vars(b), f"{where}.")
     else:
         assert a == b, where
+
+
+def assert_same_em_fit(a, b, rtol=1e-10):
+    """Two GaussianMixture fits equal to ``rtol`` (a chunked fit against the
+    in-memory one): iterations, convergence, parameters, log-likelihoods."""
+    assert a.n_iter_ == b.n_iter_
+    assert a.converged_ == b.converged_
+    for name in ("weights_", "means_", "covariances_", "precisions_cholesky_"):
+        x, y = getattr(a, name), getattr(b, name)
+        np.testing.assert_allclose(y, x, rtol=rtol, atol=rtol * np.abs(x).max(), err_msg=name)
+    np.testing.assert_allclose(b.log_likelihood_, a.log_likelihood_, rtol=rtol)
+    np.testing.assert_allclose(b.lower_bounds_, a.lower_bounds_, rtol=rtol)

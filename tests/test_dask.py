@@ -13,6 +13,8 @@ import pytest
 
 da = pytest.importorskip("dask.array", reason="dask is optional: pip install 'bayesmix[dask]'")
 
+from _exact import assert_same_em_fit  # noqa: E402
+
 from bayesmix import GaussianMixture  # noqa: E402
 from bayesmix.covariance import COVARIANCE_TYPES  # noqa: E402
 
@@ -55,16 +57,6 @@ def _start(X, w, k, covariance_type):
     }
 
 
-def _assert_same_fit(a, b, rtol=1e-10):
-    assert a.n_iter_ == b.n_iter_
-    assert a.converged_ == b.converged_
-    for name in ("weights_", "means_", "covariances_", "precisions_cholesky_"):
-        x, y = getattr(a, name), getattr(b, name)
-        np.testing.assert_allclose(y, x, rtol=rtol, atol=rtol * np.abs(x).max(), err_msg=name)
-    np.testing.assert_allclose(b.log_likelihood_, a.log_likelihood_, rtol=rtol)
-    np.testing.assert_allclose(b.lower_bounds_, a.lower_bounds_, rtol=rtol)
-
-
 @pytest.mark.parametrize("covariance_type", MODELS)
 def test_same_fit_as_in_memory_for_every_model(covariance_type):
     n_features = 1 if covariance_type in ("E", "V") else 3
@@ -75,7 +67,7 @@ def test_same_fit_as_in_memory_for_every_model(covariance_type):
         da.from_array(X, chunks=(UNEVEN, n_features)),
         sample_weight=da.from_array(w, chunks=(1000,)),  # rechunked to X's rows
     )
-    _assert_same_fit(mem, chunked)
+    assert_same_em_fit(mem, chunked)
     np.testing.assert_allclose(
         chunked.bic(da.from_array(X, chunks=900), sample_weight=w),
         mem.bic(X, sample_weight=w),
@@ -88,7 +80,7 @@ def test_same_fit_without_weights_and_column_chunks():
     start = _start(X, None, 3, "full")
     mem = GaussianMixture(3, **start).fit(X)
     chunked = GaussianMixture(3, **start).fit(da.from_array(X, chunks=(1000, 2)))
-    _assert_same_fit(mem, chunked)
+    assert_same_em_fit(mem, chunked)
 
 
 def test_integer_weights_equal_repeated_rows():
@@ -101,7 +93,7 @@ def test_integer_weights_equal_repeated_rows():
     repeated = GaussianMixture(3, covariance_type="diag", **start).fit(
         da.from_array(rep, chunks=1500)
     )
-    _assert_same_fit(weighted, repeated, rtol=1e-9)
+    assert_same_em_fit(weighted, repeated, rtol=1e-9)
 
 
 def test_default_start_is_deterministic_for_a_seed_and_chunking():
@@ -176,7 +168,7 @@ def test_memory_mapped_npy(tmp_path):
     chunked = GaussianMixture(3, covariance_type="EEV", **start).fit(
         da.from_array(mapped, chunks=(512, 3)), sample_weight=w
     )
-    _assert_same_fit(mem, chunked)
+    assert_same_em_fit(mem, chunked)
 
 
 def test_bad_input_is_refused_before_computing():
@@ -217,7 +209,7 @@ def test_local_cluster_fit_equals_in_memory(local_cluster):
     chunked = GaussianMixture(3, covariance_type="VVE", **start).fit(
         dX, sample_weight=da.from_array(w, chunks=(UNEVEN,))
     )
-    _assert_same_fit(mem, chunked)
+    assert_same_em_fit(mem, chunked)
     labels = chunked.predict(dX)
     np.testing.assert_array_equal(labels.compute(), mem.predict(X))
 
@@ -237,7 +229,7 @@ def test_persisted_data_on_a_cluster_fit_in_place_as_in_memory(local_cluster):
     assert _dask._holding_client(pX) is local_cluster
     assert _dask._holding_client(dX) is None  # not persisted: the graph path
     held = GaussianMixture(3, **start).fit(pX, sample_weight=pw)
-    _assert_same_fit(mem, held)
+    assert_same_em_fit(mem, held)
     graph = GaussianMixture(3, **start).fit(dX, sample_weight=dw)
     lazy = _dask.prepare(dX, dw, 3, np.random.default_rng(0))
     on_cluster = _dask.prepare(pX, pw, 3, np.random.default_rng(0))

@@ -10,6 +10,8 @@ import pytest
 
 da = pytest.importorskip("dask.array", reason="dask is optional: pip install 'bayesmix[dask]'")
 
+from _exact import assert_same_em_fit  # noqa: E402
+
 from bayesmix import GaussianMixture, VariationalGaussianMixture  # noqa: E402
 
 N = 300
@@ -42,16 +44,6 @@ def _data(seed=0, n_features=3):
     return X, w
 
 
-def _assert_same_fit(a, b, rtol=1e-10):
-    assert a.n_iter_ == b.n_iter_
-    assert a.converged_ == b.converged_
-    for name in ("weights_", "means_", "covariances_", "precisions_cholesky_"):
-        x, y = getattr(a, name), getattr(b, name)
-        np.testing.assert_allclose(y, x, rtol=rtol, atol=rtol * np.abs(x).max(), err_msg=name)
-    np.testing.assert_allclose(b.log_likelihood_, a.log_likelihood_, rtol=rtol)
-    np.testing.assert_allclose(b.lower_bounds_, a.lower_bounds_, rtol=rtol)
-
-
 def test_the_data_have_what_the_tests_need():
     X, w = _data()
     missing = np.isnan(X)
@@ -78,7 +70,7 @@ def test_default_fit_equals_the_in_memory_fit(covariance_type, chunking):
         dX,
         sample_weight=da.from_array(w, chunks=50),  # rechunked to X's rows
     )
-    _assert_same_fit(mem, chunked)
+    assert_same_em_fit(mem, chunked)
     for crit in ("bic", "aic", "icl"):
         np.testing.assert_allclose(
             getattr(chunked, crit)(dX, sample_weight=w),
@@ -94,7 +86,7 @@ def test_fit_without_weights_equals_the_in_memory_fit(covariance_type):
     chunked = GaussianMixture(2, covariance_type=covariance_type, random_state=0).fit(
         da.from_array(X, chunks=(CHUNKINGS["uneven"], 3))
     )
-    _assert_same_fit(mem, chunked)
+    assert_same_em_fit(mem, chunked)
 
 
 def test_prepare_gives_the_in_memory_units_and_sample():
@@ -139,7 +131,7 @@ def test_complete_data_are_not_holes():
     data = _dask.prepare(dX, w, 2, np.random.default_rng(0), allow_missing=True)
     assert not data.holes
     mem = GaussianMixture(2, random_state=0).fit(X, sample_weight=w)
-    _assert_same_fit(mem, GaussianMixture(2, random_state=0).fit(dX, sample_weight=w))
+    assert_same_em_fit(mem, GaussianMixture(2, random_state=0).fit(dX, sample_weight=w))
 
 
 def test_worst_rows_and_one_component_fit_are_the_in_memory_ones():
@@ -270,7 +262,7 @@ def test_persisted_data_with_holes_on_a_cluster_fit_as_in_memory(local_cluster):
     dw = da.from_array(w, chunks=(CHUNKINGS["uneven"],))
     pX, pw = local_cluster.persist([dX, dw])
     held = GaussianMixture(2, covariance_type="diag", random_state=1).fit(pX, sample_weight=pw)
-    _assert_same_fit(mem, held)
+    assert_same_em_fit(mem, held)
     on_cluster = _dask.prepare(pX, pw, 2, np.random.default_rng(0), allow_missing=True)
     pairs, client = on_cluster._held()
     assert client is local_cluster and len(pairs) == len(CHUNKINGS["uneven"])
@@ -318,4 +310,4 @@ def test_rows_with_holes_in_memory_and_weights_in_chunks():
     chunked = GaussianMixture(2, covariance_type="diag", random_state=0).fit(
         X, sample_weight=da.from_array(w, chunks=(CHUNKINGS["uneven"],))
     )
-    _assert_same_fit(mem, chunked)
+    assert_same_em_fit(mem, chunked)
